@@ -1,0 +1,291 @@
+// Package sealpost holds the types and small interfaces shared by every part
+// of Sealpost: accounts, mailboxes and messages, and the two storage
+// interfaces (a metadata Store and a sealed BlobStore) that the protocol
+// servers reach only through the postbox service.
+//
+// This package imports nothing else from the project. Reading it is reading
+// the architecture; docs/ARCHITECTURE.md tells how the parts fit.
+package sealpost
+
+import (
+	"context"
+	"io"
+	"strings"
+	"time"
+)
+
+// AccountID identifies an account within a deployment. It is never reused.
+type AccountID int64
+
+// MailboxID identifies a mailbox (a folder) within a deployment.
+type MailboxID int64
+
+// MessageID identifies one stored copy of a message (one row in one mailbox).
+type MessageID int64
+
+// UID is an IMAP unique identifier, unique and ascending within a mailbox for
+// as long as its UIDValidity holds (RFC 9051 2.3.1.1).
+type UID uint32
+
+// KeyID identifies one generation of an account's key pair. An account gains
+// a new generation when an administrator resets its password without the old
+// one; mail sealed to an earlier generation stays sealed to it.
+type KeyID int64
+
+// BlobRef names a sealed blob in a BlobStore. It carries no information about
+// the content: it is random.
+type BlobRef string
+
+// SpecialUse is a mailbox's RFC 6154 role, or "" for an ordinary mailbox.
+type SpecialUse string
+
+// The special-use mailboxes every account has, and their default names.
+const (
+	UseNone    SpecialUse = ""
+	UseInbox   SpecialUse = "\\Inbox" // not an RFC 6154 attribute; marks INBOX
+	UseSent    SpecialUse = "\\Sent"
+	UseDrafts  SpecialUse = "\\Drafts"
+	UseTrash   SpecialUse = "\\Trash"
+	UseJunk    SpecialUse = "\\Junk"
+	UseArchive SpecialUse = "\\Archive"
+)
+
+// DefaultMailboxes lists the mailboxes created with every account.
+var DefaultMailboxes = []struct {
+	Name string
+	Use  SpecialUse
+}{
+	{"INBOX", UseInbox},
+	{"Sent", UseSent},
+	{"Drafts", UseDrafts},
+	{"Trash", UseTrash},
+	{"Junk", UseJunk},
+	{"Archive", UseArchive},
+}
+
+// NormalizeAddress returns addr in the form Sealpost stores: the domain in
+// lower case and the local part in lower case (Sealpost treats local parts
+// case-insensitively, as nearly all providers do). It does no validation.
+func NormalizeAddress(addr string) string {
+	return strings.ToLower(strings.TrimSpace(addr))
+}
+
+// DomainOf returns the part of addr after the last '@', or "".
+func DomainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return addr[i+1:]
+}
+
+// Account is a hosted mailbox owner.
+type Account struct {
+	ID      AccountID
+	Address string // normalized, e.g. "alice@demo.example"
+	Created time.Time
+	// PasswordVerifier checks a password without unwrapping any key; its
+	// format belongs to package seal.
+	PasswordVerifier []byte
+	// OwnKey is set when the account registered its own OpenPGP public key:
+	// the server holds no private key and stores mail as PGP/MIME.
+	OwnKey bool
+}
+
+// Key is one generation of an account's key pair as stored: the public key
+// in the clear, the secret part only wrapped.
+type Key struct {
+	ID        KeyID
+	Account   AccountID
+	Created   time.Time
+	PublicKey []byte // OpenPGP transferable public key, binary
+	// WrappedByPassword is the secret bundle (private key and mailbox key)
+	// sealed under a key derived from the password; nil when no password
+	// opens this generation any more (after an admin reset).
+	WrappedByPassword []byte
+	// WrappedByRecovery is the same bundle sealed under a key derived from
+	// the recovery code shown once at account creation; may be nil.
+	WrappedByRecovery []byte
+	Active            bool // new mail is sealed to the active generation
+}
+
+// Mailbox is a folder's metadata.
+type Mailbox struct {
+	ID          MailboxID
+	Account     AccountID
+	Name        string // full name, "/" as hierarchy delimiter
+	Use         SpecialUse
+	Subscribed  bool
+	UIDValidity uint32
+	UIDNext     UID
+	HighestModSeq uint64
+}
+
+// Flag is an IMAP flag or keyword, e.g. `\Seen` or `$Forwarded`. Stored flags
+// keep the case in which they were first set; comparisons ignore case.
+type Flag string
+
+// Message is the metadata of a stored message. Everything here is in the
+// clear on the operator's disk and is listed in docs/SECURITY.md.
+type Message struct {
+	ID           MessageID
+	Mailbox      MailboxID
+	UID          UID
+	Flags        []Flag
+	InternalDate time.Time
+	Size         int64 // size of the plaintext message as served over IMAP
+	ModSeq       uint64
+	Blob         BlobRef
+	Key          KeyID // the key generation the blob is sealed to
+	// SessionKey is the message's OpenPGP session key wrapped under the
+	// account's mailbox key, cached by the owner's session after the first
+	// read so that later reads need no public-key operation. Nil until then.
+	SessionKey []byte
+}
+
+// NewMessage is a message to be inserted by Store.AddMessages: its blob is
+// already durably stored.
+type NewMessage struct {
+	Mailbox      MailboxID
+	Flags        []Flag
+	InternalDate time.Time
+	Size         int64
+	Blob         BlobRef
+	Key          KeyID
+	SessionKey   []byte
+}
+
+// FlagOp is how Store.SetFlags changes flags.
+type FlagOp int
+
+// The flag operations of IMAP STORE.
+const (
+	FlagsSet FlagOp = iota
+	FlagsAdd
+	FlagsRemove
+)
+
+// QueuedMessage is a message in the outbound queue: sealed to the queue key,
+// waiting for delivery to another server.
+type QueuedMessage struct {
+	ID         int64
+	From       string // envelope sender
+	Recipients []string
+	Blob       BlobRef
+	Size       int64
+	Queued     time.Time
+	NextTry    time.Time
+	Attempts   int
+	LastError  string
+}
+
+// AccountStore holds domains, accounts and their key generations.
+type AccountStore interface {
+	// AddDomain records a hosted domain. Adding an existing one is an
+	// Exist error.
+	AddDomain(ctx context.Context, domain string) error
+	// Domains lists hosted domains, sorted.
+	Domains(ctx context.Context) ([]string, error)
+	// CreateAccount creates an account with its first key generation and
+	// the default mailboxes, atomically. The account's domain must be
+	// hosted (else NotExist); the address must be new (else Exist). It
+	// returns the account with ID and Created set.
+	CreateAccount(ctx context.Context, acct Account, key Key) (Account, error)
+	// Account returns the account with the given normalized address, or a
+	// NotExist error.
+	Account(ctx context.Context, address string) (Account, error)
+	// Accounts lists all accounts, sorted by address.
+	Accounts(ctx context.Context) ([]Account, error)
+	// DeleteAccount removes the account and all its mailboxes, messages and
+	// keys. It returns the blobs that are no longer referenced, for the
+	// caller to delete from the BlobStore.
+	DeleteAccount(ctx context.Context, id AccountID) ([]BlobRef, error)
+	// SetPasswordVerifier replaces the account's password verifier.
+	SetPasswordVerifier(ctx context.Context, id AccountID, verifier []byte) error
+	// Keys lists the account's key generations, oldest first.
+	Keys(ctx context.Context, id AccountID) ([]Key, error)
+	// PutKey updates an existing key generation's wraps and Active flag, or
+	// adds a new generation when key.ID is 0 (returning its ID). Making a
+	// generation active makes every other generation inactive.
+	PutKey(ctx context.Context, key Key) (KeyID, error)
+}
+
+// MailStore holds mailboxes and message metadata.
+//
+// Every method that changes state is atomic and durable when it returns nil:
+// a crash afterwards never loses the change. UIDs are assigned in commit
+// order within a mailbox, so a reader that sees UID n committed has seen
+// every smaller UID that will ever exist there.
+type MailStore interface {
+	// Mailboxes lists an account's mailboxes, sorted by name.
+	Mailboxes(ctx context.Context, acct AccountID) ([]Mailbox, error)
+	// MailboxByName returns the named mailbox; "INBOX" matches
+	// case-insensitively (RFC 9051 5.1). NotExist if absent.
+	MailboxByName(ctx context.Context, acct AccountID, name string) (Mailbox, error)
+	// MailboxByUse returns the account's mailbox with the special use.
+	MailboxByUse(ctx context.Context, acct AccountID, use SpecialUse) (Mailbox, error)
+	// CreateMailbox creates a mailbox with a fresh UIDValidity. Exist if the
+	// name is taken.
+	CreateMailbox(ctx context.Context, acct AccountID, name string, use SpecialUse) (Mailbox, error)
+	// DeleteMailbox removes the mailbox and its messages, returning blobs no
+	// longer referenced.
+	DeleteMailbox(ctx context.Context, id MailboxID) ([]BlobRef, error)
+	// RenameMailbox renames a mailbox and its children ("a" and "a/..."),
+	// keeping their UIDValidity. Renaming INBOX is handled by the caller.
+	RenameMailbox(ctx context.Context, id MailboxID, newName string) error
+	// SetSubscribed sets the subscription flag of a mailbox.
+	SetSubscribed(ctx context.Context, id MailboxID, subscribed bool) error
+
+	// AddMessages inserts messages, possibly into several mailboxes of
+	// several accounts, in one transaction: UIDs are assigned, UIDNEXT and
+	// MODSEQ advanced. It returns the inserted messages in input order.
+	AddMessages(ctx context.Context, msgs []NewMessage) ([]Message, error)
+	// Messages returns a mailbox's messages with UID > after, by UID.
+	Messages(ctx context.Context, mailbox MailboxID, after UID) ([]Message, error)
+	// SetFlags changes the flags of the given messages and returns them as
+	// updated (with new ModSeq), by UID. Unknown UIDs are skipped.
+	SetFlags(ctx context.Context, mailbox MailboxID, uids []UID, op FlagOp, flags []Flag) ([]Message, error)
+	// Expunge removes the given messages and returns the removed UIDs and
+	// the blobs no longer referenced.
+	Expunge(ctx context.Context, mailbox MailboxID, uids []UID) ([]UID, []BlobRef, error)
+	// CopyMessages copies messages to another mailbox of the same account,
+	// sharing their blobs, and returns the new copies in input order.
+	CopyMessages(ctx context.Context, from MailboxID, uids []UID, to MailboxID) ([]Message, error)
+	// SetSessionKey stores a message's wrapped session key (see Message).
+	SetSessionKey(ctx context.Context, id MessageID, wrapped []byte) error
+}
+
+// QueueStore holds the outbound queue.
+type QueueStore interface {
+	// Enqueue adds a message to the outbound queue, durably.
+	Enqueue(ctx context.Context, m QueuedMessage) (int64, error)
+	// Queue lists queued messages by ID.
+	Queue(ctx context.Context) ([]QueuedMessage, error)
+	// Dequeue removes a delivered or abandoned message and returns its blob
+	// if no longer referenced.
+	Dequeue(ctx context.Context, id int64) ([]BlobRef, error)
+}
+
+// Store is the metadata store of one region. Implementations: store/sqlite
+// (embedded) and, later, store/postgres; store/storetest is the conformance
+// suite every implementation passes. A Store is safe for concurrent use.
+type Store interface {
+	AccountStore
+	MailStore
+	QueueStore
+	Close() error
+}
+
+// BlobStore holds sealed blobs: opaque ciphertext, never plaintext.
+// Implementations: blob/fs; blob/blobtest is the conformance suite.
+// A BlobStore is safe for concurrent use.
+type BlobStore interface {
+	// Put stores data under a new random ref and returns it. When Put
+	// returns nil the blob is durable (written and fsynced, its directory
+	// entry too).
+	Put(ctx context.Context, data []byte) (BlobRef, error)
+	// Get opens a blob. NotExist if there is none.
+	Get(ctx context.Context, ref BlobRef) (io.ReadCloser, error)
+	// Delete removes a blob. Deleting a missing blob is not an error.
+	Delete(ctx context.Context, ref BlobRef) error
+}

@@ -111,13 +111,13 @@ type Key struct {
 
 // Mailbox is a folder's metadata.
 type Mailbox struct {
-	ID          MailboxID
-	Account     AccountID
-	Name        string // full name, "/" as hierarchy delimiter
-	Use         SpecialUse
-	Subscribed  bool
-	UIDValidity uint32
-	UIDNext     UID
+	ID            MailboxID
+	Account       AccountID
+	Name          string // full name, "/" as hierarchy delimiter
+	Use           SpecialUse
+	Subscribed    bool
+	UIDValidity   uint32
+	UIDNext       UID
 	HighestModSeq uint64
 }
 

@@ -16,16 +16,16 @@ type Kind uint8
 
 // The kinds of error.
 const (
-	Other      Kind = iota // unclassified
-	Invalid                // the request or input is malformed
-	NotExist               // the named thing does not exist
-	Exist                  // the thing already exists
-	Permission             // authentication failed or the caller may not do this
-	TooLarge               // the input exceeds a configured limit
-	Sealed                 // the data is sealed to a key this session cannot open
-	Internal               // a bug or an I/O failure on our side
-	Unavailable            // a transient failure; retrying may succeed
-	WrongRegion            // the account is homed in another region
+	Other       Kind = iota // unclassified
+	Invalid                 // the request or input is malformed
+	NotExist                // the named thing does not exist
+	Exist                   // the thing already exists
+	Permission              // authentication failed or the caller may not do this
+	TooLarge                // the input exceeds a configured limit
+	Sealed                  // the data is sealed to a key this session cannot open
+	Internal                // a bug or an I/O failure on our side
+	Unavailable             // a transient failure; retrying may succeed
+	WrongRegion             // the account is homed in another region
 )
 
 func (k Kind) String() string {

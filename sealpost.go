@@ -251,8 +251,10 @@ type MailStore interface {
 	// CopyMessages copies messages to another mailbox of the same account,
 	// sharing their blobs, and returns the new copies in input order.
 	CopyMessages(ctx context.Context, from MailboxID, uids []UID, to MailboxID) ([]Message, error)
-	// SetSessionKey stores a message's wrapped session key (see Message).
-	SetSessionKey(ctx context.Context, id MessageID, wrapped []byte) error
+	// SetSessionKeys stores wrapped session keys (see Message) for many
+	// messages in one transaction; it is called in batches by the owner's
+	// session as it reads. Unknown IDs are skipped.
+	SetSessionKeys(ctx context.Context, keys map[MessageID][]byte) error
 }
 
 // QueueStore holds the outbound queue.

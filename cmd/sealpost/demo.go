@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/server"
+	"github.com/spf13/cobra"
+)
+
+// The demo's contract (tools and checks rely on it): loopback listeners on
+// these ports, these accounts and passwords, and a line "ready" once every
+// listener accepts connections.
+const (
+	demoDomain = "demo.example"
+)
+
+var demoAccounts = map[string]string{
+	"alice@demo.example": "alice-demo-pass",
+	"bob@demo.example":   "bob-demo-pass",
+}
+
+func demoConfig(data string) config.Config {
+	c := config.Default()
+	c.Hostname = "localhost"
+	c.DataDir = data
+	c.TLS.SelfSigned = true
+	c.Listen = config.Listen{
+		SMTP:        "127.0.0.1:2525",
+		Submission:  "127.0.0.1:2587",
+		Submissions: "127.0.0.1:2465",
+		IMAP:        "127.0.0.1:1143",
+		IMAPS:       "127.0.0.1:1993",
+	}
+	return c
+}
+
+func newDemoCmd() *cobra.Command {
+	var data string
+	c := demoConfig("")
+	cmd := &cobra.Command{
+		Use:   "demo --data DIR",
+		Short: "Run a demo server on loopback with demo accounts",
+		Long: `Run a Sealpost server on 127.0.0.1 with embedded storage under DIR, a
+self-signed TLS certificate, and two DEMO-ONLY accounts:
+
+  alice@demo.example  password alice-demo-pass
+  bob@demo.example    password bob-demo-pass
+
+Listeners (each can be moved with its flag):
+  SMTP (MX)                127.0.0.1:2525
+  submission (STARTTLS)    127.0.0.1:2587
+  submission (TLS)         127.0.0.1:2465
+  IMAP (STARTTLS)          127.0.0.1:1143
+  IMAP (TLS)               127.0.0.1:1993
+
+It prints "ready" on a line of its own once every listener accepts
+connections. Restarting with the same DIR keeps all mail.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if data == "" {
+				return fmt.Errorf("--data DIR is required")
+			}
+			abs, err := filepath.Abs(data)
+			if err != nil {
+				return err
+			}
+			c.DataDir = abs
+			return runDemo(cmd, c)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&data, "data", "", "data folder (created if missing)")
+	f.StringVar(&c.Listen.SMTP, "smtp", c.Listen.SMTP, "SMTP (MX) address")
+	f.StringVar(&c.Listen.Submission, "submission", c.Listen.Submission, "submission (STARTTLS) address")
+	f.StringVar(&c.Listen.Submissions, "submissions", c.Listen.Submissions, "submission (implicit TLS) address")
+	f.StringVar(&c.Listen.IMAP, "imap", c.Listen.IMAP, "IMAP (STARTTLS) address")
+	f.StringVar(&c.Listen.IMAPS, "imaps", c.Listen.IMAPS, "IMAP (implicit TLS) address")
+	f.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn, error")
+	return cmd
+}
+
+func runDemo(cmd *cobra.Command, c config.Config) error {
+	out := cmd.OutOrStdout()
+	log := newLogger(c, cmd.ErrOrStderr())
+	srv, err := server.Open(c, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	created, err := server.EnsureDemo(ctx, srv.Svc, demoDomain, demoAccounts)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Sealpost demo — data in", c.DataDir)
+	fmt.Fprintln(out, "!!! DEMO ONLY: these accounts have published passwords; never expose this server !!!")
+	for _, a := range []string{"alice@demo.example", "bob@demo.example"} {
+		fmt.Fprintf(out, "  account %-20s password %s\n", a, demoAccounts[a])
+	}
+	if len(created) > 0 {
+		fmt.Fprintln(out, "  (created now; recovery codes are not shown for demo accounts)")
+	}
+	for _, l := range srv.Listeners() {
+		fmt.Fprintf(out, "  %-12s %s\n", l[0], l[1])
+	}
+	fmt.Fprintln(out, "  TLS certificate is self-signed:", filepath.Join(c.DataDir, "tls", "cert.pem"))
+	fmt.Fprintln(out, "ready")
+	return waitForSignal()
+}
+
+func waitForSignal() error {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	return nil
+}

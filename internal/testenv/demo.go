@@ -1,0 +1,132 @@
+package testenv
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildBinary builds cmd/sealpost once per test binary and returns its path.
+func BuildBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sealpost-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sealpost")
+		cmd := exec.Command("go", "build", "-o", binPath, "github.com/sealpost/sealpost/cmd/sealpost")
+		cmd.Stderr = os.Stderr
+		buildErr = cmd.Run()
+	})
+	if buildErr != nil {
+		t.Fatalf("building sealpost: %v", buildErr)
+	}
+	return binPath
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Demo is a `sealpost demo` process on loopback with ephemeral ports.
+type Demo struct {
+	Data  string
+	Addrs map[string]string // listener name → address
+	cmd   *exec.Cmd
+	done  chan struct{}
+	log   *os.File
+}
+
+// StartDemo runs `sealpost demo --data data` with every listener on
+// 127.0.0.1:0 and waits for "ready". Its log goes to data/../demo.log, so a
+// test can include or exclude it when it inspects the data folder. The
+// process is killed at the end of the test.
+func StartDemo(t testing.TB, data string, logFile string) *Demo {
+	t.Helper()
+	bin := BuildBinary(t)
+	lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "demo", "--data", data, "--log-level", "debug",
+		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--submissions", "127.0.0.1:0",
+		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0")
+	cmd.Stderr = lf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &Demo{Data: data, Addrs: map[string]string{}, cmd: cmd, done: make(chan struct{}), log: lf}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			lf.WriteString("stdout: " + line + "\n")
+			f := strings.Fields(line)
+			if len(f) == 2 && strings.HasPrefix(f[1], "127.0.0.1:") {
+				d.Addrs[f[0]] = f[1]
+			}
+			if line == "ready" && !sent {
+				sent = true
+				ready <- nil
+			}
+		}
+		if !sent {
+			ready <- io.ErrUnexpectedEOF
+		}
+		cmd.Wait()
+		close(d.done)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("demo exited before ready; see %s", logFile)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("demo not ready after 60s; see %s", logFile)
+	}
+	t.Cleanup(func() { d.Kill() })
+	return d
+}
+
+// Stop ends the demo with SIGTERM and waits for it.
+func (d *Demo) Stop() {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(20 * time.Second):
+		d.Kill()
+	}
+	d.log.Close()
+}
+
+// Kill ends the demo with SIGKILL, as a crash would, and waits for it.
+func (d *Demo) Kill() {
+	d.cmd.Process.Kill()
+	<-d.done
+	d.log.Close()
+}
+
+// ClientTLS is the TLS configuration clients use against the demo's
+// self-signed certificate.
+func ClientTLS() *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true}
+}

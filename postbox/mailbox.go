@@ -1,0 +1,239 @@
+package postbox
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+)
+
+// Mailbox is the live state of a mailbox that at least one session has
+// selected: its metadata and its messages in UID order, the "global"
+// numbering of go-imap's MailboxTracker. Every change made through the
+// Service updates it and queues the matching update on Tracker, under mu,
+// so sequence numbers seen by sessions stay consistent.
+//
+// The mailbox model is IMAP's (UIDs, sequence numbers, flags), so the live
+// state uses go-imap's tracker directly rather than an abstraction of it.
+type Mailbox struct {
+	svc *Service
+	// Tracker fans updates out to the sessions that selected the mailbox.
+	Tracker *imapserver.MailboxTracker
+
+	mu   sync.RWMutex
+	info sealpost.Mailbox
+	msgs []sealpost.Message // by ascending UID
+	refs int                // guarded by svc.mu
+}
+
+// Read calls fn with the mailbox's metadata and messages under a read lock.
+// fn must not retain msgs nor call back into the Mailbox.
+func (m *Mailbox) Read(fn func(info sealpost.Mailbox, msgs []sealpost.Message)) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	fn(m.info, m.msgs)
+}
+
+// ID returns the mailbox's ID.
+func (m *Mailbox) ID() sealpost.MailboxID { return m.info.ID }
+
+// acquire returns the live state of mailbox id, loading it if needed.
+func (s *Service) acquire(ctx context.Context, info sealpost.Mailbox) (*Mailbox, error) {
+	s.mu.Lock()
+	if m := s.live[info.ID]; m != nil {
+		m.refs++
+		s.mu.Unlock()
+		return m, nil
+	}
+	s.mu.Unlock()
+	msgs, err := s.store.Messages(ctx, info.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if m := s.live[info.ID]; m != nil { // lost a race with another loader
+		m.refs++
+		s.mu.Unlock()
+		return m, nil
+	}
+	if n := len(msgs); n > 0 && msgs[n-1].UID >= info.UIDNext {
+		info.UIDNext = msgs[n-1].UID + 1
+	}
+	m := &Mailbox{svc: s, info: info, msgs: msgs, refs: 1}
+	m.Tracker = imapserver.NewMailboxTracker(uint32(len(msgs)))
+	s.live[info.ID] = m
+	s.mu.Unlock()
+	// Deliveries committed between our read and registration did not see
+	// us live: pick them up now.
+	m.sync(ctx)
+	return m, nil
+}
+
+// release drops a reference taken by acquire.
+func (s *Service) release(m *Mailbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m.refs--
+	if m.refs == 0 && s.live[m.info.ID] == m {
+		delete(s.live, m.info.ID)
+	}
+}
+
+// syncLive brings the live state of the mailboxes that got new messages up
+// to date.
+func (s *Service) syncLive(ctx context.Context, added []sealpost.Message) {
+	var ids []sealpost.MailboxID
+	for _, a := range added {
+		if !slices.Contains(ids, a.Mailbox) {
+			ids = append(ids, a.Mailbox)
+		}
+	}
+	for _, id := range ids {
+		s.mu.Lock()
+		m := s.live[id]
+		s.mu.Unlock()
+		if m != nil {
+			m.sync(ctx)
+		}
+	}
+}
+
+// sync appends messages committed since the last known UID. UIDs are
+// assigned in commit order (sealpost.MailStore), so nothing is skipped.
+func (m *Mailbox) sync(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var last sealpost.UID
+	if n := len(m.msgs); n > 0 {
+		last = m.msgs[n-1].UID
+	}
+	fresh, err := m.svc.store.Messages(ctx, m.info.ID, last)
+	if err != nil {
+		m.svc.log.Warn("sync mailbox", "mailbox", m.info.ID, "err", err)
+		return
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	m.msgs = append(m.msgs, fresh...)
+	if u := fresh[len(fresh)-1].UID; u >= m.info.UIDNext {
+		m.info.UIDNext = u + 1
+	}
+	m.Tracker.QueueNumMessages(uint32(len(m.msgs)))
+}
+
+// Sync picks up messages committed by other means (another process).
+func (m *Mailbox) Sync(ctx context.Context) { m.sync(ctx) }
+
+// index returns the position of uid in msgs, or -1. Callers hold mu.
+func (m *Mailbox) index(uid sealpost.UID) int {
+	i, ok := slices.BinarySearchFunc(m.msgs, uid, func(msg sealpost.Message, u sealpost.UID) int {
+		return int(msg.UID) - int(u)
+	})
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// SetFlags changes flags of the given UIDs and queues flag updates for
+// other sessions (source is the caller's own tracker, which is not told).
+// It returns the updated messages.
+func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, source *imapserver.SessionTracker) ([]sealpost.Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
+	if err != nil {
+		return nil, errors.E("postbox.SetFlags", err)
+	}
+	for _, u := range updated {
+		i := m.index(u.UID)
+		if i < 0 {
+			continue
+		}
+		u.SessionKey = m.msgs[i].SessionKey
+		m.msgs[i] = u
+		if u.ModSeq > m.info.HighestModSeq {
+			m.info.HighestModSeq = u.ModSeq
+		}
+		m.Tracker.QueueMessageFlags(uint32(i+1), imap.UID(u.UID), IMAPFlags(u.Flags), source)
+	}
+	return updated, nil
+}
+
+// Expunge removes the given messages (all \Deleted ones when uids is nil)
+// and queues EXPUNGE updates. It returns the removed UIDs.
+func (m *Mailbox) Expunge(ctx context.Context, uids []sealpost.UID) ([]sealpost.UID, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.expungeLocked(ctx, uids)
+}
+
+func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID) ([]sealpost.UID, error) {
+	if uids == nil {
+		for _, msg := range m.msgs {
+			if HasFlag(msg.Flags, imap.FlagDeleted) {
+				uids = append(uids, msg.UID)
+			}
+		}
+	}
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	removed, refs, err := m.svc.store.Expunge(ctx, m.info.ID, uids)
+	if err != nil {
+		return nil, errors.E("postbox.Expunge", err)
+	}
+	slices.Sort(removed)
+	for _, uid := range removed {
+		i := m.index(uid)
+		if i < 0 {
+			continue
+		}
+		m.msgs = slices.Delete(m.msgs, i, i+1)
+		m.Tracker.QueueExpunge(uint32(i + 1))
+	}
+	m.svc.deleteBlobs(ctx, refs)
+	return removed, nil
+}
+
+// Move copies the messages to dest and expunges them here, returning the
+// copies in input order. The copy commits before the expunge: a crash in
+// between leaves the message in both mailboxes, never in neither.
+func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.MailboxID) ([]sealpost.Message, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	copies, err := m.svc.store.CopyMessages(ctx, m.info.ID, uids, dest)
+	if err != nil {
+		return nil, errors.E("postbox.Move", err)
+	}
+	if _, err := m.expungeLocked(ctx, uids); err != nil {
+		return copies, err
+	}
+	m.svc.syncLive(ctx, copies)
+	return copies, nil
+}
+
+// IMAPFlags converts stored flags to go-imap's type.
+func IMAPFlags(flags []sealpost.Flag) []imap.Flag {
+	out := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
+
+// HasFlag reports whether flags contains f, ignoring case.
+func HasFlag(flags []sealpost.Flag, f imap.Flag) bool {
+	for _, g := range flags {
+		if strings.EqualFold(string(g), string(f)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,353 @@
+// Package postbox owns the sealed mailboxes of one region: it delivers mail
+// into them (sealing each copy to its owner's public key before it reaches
+// the BlobStore), opens them for their owner (unlocking the owner's key for
+// that session only), and keeps the live state of selected mailboxes that
+// IMAP sessions share.
+//
+// The protocol servers (smtpserver, imapserver) reach storage only through
+// this package; it reaches storage only through the sealpost.Store and
+// sealpost.BlobStore interfaces.
+package postbox
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/mlog"
+	"github.com/sealpost/sealpost/seal"
+)
+
+// Options configures a Service.
+type Options struct {
+	// Params are the Argon2id parameters for new passwords.
+	Params seal.Params
+	// MaxMessageSize bounds a message's size in bytes (0: 64 MiB).
+	MaxMessageSize int64
+	// QueueKey seals messages in the outbound queue. Required to Enqueue.
+	QueueKey *seal.Recipient
+	// Logger receives structured logs; it never gets content or secrets.
+	Logger *slog.Logger
+	// Now returns the current time (tests may fix it).
+	Now func() time.Time
+	// MaxConcurrentLogins bounds concurrent Argon2id derivations, each of
+	// which takes Params.MemoryKiB of memory (0: 2).
+	MaxConcurrentLogins int
+}
+
+// Service is the postbox of one region. It is safe for concurrent use.
+type Service struct {
+	store sealpost.Store
+	blobs sealpost.BlobStore
+	opts  Options
+	log   *slog.Logger
+
+	logins chan struct{} // semaphore bounding Argon2id runs
+
+	mu         sync.Mutex
+	live       map[sealpost.MailboxID]*Mailbox
+	recipients map[sealpost.KeyID]*seal.Recipient
+
+	sk *sessionKeyWriter
+}
+
+// New returns a Service over the given stores.
+func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service {
+	if opts.MaxMessageSize == 0 {
+		opts.MaxMessageSize = 64 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = mlog.Discard()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxConcurrentLogins <= 0 {
+		opts.MaxConcurrentLogins = 2
+	}
+	if opts.Params == (seal.Params{}) {
+		opts.Params = seal.DefaultParams
+	}
+	s := &Service{
+		store:      store,
+		blobs:      blobs,
+		opts:       opts,
+		log:        opts.Logger,
+		logins:     make(chan struct{}, opts.MaxConcurrentLogins),
+		live:       make(map[sealpost.MailboxID]*Mailbox),
+		recipients: make(map[sealpost.KeyID]*seal.Recipient),
+	}
+	s.sk = newSessionKeyWriter(store, opts.Logger)
+	return s
+}
+
+// Close stops background work, flushing cached session keys.
+func (s *Service) Close() error {
+	s.sk.close()
+	return nil
+}
+
+// Store returns the underlying metadata store, for administration commands.
+func (s *Service) Store() sealpost.Store { return s.store }
+
+// MaxMessageSize is the configured size limit.
+func (s *Service) MaxMessageSize() int64 { return s.opts.MaxMessageSize }
+
+// IsHostedDomain reports whether mail for domain is accepted here.
+func (s *Service) IsHostedDomain(ctx context.Context, domain string) (bool, error) {
+	ds, err := s.store.Domains(ctx)
+	if err != nil {
+		return false, err
+	}
+	domain = sealpost.NormalizeAddress(domain)
+	for _, d := range ds {
+		if d == domain {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// LookupAccount returns the account for a (not necessarily normalized)
+// address, or a NotExist error.
+func (s *Service) LookupAccount(ctx context.Context, addr string) (sealpost.Account, error) {
+	return s.store.Account(ctx, sealpost.NormalizeAddress(addr))
+}
+
+// derive runs f, which performs an Argon2id derivation, under the login
+// semaphore so that concurrent logins cannot exhaust memory.
+func (s *Service) derive(ctx context.Context, f func() error) error {
+	select {
+	case s.logins <- struct{}{}:
+	case <-ctx.Done():
+		return errors.E("postbox.derive", errors.Unavailable, ctx.Err())
+	}
+	defer func() { <-s.logins }()
+	return f()
+}
+
+// Authenticate checks an address and password without unlocking any key, as
+// SMTP submission needs. A wrong address and a wrong password give the same
+// Permission error.
+func (s *Service) Authenticate(ctx context.Context, addr, password string) (sealpost.Account, error) {
+	const op = "postbox.Authenticate"
+	acct, err := s.LookupAccount(ctx, addr)
+	if errors.Is(errors.NotExist, err) {
+		return sealpost.Account{}, errors.E(op, errors.Permission)
+	} else if err != nil {
+		return sealpost.Account{}, errors.E(op, err)
+	}
+	var secret *seal.Secret
+	err = s.derive(ctx, func() error {
+		var err error
+		secret, err = seal.CheckPassword(acct.PasswordVerifier, password)
+		return err
+	})
+	if err != nil {
+		return sealpost.Account{}, errors.E(op, errors.Permission, err)
+	}
+	secret.Wipe()
+	return acct, nil
+}
+
+// recipient returns the parsed public key of a key generation.
+func (s *Service) recipient(ctx context.Context, acct sealpost.AccountID) (sealpost.KeyID, *seal.Recipient, error) {
+	const op = "postbox.recipient"
+	keys, err := s.store.Keys(ctx, acct)
+	if err != nil {
+		return 0, nil, errors.E(op, err)
+	}
+	for _, k := range keys {
+		if !k.Active {
+			continue
+		}
+		s.mu.Lock()
+		r := s.recipients[k.ID]
+		s.mu.Unlock()
+		if r == nil {
+			r, err = seal.ParseRecipient(k.PublicKey)
+			if err != nil {
+				return 0, nil, errors.E(op, errors.Internal, err)
+			}
+			s.mu.Lock()
+			s.recipients[k.ID] = r
+			s.mu.Unlock()
+		}
+		return k.ID, r, nil
+	}
+	return 0, nil, errors.E(op, errors.Internal, errors.Str("account has no active key"))
+}
+
+// sealFor seals raw to the account's active key and stores the blob durably.
+// For an own-key account the stored form is PGP/MIME (RFC 3156), which the
+// owner's client decrypts, and the returned key ID is 0.
+func (s *Service) sealFor(ctx context.Context, acct sealpost.Account, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
+	const op = "postbox.seal"
+	keyID, r, err := s.recipient(ctx, acct.ID)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw) + 1024)
+	size := int64(len(raw))
+	if acct.OwnKey {
+		err = seal.SealPGPMIME(&buf, r, raw, from, acct.Address, s.opts.Now())
+		size = int64(buf.Len())
+		keyID = 0
+	} else {
+		err = r.Seal(&buf, raw)
+	}
+	if err != nil {
+		return "", 0, 0, errors.E(op, errors.Internal, err)
+	}
+	ref, err := s.blobs.Put(ctx, buf.Bytes())
+	if err != nil {
+		return "", 0, 0, errors.E(op, err)
+	}
+	return ref, keyID, size, nil
+}
+
+// Envelope is the SMTP envelope of a delivery.
+type Envelope struct {
+	From       string   // reverse path, may be ""
+	Recipients []string // local recipients, already checked with LookupAccount
+}
+
+// Deliver seals raw to each recipient and files it in their INBOX. When it
+// returns nil every copy is durable. Each recipient gets its own sealed blob.
+func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
+	const op = "postbox.Deliver"
+	if int64(len(raw)) > s.opts.MaxMessageSize {
+		return errors.E(op, errors.TooLarge)
+	}
+	now := s.opts.Now()
+	msgs := make([]sealpost.NewMessage, 0, len(env.Recipients))
+	seen := make(map[sealpost.AccountID]bool)
+	for _, rcpt := range env.Recipients {
+		acct, err := s.LookupAccount(ctx, rcpt)
+		if err != nil {
+			return errors.E(op, err)
+		}
+		if seen[acct.ID] {
+			continue
+		}
+		seen[acct.ID] = true
+		inbox, err := s.store.MailboxByUse(ctx, acct.ID, sealpost.UseInbox)
+		if err != nil {
+			return errors.E(op, err)
+		}
+		ref, keyID, size, err := s.sealFor(ctx, acct, raw, env.From)
+		if err != nil {
+			return errors.E(op, err)
+		}
+		msgs = append(msgs, sealpost.NewMessage{
+			Mailbox: inbox.ID, InternalDate: now, Size: size, Blob: ref, Key: keyID,
+		})
+	}
+	added, err := s.store.AddMessages(ctx, msgs)
+	if err != nil {
+		for _, m := range msgs {
+			s.blobs.Delete(ctx, m.Blob)
+		}
+		return errors.E(op, err)
+	}
+	s.syncLive(ctx, added)
+	return nil
+}
+
+// Append files raw in the account's named mailbox, sealed, with the given
+// flags and internal date (zero: now). It returns the mailbox (for its
+// UIDVALIDITY) and the new message.
+func (s *Service) Append(ctx context.Context, acct sealpost.Account, mailbox string, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+	const op = "postbox.Append"
+	if int64(len(raw)) > s.opts.MaxMessageSize {
+		return sealpost.Mailbox{}, sealpost.Message{}, errors.E(op, errors.TooLarge)
+	}
+	mbox, err := s.store.MailboxByName(ctx, acct.ID, mailbox)
+	if err != nil {
+		return sealpost.Mailbox{}, sealpost.Message{}, errors.E(op, err)
+	}
+	return s.appendTo(ctx, acct, mbox, raw, flags, date)
+}
+
+// AppendByUse is Append into the account's mailbox with a special use, e.g.
+// the sender's copy into Sent.
+func (s *Service) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error {
+	const op = "postbox.AppendByUse"
+	mbox, err := s.store.MailboxByUse(ctx, acct.ID, use)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	_, _, err = s.appendTo(ctx, acct, mbox, raw, flags, time.Time{})
+	return err
+}
+
+func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox sealpost.Mailbox, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+	const op = "postbox.Append"
+	if date.IsZero() {
+		date = s.opts.Now()
+	}
+	ref, keyID, size, err := s.sealFor(ctx, acct, raw, acct.Address)
+	if err != nil {
+		return mbox, sealpost.Message{}, errors.E(op, err)
+	}
+	added, err := s.store.AddMessages(ctx, []sealpost.NewMessage{{
+		Mailbox: mbox.ID, Flags: flags, InternalDate: date, Size: size, Blob: ref, Key: keyID,
+	}})
+	if err != nil {
+		s.blobs.Delete(ctx, ref)
+		return mbox, sealpost.Message{}, errors.E(op, err)
+	}
+	s.syncLive(ctx, added)
+	return mbox, added[0], nil
+}
+
+// Enqueue puts a message for remote recipients into the outbound queue,
+// sealed to the queue key. When it returns nil the message is durable.
+func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error {
+	const op = "postbox.Enqueue"
+	if s.opts.QueueKey == nil {
+		return errors.E(op, errors.Internal, errors.Str("no queue key configured"))
+	}
+	var buf bytes.Buffer
+	if err := s.opts.QueueKey.Seal(&buf, raw); err != nil {
+		return errors.E(op, errors.Internal, err)
+	}
+	ref, err := s.blobs.Put(ctx, buf.Bytes())
+	if err != nil {
+		return errors.E(op, err)
+	}
+	now := s.opts.Now()
+	_, err = s.store.Enqueue(ctx, sealpost.QueuedMessage{
+		From: from, Recipients: rcpts, Blob: ref, Size: int64(len(raw)), Queued: now, NextTry: now,
+	})
+	if err != nil {
+		s.blobs.Delete(ctx, ref)
+		return errors.E(op, err)
+	}
+	return nil
+}
+
+// readBlob reads a whole blob.
+func (s *Service) readBlob(ctx context.Context, ref sealpost.BlobRef) ([]byte, error) {
+	rc, err := s.blobs.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// deleteBlobs removes blobs no longer referenced; failures only leak space.
+func (s *Service) deleteBlobs(ctx context.Context, refs []sealpost.BlobRef) {
+	for _, ref := range refs {
+		if err := s.blobs.Delete(ctx, ref); err != nil {
+			s.log.Warn("delete blob", "blob", ref, "err", err)
+		}
+	}
+}

@@ -1,0 +1,400 @@
+package postbox
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/seal"
+)
+
+// Session is an owner's session: the account's keys unlocked in memory for
+// as long as the session lasts, and never written anywhere. Close forgets
+// them. A Session is safe for concurrent use.
+type Session struct {
+	svc  *Service
+	acct sealpost.Account
+	keys map[sealpost.KeyID]*seal.Unlocked
+}
+
+// Login checks the password and unlocks every key generation it opens. A
+// wrong address and a wrong password give the same Permission error.
+func (s *Service) Login(ctx context.Context, addr, password string) (*Session, error) {
+	const op = "postbox.Login"
+	acct, err := s.LookupAccount(ctx, addr)
+	if errors.Is(errors.NotExist, err) {
+		return nil, errors.E(op, errors.Permission)
+	} else if err != nil {
+		return nil, errors.E(op, err)
+	}
+	keys, err := s.store.Keys(ctx, acct.ID)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	sess := &Session{svc: s, acct: acct, keys: make(map[sealpost.KeyID]*seal.Unlocked)}
+	err = s.derive(ctx, func() error {
+		secret, err := seal.CheckPassword(acct.PasswordVerifier, password)
+		if err != nil {
+			return err
+		}
+		defer secret.Wipe()
+		for _, k := range keys {
+			if k.WrappedByPassword == nil {
+				continue
+			}
+			u, err := secret.Unwrap(k.WrappedByPassword)
+			if err != nil {
+				s.log.Warn("unwrap key generation", "account", acct.ID, "key", k.ID, "err", err)
+				continue
+			}
+			sess.keys[k.ID] = u
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.E(op, errors.Permission, err)
+	}
+	return sess, nil
+}
+
+// Account returns the session's account.
+func (ss *Session) Account() sealpost.Account { return ss.acct }
+
+// Service returns the session's service.
+func (ss *Session) Service() *Service { return ss.svc }
+
+// Close forgets the unlocked keys. It must not run concurrently with
+// other methods.
+func (ss *Session) Close() {
+	clear(ss.keys)
+}
+
+// Mailboxes lists the account's mailboxes.
+func (ss *Session) Mailboxes(ctx context.Context) ([]sealpost.Mailbox, error) {
+	return ss.svc.store.Mailboxes(ctx, ss.acct.ID)
+}
+
+// Mailbox returns the named mailbox's metadata, current if it is live.
+func (ss *Session) Mailbox(ctx context.Context, name string) (sealpost.Mailbox, error) {
+	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	if err != nil {
+		return info, err
+	}
+	ss.svc.mu.Lock()
+	m := ss.svc.live[info.ID]
+	ss.svc.mu.Unlock()
+	if m != nil {
+		m.mu.RLock()
+		info = m.info
+		m.mu.RUnlock()
+	}
+	return info, nil
+}
+
+// MailboxStats are the counts STATUS reports.
+type MailboxStats struct {
+	Info     sealpost.Mailbox
+	Messages uint32
+	Unseen   uint32
+	Deleted  uint32
+	Size     int64
+}
+
+// Stats returns a mailbox's counts.
+func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error) {
+	info, err := ss.Mailbox(ctx, name)
+	if err != nil {
+		return MailboxStats{}, err
+	}
+	msgs, err := ss.svc.store.Messages(ctx, info.ID, 0)
+	if err != nil {
+		return MailboxStats{}, err
+	}
+	st := MailboxStats{Info: info, Messages: uint32(len(msgs))}
+	for _, m := range msgs {
+		if !HasFlag(m.Flags, `\Seen`) {
+			st.Unseen++
+		}
+		if HasFlag(m.Flags, `\Deleted`) {
+			st.Deleted++
+		}
+		st.Size += m.Size
+	}
+	return st, nil
+}
+
+// CreateMailbox creates a mailbox (and, as RFC 9051 6.3.4 asks, any missing
+// parents when name has the "/" delimiter).
+func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.SpecialUse) error {
+	const op = "postbox.CreateMailbox"
+	name = strings.TrimSuffix(name, "/")
+	if err := validMailboxName(name); err != nil {
+		return errors.E(op, err)
+	}
+	if strings.EqualFold(name, "INBOX") {
+		return errors.E(op, errors.Exist)
+	}
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], "/")
+		if _, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, parent); errors.Is(errors.NotExist, err) {
+			if _, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone); err != nil && !errors.Is(errors.Exist, err) {
+				return errors.E(op, err)
+			}
+		}
+	}
+	_, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use)
+	return err
+}
+
+// DeleteMailbox deletes a mailbox and its messages. INBOX cannot be deleted.
+func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
+	const op = "postbox.DeleteMailbox"
+	if strings.EqualFold(name, "INBOX") {
+		return errors.E(op, errors.Permission, errors.Str("INBOX cannot be deleted"))
+	}
+	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	refs, err := ss.svc.store.DeleteMailbox(ctx, info.ID)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	ss.svc.deleteBlobs(ctx, refs)
+	return nil
+}
+
+// RenameMailbox renames a mailbox and its children. Renaming INBOX moves its
+// messages to the new mailbox and leaves INBOX empty (RFC 9051 6.3.6).
+func (ss *Session) RenameMailbox(ctx context.Context, from, to string) error {
+	const op = "postbox.RenameMailbox"
+	to = strings.TrimSuffix(to, "/")
+	if err := validMailboxName(to); err != nil {
+		return errors.E(op, err)
+	}
+	if strings.EqualFold(to, "INBOX") {
+		return errors.E(op, errors.Exist)
+	}
+	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, from)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	if _, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, to); err == nil {
+		return errors.E(op, errors.Exist)
+	}
+	if info.Use != sealpost.UseInbox {
+		return ss.svc.store.RenameMailbox(ctx, info.ID, to)
+	}
+	if err := ss.CreateMailbox(ctx, to, sealpost.UseNone); err != nil {
+		return errors.E(op, err)
+	}
+	dest, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, to)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	m, err := ss.svc.acquire(ctx, info)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	defer ss.svc.release(m)
+	var uids []sealpost.UID
+	m.Read(func(_ sealpost.Mailbox, msgs []sealpost.Message) {
+		for _, msg := range msgs {
+			uids = append(uids, msg.UID)
+		}
+	})
+	if len(uids) == 0 {
+		return nil
+	}
+	_, err = m.Move(ctx, uids, dest.ID)
+	return err
+}
+
+// Subscribe sets a mailbox's subscription.
+func (ss *Session) Subscribe(ctx context.Context, name string, subscribed bool) error {
+	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	if err != nil {
+		return errors.E("postbox.Subscribe", err)
+	}
+	return ss.svc.store.SetSubscribed(ctx, info.ID, subscribed)
+}
+
+// Select returns the live state of the named mailbox. The caller must
+// Release it when done.
+func (ss *Session) Select(ctx context.Context, name string) (*Mailbox, error) {
+	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	if err != nil {
+		return nil, errors.E("postbox.Select", err)
+	}
+	return ss.svc.acquire(ctx, info)
+}
+
+// Release drops the session's hold on a selected mailbox.
+func (ss *Session) Release(m *Mailbox) { ss.svc.release(m) }
+
+// Append files a message in one of the session's mailboxes.
+func (ss *Session) Append(ctx context.Context, name string, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+	return ss.svc.Append(ctx, ss.acct, name, raw, flags, date)
+}
+
+// Copy copies messages from a selected mailbox to another of the account's
+// mailboxes, returning the copies in input order and the destination.
+func (ss *Session) Copy(ctx context.Context, from *Mailbox, uids []sealpost.UID, to string) (sealpost.Mailbox, []sealpost.Message, error) {
+	const op = "postbox.Copy"
+	dest, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, to)
+	if err != nil {
+		return dest, nil, errors.E(op, err)
+	}
+	copies, err := ss.svc.store.CopyMessages(ctx, from.info.ID, uids, dest.ID)
+	if err != nil {
+		return dest, nil, errors.E(op, err)
+	}
+	ss.svc.syncLive(ctx, copies)
+	return dest, copies, nil
+}
+
+// Move moves messages from a selected mailbox to another of the account's
+// mailboxes.
+func (ss *Session) Move(ctx context.Context, from *Mailbox, uids []sealpost.UID, to string) (sealpost.Mailbox, []sealpost.Message, error) {
+	dest, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, to)
+	if err != nil {
+		return dest, nil, errors.E("postbox.Move", err)
+	}
+	copies, err := from.Move(ctx, uids, dest.ID)
+	return dest, copies, err
+}
+
+// Body returns the plaintext of a message: decrypted with the session's
+// unlocked key, using (and filling) the cached session key so that only the
+// first read pays a public-key operation. For an own-key account it returns
+// the stored PGP/MIME form, which the owner's client decrypts.
+func (ss *Session) Body(ctx context.Context, msg sealpost.Message) ([]byte, error) {
+	const op = "postbox.Body"
+	sealed, err := ss.svc.readBlob(ctx, msg.Blob)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	if msg.Key == 0 {
+		return sealed, nil // own-key mode: stored as PGP/MIME
+	}
+	u := ss.keys[msg.Key]
+	if u == nil {
+		return nil, errors.E(op, errors.Sealed)
+	}
+	binding := []byte(msg.Blob)
+	if msg.SessionKey != nil {
+		plain, err := u.OpenCached(sealed, msg.SessionKey, binding)
+		if err == nil {
+			return plain, nil
+		}
+		ss.svc.log.Warn("cached session key failed", "message", msg.ID, "err", err)
+	}
+	plain, wrapped, err := u.Open(sealed, binding)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	ss.svc.rememberSessionKey(msg, wrapped)
+	return plain, nil
+}
+
+// rememberSessionKey updates the live state and schedules the write.
+func (s *Service) rememberSessionKey(msg sealpost.Message, wrapped []byte) {
+	s.mu.Lock()
+	m := s.live[msg.Mailbox]
+	s.mu.Unlock()
+	if m != nil {
+		m.mu.Lock()
+		if i := m.index(msg.UID); i >= 0 && m.msgs[i].ID == msg.ID {
+			m.msgs[i].SessionKey = wrapped
+		}
+		m.mu.Unlock()
+	}
+	s.sk.add(msg.ID, wrapped)
+}
+
+// sessionKeyWriter batches the writes of wrapped session keys: they are a
+// cache, so losing some in a crash costs only a public-key operation later.
+type sessionKeyWriter struct {
+	store sealpost.Store
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	pending map[sealpost.MessageID][]byte
+	kick    chan struct{}
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func newSessionKeyWriter(store sealpost.Store, log *slog.Logger) *sessionKeyWriter {
+	w := &sessionKeyWriter{
+		store: store, log: log,
+		pending: make(map[sealpost.MessageID][]byte),
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+func (w *sessionKeyWriter) add(id sealpost.MessageID, wrapped []byte) {
+	w.mu.Lock()
+	w.pending[id] = wrapped
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *sessionKeyWriter) run() {
+	defer close(w.stopped)
+	for {
+		select {
+		case <-w.kick:
+			w.flush()
+		case <-w.done:
+			w.flush()
+			return
+		}
+	}
+}
+
+func (w *sessionKeyWriter) flush() {
+	w.mu.Lock()
+	batch := w.pending
+	w.pending = make(map[sealpost.MessageID][]byte)
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := w.store.SetSessionKeys(context.Background(), batch); err != nil {
+		w.log.Warn("store session keys", "n", len(batch), "err", err)
+	}
+}
+
+func (w *sessionKeyWriter) close() {
+	select {
+	case <-w.done:
+	default:
+		close(w.done)
+	}
+	<-w.stopped
+}
+
+func validMailboxName(name string) error {
+	if name == "" || len(name) > 512 || strings.Contains(name, "//") || strings.HasPrefix(name, "/") {
+		return errors.E(errors.Invalid, errors.Errorf("invalid mailbox name"))
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == '*' || r == '%' {
+			return errors.E(errors.Invalid, errors.Errorf("invalid mailbox name"))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+)
+
+// maxBatch is the most AddMessages calls committed in one transaction.
+const maxBatch = 256
+
+// addReq is one AddMessages call waiting for the group committer.
+type addReq struct {
+	ctx  context.Context
+	msgs []sealpost.NewMessage
+	res  chan addRes // buffered: the committer never blocks on it
+}
+
+type addRes struct {
+	msgs []sealpost.Message
+	err  error
+}
+
+// AddMessages inserts messages in one transaction, assigning UIDs and
+// MODSEQs in their mailboxes; it returns them in input order. NotExist if a
+// mailbox is unknown (and then nothing is inserted); Invalid for a bad flag,
+// a negative size or a missing blob ref. A zero InternalDate is set to now.
+//
+// The call joins the group commit (see the package doc). If ctx ends while
+// the call waits, AddMessages returns an Unavailable error, but a call the
+// committer had already begun may still commit: as with any remote
+// database, an error here does not prove the messages absent.
+func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
+	const op = "sqlite.AddMessages"
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	for _, m := range msgs {
+		if err := checkNewMessage(m); err != nil {
+			return nil, errors.E(op, err)
+		}
+	}
+	req := &addReq{ctx: ctx, msgs: msgs, res: make(chan addRes, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, errors.E(op, errors.Unavailable, errors.Str("store closed"))
+	}
+	select {
+	case s.adds <- req:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return nil, errors.E(op, errors.Unavailable, ctx.Err())
+	}
+	select {
+	case r := <-req.res:
+		if r.err != nil {
+			return nil, dbErr(op, r.err)
+		}
+		return r.msgs, nil
+	case <-ctx.Done():
+		return nil, errors.E(op, errors.Unavailable, ctx.Err())
+	}
+}
+
+// checkNewMessage validates a message before it is queued for commit.
+func checkNewMessage(m sealpost.NewMessage) error {
+	if m.Blob == "" {
+		return invalid("message has no blob")
+	}
+	if m.Size < 0 {
+		return invalid("negative size %d", m.Size)
+	}
+	if !validTime(m.InternalDate) {
+		return invalid("internal date %v out of range", m.InternalDate)
+	}
+	return checkFlags(m.Flags)
+}
+
+// commitLoop is the group committer. It takes the first pending call, opens
+// a transaction (waiting for the writer connection if another write holds
+// it), gathers whatever else queued up meanwhile, and commits them together.
+// It exits when s.adds is closed and drained.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	for first := range s.adds {
+		batch := []*addReq{first}
+		// The transaction does not run under any caller's context: one
+		// caller giving up must not abort the others' work.
+		tx, err := s.w.BeginTx(context.Background(), nil)
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case req, ok := <-s.adds:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		if err != nil {
+			for _, req := range batch {
+				req.res <- addRes{err: err}
+			}
+			continue
+		}
+		s.commitBatch(tx, batch)
+	}
+}
+
+// commitBatch runs each call of batch in its own savepoint within tx,
+// commits, and answers every caller. A call that fails rolls back to its
+// savepoint and fails alone; if the transaction itself fails, every call
+// that had not failed by itself gets that error.
+func (s *Store) commitBatch(tx *sql.Tx, batch []*addReq) {
+	ctx := context.Background()
+	results := make([]addRes, len(batch))
+	fatal := func(err error) {
+		tx.Rollback()
+		for i, req := range batch {
+			if results[i].err == nil {
+				results[i] = addRes{err: err}
+			}
+			req.res <- results[i]
+		}
+	}
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i].err = errors.E(errors.Unavailable, err)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT add_messages`); err != nil {
+			fatal(err)
+			return
+		}
+		msgs, err := insertMessages(ctx, tx, req.msgs)
+		if err != nil {
+			results[i].err = err
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT add_messages`); err != nil {
+				fatal(err)
+				return
+			}
+		} else {
+			results[i].msgs = msgs
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT add_messages`); err != nil {
+			fatal(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fatal(err)
+		return
+	}
+	for i, req := range batch {
+		req.res <- results[i]
+	}
+}
+
+// insertMessages inserts msgs, each taking its mailbox's next UID and a new
+// MODSEQ.
+func insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
+	out := make([]sealpost.Message, len(msgs))
+	for i, nm := range msgs {
+		m := sealpost.Message{
+			Mailbox:      nm.Mailbox,
+			Flags:        addFlags(nil, nm.Flags),
+			InternalDate: nm.InternalDate,
+			Size:         nm.Size,
+			Blob:         nm.Blob,
+			Key:          nm.Key,
+			SessionKey:   nm.SessionKey,
+		}
+		if m.InternalDate.IsZero() {
+			m.InternalDate = now()
+		} else {
+			m.InternalDate = fromNanos(nanos(m.InternalDate))
+		}
+		if err := insertMessage(ctx, tx, &m); err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// insertMessage allocates m's UID and MODSEQ in m.Mailbox and inserts it,
+// setting m.ID, m.UID and m.ModSeq.
+func insertMessage(ctx context.Context, tx *sql.Tx, m *sealpost.Message) error {
+	var uidnext, modseq int64
+	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+		WHERE id = ? RETURNING uidnext, highestmodseq`, m.Mailbox).Scan(&uidnext, &modseq)
+	if errors.IsErr(err, sql.ErrNoRows) {
+		return notExist("mailbox %d", m.Mailbox)
+	} else if err != nil {
+		return err
+	}
+	// UIDs are 32-bit (RFC 9051 2.3.1.1); the last usable one is 2^32-1.
+	if uidnext-1 > 1<<32-1 {
+		return errors.E(errors.TooLarge, errors.Errorf("mailbox %d has run out of UIDs", m.Mailbox))
+	}
+	m.UID = sealpost.UID(uidnext - 1)
+	m.ModSeq = uint64(modseq)
+	return tx.QueryRowContext(ctx, `INSERT INTO messages
+		(mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		m.Mailbox, int64(m.UID), encodeFlags(m.Flags), nanos(m.InternalDate), m.Size,
+		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey).Scan(&m.ID)
+}

@@ -1,0 +1,273 @@
+// Package sqlite is Sealpost's embedded metadata store: a sealpost.Store in a
+// single SQLite database file, through the pure-Go modernc.org/sqlite driver
+// (no cgo).
+//
+// It holds only metadata: domains, accounts and their wrapped keys,
+// mailboxes, message rows (flags, dates, sizes, blob refs) and the outbound
+// queue. Message bodies live sealed in a sealpost.BlobStore.
+//
+// # Durability and concurrency
+//
+// The database runs in WAL mode with synchronous=FULL, so a transaction is on
+// disk when its COMMIT returns: a method that returns nil has made its
+// change durable, and the SMTP server may then answer 250. Foreign keys are
+// enforced, and deleting an account or a mailbox cascades to what it owns.
+//
+// SQLite has one writer at a time. The Store keeps one writer connection
+// (every change goes through it, BEGIN IMMEDIATE) and a small pool of
+// read-only connections, which WAL lets read concurrently with the writer.
+//
+// AddMessages, the hot path of delivery, is group-committed: a committer
+// goroutine takes every call pending at the moment, runs each in its own
+// SAVEPOINT inside one transaction, and commits once for all of them. A call
+// that fails (say, its mailbox was just deleted) rolls back to its savepoint
+// and fails alone; the rest of the batch commits.
+//
+// # Portability
+//
+// The SQL is written to move to PostgreSQL (store/postgres) with few
+// changes: RETURNING instead of LastInsertId, SAVEPOINTs, no SQLite-only
+// functions. Placeholders are '?' here and '$n' there; schema.go lists the
+// SQLite-isms in the schema.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+)
+
+// Store is a sealpost.Store in an SQLite database. It is safe for
+// concurrent use.
+type Store struct {
+	w *sql.DB // the single writer connection
+	r *sql.DB // read-only connections
+
+	// adds feeds the group committer (see commit.go). mu guards closing it:
+	// senders hold mu.RLock while sending, Close takes mu.Lock.
+	adds   chan *addReq
+	mu     sync.RWMutex
+	closed bool
+	done   chan struct{} // closed when the committer has exited
+}
+
+var _ sealpost.Store = (*Store)(nil)
+
+// pragmas are set on every connection, writer and readers alike. The driver
+// runs busy_timeout first and the rest in lexicographic order, so
+// journal_mode is set before synchronous.
+const pragmas = "_pragma=busy_timeout(10000)" +
+	"&_pragma=foreign_keys(1)" +
+	"&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(FULL)"
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date.
+func Open(path string) (*Store, error) {
+	const op = "sqlite.Open"
+	// The driver splits the DSN at the first '?'; a path holding one would
+	// lose its tail. Refuse it rather than open the wrong file.
+	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return nil, errors.E(op, errors.Invalid, errors.Errorf("unsupported database path %q", path))
+	}
+	ctx := context.Background()
+
+	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	if err := checkWAL(ctx, w); err != nil {
+		w.Close()
+		return nil, errors.E(op, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, errors.E(op, err)
+	}
+
+	r, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, errors.E(op, errors.Internal, err)
+	}
+
+	s := &Store{
+		w:    w,
+		r:    r,
+		adds: make(chan *addReq, 4*maxBatch),
+		done: make(chan struct{}),
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// checkWAL makes sure the connection really runs in WAL mode: the pragma
+// fails silently on some file systems, and durability then differs.
+func checkWAL(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return errors.E(errors.Internal, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return errors.E(errors.Internal, errors.Errorf("journal_mode is %q, want wal", mode))
+	}
+	return nil
+}
+
+// Close stops the group committer, after it has finished the calls already
+// queued, and closes the database. Calls after Close fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.adds)
+	s.mu.Unlock()
+	<-s.done
+	rerr := s.r.Close()
+	werr := s.w.Close()
+	if werr != nil {
+		return errors.E("sqlite.Close", errors.Internal, werr)
+	}
+	if rerr != nil {
+		return errors.E("sqlite.Close", errors.Internal, rerr)
+	}
+	return nil
+}
+
+// write runs fn in a write transaction on the writer connection and commits.
+// An error from fn rolls back and is returned wrapped in op.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr(op, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return dbErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbErr(op, err)
+	}
+	return nil
+}
+
+// dbErr wraps err in op, giving a kind to errors that come straight from the
+// driver or database/sql.
+func dbErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.KindOf(err) != errors.Other {
+		return errors.E(op, err)
+	}
+	switch {
+	case errors.IsErr(err, context.Canceled), errors.IsErr(err, context.DeadlineExceeded):
+		return errors.E(op, errors.Unavailable, err)
+	case errors.IsErr(err, sql.ErrNoRows):
+		return errors.E(op, errors.NotExist, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return errors.E(op, errors.Exist, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return errors.E(op, errors.NotExist, err)
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT:
+			return errors.E(op, errors.Unavailable, err)
+		}
+	}
+	return errors.E(op, errors.Internal, err)
+}
+
+// nanos encodes a time for storage: Unix nanoseconds, 0 for the zero time.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos decodes a stored time, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// validTime reports whether t can be stored as Unix nanoseconds.
+func validTime(t time.Time) bool {
+	return t.IsZero() || t.Year() > 1677 && t.Year() < 2262
+}
+
+// now is the current time as it will read back from the database.
+func now() time.Time { return fromNanos(time.Now().UnixNano()) }
+
+// notExist is a NotExist cause naming what is missing.
+func notExist(format string, args ...any) error {
+	return errors.E(errors.NotExist, errors.Errorf(format, args...))
+}
+
+// invalid is an Invalid cause.
+func invalid(format string, args ...any) error {
+	return errors.E(errors.Invalid, errors.Errorf(format, args...))
+}
+
+// exist is an Exist cause.
+func exist(format string, args ...any) error {
+	return errors.E(errors.Exist, errors.Errorf(format, args...))
+}
+
+// unreferenced returns, sorted, the blobs among candidates that no message
+// and no queued message refers to any more. It runs inside the transaction
+// that removed the references.
+func unreferenced(ctx context.Context, tx *sql.Tx, candidates map[sealpost.BlobRef]bool) ([]sealpost.BlobRef, error) {
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `SELECT 1 FROM messages WHERE blob_ref = ?
+		UNION ALL SELECT 1 FROM queue WHERE blob_ref = ? LIMIT 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var out []sealpost.BlobRef
+	for ref := range candidates {
+		var one int
+		err := stmt.QueryRowContext(ctx, string(ref), string(ref)).Scan(&one)
+		switch {
+		case errors.IsErr(err, sql.ErrNoRows):
+			out = append(out, ref)
+		case err != nil:
+			return nil, err
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,298 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/store/storetest"
+)
+
+func open(t testing.TB) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sealpost.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) sealpost.Store {
+		s, _ := open(t)
+		return s
+	})
+}
+
+var ctx = context.Background()
+
+func TestReopen(t *testing.T) {
+	s, path := open(t)
+	if err := s.AddDomain(ctx, "demo.example"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAccount(ctx, sealpost.Account{Address: "alice@demo.example"}, sealpost.Key{PublicKey: []byte("pk")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := s.MailboxByName(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "b1", Size: 3, Flags: []sealpost.Flag{`\Seen`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "b2"}}); !errors.Is(errors.Unavailable, err) {
+		t.Fatalf("AddMessages after Close: %v, want Unavailable", err)
+	}
+
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.MailboxByName(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UIDValidity != inbox.UIDValidity || got.UIDNext != 2 || got.ID != inbox.ID {
+		t.Fatalf("INBOX after reopen = %+v, was %+v", got, inbox)
+	}
+	msgs, err := s2.Messages(ctx, inbox.ID, 0)
+	if err != nil || len(msgs) != 1 || msgs[0].ID != added[0].ID || !slices.Equal(msgs[0].Flags, added[0].Flags) ||
+		!msgs[0].InternalDate.Equal(added[0].InternalDate) {
+		t.Fatalf("messages after reopen: %+v, %v", msgs, err)
+	}
+	// UIDVALIDITY keeps growing across a reopen.
+	mb, err := s2.CreateMailbox(ctx, a.ID, "New", sealpost.UseNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb.UIDValidity <= inbox.UIDValidity {
+		t.Fatalf("UIDVALIDITY %d after reopen, not above %d", mb.UIDValidity, inbox.UIDValidity)
+	}
+}
+
+// TestPragmas checks what durability rests on: the file is in WAL mode (seen
+// by a connection that sets nothing itself), commits are synchronous=FULL,
+// and foreign keys are enforced on both the writer and the readers.
+func TestPragmas(t *testing.T) {
+	s, path := open(t)
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var mode string
+	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode of the file = %q, %v; want wal", mode, err)
+	}
+	for _, db := range []*sql.DB{s.w, s.r} {
+		var sync, fk int
+		if err := db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+			t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+		}
+		if err := db.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+			t.Fatalf("foreign_keys = %d, %v; want 1", fk, err)
+		}
+	}
+	// Readers are read-only.
+	if _, err := s.r.Exec(`INSERT INTO domains (name) VALUES ('x.example')`); err == nil {
+		t.Fatal("a reader connection wrote")
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	s, path := open(t)
+	var v int
+	if err := s.r.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations) {
+		t.Fatalf("schema_version = %d, %v; want %d", v, err, len(migrations))
+	}
+	s.Close()
+	// Reopening applies nothing twice.
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.w.Exec(`UPDATE schema_version SET version = ?`, len(migrations)+1); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	// A database from a newer program is refused.
+	if s3, err := Open(path); err == nil {
+		s3.Close()
+		t.Fatal("Open accepted a newer schema")
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", filepath.Join(t.TempDir(), "a?b.db")} {
+		if s, err := Open(p); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// TestBatchIsolation runs one group-commit batch by hand: a call into a
+// deleted mailbox fails alone, and the calls around it commit.
+func TestBatchIsolation(t *testing.T) {
+	s, _ := open(t)
+	if err := s.AddDomain(ctx, "demo.example"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAccount(ctx, sealpost.Account{Address: "alice@demo.example"}, sealpost.Key{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	gone, err := s.CreateMailbox(ctx, a.ID, "gone", sealpost.UseNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteMailbox(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	req := func(c context.Context, msgs ...sealpost.NewMessage) *addReq {
+		return &addReq{ctx: c, msgs: msgs, res: make(chan addRes, 1)}
+	}
+	msg := func(mb sealpost.MailboxID, blob string) sealpost.NewMessage {
+		return sealpost.NewMessage{Mailbox: mb, Blob: sealpost.BlobRef(blob), Size: 1}
+	}
+	batch := []*addReq{
+		req(ctx, msg(inbox.ID, "a")),
+		req(ctx, msg(inbox.ID, "b"), msg(gone.ID, "c")), // fails: second mailbox gone
+		req(canceled, msg(inbox.ID, "d")),               // its caller gave up
+		req(ctx, msg(inbox.ID, "e"), msg(inbox.ID, "f")),
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.commitBatch(tx, batch)
+	results := make([]addRes, len(batch))
+	for i, r := range batch {
+		results[i] = <-r.res
+	}
+	if results[0].err != nil || len(results[0].msgs) != 1 || results[0].msgs[0].UID != 1 {
+		t.Fatalf("first call: %+v", results[0])
+	}
+	if !errors.Is(errors.NotExist, results[1].err) {
+		t.Fatalf("failing call: %v, want NotExist", results[1].err)
+	}
+	if results[2].err == nil {
+		t.Fatal("a canceled call was committed")
+	}
+	if results[3].err != nil || len(results[3].msgs) != 2 || results[3].msgs[0].UID != 2 || results[3].msgs[1].UID != 3 {
+		t.Fatalf("last call: %+v", results[3])
+	}
+	msgs, err := s.Messages(ctx, inbox.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs []sealpost.BlobRef
+	for _, m := range msgs {
+		blobs = append(blobs, m.Blob)
+	}
+	if !slices.Equal(blobs, []sealpost.BlobRef{"a", "e", "f"}) {
+		t.Fatalf("stored blobs %q, want [a e f]", blobs)
+	}
+	if mb, _ := s.MailboxByName(ctx, a.ID, "INBOX"); mb.UIDNext != 4 {
+		t.Fatalf("UIDNEXT = %d, want 4", mb.UIDNext)
+	}
+}
+
+func TestFlagOps(t *testing.T) {
+	f := func(s ...sealpost.Flag) []sealpost.Flag { return s }
+	tests := []struct {
+		cur   []sealpost.Flag
+		op    sealpost.FlagOp
+		flags []sealpost.Flag
+		want  []sealpost.Flag
+	}{
+		{nil, sealpost.FlagsAdd, f(`\Seen`, `\seen`, `\Recent`), f(`\Seen`)},
+		{f(`$Work`), sealpost.FlagsAdd, f(`$WORK`, `$Home`), f(`$Work`, `$Home`)},
+		{f(`$Work`, `\Seen`), sealpost.FlagsRemove, f(`$work`, `$none`), f(`\Seen`)},
+		{f(`$Work`, `\Seen`), sealpost.FlagsSet, f(`\SEEN`, `$x`), f(`\Seen`, `$x`)},
+		{f(`$Work`), sealpost.FlagsSet, nil, f()},
+	}
+	for _, tt := range tests {
+		got := applyFlags(tt.cur, tt.op, tt.flags)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("applyFlags(%q, %d, %q) = %q, want %q", tt.cur, tt.op, tt.flags, got, tt.want)
+		}
+		if back := decodeFlags(encodeFlags(got)); !slices.Equal(back, got) && len(got) != 0 {
+			t.Errorf("flags %q do not survive encoding: %q", got, back)
+		}
+	}
+	for _, bad := range []sealpost.Flag{"", `\`, "a b", "a(b", `a"`, "é", `a\b`, "x\x00"} {
+		if checkFlag(bad) == nil {
+			t.Errorf("checkFlag(%q) accepted", bad)
+		}
+	}
+	for _, good := range []sealpost.Flag{`\Seen`, `$Forwarded`, `NonJunk`, `$MDNSent`} {
+		if err := checkFlag(good); err != nil {
+			t.Errorf("checkFlag(%q): %v", good, err)
+		}
+	}
+}
+
+// BenchmarkAddMessagesParallel delivers one message per call from 32
+// goroutines into 32 mailboxes, as concurrent SMTP sessions do; the
+// msgs/s metric is what the group commit buys.
+func BenchmarkAddMessagesParallel(b *testing.B) {
+	s, _ := open(b)
+	if err := s.AddDomain(ctx, "demo.example"); err != nil {
+		b.Fatal(err)
+	}
+	var boxes []sealpost.MailboxID
+	for i := range 32 {
+		a, err := s.CreateAccount(ctx, sealpost.Account{Address: fmt.Sprintf("user%d@demo.example", i)}, sealpost.Key{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mb, err := s.MailboxByName(ctx, a.ID, "INBOX")
+		if err != nil {
+			b.Fatal(err)
+		}
+		boxes = append(boxes, mb.ID)
+	}
+	var n atomic.Int64
+	date := time.Now()
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			_, err := s.AddMessages(ctx, []sealpost.NewMessage{{
+				Mailbox:      boxes[i%int64(len(boxes))],
+				Flags:        []sealpost.Flag{`\Recent`},
+				InternalDate: date,
+				Size:         10 << 10,
+				Blob:         sealpost.BlobRef(fmt.Sprintf("%032x", i)),
+				Key:          1,
+			}})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -263,6 +263,9 @@ type QueueStore interface {
 	Enqueue(ctx context.Context, m QueuedMessage) (int64, error)
 	// Queue lists queued messages by ID.
 	Queue(ctx context.Context) ([]QueuedMessage, error)
+	// Reschedule records a failed delivery attempt: Attempts grows by one,
+	// NextTry and LastError are set. NotExist for an unknown ID.
+	Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error
 	// Dequeue removes a delivered or abandoned message and returns its blob
 	// if no longer referenced.
 	Dequeue(ctx context.Context, id int64) ([]BlobRef, error)

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -134,17 +133,8 @@ func testQueueInvalid(t *testing.T, e *env) {
 	wantKind(t, err, errors.Invalid, "Enqueue without a blob")
 }
 
-// rescheduler is the optional way to record a failed attempt; the QueueStore
-// interface does not have it yet.
-type rescheduler interface {
-	Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error
-}
-
 func testReschedule(t *testing.T, e *env) {
-	r, ok := e.s.(rescheduler)
-	if !ok {
-		t.Skip("store has no Reschedule")
-	}
+	r := e.s
 	m := sealpost.QueuedMessage{From: "a@demo.example", Recipients: []string{"b@x.example"}, Blob: newBlob(), Size: 1, Queued: date, NextTry: date}
 	id, err := e.s.Enqueue(ctx, m)
 	if err != nil {

@@ -40,8 +40,11 @@ func TestCrashSafety(t *testing.T) {
 				default:
 				}
 				subject := fmt.Sprintf("crash w%d n%d", w, i)
-				raw := message("load@example.org", alice, subject, fmt.Sprintf("body %d/%d %s", w, i, bytes.Repeat([]byte("x"), 2000)))
+				raw := message("load@example.org", alice, subject, fmt.Sprintf("body %d/%d\r\n%s", w, i, bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n"), 28)))
 				if err := c.SendMail("load@example.org", []string{alice}, bytes.NewReader(raw)); err != nil {
+					if i == 0 {
+						t.Logf("worker %d: %v", w, err)
+					}
 					return // the server died mid-transaction: not acknowledged
 				}
 				mu.Lock()

@@ -30,9 +30,15 @@ func message(from, to, subject, body string) []byte {
 // deliver sends raw over SMTP (MX) and fails the test unless it gets 250.
 func deliver(t testing.TB, addr, from, to string, raw []byte) {
 	t.Helper()
-	if err := smtp.SendMail(addr, nil, from, []string{to}, bytes.NewReader(raw)); err != nil {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail(from, []string{to}, bytes.NewReader(raw)); err != nil {
 		t.Fatalf("deliver to %s: %v", to, err)
 	}
+	c.Quit()
 }
 
 func login(t testing.TB, addr, user, pass string) *imapclient.Client {
@@ -59,7 +65,7 @@ func fetchAll(t testing.TB, c *imapclient.Client, mailbox string) (uint32, map[i
 	if sel.NumMessages == 0 {
 		return sel.UIDValidity, out
 	}
-	msgs, err := c.Fetch(imap.SeqSetNum(imap.SeqRange{Start: 1, Stop: 0}...), &imap.FetchOptions{
+	msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
 		UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	}).Collect()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -28,6 +29,7 @@ func TestMbsync(t *testing.T) {
 	}
 	host, port, _ := strings.Cut(d.Addrs["imaps"], ":")
 	maildir := filepath.Join(dir, "mail")
+	os.MkdirAll(maildir, 0o700)
 	conf := filepath.Join(dir, "mbsyncrc")
 	os.WriteFile(conf, fmt.Appendf(nil, `IMAPAccount demo
 Host %s
@@ -69,7 +71,9 @@ Sync All
 	for _, raw := range sent {
 		found := false
 		for _, b := range local {
-			found = found || bytes.Equal(stripTrace(t, b), raw)
+			// mbsync stores Maildir files with LF line ends and adds
+			// its own X-TUID tracking header.
+			found = found || bytes.Equal(stripTrace(t, crlf(tuid.ReplaceAll(b, nil))), raw)
 		}
 		if !found {
 			t.Errorf("message %q not synced byte for byte", raw[:40])
@@ -84,12 +88,18 @@ Sync All
 	// Push back: a new local message, and a flag set locally.
 	pushed := message(alice, alice, "written offline", "drafted in the Maildir")
 	os.WriteFile(filepath.Join(maildir, "INBOX", "new", "1700000000.local.host"), pushed, 0o600)
-	cur, _ := filepath.Glob(filepath.Join(maildir, "INBOX", "cur", "*"))
-	if len(cur) == 0 {
-		t.Fatal("no message in Maildir cur/")
+	news, _ := filepath.Glob(filepath.Join(maildir, "INBOX", "new", "*,U=*"))
+	if len(news) == 0 {
+		t.Fatal("no synced message in Maildir new/")
 	}
-	flagged := cur[0]
-	os.Rename(flagged, flagged+"F") // Maildir info ":2,S" → ":2,SF"
+	// Flag one: move it to cur/ with the Maildir info ":2,F".
+	base := filepath.Base(news[0])
+	if i := strings.Index(base, ":2,"); i >= 0 {
+		base = base[:i]
+	}
+	if err := os.Rename(news[0], filepath.Join(maildir, "INBOX", "cur", base+":2,F")); err != nil {
+		t.Fatal(err)
+	}
 	run()
 
 	c := login(t, d.Addrs["imaps"], alice, alicePass)
@@ -99,9 +109,12 @@ Sync All
 	}
 	found := false
 	for _, b := range got {
-		found = found || bytes.Equal(b, pushed)
+		found = found || bytes.Equal(tuid.ReplaceAll(b, nil), pushed) // mbsync adds X-TUID on upload
 	}
 	if !found {
+		for _, b := range got {
+			t.Logf("on the server: %q", b)
+		}
 		t.Error("the message written in the Maildir did not reach the server byte for byte")
 	}
 	res, err := c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagFlagged}}, nil).Wait()
@@ -111,6 +124,12 @@ Sync All
 	if len(res.AllUIDs()) != 1 {
 		t.Errorf("%d messages \\Flagged on the server, want 1", len(res.AllUIDs()))
 	}
+}
+
+var tuid = regexp.MustCompile(`(?m)^X-TUID: [^\r\n]*\r?\n`)
+
+func crlf(b []byte) []byte {
+	return bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
 }
 
 func readMaildir(t *testing.T, dir string) [][]byte {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -20,7 +21,8 @@ func TestPythonClients(t *testing.T) {
 	m := marker(t)
 	out, err := exec.Command(py, "testdata/pyclient.py", d.Addrs["smtp"], d.Addrs["submission"], d.Addrs["imaps"], m).CombinedOutput()
 	if err != nil {
-		t.Fatalf("pyclient: %v\n%s", err, out)
+		log, _ := os.ReadFile(filepath.Join(dir, "demo.log"))
+		t.Fatalf("pyclient: %v\n%s\nserver log:\n%s", err, out, log)
 	}
 	var r struct {
 		Ehlo           int      `json:"ehlo"`

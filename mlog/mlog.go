@@ -1,7 +1,8 @@
 // Package mlog builds Sealpost's structured logger: log/slog with redaction
-// built in. Attributes whose key names a secret (password, pass, token, key
-// material, message data) are replaced by "***" before any handler sees them,
-// so message content and credentials never reach a log at any level.
+// built in. Attributes whose key names a secret (password, token, key
+// material), message content or a correspondent's address are replaced by
+// "***" before any handler sees them, so content, addresses and credentials
+// never reach a log at any level.
 package mlog
 
 import (
@@ -11,11 +12,14 @@ import (
 	"strings"
 )
 
-// redactedKeys are attribute keys whose values are never logged.
+// redactedKeys are attribute keys whose values are never logged: secrets,
+// message content, and the addresses of correspondents (which docs/SECURITY.md
+// counts as sealed content too).
 var redactedKeys = map[string]bool{
 	"password": true, "pass": true, "passwd": true, "secret": true,
 	"token": true, "code": true, "recovery": true, "data": true,
-	"body": true, "message": false, "subject": true, "auth": true,
+	"body": true, "subject": true, "auth": true,
+	"from": true, "to": true, "rcpt": true, "user": true, "address": true, "sender": true,
 }
 
 // Redact replaces the value of attributes that may carry secrets or content.

@@ -50,11 +50,14 @@ typ, boxes = m.list()
 out["list"] = [b.decode() for b in boxes]
 typ, data = m.select("INBOX")
 out["exists"] = int(data[0])
-typ, data = m.uid("SEARCH", None, "BODY", "Python says hello " + marker)
+typ, data = m.uid("SEARCH", None, "BODY", '"Python says hello %s"' % marker)
 uids = data[0].split()
 out["search_body"] = len(uids)
 typ, data = m.uid("FETCH", uids[0], "(RFC822 FLAGS)")
-fetched = data[0][1]
+parts = [d for d in data if isinstance(d, tuple)]
+if not parts:
+    sys.exit("FETCH RFC822 returned no literal: %r" % (data,))
+fetched = parts[0][1]
 out["fetched_equal"] = fetched.endswith(raw) and fetched.startswith(b"Received: ")
 typ, data = m.uid("FETCH", uids[0], "(FLAGS)")
 out["seen_after_fetch"] = b"\\Seen" in data[0]

@@ -274,3 +274,43 @@ func TestMailboxOperations(t *testing.T) {
 		t.Errorf("Old: %+v, %v", st, err)
 	}
 }
+
+// TestSharedUnlock: parallel sessions of one account share one unlocking;
+// a wrong password is still refused while a session is open; the keys are
+// wiped when the last session closes.
+func TestSharedUnlock(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.svc.CreateAccount(ctx, "ann@example.org", "ann-password")
+	raw := []byte("Subject: s\r\n\r\nshared\r\n")
+	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, raw)
+	s1, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Login(ctx, "ann@example.org", "ann-passwore"); !errors.Is(errors.Permission, err) {
+		t.Fatalf("wrong password while a session is open: %v", err)
+	}
+	s2, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := e.inbox(t, s2)[0]
+	s1.Close()
+	if b, err := s2.Body(ctx, msg); err != nil || !bytes.Equal(b, raw) {
+		t.Fatalf("second session after the first closed: %q, %v", b, err)
+	}
+	s2.Close()
+	if _, err := s2.Body(ctx, msg); err == nil {
+		t.Fatal("a closed session still opens mail")
+	}
+	// A fresh login derives again and works.
+	s3, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if b, err := s3.Body(ctx, msg); err != nil || !bytes.Equal(b, raw) {
+		t.Fatalf("fresh session: %q, %v", b, err)
+	}
+}

@@ -12,6 +12,7 @@ package postbox
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"sync"
@@ -52,6 +53,8 @@ type Service struct {
 	mu         sync.Mutex
 	live       map[sealpost.MailboxID]*Mailbox
 	recipients map[sealpost.KeyID]*seal.Recipient
+	unlocked   map[sealpost.AccountID]*unlockedAccount
+	loginKey   [32]byte // random, in memory only: keys passwordCheck
 
 	sk *sessionKeyWriter
 }
@@ -81,7 +84,9 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		logins:     make(chan struct{}, opts.MaxConcurrentLogins),
 		live:       make(map[sealpost.MailboxID]*Mailbox),
 		recipients: make(map[sealpost.KeyID]*seal.Recipient),
+		unlocked:   make(map[sealpost.AccountID]*unlockedAccount),
 	}
+	rand.Read(s.loginKey[:])
 	s.sk = newSessionKeyWriter(store, opts.Logger)
 	return s
 }

@@ -1,7 +1,11 @@
 package postbox
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,7 +22,28 @@ import (
 type Session struct {
 	svc  *Service
 	acct sealpost.Account
-	keys map[sealpost.KeyID]*seal.Unlocked
+	ua   *unlockedAccount
+	keys map[sealpost.KeyID]*seal.Unlocked // ua.keys, read-only
+}
+
+// unlockedAccount holds an account's unlocked keys while at least one of
+// its sessions is open, so that a client's parallel connections (a mail
+// client opens several) share one Argon2id derivation and one copy of the
+// keys, as Dovecot's auth cache does. A further login is checked against an
+// HMAC of the password under a key that exists only in this process's
+// memory; a mismatch falls back to the full derivation. The keys are wiped
+// when the last session closes.
+type unlockedAccount struct {
+	refs     int // guarded by Service.mu
+	verifier []byte
+	check    []byte
+	keys     map[sealpost.KeyID]*seal.Unlocked
+}
+
+func (s *Service) passwordCheck(acct sealpost.Account, password string) []byte {
+	mac := hmac.New(sha256.New, s.loginKey[:])
+	fmt.Fprintf(mac, "%d\x00%s", acct.ID, password)
+	return mac.Sum(nil)
 }
 
 // Login checks the password and unlocks every key generation it opens. A
@@ -31,11 +56,20 @@ func (s *Service) Login(ctx context.Context, addr, password string) (*Session, e
 	} else if err != nil {
 		return nil, errors.E(op, err)
 	}
+	check := s.passwordCheck(acct, password)
+	s.mu.Lock()
+	if ua := s.unlocked[acct.ID]; ua != nil && bytes.Equal(ua.verifier, acct.PasswordVerifier) && hmac.Equal(ua.check, check) {
+		ua.refs++
+		s.mu.Unlock()
+		return &Session{svc: s, acct: acct, ua: ua, keys: ua.keys}, nil
+	}
+	s.mu.Unlock()
+
 	keys, err := s.store.Keys(ctx, acct.ID)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	sess := &Session{svc: s, acct: acct, keys: make(map[sealpost.KeyID]*seal.Unlocked)}
+	ua := &unlockedAccount{refs: 1, verifier: acct.PasswordVerifier, check: check, keys: make(map[sealpost.KeyID]*seal.Unlocked)}
 	err = s.derive(ctx, func() error {
 		secret, err := seal.CheckPassword(acct.PasswordVerifier, password)
 		if err != nil {
@@ -51,14 +85,34 @@ func (s *Service) Login(ctx context.Context, addr, password string) (*Session, e
 				s.log.Warn("unwrap key generation", "account", acct.ID, "key", k.ID, "err", err)
 				continue
 			}
-			sess.keys[k.ID] = u
+			ua.keys[k.ID] = u
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, errors.E(op, errors.Permission, err)
 	}
-	return sess, nil
+	s.mu.Lock()
+	if cur := s.unlocked[acct.ID]; cur != nil && bytes.Equal(cur.verifier, ua.verifier) && hmac.Equal(cur.check, check) {
+		// Another login of the same password won the race: share its keys.
+		cur.refs++
+		s.mu.Unlock()
+		wipeKeys(ua.keys)
+		return &Session{svc: s, acct: acct, ua: cur, keys: cur.keys}, nil
+	}
+	if cur := s.unlocked[acct.ID]; cur == nil || cur.refs == 0 {
+		s.unlocked[acct.ID] = ua
+	}
+	// Otherwise sessions under an older password stay on their own keys,
+	// and this session keeps its own (not shared) until it closes.
+	s.mu.Unlock()
+	return &Session{svc: s, acct: acct, ua: ua, keys: ua.keys}, nil
+}
+
+func wipeKeys(keys map[sealpost.KeyID]*seal.Unlocked) {
+	for _, u := range keys {
+		u.Wipe()
+	}
 }
 
 // Account returns the session's account.
@@ -67,10 +121,24 @@ func (ss *Session) Account() sealpost.Account { return ss.acct }
 // Service returns the session's service.
 func (ss *Session) Service() *Service { return ss.svc }
 
-// Close forgets the unlocked keys. It must not run concurrently with
-// other methods.
+// Close ends the session; the account's unlocked keys are wiped when its
+// last session closes. Close must not run concurrently with other methods.
 func (ss *Session) Close() {
-	clear(ss.keys)
+	if ss.ua == nil {
+		return
+	}
+	s := ss.svc
+	s.mu.Lock()
+	ss.ua.refs--
+	last := ss.ua.refs == 0
+	if last && s.unlocked[ss.acct.ID] == ss.ua {
+		delete(s.unlocked, ss.acct.ID)
+	}
+	s.mu.Unlock()
+	if last {
+		wipeKeys(ss.ua.keys)
+	}
+	ss.ua, ss.keys = nil, nil
 }
 
 // Mailboxes lists the account's mailboxes.

@@ -41,7 +41,7 @@ func demoConfig(data string) config.Config {
 }
 
 func newDemoCmd() *cobra.Command {
-	var data string
+	var data, pprofAddr string
 	c := demoConfig("")
 	cmd := &cobra.Command{
 		Use:   "demo --data DIR",
@@ -71,6 +71,9 @@ connections. Restarting with the same DIR keeps all mail.`,
 				return err
 			}
 			c.DataDir = abs
+			if err := startPprof(pprofAddr); err != nil {
+				return err
+			}
 			return runDemo(cmd, c)
 		},
 	}
@@ -82,6 +85,7 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringVar(&c.Listen.IMAP, "imap", c.Listen.IMAP, "IMAP (STARTTLS) address")
 	f.StringVar(&c.Listen.IMAPS, "imaps", c.Listen.IMAPS, "IMAP (implicit TLS) address")
 	f.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn, error")
+	f.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
 	return cmd
 }
 

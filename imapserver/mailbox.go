@@ -1,0 +1,387 @@
+package imapserver
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/postbox"
+)
+
+// selected is the state of the selected mailbox: the shared live mailbox
+// and this session's view of it (sequence numbers and pending updates).
+type selected struct {
+	mbox      *postbox.Mailbox
+	tracker   *goimap.SessionTracker
+	id        sealpost.MailboxID
+	readOnly  bool        // EXAMINE
+	searchRes imap.UIDSet // the saved SEARCH result, "$" (RFC 5182)
+}
+
+// target is a message designated by a command: its sequence number in the
+// client's view and its metadata.
+type target struct {
+	seq uint32
+	msg sealpost.Message
+}
+
+// systemFlags are the flags every mailbox supports (RFC 9051 2.3.2).
+var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+
+// Select opens a mailbox (RFC 9051 6.3.2), read-only for EXAMINE.
+func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	s.unselect()
+	mbox, err := s.ps.Select(s.ctx, canonName(name))
+	if err != nil {
+		return nil, s.fail("select", err, false)
+	}
+	sel := &selected{mbox: mbox, id: mbox.ID(), readOnly: options != nil && options.ReadOnly}
+	data := &imap.SelectData{}
+	var info sealpost.Mailbox
+	keywords := make(map[string]imap.Flag)
+	mbox.Read(func(mi sealpost.Mailbox, msgs []sealpost.Message) {
+		// Under the mailbox lock no update is queued: the tracker
+		// starts from exactly this message count.
+		sel.tracker = mbox.Tracker.NewSession()
+		info = mi
+		data.NumMessages = uint32(len(msgs))
+		for i, m := range msgs {
+			if data.FirstUnseenSeqNum == 0 && !postbox.HasFlag(m.Flags, imap.FlagSeen) {
+				data.FirstUnseenSeqNum = uint32(i + 1)
+			}
+			for _, f := range m.Flags {
+				if !strings.HasPrefix(string(f), `\`) {
+					keywords[strings.ToLower(string(f))] = imap.Flag(f)
+				}
+			}
+		}
+	})
+	data.UIDNext = imap.UID(info.UIDNext)
+	data.UIDValidity = info.UIDValidity
+	data.Flags = slices.Clone(systemFlags)
+	for _, k := range sortedKeys(keywords) {
+		data.Flags = append(data.Flags, keywords[k])
+	}
+	data.PermanentFlags = []imap.Flag{}
+	if !sel.readOnly {
+		data.PermanentFlags = append(slices.Clone(data.Flags), imap.FlagWildcard)
+	}
+	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		// RFC 9051 6.3.2: an IMAP4rev2 SELECT returns the mailbox's LIST.
+		data.List = &imap.ListData{Delim: delim, Mailbox: info.Name}
+		if info.Use != sealpost.UseNone && info.Use != sealpost.UseInbox {
+			data.List.Attrs = []imap.MailboxAttr{imap.MailboxAttr(info.Use)}
+		}
+	}
+	s.sel = sel
+	return data, nil
+}
+
+func sortedKeys(m map[string]imap.Flag) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Unselect leaves the selected state (RFC 3691, and CLOSE after go-imap's
+// silent expunge).
+func (s *session) Unselect() error {
+	s.unselect()
+	return nil
+}
+
+func (s *session) unselect() {
+	if s.sel == nil {
+		return
+	}
+	s.sel.tracker.Close()
+	s.ps.Release(s.sel.mbox)
+	s.sel = nil
+}
+
+// Poll writes pending updates (EXISTS, EXPUNGE, FETCH FLAGS) from other
+// sessions and deliveries; go-imap calls it after every command, with
+// expunges withheld after FETCH, STORE and SEARCH (RFC 9051 7.5.1).
+func (s *session) Poll(w *goimap.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	return s.sel.tracker.Poll(w, allowExpunge)
+}
+
+// Idle writes updates as they happen until stop is closed (RFC 2177).
+func (s *session) Idle(w *goimap.UpdateWriter, stop <-chan struct{}) error {
+	s.mu.Lock()
+	if s.ctx.Err() != nil { // Close has begun
+		s.mu.Unlock()
+		return nil
+	}
+	s.idle.Add(1)
+	sel := s.sel
+	s.mu.Unlock()
+	defer s.idle.Done()
+	if sel == nil {
+		select {
+		case <-stop:
+		case <-s.ctx.Done():
+		}
+		return nil
+	}
+	return sel.tracker.Idle(w, stop)
+}
+
+// Expunge removes \Deleted messages (RFC 9051 6.4.3), only those in uids
+// for UID EXPUNGE (RFC 4315). The EXPUNGE responses are queued on the
+// session's tracker and written by the poll go-imap runs after the command.
+// go-imap also calls Expunge for CLOSE, with an empty writer: on a read-only
+// mailbox CLOSE expunges nothing and succeeds (RFC 9051 6.4.2).
+func (s *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
+	sel := s.sel
+	if sel == nil {
+		return noSelected
+	}
+	if sel.readOnly {
+		if w != nil && *w == (goimap.ExpungeWriter{}) {
+			return nil
+		}
+		return readOnlyErr
+	}
+	var list []sealpost.UID
+	if uids != nil {
+		for _, t := range s.resolve(*uids) {
+			if postbox.HasFlag(t.msg.Flags, imap.FlagDeleted) {
+				list = append(list, t.msg.UID)
+			}
+		}
+		if len(list) == 0 {
+			return nil
+		}
+	}
+	if _, err := sel.mbox.Expunge(s.ctx, list); err != nil {
+		return s.fail("expunge", err, false)
+	}
+	return nil
+}
+
+// Store changes flags (RFC 9051 6.4.6) and, unless .SILENT, returns them.
+// Other sessions are told through the tracker; this one is not, since it
+// gets the FETCH responses here.
+func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	sel := s.sel
+	if sel == nil {
+		return noSelected
+	}
+	if sel.readOnly {
+		return readOnlyErr
+	}
+	fl, err := storeFlags(flags.Flags)
+	if err != nil {
+		return err
+	}
+	targets := s.resolve(numSet)
+	if len(targets) == 0 {
+		return nil
+	}
+	uids := targetUIDs(targets)
+	op := sealpost.FlagsSet
+	switch flags.Op {
+	case imap.StoreFlagsAdd:
+		op = sealpost.FlagsAdd
+	case imap.StoreFlagsDel:
+		op = sealpost.FlagsRemove
+	}
+	updated, err := sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.tracker)
+	if err != nil {
+		return s.fail("store", err, false)
+	}
+	if flags.Silent {
+		return nil
+	}
+	byUID := make(map[sealpost.UID][]sealpost.Flag, len(updated))
+	for _, m := range updated {
+		byUID[m.UID] = m.Flags
+	}
+	_, isUID := numSet.(imap.UIDSet)
+	for _, t := range targets {
+		fl, ok := byUID[t.msg.UID]
+		if !ok {
+			continue // expunged meanwhile
+		}
+		rw := w.CreateMessage(t.seq)
+		if isUID {
+			rw.WriteUID(imap.UID(t.msg.UID))
+		}
+		rw.WriteFlags(postbox.IMAPFlags(fl))
+		if err := rw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Copy copies messages to another mailbox (RFC 9051 6.4.7) and returns
+// COPYUID data (RFC 4315).
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if s.sel == nil {
+		return nil, noSelected
+	}
+	dest = canonName(dest)
+	targets := s.resolve(numSet)
+	if len(targets) == 0 {
+		if _, err := s.ps.Mailbox(s.ctx, dest); err != nil {
+			return nil, s.fail("copy", err, true)
+		}
+		return nil, nil
+	}
+	uids := targetUIDs(targets)
+	info, copies, err := s.ps.Copy(s.ctx, s.sel.mbox, uids, dest)
+	if err != nil {
+		return nil, s.fail("copy", err, true)
+	}
+	return copyData(info, uids, copies), nil
+}
+
+// Move moves messages to another mailbox (RFC 6851): COPYUID first, then
+// the EXPUNGE responses, which the tracker queued and go-imap's poll after
+// the command writes, then the tagged OK.
+func (s *session) Move(w *goimap.MoveWriter, numSet imap.NumSet, dest string) error {
+	sel := s.sel
+	if sel == nil {
+		return noSelected
+	}
+	if sel.readOnly {
+		return readOnlyErr
+	}
+	dest = canonName(dest)
+	info, err := s.ps.Mailbox(s.ctx, dest)
+	if err != nil {
+		return s.fail("move", err, true)
+	}
+	if info.ID == sel.id {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+			Text: "Source and destination mailboxes are the same"}
+	}
+	targets := s.resolve(numSet)
+	if len(targets) == 0 {
+		return nil
+	}
+	uids := targetUIDs(targets)
+	info, copies, err := s.ps.Move(s.ctx, sel.mbox, uids, dest)
+	if err != nil {
+		return s.fail("move", err, true)
+	}
+	if data := copyData(info, uids, copies); data != nil {
+		return w.WriteCopyData(data)
+	}
+	return nil
+}
+
+func targetUIDs(targets []target) []sealpost.UID {
+	uids := make([]sealpost.UID, len(targets))
+	for i, t := range targets {
+		uids[i] = t.msg.UID
+	}
+	return uids
+}
+
+// copyData pairs source and destination UIDs, in ascending order on both
+// sides; nil if the store skipped some messages (expunged meanwhile), since
+// the pairing would then be unknown.
+func copyData(dest sealpost.Mailbox, uids []sealpost.UID, copies []sealpost.Message) *imap.CopyData {
+	if len(copies) != len(uids) || len(copies) == 0 {
+		return nil
+	}
+	data := &imap.CopyData{UIDValidity: dest.UIDValidity}
+	for i, c := range copies {
+		data.SourceUIDs.AddNum(imap.UID(uids[i]))
+		data.DestUIDs.AddNum(imap.UID(c.UID))
+	}
+	return data
+}
+
+// resolve returns the messages numSet designates that the client knows of
+// (messages not yet announced with EXISTS have no sequence number for it),
+// in mailbox order. "*" and "$" are resolved here.
+func (s *session) resolve(numSet imap.NumSet) []target {
+	sel := s.sel
+	if imap.IsSearchRes(numSet) {
+		numSet = sel.searchRes
+	}
+	var out []target
+	sel.mbox.Read(func(_ sealpost.Mailbox, msgs []sealpost.Message) {
+		switch set := numSet.(type) {
+		case imap.SeqSet:
+			set = staticSeqSet(set, s.maxSeq(len(msgs)))
+			for i := range msgs {
+				if seq := sel.tracker.EncodeSeqNum(uint32(i + 1)); seq != 0 && set.Contains(seq) {
+					out = append(out, target{seq: seq, msg: msgs[i]})
+				}
+			}
+		case imap.UIDSet:
+			var maxUID imap.UID
+			if len(msgs) > 0 {
+				maxUID = imap.UID(msgs[len(msgs)-1].UID)
+			}
+			set = staticUIDSet(set, maxUID)
+			for i := range msgs {
+				if !set.Contains(imap.UID(msgs[i].UID)) {
+					continue
+				}
+				if seq := sel.tracker.EncodeSeqNum(uint32(i + 1)); seq != 0 {
+					out = append(out, target{seq: seq, msg: msgs[i]})
+				}
+			}
+		}
+	})
+	return out
+}
+
+// maxSeq is the client's highest sequence number, what "*" means. The
+// caller holds the mailbox's read lock.
+func (s *session) maxSeq(n int) uint32 {
+	for i := n; i > 0; i-- {
+		if seq := s.sel.tracker.EncodeSeqNum(uint32(i)); seq != 0 {
+			return seq
+		}
+	}
+	return 0
+}
+
+// staticSeqSet returns a copy of set with "*" (0) replaced by max.
+func staticSeqSet(set imap.SeqSet, max uint32) imap.SeqSet {
+	out := make(imap.SeqSet, len(set))
+	for i, r := range set {
+		r.Start, r.Stop = staticRange(r.Start, r.Stop, max)
+		out[i] = r
+	}
+	return out
+}
+
+// staticUIDSet returns a copy of set with "*" (0) replaced by max.
+func staticUIDSet(set imap.UIDSet, max imap.UID) imap.UIDSet {
+	out := make(imap.UIDSet, len(set))
+	for i, r := range set {
+		start, stop := staticRange(uint32(r.Start), uint32(r.Stop), uint32(max))
+		out[i] = imap.UIDRange{Start: imap.UID(start), Stop: imap.UID(stop)}
+	}
+	return out
+}
+
+func staticRange(start, stop, max uint32) (uint32, uint32) {
+	if start == 0 {
+		start = max
+	}
+	if stop == 0 {
+		stop = max
+	}
+	if start > stop {
+		start, stop = stop, start
+	}
+	return start, stop
+}

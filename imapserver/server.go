@@ -1,0 +1,214 @@
+// Package imapserver is Sealpost's IMAP server (RFC 9051 IMAP4rev2 and RFC
+// 3501 IMAP4rev1). It owns the protocol session: login, which unlocks the
+// owner's keys in a postbox.Session for as long as the connection lasts;
+// the selected mailbox's view (sequence numbers over the shared
+// postbox.Mailbox tracker); and the translation of FETCH, SEARCH, STORE,
+// COPY, MOVE and EXPUNGE into postbox calls.
+//
+// It is built on go-imap v2's imapserver, which parses commands and writes
+// responses. Message bytes are served exactly as stored: sections are
+// slices of the decrypted message (section.go), never re-serialized. Bodies
+// are decrypted by a pipeline of workers ahead of the response writer
+// (fetch.go), and SEARCH decrypts only when a criterion needs the content
+// (search.go).
+//
+// A message sealed to a key generation this session cannot open (after an
+// administrator's password reset) is served as a short generated text/plain
+// message saying so and pointing to the recovery code (sealed.go), so that
+// clients keep working; its RFC822.SIZE is the placeholder's size.
+//
+// Extensions: IMAP4rev2, NAMESPACE, UIDPLUS, ESEARCH, SEARCHRES,
+// LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN, MOVE, STATUS=SIZE,
+// BINARY, UNSELECT, UNAUTHENTICATE, ENABLE, IDLE, SASL-IR, LITERAL+ (go-imap
+// advertises LITERAL- before login) and APPENDLIMIT. LOGIN and AUTHENTICATE
+// PLAIN need TLS (implicit, or after STARTTLS): before it go-imap
+// advertises LOGINDISABLED. CONDSTORE and ID are not offered: go-imap v2
+// beta.8's server parses neither.
+//
+// go-imap recovers a panic in a connection's goroutine (logging it, closing
+// that connection, and still calling Session.Close); the decryption workers
+// started here recover their own. go-imap leaves read-only enforcement to
+// the session (go-imap issue 672): EXAMINE refuses STORE, EXPUNGE and MOVE
+// here, does not set \Seen, and its CLOSE expunges nothing.
+package imapserver
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	goimap "github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/sealpost/sealpost/mlog"
+	"github.com/sealpost/sealpost/postbox"
+)
+
+// Options configures a Server.
+type Options struct {
+	// TLSConfig enables STARTTLS. For implicit TLS (port 993) the caller
+	// passes a tls.Listener to Serve instead (and may leave this nil).
+	TLSConfig *tls.Config
+	// Logger receives structured logs; never message content or secrets.
+	Logger *slog.Logger
+	// AppendLimit bounds an APPEND in bytes (0: the postbox's
+	// MaxMessageSize). Advertised as APPENDLIMIT (RFC 7889).
+	AppendLimit uint32
+	// InsecureAuth allows LOGIN and AUTHENTICATE without TLS. Tests only.
+	InsecureAuth bool
+	// Workers is the number of messages decrypted in parallel by FETCH
+	// and SEARCH (0: GOMAXPROCS).
+	Workers int
+	// MaxLoginFailures closes a connection after that many failed logins
+	// (0: 3).
+	MaxLoginFailures int
+}
+
+// Server serves IMAP over the postbox of one region.
+type Server struct {
+	svc  *postbox.Service
+	opts Options
+	log  *slog.Logger
+	imap *goimap.Server
+
+	ctx    context.Context // canceled by Close; parent of sessions' contexts
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	active int // open sessions
+	closed bool
+}
+
+// capabilities are the extensions offered; go-imap adds those it handles
+// itself (SASL-IR, LITERAL-, UNSELECT, ENABLE, IDLE, STARTTLS, AUTH=PLAIN,
+// LOGINDISABLED) and APPENDLIMIT from the session.
+var capabilities = imap.CapSet{
+	imap.CapIMAP4rev1:      {},
+	imap.CapIMAP4rev2:      {},
+	imap.CapNamespace:      {},
+	imap.CapUIDPlus:        {},
+	imap.CapESearch:        {},
+	imap.CapSearchRes:      {},
+	imap.CapListExtended:   {},
+	imap.CapListStatus:     {},
+	imap.CapMove:           {},
+	imap.CapStatusSize:     {},
+	imap.CapBinary:         {},
+	imap.CapChildren:       {},
+	imap.CapSpecialUse:     {},
+	imap.CapLiteralPlus:    {},
+	imap.CapUnauthenticate: {},
+}
+
+// New returns a Server over svc.
+func New(svc *postbox.Service, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = mlog.Discard()
+	}
+	if opts.AppendLimit == 0 {
+		opts.AppendLimit = uint32(min(svc.MaxMessageSize(), math.MaxUint32))
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxLoginFailures <= 0 {
+		opts.MaxLoginFailures = 3
+	}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger.With("proto", "imap")}
+	s.cond = sync.NewCond(&s.mu)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.imap = goimap.New(&goimap.Options{
+		NewSession:   s.newSession,
+		Caps:         capabilities,
+		Logger:       imapLogger{s.log},
+		TLSConfig:    opts.TLSConfig,
+		InsecureAuth: opts.InsecureAuth,
+	})
+	return s
+}
+
+// Serve accepts connections on ln until Close. For implicit TLS, ln is a
+// tls.Listener. It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.imap.Serve(ln)
+}
+
+// Close closes the listeners and every connection, and waits (a bounded
+// time) for sessions to release their mailboxes and forget their keys.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	err := s.imap.Close()
+
+	deadline := time.AfterFunc(10*time.Second, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer deadline.Stop()
+	start := time.Now()
+	s.mu.Lock()
+	for s.active > 0 && time.Since(start) < 10*time.Second {
+		s.cond.Wait()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+func (s *Server) newSession(c *goimap.Conn) (goimap.Session, *goimap.GreetingData, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	s.active++
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(s.ctx)
+	sess := &session{
+		srv:    s,
+		conn:   c,
+		ctx:    ctx,
+		cancel: cancel,
+		log:    s.log.With("remote", c.NetConn().RemoteAddr().String()),
+	}
+	return sess, nil, nil
+}
+
+// sessionClosed is called once by each session's Close.
+func (s *Server) sessionClosed() {
+	s.mu.Lock()
+	s.active--
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// imapLogger adapts go-imap's Printf logging to slog. go-imap logs panics it
+// recovered (as errors) and connection-level failures such as read errors
+// and malformed commands (at debug level: they echo a few client bytes).
+type imapLogger struct{ log *slog.Logger }
+
+func (l imapLogger) Printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case strings.HasPrefix(msg, "panic"):
+		l.log.Error("recovered panic", "detail", msg)
+	case strings.HasPrefix(msg, "handling "):
+		l.log.Warn("command failed", "detail", msg)
+	default:
+		l.log.Debug("connection", "detail", msg)
+	}
+}

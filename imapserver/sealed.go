@@ -22,9 +22,9 @@ before an administrator reset your password. Your current password cannot
 open it, and neither can the operator of this server.
 
 Nothing is lost. The recovery code you were given when your account was
-created opens it: recover your account with that code (for example with
-"sealpost recover") and this message appears again exactly as it was
-received.
+created opens it: ask for your password to be set with that code
+("sealpost account passwd ADDRESS --recovery-code CODE") and this message
+appears again exactly as it was received.
 `
 
 // placeholder returns the generated message served for a sealed message.
@@ -53,49 +53,20 @@ func crlf(s string) string {
 // body returns the message as this session serves it: the plaintext, or the
 // placeholder if the message is sealed to a key the session lacks.
 func (s *session) body(ctx context.Context, msg sealpost.Message) ([]byte, error) {
-	b, err := s.ps.Body(ctx, msg)
-	switch {
-	case err == nil:
-		s.noteKey(msg.Key, false)
-		return b, nil
-	case errors.Is(errors.Sealed, err):
-		s.noteKey(msg.Key, true)
+	if !s.ps.CanOpen(msg.Key) {
 		return s.placeholder(), nil
 	}
-	return nil, err
+	b, err := s.ps.Body(ctx, msg)
+	if errors.Is(errors.Sealed, err) {
+		return s.placeholder(), nil
+	}
+	return b, err
 }
 
-// size returns the RFC822.SIZE of msg as served. It knows whether a key
-// generation is sealed from earlier reads; the first time a generation is
-// met, it reads one message to find out.
-func (s *session) size(ctx context.Context, msg sealpost.Message) int64 {
-	if msg.Key == 0 {
-		return msg.Size // own-key account: served as stored
-	}
-	s.keysMu.Lock()
-	sealed, known := s.keys[msg.Key]
-	s.keysMu.Unlock()
-	if !known {
-		_, err := s.ps.Body(ctx, msg)
-		switch {
-		case err == nil:
-			s.noteKey(msg.Key, false)
-		case errors.Is(errors.Sealed, err):
-			s.noteKey(msg.Key, true)
-			sealed = true
-		}
-	}
-	if sealed {
+// size returns the RFC822.SIZE of msg as served, without decrypting.
+func (s *session) size(_ context.Context, msg sealpost.Message) int64 {
+	if !s.ps.CanOpen(msg.Key) {
 		return int64(len(s.placeholder()))
 	}
 	return msg.Size
-}
-
-func (s *session) noteKey(k sealpost.KeyID, sealed bool) {
-	if k == 0 {
-		return
-	}
-	s.keysMu.Lock()
-	s.keys[k] = sealed
-	s.keysMu.Unlock()
 }

@@ -37,11 +37,6 @@ type session struct {
 	mu   sync.Mutex // orders the start of Idle against Close
 	idle sync.WaitGroup
 
-	// keys records, per key generation, whether this session's keys open
-	// it (false) or it is sealed to the session (true).
-	keysMu sync.Mutex
-	keys   map[sealpost.KeyID]bool
-
 	closeOnce sync.Once
 }
 
@@ -78,7 +73,6 @@ func (s *session) Login(username, password string) error {
 		return s.fail("login", err, false)
 	}
 	s.ps = ps
-	s.keys = make(map[sealpost.KeyID]bool)
 	s.log = s.log.With("account", ps.Account().ID)
 	s.log.Debug("logged in")
 	return nil

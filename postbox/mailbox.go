@@ -120,11 +120,16 @@ func (m *Mailbox) sync(ctx context.Context) {
 	if len(fresh) == 0 {
 		return
 	}
+	n := len(m.msgs)
 	m.msgs = append(m.msgs, fresh...)
 	if u := fresh[len(fresh)-1].UID; u >= m.info.UIDNext {
 		m.info.UIDNext = u + 1
 	}
-	m.Tracker.QueueNumMessages(uint32(len(m.msgs)))
+	// One update per message: go-imap's SessionTracker.EncodeSeqNum only
+	// recognises the last message of an update that adds several.
+	for k := n + 1; k <= len(m.msgs); k++ {
+		m.Tracker.QueueNumMessages(uint32(k))
+	}
 }
 
 // Sync picks up messages committed by other means (another process).
@@ -206,6 +211,9 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID) ([]sea
 // copies in input order. The copy commits before the expunge: a crash in
 // between leaves the message in both mailboxes, never in neither.
 func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.MailboxID) ([]sealpost.Message, error) {
+	if dest == m.info.ID {
+		return nil, errors.E("postbox.Move", errors.Invalid, errors.Str("source and destination are the same mailbox"))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	copies, err := m.svc.store.CopyMessages(ctx, m.info.ID, uids, dest)

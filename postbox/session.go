@@ -337,6 +337,12 @@ func (ss *Session) Move(ctx context.Context, from *Mailbox, uids []sealpost.UID,
 	return dest, copies, err
 }
 
+// CanOpen reports whether this session can open mail sealed to the key
+// generation (0 stands for own-key PGP/MIME, which is served as stored).
+func (ss *Session) CanOpen(key sealpost.KeyID) bool {
+	return key == 0 || ss.keys[key] != nil
+}
+
 // Body returns the plaintext of a message: decrypted with the session's
 // unlocked key, using (and filling) the cached session key so that only the
 // first read pays a public-key operation. For an own-key account it returns

@@ -16,7 +16,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sealpost/sealpost"
@@ -49,7 +51,8 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 
-	logins chan struct{} // semaphore bounding Argon2id runs
+	logins    chan struct{} // semaphore bounding Argon2id runs
+	releasing atomic.Bool   // a releaseKDFMemory is pending
 
 	mu         sync.Mutex
 	live       map[sealpost.MailboxID]*Mailbox
@@ -133,8 +136,26 @@ func (s *Service) derive(ctx context.Context, f func() error) error {
 	case <-ctx.Done():
 		return errors.E("postbox.derive", errors.Unavailable, ctx.Err())
 	}
-	defer func() { <-s.logins }()
+	defer func() {
+		<-s.logins
+		s.releaseKDFMemory()
+	}()
 	return f()
+}
+
+// releaseKDFMemory returns the Argon2id work areas (Params.MemoryKiB each)
+// to the operating system once no derivation is running, at most once per
+// second. Left to the runtime's background scavenger, a burst of logins
+// keeps hundreds of megabytes resident long after the memory is garbage.
+func (s *Service) releaseKDFMemory() {
+	if len(s.logins) > 0 || !s.releasing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.releasing.Store(false)
+		debug.FreeOSMemory()
+		time.Sleep(time.Second)
+	}()
 }
 
 // Authenticate checks an address and password without unlocking any key, as

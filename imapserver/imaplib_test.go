@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"encoding/pem"
+	"github.com/sealpost/sealpost/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -83,10 +84,7 @@ print("OK")
 `
 
 func TestPythonImaplib(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed: skipping the imaplib interoperability test")
-	}
+	python := testenv.NeedTool(t, "python3", "python3")
 	e := newEnv(t)
 	msgs := map[string]string{
 		"m1": simpleMsg,

@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"crypto/rand"
+	"github.com/sealpost/sealpost/internal/testenv"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -73,12 +74,7 @@ func (h *gpgHome) write(name string, data []byte) string {
 // Seal and SealPGPMIME write, and that Open reads what gpg encrypts to the
 // armored public key. CI installs gnupg; elsewhere the test is skipped.
 func TestGPGInterop(t *testing.T) {
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg not on PATH: skipping OpenPGP interoperability test (apt-get install gnupg)")
-	}
-	if testing.Short() {
-		t.Skip("gpg interop is slow")
-	}
+	testenv.NeedTool(t, "gpg", "gnupg")
 	a := newTestAccount(t, "pw")
 	u := a.gen.Unlocked
 	const pass = "export pass phrase"

@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"context"
+	"github.com/sealpost/sealpost/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -16,10 +17,7 @@ import (
 // SMTP client that shares no code with go-smtp.
 func sendPython(t *testing.T, mode, addr, from, to, body string, auth ...string) {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not found: skipping the test with Python's smtplib as client")
-	}
+	py := testenv.NeedTool(t, "python3", "python3")
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatal(err)

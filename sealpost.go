@@ -33,7 +33,8 @@ type UID uint32
 type KeyID int64
 
 // BlobRef names a sealed blob in a BlobStore. It carries no information about
-// the content: it is random.
+// the content: a random identifier, plus for some stores the blob's location
+// and length (which the metadata store keeps in the clear anyway).
 type BlobRef string
 
 // SpecialUse is a mailbox's RFC 6154 role, or "" for an ordinary mailbox.

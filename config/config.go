@@ -21,6 +21,11 @@ type Config struct {
 	// DataDir holds the metadata database, sealed blobs and keys.
 	DataDir string `toml:"data_dir"`
 
+	// BlobStore chooses how sealed blobs are kept under data_dir/blobs:
+	// "pack" (append-only segments with group fsync: the fast default) or
+	// "files" (one file per blob).
+	BlobStore string `toml:"blob_store"`
+
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
 	Limits Limits `toml:"limits"`
@@ -72,11 +77,12 @@ type Log struct {
 // Default returns a configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Hostname: "localhost",
-		DataDir:  "sealpost-data",
-		Limits:   Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
-		Argon2:   Argon2{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
-		Log:      Log{Level: "info", Format: "text"},
+		Hostname:  "localhost",
+		DataDir:   "sealpost-data",
+		BlobStore: "pack",
+		Limits:    Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
+		Argon2:    Argon2{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		Log:       Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -112,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir: required")
+	}
+	if c.BlobStore != "pack" && c.BlobStore != "files" {
+		bad("blob_store: %q is not pack or files", c.BlobStore)
 	}
 	for name, addr := range map[string]string{
 		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission,

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/fs"
+	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
@@ -29,7 +31,8 @@ type Server struct {
 	Svc *postbox.Service
 	tls *tls.Config
 
-	store *sqlite.Store
+	store      *sqlite.Store
+	closeBlobs func() error
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -57,11 +60,22 @@ func Open(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, errors.E(op, errors.Internal, err)
 	}
+	closeBlobs := func() error { return nil }
 	store, err := sqlite.Open(filepath.Join(cfg.DataDir, "meta.db"))
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	blobs, err := fs.Open(filepath.Join(cfg.DataDir, "blobs"))
+	var blobs sealpost.BlobStore
+	switch cfg.BlobStore {
+	case "files":
+		blobs, err = fs.Open(filepath.Join(cfg.DataDir, "blobs"))
+	default:
+		var p *pack.Store
+		p, err = pack.Open(filepath.Join(cfg.DataDir, "blobs"))
+		if err == nil {
+			blobs, closeBlobs = p, p.Close
+		}
+	}
 	if err != nil {
 		store.Close()
 		return nil, errors.E(op, err)
@@ -69,6 +83,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Server, error) {
 	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), Params(cfg))
 	if err != nil {
 		store.Close()
+		closeBlobs()
 		return nil, errors.E(op, err)
 	}
 	var cert tls.Certificate
@@ -79,6 +94,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	if err != nil {
 		store.Close()
+		closeBlobs()
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	svc := postbox.New(store, blobs, postbox.Options{
@@ -88,11 +104,12 @@ func Open(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:         log,
 	})
 	return &Server{
-		cfg:   cfg,
-		log:   log,
-		Svc:   svc,
-		store: store,
-		tls:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		closeBlobs: closeBlobs,
+		cfg:        cfg,
+		log:        log,
+		Svc:        svc,
+		store:      store,
+		tls:        &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}, nil
 }
 
@@ -197,6 +214,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.Svc.Close()
+	s.closeBlobs()
 	return s.store.Close()
 }
 

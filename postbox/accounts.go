@@ -210,6 +210,7 @@ func (s *Service) ResetPassword(ctx context.Context, addr, newPassword string) (
 	s.mu.Lock()
 	clear(s.recipients)
 	s.mu.Unlock()
+	s.forgetTarget(acct.Address)
 	res.RecoveryCode = gen.RecoveryCode
 	return res, s.store.SetPasswordVerifier(ctx, acct.ID, verifier)
 }
@@ -303,6 +304,7 @@ func (s *Service) DeleteAccount(ctx context.Context, addr string) error {
 	if err != nil {
 		return errors.E(op, err)
 	}
+	s.forgetTarget(acct.Address)
 	s.deleteBlobs(ctx, refs)
 	return nil
 }

@@ -58,6 +58,8 @@ type Service struct {
 	live       map[sealpost.MailboxID]*Mailbox
 	recipients map[sealpost.KeyID]*seal.Recipient
 	unlocked   map[sealpost.AccountID]*unlockedAccount
+	targets    map[string]*target
+	domains    domainCache
 	loginKey   [32]byte // random, in memory only: keys passwordCheck
 
 	sk *sessionKeyWriter
@@ -89,6 +91,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		live:       make(map[sealpost.MailboxID]*Mailbox),
 		recipients: make(map[sealpost.KeyID]*seal.Recipient),
 		unlocked:   make(map[sealpost.AccountID]*unlockedAccount),
+		targets:    make(map[string]*target),
 	}
 	rand.Read(s.loginKey[:])
 	s.sk = newSessionKeyWriter(store, opts.Logger)
@@ -109,17 +112,7 @@ func (s *Service) MaxMessageSize() int64 { return s.opts.MaxMessageSize }
 
 // IsHostedDomain reports whether mail for domain is accepted here.
 func (s *Service) IsHostedDomain(ctx context.Context, domain string) (bool, error) {
-	ds, err := s.store.Domains(ctx)
-	if err != nil {
-		return false, err
-	}
-	domain = sealpost.NormalizeAddress(domain)
-	for _, d := range ds {
-		if d == domain {
-			return true, nil
-		}
-	}
-	return false, nil
+	return s.hostedDomain(ctx, sealpost.NormalizeAddress(domain))
 }
 
 // LookupAccount returns the account for a (not necessarily normalized)
@@ -214,11 +207,16 @@ func (s *Service) recipient(ctx context.Context, acct sealpost.AccountID) (sealp
 // For an own-key account the stored form is PGP/MIME (RFC 3156), which the
 // owner's client decrypts, and the returned key ID is 0.
 func (s *Service) sealFor(ctx context.Context, acct sealpost.Account, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
-	const op = "postbox.seal"
 	keyID, r, err := s.recipient(ctx, acct.ID)
 	if err != nil {
 		return "", 0, 0, err
 	}
+	return s.sealTo(ctx, acct, keyID, r, raw, from)
+}
+
+func (s *Service) sealTo(ctx context.Context, acct sealpost.Account, keyID sealpost.KeyID, r *seal.Recipient, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
+	const op = "postbox.seal"
+	var err error
 	var buf bytes.Buffer
 	buf.Grow(len(raw) + 1024)
 	size := int64(len(raw))
@@ -256,31 +254,32 @@ func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	msgs := make([]sealpost.NewMessage, 0, len(env.Recipients))
 	seen := make(map[sealpost.AccountID]bool)
 	for _, rcpt := range env.Recipients {
-		acct, err := s.LookupAccount(ctx, rcpt)
+		t, err := s.target(ctx, sealpost.NormalizeAddress(rcpt))
 		if err != nil {
+			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
 		}
-		if seen[acct.ID] {
+		if seen[t.acct.ID] {
 			continue
 		}
-		seen[acct.ID] = true
-		inbox, err := s.store.MailboxByUse(ctx, acct.ID, sealpost.UseInbox)
+		seen[t.acct.ID] = true
+		ref, keyID, size, err := s.sealTo(ctx, t.acct, t.keyID, t.r, raw, env.From)
 		if err != nil {
-			return errors.E(op, err)
-		}
-		ref, keyID, size, err := s.sealFor(ctx, acct, raw, env.From)
-		if err != nil {
+			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
 		}
 		msgs = append(msgs, sealpost.NewMessage{
-			Mailbox: inbox.ID, InternalDate: now, Size: size, Blob: ref, Key: keyID,
+			Mailbox: t.inbox, InternalDate: now, Size: size, Blob: ref, Key: keyID,
 		})
 	}
 	added, err := s.store.AddMessages(ctx, msgs)
 	if err != nil {
-		for _, m := range msgs {
-			s.blobs.Delete(ctx, m.Blob)
+		// The cached target may be stale (a mailbox or account removed by
+		// another process): forget it so the next delivery reloads.
+		for _, rcpt := range env.Recipients {
+			s.forgetTarget(rcpt)
 		}
+		s.deleteBlobs(ctx, blobsOf(msgs))
 		return errors.E(op, err)
 	}
 	s.syncLive(ctx, added)
@@ -358,6 +357,14 @@ func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, raw 
 		return errors.E(op, err)
 	}
 	return nil
+}
+
+func blobsOf(msgs []sealpost.NewMessage) []sealpost.BlobRef {
+	refs := make([]sealpost.BlobRef, len(msgs))
+	for i, m := range msgs {
+		refs[i] = m.Blob
+	}
+	return refs
 }
 
 // readBlob reads a whole blob.

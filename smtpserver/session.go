@@ -185,7 +185,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 	}
 	switch {
 	case hosted:
-		if _, lerr := ss.s.svc.LookupAccount(ctx, addr); errors.Is(errors.NotExist, lerr) {
+		if _, lerr := ss.s.svc.LookupRecipient(ctx, addr); errors.Is(errors.NotExist, lerr) {
 			ss.s.log.Debug("rcpt: no such user", "remote", ss.ip, "rcpt", addr)
 			return replyNoMailbox
 		} else if lerr != nil {

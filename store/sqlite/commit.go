@@ -134,21 +134,21 @@ func (s *Store) commitBatch(tx *sql.Tx, batch []*addReq) {
 			results[i].err = errors.E(errors.Unavailable, err)
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT add_messages`); err != nil {
+		if _, err := tx.StmtContext(ctx, s.hot.savepoint).ExecContext(ctx); err != nil {
 			fatal(err)
 			return
 		}
-		msgs, err := insertMessages(ctx, tx, req.msgs)
+		msgs, err := s.hot.insertMessages(ctx, tx, req.msgs)
 		if err != nil {
 			results[i].err = err
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT add_messages`); err != nil {
+			if _, err := tx.StmtContext(ctx, s.hot.rollbackTo).ExecContext(ctx); err != nil {
 				fatal(err)
 				return
 			}
 		} else {
 			results[i].msgs = msgs
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT add_messages`); err != nil {
+		if _, err := tx.StmtContext(ctx, s.hot.release).ExecContext(ctx); err != nil {
 			fatal(err)
 			return
 		}
@@ -162,9 +162,59 @@ func (s *Store) commitBatch(tx *sql.Tx, batch []*addReq) {
 	}
 }
 
-// insertMessages inserts msgs, each taking its mailbox's next UID and a new
-// MODSEQ.
-func insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
+// hotStmts are the statements of the group committer, prepared once on the
+// single writer connection: SQLite's parser costs more than the insert
+// itself, and the committer runs five statements per delivery.
+type hotStmts struct {
+	savepoint, release, rollbackTo *sql.Stmt
+	nextUID, insert                *sql.Stmt
+}
+
+const (
+	sqlNextUID = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+		WHERE id = ? RETURNING uidnext, highestmodseq`
+	sqlInsertMessage = `INSERT INTO messages
+		(mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+)
+
+func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&h.savepoint, `SAVEPOINT add_messages`},
+		{&h.release, `RELEASE SAVEPOINT add_messages`},
+		{&h.rollbackTo, `ROLLBACK TO SAVEPOINT add_messages`},
+		{&h.nextUID, sqlNextUID},
+		{&h.insert, sqlInsertMessage},
+	} {
+		st, err := w.PrepareContext(ctx, p.sql)
+		if err != nil {
+			h.close()
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (h *hotStmts) close() {
+	for _, st := range []*sql.Stmt{h.savepoint, h.release, h.rollbackTo, h.nextUID, h.insert} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// insertMessages inserts msgs with the prepared statements.
+func (h *hotStmts) insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
+	return insertMessagesWith(ctx, tx, msgs, tx.StmtContext(ctx, h.nextUID), tx.StmtContext(ctx, h.insert))
+}
+
+// insertMessagesWith inserts msgs, each taking its mailbox's next UID and a
+// new MODSEQ.
+func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage, nextUID, insert *sql.Stmt) ([]sealpost.Message, error) {
 	out := make([]sealpost.Message, len(msgs))
 	for i, nm := range msgs {
 		m := sealpost.Message{
@@ -181,7 +231,7 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage)
 		} else {
 			m.InternalDate = fromNanos(nanos(m.InternalDate))
 		}
-		if err := insertMessage(ctx, tx, &m); err != nil {
+		if err := insertMessage(ctx, nextUID, insert, &m); err != nil {
 			return nil, err
 		}
 		out[i] = m
@@ -191,10 +241,9 @@ func insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage)
 
 // insertMessage allocates m's UID and MODSEQ in m.Mailbox and inserts it,
 // setting m.ID, m.UID and m.ModSeq.
-func insertMessage(ctx context.Context, tx *sql.Tx, m *sealpost.Message) error {
+func insertMessage(ctx context.Context, nextUID, insert *sql.Stmt, m *sealpost.Message) error {
 	var uidnext, modseq int64
-	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-		WHERE id = ? RETURNING uidnext, highestmodseq`, m.Mailbox).Scan(&uidnext, &modseq)
+	err := nextUID.QueryRowContext(ctx, m.Mailbox).Scan(&uidnext, &modseq)
 	if errors.IsErr(err, sql.ErrNoRows) {
 		return notExist("mailbox %d", m.Mailbox)
 	} else if err != nil {
@@ -206,9 +255,7 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *sealpost.Message) error {
 	}
 	m.UID = sealpost.UID(uidnext - 1)
 	m.ModSeq = uint64(modseq)
-	return tx.QueryRowContext(ctx, `INSERT INTO messages
-		(mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	return insert.QueryRowContext(ctx,
 		m.Mailbox, int64(m.UID), encodeFlags(m.Flags), nanos(m.InternalDate), m.Size,
 		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey).Scan(&m.ID)
 }

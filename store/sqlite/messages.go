@@ -222,9 +222,10 @@ func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids 
 			}
 			srcs = append(srcs, m)
 		}
+		nextUID, insert := tx.StmtContext(ctx, s.hot.nextUID), tx.StmtContext(ctx, s.hot.insert)
 		for _, m := range srcs {
 			m.Mailbox = to
-			if err := insertMessage(ctx, tx, &m); err != nil {
+			if err := insertMessage(ctx, nextUID, insert, &m); err != nil {
 				return err
 			}
 			out = append(out, m)

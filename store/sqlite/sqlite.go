@@ -59,6 +59,8 @@ type Store struct {
 	mu     sync.RWMutex
 	closed bool
 	done   chan struct{} // closed when the committer has exited
+
+	hot hotStmts // the group committer's statements, prepared once
 }
 
 var _ sealpost.Store = (*Store)(nil)
@@ -119,6 +121,11 @@ func Open(path string) (*Store, error) {
 		adds: make(chan *addReq, 4*maxBatch),
 		done: make(chan struct{}),
 	}
+	if err := s.hot.prepare(ctx, w); err != nil {
+		w.Close()
+		r.Close()
+		return nil, errors.E(op, errors.Internal, err)
+	}
 	go s.commitLoop()
 	return s, nil
 }
@@ -148,6 +155,7 @@ func (s *Store) Close() error {
 	close(s.adds)
 	s.mu.Unlock()
 	<-s.done
+	s.hot.close()
 	rerr := s.r.Close()
 	werr := s.w.Close()
 	if werr != nil {

@@ -367,8 +367,14 @@ func (s *Store) Get(ctx context.Context, ref sealpost.BlobRef) (io.ReadCloser, e
 	if err != nil {
 		return nil, opErr(op, err)
 	}
-	return io.NopCloser(bytes.NewReader(data)), nil
+	return blobReader{bytes.NewReader(data)}, nil
 }
+
+// blobReader is the checked blob in memory. Its Len lets a caller that
+// reads it whole allocate once.
+type blobReader struct{ *bytes.Reader }
+
+func (blobReader) Close() error { return nil }
 
 // read returns the data of the record l names, checked.
 func (s *Store) read(l loc) ([]byte, error) {

@@ -176,7 +176,10 @@ func (u *Unlocked) OpenCached(sealed []byte, wrappedSessionKey []byte, binding [
 	if err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
-	plaintext, err := decryptData(br, se, c, key)
+	plaintext, ok, err := decryptSEIPDv1(br, se, c, key)
+	if !ok {
+		plaintext, err = decryptData(br, se, c, key)
+	}
 	if err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}

@@ -51,8 +51,9 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 
-	logins    chan struct{} // semaphore bounding Argon2id runs
-	releasing atomic.Bool   // a releaseKDFMemory is pending
+	logins     chan struct{} // semaphore bounding Argon2id runs
+	releasing  atomic.Bool   // a releaseKDFMemory is pending
+	lastDerive atomic.Int64  // unix nanoseconds of the last derivation
 
 	mu         sync.Mutex
 	live       map[sealpost.MailboxID]*Mailbox
@@ -137,19 +138,30 @@ func (s *Service) derive(ctx context.Context, f func() error) error {
 }
 
 // releaseKDFMemory returns the Argon2id work areas (Params.MemoryKiB each)
-// to the operating system once no derivation is running, at most once per
-// second. Left to the runtime's background scavenger, a burst of logins
-// keeps hundreds of megabytes resident long after the memory is garbage.
+// to the operating system once derivations have been quiet for a second.
+// Left to the runtime's background scavenger, a burst of logins keeps
+// hundreds of megabytes resident long after the memory is garbage; waiting
+// for quiet keeps the forced collection off the sessions that just logged
+// in and are now fetching.
 func (s *Service) releaseKDFMemory() {
-	if len(s.logins) > 0 || !s.releasing.CompareAndSwap(false, true) {
+	s.lastDerive.Store(time.Now().UnixNano())
+	if !s.releasing.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer s.releasing.Store(false)
-		debug.FreeOSMemory()
-		time.Sleep(time.Second)
+		for {
+			quiet := time.Since(time.Unix(0, s.lastDerive.Load()))
+			if quiet >= kdfQuiet && len(s.logins) == 0 {
+				debug.FreeOSMemory()
+				return
+			}
+			time.Sleep(max(kdfQuiet-quiet, 50*time.Millisecond))
+		}
 	}()
 }
+
+const kdfQuiet = time.Second
 
 // Authenticate checks an address and password without unlocking any key, as
 // SMTP submission needs. A wrong address and a wrong password give the same

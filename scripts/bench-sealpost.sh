@@ -37,7 +37,7 @@ row() {
 
 run smtp "${SMTP[@]}"
 run fill "${FILL[@]}"
-for i in 1 2 3; do run fetch$i "${FETCH[@]}"; done
+for i in 1 2 3 4 5; do run fetch$i "${FETCH[@]}"; done
 run search "${SEARCH[@]}"
 run idle "${IDLE[@]}"
 
@@ -48,7 +48,7 @@ run idle "${IDLE[@]}"
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
   row "SMTP, 250 = sealed and durable in the mailbox" "$R/smtp.json"
   row "IMAP APPEND (--fill)" "$R/fill.json"
-  for i in 1 2 3; do row "IMAP fetch BODY.PEEK[] over TLS, run $i" "$R/fetch$i.json"; done
+  for i in 1 2 3 4 5; do row "IMAP fetch BODY.PEEK[] over TLS, run $i" "$R/fetch$i.json"; done
   row "IMAP search BODY" "$R/search.json"
   echo
   echo "IDLE: $(field "$R/idle.json" held) connections held; server VmRSS $(field "$R/idle.json" rss_before_kb) kB before, $(field "$R/idle.json" rss_after_kb) kB with all idle."

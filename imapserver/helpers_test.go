@@ -24,7 +24,7 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/sealpost/sealpost/blob/fs"
+	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/sqlite"
@@ -44,7 +44,7 @@ type testEnv struct {
 	dir       string
 	opts      Options
 	store     *sqlite.Store
-	blobs     *fs.Store
+	blobs     *pack.Store
 	svc       *postbox.Service
 	srv       *Server
 	tlsAddr   string
@@ -130,7 +130,7 @@ func (e *testEnv) start() {
 	if e.store, err = sqlite.Open(filepath.Join(e.dir, "meta.db")); err != nil {
 		t.Fatal(err)
 	}
-	if e.blobs, err = fs.Open(filepath.Join(e.dir, "blobs")); err != nil {
+	if e.blobs, err = pack.Open(filepath.Join(e.dir, "blobs")); err != nil {
 		t.Fatal(err)
 	}
 	e.svc = postbox.New(e.store, e.blobs, postbox.Options{Params: seal.TestParams})
@@ -167,6 +167,7 @@ func (e *testEnv) stop() {
 	e.serving.Wait()
 	e.svc.Close()
 	e.store.Close()
+	e.blobs.Close()
 	e.srv = nil
 }
 

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/blob/fs"
+	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/sqlite"
@@ -38,7 +38,7 @@ const (
 type env struct {
 	t     testing.TB
 	store *sqlite.Store
-	blobs *fs.Store
+	blobs *pack.Store
 	svc   *postbox.Service
 	queue *seal.Generated // the queue key, to open queued blobs
 }
@@ -50,7 +50,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
+	blobs, err := pack.Open(filepath.Join(dir, "blobs")) // the default deployment store
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +70,7 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() {
 		svc.Close()
 		store.Close()
+		blobs.Close()
 	})
 	ctx := context.Background()
 	if err := svc.AddDomain(ctx, domain); err != nil {

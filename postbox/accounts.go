@@ -21,19 +21,7 @@ func (s *Service) CreateAccount(ctx context.Context, addr, password string) (rec
 	if err := validPassword(password); err != nil {
 		return "", errors.E(op, err)
 	}
-	var gen *seal.Generated
-	var verifier []byte
-	err = s.derive(ctx, func() error {
-		var secret *seal.Secret
-		var err error
-		verifier, secret, err = seal.NewPassword(password, s.opts.Params)
-		if err != nil {
-			return err
-		}
-		defer secret.Wipe()
-		gen, err = seal.Generate(addr, secret, s.opts.Params, nil)
-		return err
-	})
+	verifier, gen, err := s.newGeneration(ctx, addr, password)
 	if err != nil {
 		return "", errors.E(op, errors.Internal, err)
 	}
@@ -47,6 +35,23 @@ func (s *Service) CreateAccount(ctx context.Context, addr, password string) (rec
 		return "", errors.E(op, err)
 	}
 	return gen.RecoveryCode, nil
+}
+
+// newGeneration makes a password verifier and a new key generation wrapped
+// under that password (and a fresh recovery code), with one derivation.
+func (s *Service) newGeneration(ctx context.Context, addr, password string) (verifier []byte, gen *seal.Generated, err error) {
+	err = s.derive(ctx, func() error {
+		var secret *seal.Secret
+		var err error
+		verifier, secret, err = seal.NewPassword(password, s.opts.Params)
+		if err != nil {
+			return err
+		}
+		defer secret.Wipe()
+		gen, err = seal.Generate(addr, secret, s.opts.Params, nil)
+		return err
+	})
+	return verifier, gen, err
 }
 
 // CreateOwnKeyAccount creates an account that registered its own OpenPGP
@@ -65,16 +70,7 @@ func (s *Service) CreateOwnKeyAccount(ctx context.Context, addr, password string
 	if _, err := seal.ParseRecipient(publicKey); err != nil {
 		return errors.E(op, errors.Invalid, err)
 	}
-	var verifier []byte
-	err = s.derive(ctx, func() error {
-		var secret *seal.Secret
-		var err error
-		verifier, secret, err = seal.NewPassword(password, s.opts.Params)
-		if err == nil {
-			secret.Wipe()
-		}
-		return err
-	})
+	verifier, err := s.newVerifier(ctx, password)
 	if err != nil {
 		return errors.E(op, errors.Internal, err)
 	}
@@ -174,19 +170,7 @@ func (s *Service) ResetPassword(ctx context.Context, addr, newPassword string) (
 	if err != nil {
 		return ResetResult{}, errors.E(op, err)
 	}
-	var verifier []byte
-	var gen *seal.Generated
-	err = s.derive(ctx, func() error {
-		var secret *seal.Secret
-		var err error
-		verifier, secret, err = seal.NewPassword(newPassword, s.opts.Params)
-		if err != nil {
-			return err
-		}
-		defer secret.Wipe()
-		gen, err = seal.Generate(acct.Address, secret, s.opts.Params, nil)
-		return err
-	})
+	verifier, gen, err := s.newGeneration(ctx, acct.Address, newPassword)
 	if err != nil {
 		return ResetResult{}, errors.E(op, errors.Internal, err)
 	}
@@ -216,8 +200,17 @@ func (s *Service) ResetPassword(ctx context.Context, addr, newPassword string) (
 }
 
 func (s *Service) setVerifierOnly(ctx context.Context, acct sealpost.Account, password string) error {
-	var verifier []byte
-	err := s.derive(ctx, func() error {
+	verifier, err := s.newVerifier(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.store.SetPasswordVerifier(ctx, acct.ID, verifier)
+}
+
+// newVerifier makes a password verifier alone (own-key accounts hold no
+// key for the password to wrap).
+func (s *Service) newVerifier(ctx context.Context, password string) (verifier []byte, err error) {
+	err = s.derive(ctx, func() error {
 		v, secret, err := seal.NewPassword(password, s.opts.Params)
 		if err == nil {
 			secret.Wipe()
@@ -225,10 +218,7 @@ func (s *Service) setVerifierOnly(ctx context.Context, acct sealpost.Account, pa
 		}
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	return s.store.SetPasswordVerifier(ctx, acct.ID, verifier)
+	return verifier, err
 }
 
 // Recover sets a new password using the recovery code: every key generation

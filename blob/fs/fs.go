@@ -30,6 +30,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/durable"
 )
 
 // refLen is the length of a ref: 128 bits in hex.
@@ -48,18 +49,8 @@ var _ sealpost.BlobStore = (*Store)(nil)
 // Open opens (creating if needed) a blob store rooted at dir.
 func Open(dir string) (*Store, error) {
 	const op = "fs.Open"
-	if dir == "" {
-		return nil, errors.E(op, errors.Invalid, errors.Str("empty directory"))
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	if !fi.IsDir() {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("%s is not a directory", dir))
+	if err := durable.PrivateDir(op, dir); err != nil {
+		return nil, err
 	}
 	return &Store{dir: dir}, nil
 }
@@ -155,17 +146,7 @@ func (s *Store) ensureDir(sub string) error {
 }
 
 // syncDir fsyncs a directory, making the entries in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // Get opens a blob for reading; the caller closes it. The result is an
 // *os.File. A ref that Put could not have produced is an Invalid error; a

@@ -82,6 +82,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/durable"
 )
 
 // defaultLimit is the size past which Put starts a new segment.
@@ -132,18 +133,8 @@ func Open(dir string) (*Store, error) { return open(dir, defaultLimit) }
 
 func open(dir string, limit int64) (*Store, error) {
 	const op = "pack.Open"
-	if dir == "" {
-		return nil, errors.E(op, errors.Invalid, errors.Str("empty directory"))
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	if !fi.IsDir() {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("%s is not a directory", dir))
+	if err := durable.PrivateDir(op, dir); err != nil {
+		return nil, err
 	}
 	lock, err := lockDir(dir)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/durable"
 )
 
 // Group commit. Put marks its segment dirty and takes s.done in the same
@@ -170,17 +171,7 @@ func control(f *os.File, fn func(fd int) error) error {
 }
 
 // syncDir fsyncs a directory, making the entries in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // lockDir takes an exclusive flock on dir/LOCK, so that no two stores (in
 // one process or two) append to the same segment. The lock lives as long as

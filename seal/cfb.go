@@ -56,8 +56,10 @@ func decryptSEIPDv1(br *bytes.Reader, se *packet.SymmetricallyEncrypted, c packe
 	if len(ct) < bs+2+mdcLen {
 		return nil, true, errors.Str("encrypted data packet too short")
 	}
-	pt := ct                                                             // decrypted in place: ct is our own buffer
-	cipher.NewCFBDecrypter(block, make([]byte, bs)).XORKeyStream(pt, ct) //nolint:staticcheck // RFC 4880 5.13 mandates CFB; integrity is the MDC below
+	// Decrypted in place (ct is our own buffer). RFC 4880 5.13 mandates CFB
+	// here; integrity comes from the MDC checked below.
+	pt := ct
+	cipher.NewCFBDecrypter(block, make([]byte, bs)).XORKeyStream(pt, ct) //nolint:staticcheck
 	// RFC 4880 5.13: the MDC hash covers the prefix, the plaintext packets
 	// and the MDC packet's two header octets.
 	hashed := pt[:len(pt)-sha1.Size]

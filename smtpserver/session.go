@@ -249,7 +249,6 @@ func (ss *session) Data(r io.Reader) (err error) {
 	}
 	ss.s.log.Info("message accepted", "remote", ss.ip, "id", id, "size", len(full),
 		"local", len(ss.local), "remote_rcpts", len(ss.remote), "dur", time.Since(start))
-	ss.s.log.Debug("message envelope", "id", id, "from", ss.from, "to", append(slices.Clone(ss.local), ss.remote...))
 	return nil
 }
 

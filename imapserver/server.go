@@ -198,7 +198,9 @@ func (s *Server) sessionClosed() {
 
 // imapLogger adapts go-imap's Printf logging to slog. go-imap logs panics it
 // recovered (as errors) and connection-level failures such as read errors
-// and malformed commands (at debug level: they echo a few client bytes).
+// and malformed commands. A failed command's detail can echo the client's
+// arguments (a search term, a mailbox name), so only the command's name is
+// logged; other details go to debug level.
 type imapLogger struct{ log *slog.Logger }
 
 func (l imapLogger) Printf(format string, args ...any) {
@@ -207,7 +209,8 @@ func (l imapLogger) Printf(format string, args ...any) {
 	case strings.HasPrefix(msg, "panic"):
 		l.log.Error("recovered panic", "detail", msg)
 	case strings.HasPrefix(msg, "handling "):
-		l.log.Warn("command failed", "detail", msg)
+		cmd, _, _ := strings.Cut(strings.TrimPrefix(msg, "handling "), ":")
+		l.log.Warn("command failed", "command", cmd)
 	default:
 		l.log.Debug("connection", "detail", msg)
 	}

@@ -200,7 +200,7 @@ func (s *Server) sessionClosed() {
 // recovered (as errors) and connection-level failures such as read errors
 // and malformed commands. A failed command's detail can echo the client's
 // arguments (a search term, a mailbox name), so only the command's name is
-// logged; other details go to debug level.
+// logged, and other events only up to their first colon, at debug level.
 type imapLogger struct{ log *slog.Logger }
 
 func (l imapLogger) Printf(format string, args ...any) {
@@ -212,6 +212,7 @@ func (l imapLogger) Printf(format string, args ...any) {
 		cmd, _, _ := strings.Cut(strings.TrimPrefix(msg, "handling "), ":")
 		l.log.Warn("command failed", "command", cmd)
 	default:
-		l.log.Debug("connection", "detail", msg)
+		what, _, _ := strings.Cut(msg, ":")
+		l.log.Debug("connection", "event", what)
 	}
 }

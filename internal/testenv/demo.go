@@ -55,14 +55,21 @@ type Demo struct {
 // process is killed at the end of the test.
 func StartDemo(t testing.TB, data string, logFile string) *Demo {
 	t.Helper()
+	return StartDemoArgs(t, data, logFile,
+		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--submissions", "127.0.0.1:0",
+		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0")
+}
+
+// StartDemoArgs is StartDemo with the listener flags given (none: the
+// demo's documented default ports).
+func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *Demo {
+	t.Helper()
 	bin := BuildBinary(t)
 	lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "demo", "--data", data, "--log-level", "debug",
-		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--submissions", "127.0.0.1:0",
-		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"demo", "--data", data, "--log-level", "debug"}, args...)...)
 	cmd.Stderr = lf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. Installs the outside programs the tests drive
-# (gnupg, isync's mbsync, python3) when missing and allowed (root
+# (gnupg, isync's mbsync, python3, postgresql) when missing and allowed (root
 # with apt); without them those tests skip and say why (or fail, when
 # SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
 set -euo pipefail
@@ -10,6 +10,7 @@ need=()
 command -v gpg >/dev/null || need+=(gnupg)
 command -v mbsync >/dev/null || need+=(isync)
 command -v python3 >/dev/null || need+=(python3)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"

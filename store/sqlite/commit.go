@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/sealpost/sealpost/store/flagset"
+
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
@@ -77,7 +79,7 @@ func checkNewMessage(m sealpost.NewMessage) error {
 	if !validTime(m.InternalDate) {
 		return invalid("internal date %v out of range", m.InternalDate)
 	}
-	return checkFlags(m.Flags)
+	return flagset.CheckAll(m.Flags)
 }
 
 // commitLoop is the group committer. It takes the first pending call, opens
@@ -219,7 +221,7 @@ func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMess
 	for i, nm := range msgs {
 		m := sealpost.Message{
 			Mailbox:      nm.Mailbox,
-			Flags:        addFlags(nil, nm.Flags),
+			Flags:        flagset.Add(nil, nm.Flags),
 			InternalDate: nm.InternalDate,
 			Size:         nm.Size,
 			Blob:         nm.Blob,
@@ -256,6 +258,6 @@ func insertMessage(ctx context.Context, nextUID, insert *sql.Stmt, m *sealpost.M
 	m.UID = sealpost.UID(uidnext - 1)
 	m.ModSeq = uint64(modseq)
 	return insert.QueryRowContext(ctx,
-		m.Mailbox, int64(m.UID), encodeFlags(m.Flags), nanos(m.InternalDate), m.Size,
+		m.Mailbox, int64(m.UID), flagset.Encode(m.Flags), nanos(m.InternalDate), m.Size,
 		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey).Scan(&m.ID)
 }

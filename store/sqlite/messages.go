@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"slices"
 
+	"github.com/sealpost/sealpost/store/flagset"
+
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
@@ -19,7 +21,7 @@ func scanMessage(row interface{ Scan(...any) error }) (sealpost.Message, error) 
 		return sealpost.Message{}, err
 	}
 	m.UID = sealpost.UID(uid)
-	m.Flags = decodeFlags(flags)
+	m.Flags = flagset.Decode(flags)
 	m.InternalDate = fromNanos(date)
 	m.ModSeq = uint64(modseq)
 	m.Blob = sealpost.BlobRef(blob)
@@ -87,7 +89,7 @@ func sortedUIDs(uids []sealpost.UID) []sealpost.UID {
 // if the mailbox is unknown; Invalid for a malformed flag.
 func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag) ([]sealpost.Message, error) {
 	const opName = "sqlite.SetFlags"
-	if err := checkFlags(flags); err != nil {
+	if err := flagset.CheckAll(flags); err != nil {
 		return nil, errors.E(opName, err)
 	}
 	if op != sealpost.FlagsSet && op != sealpost.FlagsAdd && op != sealpost.FlagsRemove {
@@ -119,10 +121,10 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 			} else if err != nil {
 				return err
 			}
-			nf := applyFlags(m.Flags, op, flags)
-			if !sameFlags(m.Flags, nf) {
+			nf := flagset.Apply(m.Flags, op, flags)
+			if !flagset.Same(m.Flags, nf) {
 				m.Flags, m.ModSeq, changed = nf, modseq, true
-				if _, err := upd.ExecContext(ctx, encodeFlags(nf), int64(modseq), m.ID); err != nil {
+				if _, err := upd.ExecContext(ctx, flagset.Encode(nf), int64(modseq), m.ID); err != nil {
 					return err
 				}
 			}

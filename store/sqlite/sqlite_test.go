@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/store/flagset"
+
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/store/storetest"
@@ -233,22 +235,22 @@ func TestFlagOps(t *testing.T) {
 		{f(`$Work`), sealpost.FlagsSet, nil, f()},
 	}
 	for _, tt := range tests {
-		got := applyFlags(tt.cur, tt.op, tt.flags)
+		got := flagset.Apply(tt.cur, tt.op, tt.flags)
 		if !slices.Equal(got, tt.want) {
-			t.Errorf("applyFlags(%q, %d, %q) = %q, want %q", tt.cur, tt.op, tt.flags, got, tt.want)
+			t.Errorf("flagset.Apply(%q, %d, %q) = %q, want %q", tt.cur, tt.op, tt.flags, got, tt.want)
 		}
-		if back := decodeFlags(encodeFlags(got)); !slices.Equal(back, got) && len(got) != 0 {
+		if back := flagset.Decode(flagset.Encode(got)); !slices.Equal(back, got) && len(got) != 0 {
 			t.Errorf("flags %q do not survive encoding: %q", got, back)
 		}
 	}
 	for _, bad := range []sealpost.Flag{"", `\`, "a b", "a(b", `a"`, "é", `a\b`, "x\x00"} {
-		if checkFlag(bad) == nil {
-			t.Errorf("checkFlag(%q) accepted", bad)
+		if flagset.Check(bad) == nil {
+			t.Errorf("flagset.Check(%q) accepted", bad)
 		}
 	}
 	for _, good := range []sealpost.Flag{`\Seen`, `$Forwarded`, `NonJunk`, `$MDNSent`} {
-		if err := checkFlag(good); err != nil {
-			t.Errorf("checkFlag(%q): %v", good, err)
+		if err := flagset.Check(good); err != nil {
+			t.Errorf("flagset.Check(%q): %v", good, err)
 		}
 	}
 }

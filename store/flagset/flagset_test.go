@@ -1,4 +1,4 @@
-package sqlite
+package flagset
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/sealpost/sealpost"
 )
 
-// FuzzFlags checks the flag rules on arbitrary input: whatever checkFlag
+// FuzzFlags checks the flag rules on arbitrary input: whatever Check
 // accepts survives storage unchanged, and every operation's result holds no
 // \Recent and no two flags equal but for case.
 func FuzzFlags(f *testing.F) {
@@ -23,18 +23,18 @@ func FuzzFlags(f *testing.F) {
 		split := func(s string) []sealpost.Flag {
 			var out []sealpost.Flag
 			for _, p := range strings.Fields(s) {
-				if checkFlag(sealpost.Flag(p)) == nil {
+				if Check(sealpost.Flag(p)) == nil {
 					out = append(out, sealpost.Flag(p))
 				}
 			}
 			return out
 		}
-		flags := addFlags(nil, split(cur))
+		flags := Add(nil, split(cur))
 		for _, op := range []struct {
 			op    sealpost.FlagOp
 			flags []sealpost.Flag
 		}{{sealpost.FlagsAdd, split(add)}, {sealpost.FlagsRemove, split(del)}, {sealpost.FlagsSet, split(add)}} {
-			flags = applyFlags(flags, op.op, op.flags)
+			flags = Apply(flags, op.op, op.flags)
 			for i, a := range flags {
 				if strings.EqualFold(string(a), recent) {
 					t.Fatalf("\\Recent stored: %q", flags)
@@ -45,8 +45,8 @@ func FuzzFlags(f *testing.F) {
 					}
 				}
 			}
-			back := decodeFlags(encodeFlags(flags))
-			if len(back) != len(flags) || !sameFlags(back, flags) {
+			back := Decode(Encode(flags))
+			if len(back) != len(flags) || !Same(back, flags) {
 				t.Fatalf("flags %q read back as %q", flags, back)
 			}
 		}

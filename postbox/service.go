@@ -390,6 +390,8 @@ func (s *Service) readBlob(ctx context.Context, ref sealpost.BlobRef) ([]byte, e
 	// costs several reads and copies per blob on the FETCH hot path.
 	var n int64 = -1
 	switch r := rc.(type) {
+	case interface{ Bytes() []byte }: // already in memory (blob/pack)
+		return r.Bytes(), nil
 	case interface{ Len() int }:
 		n = int64(r.Len())
 	case interface{ Stat() (os.FileInfo, error) }:

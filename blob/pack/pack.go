@@ -358,12 +358,18 @@ func (s *Store) Get(ctx context.Context, ref sealpost.BlobRef) (io.ReadCloser, e
 	if err != nil {
 		return nil, opErr(op, err)
 	}
-	return blobReader{bytes.NewReader(data)}, nil
+	return blobReader{bytes.NewReader(data), data}, nil
 }
 
-// blobReader is the checked blob in memory. Its Len lets a caller that
-// reads it whole allocate once.
-type blobReader struct{ *bytes.Reader }
+// blobReader is the checked blob in memory. Bytes hands it to a caller that
+// wants it whole without another copy; Len lets others allocate once.
+type blobReader struct {
+	*bytes.Reader
+	data []byte
+}
+
+// Bytes returns the whole blob; the caller owns it.
+func (b blobReader) Bytes() []byte { return b.data }
 
 func (blobReader) Close() error { return nil }
 

@@ -462,13 +462,8 @@ func (w *sessionKeyWriter) close() {
 }
 
 func validMailboxName(name string) error {
-	if name == "" || len(name) > 512 || strings.Contains(name, "//") || strings.HasPrefix(name, "/") {
-		return errors.E(errors.Invalid, errors.Errorf("invalid mailbox name"))
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || r == '*' || r == '%' {
-			return errors.E(errors.Invalid, errors.Errorf("invalid mailbox name"))
-		}
+	if err := sealpost.CheckMailboxName(name); err != nil {
+		return errors.E(errors.Invalid, err)
 	}
 	return nil
 }

@@ -6,38 +6,17 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
 
-// inbox is the one mailbox name matched case-insensitively (RFC 9051 5.1).
-const inbox = "INBOX"
+// The naming rules are the core package's, shared by every Store.
+func canonicalName(name string) string { return sealpost.CanonicalMailboxName(name) }
 
-// canonicalName returns the stored form of a mailbox name: any case of
-// "INBOX" becomes "INBOX"; other names are case-sensitive and kept.
-func canonicalName(name string) string {
-	if strings.EqualFold(name, inbox) {
-		return inbox
-	}
-	return name
-}
-
-// checkName rejects names no IMAP client could use: empty, not UTF-8,
-// control characters, the LIST wildcards (RFC 9051 6.3.9), and empty
-// hierarchy levels ("/a", "a/", "a//b"), "/" being the delimiter.
 func checkName(name string) error {
-	if name == "" || !utf8.ValidString(name) {
-		return invalid("bad mailbox name %q", name)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || r == '*' || r == '%' {
-			return invalid("bad mailbox name %q", name)
-		}
-	}
-	if strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
-		return invalid("bad mailbox name %q: empty hierarchy level", name)
+	if err := sealpost.CheckMailboxName(name); err != nil {
+		return errors.E(errors.Invalid, err)
 	}
 	return nil
 }
@@ -237,7 +216,7 @@ func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newNam
 		switch {
 		case old == newName:
 			return nil
-		case old == inbox:
+		case old == sealpost.Inbox:
 			return invalid("INBOX is not renamed by the store")
 		case strings.HasPrefix(newName, old+"/"):
 			return invalid("cannot rename %q under itself", old)

@@ -19,18 +19,8 @@ const recipientSep = "\n"
 // recipients or blob, or with a recipient holding CR or LF.
 func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, error) {
 	const op = "sqlite.Enqueue"
-	if len(m.Recipients) == 0 || m.Blob == "" || m.Size < 0 || m.Attempts < 0 {
-		return 0, errors.E(op, errors.Invalid, errors.Str("queued message needs recipients, a blob and a size"))
-	}
-	for _, r := range append([]string{m.From}, m.Recipients...) {
-		if strings.ContainsAny(r, "\r\n") {
-			return 0, errors.E(op, errors.Invalid, errors.Errorf("bad address %q", r))
-		}
-	}
-	for _, r := range m.Recipients {
-		if r == "" {
-			return 0, errors.E(op, errors.Invalid, errors.Str("empty recipient"))
-		}
+	if err := m.Check(); err != nil {
+		return 0, errors.E(op, errors.Invalid, err)
 	}
 	if !validTime(m.Queued) || !validTime(m.NextTry) {
 		return 0, errors.E(op, errors.Invalid, errors.Str("time out of range"))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/sealpost/sealpost/store/column"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost"
@@ -61,7 +63,7 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		return sealpost.Account{}, errors.E(op, errors.Invalid, errors.Errorf("bad address %q", acct.Address))
 	}
 	acct.Address = addr
-	acct.Created = now()
+	acct.Created = column.Now()
 	err := s.write(ctx, op, func(tx pgx.Tx) error {
 		found, err := exists(ctx, tx, `SELECT 1 FROM domains WHERE name = $1`, domain)
 		if err != nil {
@@ -81,7 +83,7 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		// domain, still fails here: 23505 is Exist, 23503 NotExist.
 		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key)
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			addr, domain, nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -112,7 +114,7 @@ func scanAccount(row pgx.Row) (sealpost.Account, error) {
 		return sealpost.Account{}, err
 	}
 	a.ID = sealpost.AccountID(id)
-	a.Created = fromNanos(created)
+	a.Created = column.FromNanos(created)
 	return a, nil
 }
 
@@ -223,7 +225,7 @@ func (s *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key
 		var k sealpost.Key
 		var kid, acct, created int64
 		err := r.Scan(&kid, &acct, &created, &k.PublicKey, &k.WrappedByPassword, &k.WrappedByRecovery, &k.Active)
-		k.ID, k.Account, k.Created = sealpost.KeyID(kid), sealpost.AccountID(acct), fromNanos(created)
+		k.ID, k.Account, k.Created = sealpost.KeyID(kid), sealpost.AccountID(acct), column.FromNanos(created)
 		return k, err
 	})
 	if err != nil {
@@ -299,6 +301,6 @@ func insertKey(ctx context.Context, tx pgx.Tx, key sealpost.Key) (sealpost.KeyID
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO account_keys (account, created, public_key, wrapped_password, wrapped_recovery, active)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		int64(key.Account), nanos(now()), key.PublicKey, key.WrappedByPassword, key.WrappedByRecovery, key.Active).Scan(&id)
+		int64(key.Account), column.Nanos(column.Now()), key.PublicKey, key.WrappedByPassword, key.WrappedByRecovery, key.Active).Scan(&id)
 	return sealpost.KeyID(id), err
 }

@@ -5,21 +5,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sealpost/sealpost/store/column"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
-
-// The naming rules are the core package's, shared by every Store.
-func canonicalName(name string) string { return sealpost.CanonicalMailboxName(name) }
-
-func checkName(name string) error {
-	if err := sealpost.CheckMailboxName(name); err != nil {
-		return errors.E(errors.Invalid, err)
-	}
-	return nil
-}
 
 const mailboxColumns = `id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq`
 
@@ -59,7 +51,7 @@ func (s *Store) MailboxByName(ctx context.Context, acct sealpost.AccountID, name
 	if err := s.read(op); err != nil {
 		return sealpost.Mailbox{}, err
 	}
-	name = canonicalName(name)
+	name = sealpost.CanonicalMailboxName(name)
 	if !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
 		return sealpost.Mailbox{}, errors.E(op, notExist("mailbox %q", name))
 	}
@@ -117,8 +109,8 @@ func lockAccount(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID) error 
 // account is unknown.
 func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
 	const op = "postgres.CreateMailbox"
-	name = canonicalName(name)
-	if err := checkName(name); err != nil {
+	name = sealpost.CanonicalMailboxName(name)
+	if err := column.CheckName(name); err != nil {
 		return sealpost.Mailbox{}, errors.E(op, err)
 	}
 	if use != sealpost.UseNone && (!strings.HasPrefix(string(use), `\`) || strings.ContainsAny(string(use), " \t\r\n\x00")) {
@@ -200,8 +192,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 // renames INBOX by moving its messages, RFC 9051 6.3.6).
 func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newName string) error {
 	const op = "postgres.RenameMailbox"
-	newName = canonicalName(newName)
-	if err := checkName(newName); err != nil {
+	newName = sealpost.CanonicalMailboxName(newName)
+	if err := column.CheckName(newName); err != nil {
 		return errors.E(op, err)
 	}
 	return s.write(ctx, op, func(tx pgx.Tx) error {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"slices"
 
-	"github.com/sealpost/sealpost/store/flagset"
+	"github.com/sealpost/sealpost/store/column"
 
 	"github.com/jackc/pgx/v5"
 
@@ -24,8 +24,8 @@ func scanMessage(row pgx.Row) (sealpost.Message, error) {
 	m.ID = sealpost.MessageID(id)
 	m.Mailbox = sealpost.MailboxID(mailbox)
 	m.UID = sealpost.UID(uid)
-	m.Flags = flagset.Decode(flags)
-	m.InternalDate = fromNanos(date)
+	m.Flags = column.DecodeFlags(flags)
+	m.InternalDate = column.FromNanos(date)
 	m.ModSeq = uint64(modseq)
 	m.Blob = sealpost.BlobRef(blob)
 	m.Key = sealpost.KeyID(key)
@@ -60,7 +60,7 @@ func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]
 	for i, nm := range msgs {
 		m := sealpost.Message{
 			Mailbox:      nm.Mailbox,
-			Flags:        flagset.Add(nil, nm.Flags),
+			Flags:        column.AddFlags(nil, nm.Flags),
 			InternalDate: nm.InternalDate,
 			Size:         nm.Size,
 			Blob:         nm.Blob,
@@ -68,9 +68,9 @@ func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]
 			SessionKey:   nm.SessionKey,
 		}
 		if m.InternalDate.IsZero() {
-			m.InternalDate = now()
+			m.InternalDate = column.Now()
 		} else {
-			m.InternalDate = fromNanos(nanos(m.InternalDate))
+			m.InternalDate = column.FromNanos(column.Nanos(m.InternalDate))
 		}
 		base[i] = m
 	}
@@ -93,10 +93,10 @@ func checkNewMessage(m sealpost.NewMessage) error {
 	if m.Size < 0 {
 		return invalid("negative size %d", m.Size)
 	}
-	if !validTime(m.InternalDate) {
+	if !column.ValidTime(m.InternalDate) {
 		return invalid("internal date %v out of range", m.InternalDate)
 	}
-	return flagset.CheckAll(m.Flags)
+	return column.CheckFlags(m.Flags)
 }
 
 // sqlInsertMessage takes the mailbox's next UID and a new MODSEQ and
@@ -130,7 +130,7 @@ func insertMessages(ctx context.Context, tx pgx.Tx, msgs []sealpost.Message) err
 		b.Queue(`SELECT id FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 	}
 	for _, m := range msgs {
-		b.Queue(sqlInsertMessage, int64(m.Mailbox), flagset.Encode(m.Flags), nanos(m.InternalDate), m.Size,
+		b.Queue(sqlInsertMessage, int64(m.Mailbox), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
 			string(m.Blob), int64(m.Key), m.SessionKey)
 	}
 	br := tx.SendBatch(ctx, b)
@@ -213,7 +213,7 @@ func uidArgs(uids []sealpost.UID) []int64 {
 // if the mailbox is unknown; Invalid for a malformed flag.
 func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag) ([]sealpost.Message, error) {
 	const opName = "postgres.SetFlags"
-	if err := flagset.CheckAll(flags); err != nil {
+	if err := column.CheckFlags(flags); err != nil {
 		return nil, errors.E(opName, err)
 	}
 	if op != sealpost.FlagsSet && op != sealpost.FlagsAdd && op != sealpost.FlagsRemove {
@@ -235,10 +235,10 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 		modseq := mb.HighestModSeq + 1
 		b := &pgx.Batch{}
 		for _, m := range msgs {
-			nf := flagset.Apply(m.Flags, op, flags)
-			if !flagset.Same(m.Flags, nf) {
+			nf := column.ApplyFlags(m.Flags, op, flags)
+			if !column.SameFlags(m.Flags, nf) {
 				m.Flags, m.ModSeq = nf, modseq
-				b.Queue(`UPDATE messages SET flags = $1, modseq = $2 WHERE id = $3`, flagset.Encode(nf), int64(modseq), int64(m.ID))
+				b.Queue(`UPDATE messages SET flags = $1, modseq = $2 WHERE id = $3`, column.EncodeFlags(nf), int64(modseq), int64(m.ID))
 			}
 			out = append(out, m)
 		}

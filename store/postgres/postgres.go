@@ -219,30 +219,6 @@ func dbErr(op string, err error) error {
 	return errors.E(op, errors.Internal, err)
 }
 
-// nanos encodes a time for storage: Unix nanoseconds, 0 for the zero time.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-// fromNanos decodes a stored time, in UTC.
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-// validTime reports whether t can be stored as Unix nanoseconds.
-func validTime(t time.Time) bool {
-	return t.IsZero() || t.Year() > 1677 && t.Year() < 2262
-}
-
-// now is the current time as it will read back from the database.
-func now() time.Time { return fromNanos(time.Now().UnixNano()) }
-
 // notExist is a NotExist cause naming what is missing.
 func notExist(format string, args ...any) error {
 	return errors.E(errors.NotExist, errors.Errorf(format, args...))

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strings"
 
+	"github.com/sealpost/sealpost/store/column"
+
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
@@ -66,7 +68,7 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		return sealpost.Account{}, errors.E(op, errors.Invalid, errors.Errorf("bad address %q", acct.Address))
 	}
 	acct.Address = addr
-	acct.Created = now()
+	acct.Created = column.Now()
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM domains WHERE name = ?`, domain).Scan(&one)
@@ -83,7 +85,7 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		}
 		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key)
 			VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			addr, domain, nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -113,7 +115,7 @@ func scanAccount(row interface{ Scan(...any) error }) (sealpost.Account, error) 
 	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey); err != nil {
 		return sealpost.Account{}, err
 	}
-	a.Created = fromNanos(created)
+	a.Created = column.FromNanos(created)
 	return a, nil
 }
 
@@ -235,7 +237,7 @@ func (s *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key
 		if err := rows.Scan(&k.ID, &k.Account, &created, &k.PublicKey, &k.WrappedByPassword, &k.WrappedByRecovery, &k.Active); err != nil {
 			return nil, dbErr(op, err)
 		}
-		k.Created = fromNanos(created)
+		k.Created = column.FromNanos(created)
 		out = append(out, k)
 	}
 	return out, dbErr(op, rows.Err())
@@ -296,6 +298,6 @@ func insertKey(ctx context.Context, tx *sql.Tx, key sealpost.Key) (sealpost.KeyI
 	var id sealpost.KeyID
 	err := tx.QueryRowContext(ctx, `INSERT INTO account_keys (account, created, public_key, wrapped_password, wrapped_recovery, active)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		key.Account, nanos(now()), key.PublicKey, key.WrappedByPassword, key.WrappedByRecovery, key.Active).Scan(&id)
+		key.Account, column.Nanos(column.Now()), key.PublicKey, key.WrappedByPassword, key.WrappedByRecovery, key.Active).Scan(&id)
 	return id, err
 }

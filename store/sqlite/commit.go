@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/sealpost/sealpost/store/flagset"
+	"github.com/sealpost/sealpost/store/column"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
@@ -76,10 +76,10 @@ func checkNewMessage(m sealpost.NewMessage) error {
 	if m.Size < 0 {
 		return invalid("negative size %d", m.Size)
 	}
-	if !validTime(m.InternalDate) {
+	if !column.ValidTime(m.InternalDate) {
 		return invalid("internal date %v out of range", m.InternalDate)
 	}
-	return flagset.CheckAll(m.Flags)
+	return column.CheckFlags(m.Flags)
 }
 
 // commitLoop is the group committer. It takes the first pending call, opens
@@ -221,7 +221,7 @@ func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMess
 	for i, nm := range msgs {
 		m := sealpost.Message{
 			Mailbox:      nm.Mailbox,
-			Flags:        flagset.Add(nil, nm.Flags),
+			Flags:        column.AddFlags(nil, nm.Flags),
 			InternalDate: nm.InternalDate,
 			Size:         nm.Size,
 			Blob:         nm.Blob,
@@ -229,9 +229,9 @@ func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMess
 			SessionKey:   nm.SessionKey,
 		}
 		if m.InternalDate.IsZero() {
-			m.InternalDate = now()
+			m.InternalDate = column.Now()
 		} else {
-			m.InternalDate = fromNanos(nanos(m.InternalDate))
+			m.InternalDate = column.FromNanos(column.Nanos(m.InternalDate))
 		}
 		if err := insertMessage(ctx, nextUID, insert, &m); err != nil {
 			return nil, err
@@ -258,6 +258,6 @@ func insertMessage(ctx context.Context, nextUID, insert *sql.Stmt, m *sealpost.M
 	m.UID = sealpost.UID(uidnext - 1)
 	m.ModSeq = uint64(modseq)
 	return insert.QueryRowContext(ctx,
-		m.Mailbox, int64(m.UID), flagset.Encode(m.Flags), nanos(m.InternalDate), m.Size,
+		m.Mailbox, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
 		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey).Scan(&m.ID)
 }

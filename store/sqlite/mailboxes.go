@@ -7,19 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost/store/column"
+
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
-
-// The naming rules are the core package's, shared by every Store.
-func canonicalName(name string) string { return sealpost.CanonicalMailboxName(name) }
-
-func checkName(name string) error {
-	if err := sealpost.CheckMailboxName(name); err != nil {
-		return errors.E(errors.Invalid, err)
-	}
-	return nil
-}
 
 const mailboxColumns = `id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq`
 
@@ -59,7 +51,7 @@ func (s *Store) Mailboxes(ctx context.Context, acct sealpost.AccountID) ([]sealp
 // MailboxByName returns the named mailbox; "INBOX" in any case matches.
 func (s *Store) MailboxByName(ctx context.Context, acct sealpost.AccountID, name string) (sealpost.Mailbox, error) {
 	const op = "sqlite.MailboxByName"
-	name = canonicalName(name)
+	name = sealpost.CanonicalMailboxName(name)
 	m, err := scanMailbox(s.r.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE account = ? AND name = ?`, acct, name))
 	if errors.IsErr(err, sql.ErrNoRows) {
 		return sealpost.Mailbox{}, errors.E(op, notExist("mailbox %q", name))
@@ -96,8 +88,8 @@ func mailboxByID(ctx context.Context, tx *sql.Tx, id sealpost.MailboxID) (sealpo
 // account is unknown.
 func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
 	const op = "sqlite.CreateMailbox"
-	name = canonicalName(name)
-	if err := checkName(name); err != nil {
+	name = sealpost.CanonicalMailboxName(name)
+	if err := column.CheckName(name); err != nil {
 		return sealpost.Mailbox{}, errors.E(op, err)
 	}
 	if use != sealpost.UseNone && (!strings.HasPrefix(string(use), `\`) || strings.ContainsAny(string(use), " \t\r\n")) {
@@ -203,8 +195,8 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 // renames INBOX by moving its messages, RFC 9051 6.3.6).
 func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newName string) error {
 	const op = "sqlite.RenameMailbox"
-	newName = canonicalName(newName)
-	if err := checkName(newName); err != nil {
+	newName = sealpost.CanonicalMailboxName(newName)
+	if err := column.CheckName(newName); err != nil {
 		return errors.E(op, err)
 	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"slices"
 
-	"github.com/sealpost/sealpost/store/flagset"
+	"github.com/sealpost/sealpost/store/column"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
@@ -21,8 +21,8 @@ func scanMessage(row interface{ Scan(...any) error }) (sealpost.Message, error) 
 		return sealpost.Message{}, err
 	}
 	m.UID = sealpost.UID(uid)
-	m.Flags = flagset.Decode(flags)
-	m.InternalDate = fromNanos(date)
+	m.Flags = column.DecodeFlags(flags)
+	m.InternalDate = column.FromNanos(date)
 	m.ModSeq = uint64(modseq)
 	m.Blob = sealpost.BlobRef(blob)
 	return m, nil
@@ -89,7 +89,7 @@ func sortedUIDs(uids []sealpost.UID) []sealpost.UID {
 // if the mailbox is unknown; Invalid for a malformed flag.
 func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag) ([]sealpost.Message, error) {
 	const opName = "sqlite.SetFlags"
-	if err := flagset.CheckAll(flags); err != nil {
+	if err := column.CheckFlags(flags); err != nil {
 		return nil, errors.E(opName, err)
 	}
 	if op != sealpost.FlagsSet && op != sealpost.FlagsAdd && op != sealpost.FlagsRemove {
@@ -121,10 +121,10 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 			} else if err != nil {
 				return err
 			}
-			nf := flagset.Apply(m.Flags, op, flags)
-			if !flagset.Same(m.Flags, nf) {
+			nf := column.ApplyFlags(m.Flags, op, flags)
+			if !column.SameFlags(m.Flags, nf) {
 				m.Flags, m.ModSeq, changed = nf, modseq, true
-				if _, err := upd.ExecContext(ctx, flagset.Encode(nf), int64(modseq), m.ID); err != nil {
+				if _, err := upd.ExecContext(ctx, column.EncodeFlags(nf), int64(modseq), m.ID); err != nil {
 					return err
 				}
 			}

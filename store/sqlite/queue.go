@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost/store/column"
+
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
@@ -22,11 +24,11 @@ func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, e
 	if err := m.Check(); err != nil {
 		return 0, errors.E(op, errors.Invalid, err)
 	}
-	if !validTime(m.Queued) || !validTime(m.NextTry) {
+	if !column.ValidTime(m.Queued) || !column.ValidTime(m.NextTry) {
 		return 0, errors.E(op, errors.Invalid, errors.Str("time out of range"))
 	}
 	if m.Queued.IsZero() {
-		m.Queued = now()
+		m.Queued = column.Now()
 	}
 	if m.NextTry.IsZero() {
 		m.NextTry = m.Queued
@@ -36,7 +38,7 @@ func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, e
 		return tx.QueryRowContext(ctx, `INSERT INTO queue (from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			m.From, strings.Join(m.Recipients, recipientSep), string(m.Blob), m.Size,
-			nanos(m.Queued), nanos(m.NextTry), m.Attempts, m.LastError).Scan(&id)
+			column.Nanos(m.Queued), column.Nanos(m.NextTry), m.Attempts, m.LastError).Scan(&id)
 	})
 	if err != nil {
 		return 0, err
@@ -63,8 +65,8 @@ func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 		}
 		m.Recipients = strings.Split(rcpts, recipientSep)
 		m.Blob = sealpost.BlobRef(blob)
-		m.Queued = fromNanos(queued)
-		m.NextTry = fromNanos(next)
+		m.Queued = column.FromNanos(queued)
+		m.NextTry = column.FromNanos(next)
 		out = append(out, m)
 	}
 	return out, dbErr(op, rows.Err())
@@ -96,12 +98,12 @@ func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, erro
 // attempt; storetest checks it when a Store has it.
 func (s *Store) Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error {
 	const op = "sqlite.Reschedule"
-	if !validTime(nextTry) {
+	if !column.ValidTime(nextTry) {
 		return errors.E(op, errors.Invalid, errors.Str("time out of range"))
 	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE queue SET attempts = attempts + 1, next_try = ?, last_error = ? WHERE id = ?`,
-			nanos(nextTry), lastError, id)
+			column.Nanos(nextTry), lastError, id)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealpost/sealpost/store/flagset"
+	"github.com/sealpost/sealpost/store/column"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
@@ -235,22 +235,22 @@ func TestFlagOps(t *testing.T) {
 		{f(`$Work`), sealpost.FlagsSet, nil, f()},
 	}
 	for _, tt := range tests {
-		got := flagset.Apply(tt.cur, tt.op, tt.flags)
+		got := column.ApplyFlags(tt.cur, tt.op, tt.flags)
 		if !slices.Equal(got, tt.want) {
-			t.Errorf("flagset.Apply(%q, %d, %q) = %q, want %q", tt.cur, tt.op, tt.flags, got, tt.want)
+			t.Errorf("column.ApplyFlags(%q, %d, %q) = %q, want %q", tt.cur, tt.op, tt.flags, got, tt.want)
 		}
-		if back := flagset.Decode(flagset.Encode(got)); !slices.Equal(back, got) && len(got) != 0 {
+		if back := column.DecodeFlags(column.EncodeFlags(got)); !slices.Equal(back, got) && len(got) != 0 {
 			t.Errorf("flags %q do not survive encoding: %q", got, back)
 		}
 	}
 	for _, bad := range []sealpost.Flag{"", `\`, "a b", "a(b", `a"`, "é", `a\b`, "x\x00"} {
-		if flagset.Check(bad) == nil {
-			t.Errorf("flagset.Check(%q) accepted", bad)
+		if column.CheckFlag(bad) == nil {
+			t.Errorf("column.CheckFlag(%q) accepted", bad)
 		}
 	}
 	for _, good := range []sealpost.Flag{`\Seen`, `$Forwarded`, `NonJunk`, `$MDNSent`} {
-		if err := flagset.Check(good); err != nil {
-			t.Errorf("flagset.Check(%q): %v", good, err)
+		if err := column.CheckFlag(good); err != nil {
+			t.Errorf("column.CheckFlag(%q): %v", good, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package flagset
+package column
 
 import (
 	"strings"
@@ -23,18 +23,18 @@ func FuzzFlags(f *testing.F) {
 		split := func(s string) []sealpost.Flag {
 			var out []sealpost.Flag
 			for _, p := range strings.Fields(s) {
-				if Check(sealpost.Flag(p)) == nil {
+				if CheckFlag(sealpost.Flag(p)) == nil {
 					out = append(out, sealpost.Flag(p))
 				}
 			}
 			return out
 		}
-		flags := Add(nil, split(cur))
+		flags := AddFlags(nil, split(cur))
 		for _, op := range []struct {
 			op    sealpost.FlagOp
 			flags []sealpost.Flag
 		}{{sealpost.FlagsAdd, split(add)}, {sealpost.FlagsRemove, split(del)}, {sealpost.FlagsSet, split(add)}} {
-			flags = Apply(flags, op.op, op.flags)
+			flags = ApplyFlags(flags, op.op, op.flags)
 			for i, a := range flags {
 				if strings.EqualFold(string(a), recent) {
 					t.Fatalf("\\Recent stored: %q", flags)
@@ -45,8 +45,8 @@ func FuzzFlags(f *testing.F) {
 					}
 				}
 			}
-			back := Decode(Encode(flags))
-			if len(back) != len(flags) || !Same(back, flags) {
+			back := DecodeFlags(EncodeFlags(flags))
+			if len(back) != len(flags) || !SameFlags(back, flags) {
 				t.Fatalf("flags %q read back as %q", flags, back)
 			}
 		}

@@ -1,8 +1,9 @@
-// Package flagset owns the rules for IMAP flags as the metadata stores keep
-// them: what a valid flag is, set operations that ignore case (RFC 9051
-// 2.3.2) and never store \Recent, and the space-separated text encoding
-// that every Store implementation uses, so that all of them behave alike.
-package flagset
+// Package column owns the forms in which every Store implementation keeps
+// values in its columns, so that all of them behave alike: IMAP flags (what
+// a valid flag is, set operations that ignore case (RFC 9051 2.3.2) and
+// never keep \Recent, the space-separated text form), times (Unix
+// nanoseconds) and mailbox names (the core rule, as an Invalid error).
+package column
 
 import (
 	"strings"
@@ -19,7 +20,7 @@ const recent = `\Recent`
 // Check rejects what is not an IMAP flag: a flag is an atom, or `\`
 // followed by an atom (RFC 9051 9, flag and atom-specials). The check also
 // keeps the space-separated storage unambiguous.
-func Check(f sealpost.Flag) error {
+func CheckFlag(f sealpost.Flag) error {
 	s := string(f)
 	if strings.HasPrefix(s, `\`) {
 		s = s[1:]
@@ -37,9 +38,9 @@ func Check(f sealpost.Flag) error {
 }
 
 // CheckAll checks every flag of a list.
-func CheckAll(flags []sealpost.Flag) error {
+func CheckFlags(flags []sealpost.Flag) error {
 	for _, f := range flags {
-		if err := Check(f); err != nil {
+		if err := CheckFlag(f); err != nil {
 			return err
 		}
 	}
@@ -47,7 +48,7 @@ func CheckAll(flags []sealpost.Flag) error {
 }
 
 // Has reports whether flags holds f, ignoring case.
-func Has(flags []sealpost.Flag, f sealpost.Flag) bool {
+func HasFlag(flags []sealpost.Flag, f sealpost.Flag) bool {
 	for _, g := range flags {
 		if strings.EqualFold(string(g), string(f)) {
 			return true
@@ -58,11 +59,11 @@ func Has(flags []sealpost.Flag, f sealpost.Flag) bool {
 
 // Add returns cur with those of add it lacks appended, ignoring case:
 // a flag keeps the case it was first set in. \Recent is dropped.
-func Add(cur, add []sealpost.Flag) []sealpost.Flag {
+func AddFlags(cur, add []sealpost.Flag) []sealpost.Flag {
 	out := make([]sealpost.Flag, 0, len(cur)+len(add))
 	for _, list := range [][]sealpost.Flag{cur, add} {
 		for _, f := range list {
-			if strings.EqualFold(string(f), recent) || Has(out, f) {
+			if strings.EqualFold(string(f), recent) || HasFlag(out, f) {
 				continue
 			}
 			out = append(out, f)
@@ -72,10 +73,10 @@ func Add(cur, add []sealpost.Flag) []sealpost.Flag {
 }
 
 // Remove returns cur without the flags in del, ignoring case.
-func Remove(cur, del []sealpost.Flag) []sealpost.Flag {
+func RemoveFlags(cur, del []sealpost.Flag) []sealpost.Flag {
 	out := make([]sealpost.Flag, 0, len(cur))
 	for _, f := range cur {
-		if !Has(del, f) {
+		if !HasFlag(del, f) {
 			out = append(out, f)
 		}
 	}
@@ -83,25 +84,25 @@ func Remove(cur, del []sealpost.Flag) []sealpost.Flag {
 }
 
 // Apply computes a message's new flags under op.
-func Apply(cur []sealpost.Flag, op sealpost.FlagOp, flags []sealpost.Flag) []sealpost.Flag {
+func ApplyFlags(cur []sealpost.Flag, op sealpost.FlagOp, flags []sealpost.Flag) []sealpost.Flag {
 	switch op {
 	case sealpost.FlagsAdd:
-		return Add(cur, flags)
+		return AddFlags(cur, flags)
 	case sealpost.FlagsRemove:
-		return Remove(cur, flags)
+		return RemoveFlags(cur, flags)
 	default: // FlagsSet: keep the stored case of flags that stay.
-		return Add(Remove(cur, Remove(cur, flags)), flags)
+		return AddFlags(RemoveFlags(cur, RemoveFlags(cur, flags)), flags)
 	}
 }
 
 // Same reports whether a and b hold the same flags, ignoring case and
 // order.
-func Same(a, b []sealpost.Flag) bool {
+func SameFlags(a, b []sealpost.Flag) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for _, f := range a {
-		if !Has(b, f) {
+		if !HasFlag(b, f) {
 			return false
 		}
 	}
@@ -109,7 +110,7 @@ func Same(a, b []sealpost.Flag) bool {
 }
 
 // Encode is the stored form of a flag list: space-separated.
-func Encode(flags []sealpost.Flag) string {
+func EncodeFlags(flags []sealpost.Flag) string {
 	var b strings.Builder
 	for i, f := range flags {
 		if i > 0 {
@@ -121,7 +122,7 @@ func Encode(flags []sealpost.Flag) string {
 }
 
 // Decode parses the stored form; an empty list is nil.
-func Decode(s string) []sealpost.Flag {
+func DecodeFlags(s string) []sealpost.Flag {
 	if s == "" {
 		return nil
 	}

@@ -1,0 +1,40 @@
+package column
+
+import (
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+)
+
+// Nanos encodes a time for storage: Unix nanoseconds, 0 for the zero time.
+func Nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FromNanos decodes a stored time, in UTC.
+func FromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// ValidTime reports whether t can be stored as Unix nanoseconds.
+func ValidTime(t time.Time) bool {
+	return t.IsZero() || t.Year() > 1677 && t.Year() < 2262
+}
+
+// Now is the current time as it will read back from storage.
+func Now() time.Time { return FromNanos(time.Now().UnixNano()) }
+
+// CheckName applies sealpost.CheckMailboxName, as an Invalid error.
+func CheckName(name string) error {
+	if err := sealpost.CheckMailboxName(name); err != nil {
+		return errors.E(errors.Invalid, err)
+	}
+	return nil
+}

@@ -38,3 +38,22 @@ func CheckName(name string) error {
 	}
 	return nil
 }
+
+// NewMessage is the message a Store inserts for nm, before it has an ID,
+// UID or MODSEQ: flags normalised, the internal date as it will read back
+// (now, if nm has none).
+func NewMessage(nm sealpost.NewMessage) sealpost.Message {
+	m := sealpost.Message{
+		Mailbox:      nm.Mailbox,
+		Flags:        AddFlags(nil, nm.Flags),
+		InternalDate: FromNanos(Nanos(nm.InternalDate)),
+		Size:         nm.Size,
+		Blob:         nm.Blob,
+		Key:          nm.Key,
+		SessionKey:   nm.SessionKey,
+	}
+	if m.InternalDate.IsZero() {
+		m.InternalDate = Now()
+	}
+	return m
+}

@@ -58,20 +58,7 @@ func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]
 	}
 	base := make([]sealpost.Message, len(msgs))
 	for i, nm := range msgs {
-		m := sealpost.Message{
-			Mailbox:      nm.Mailbox,
-			Flags:        column.AddFlags(nil, nm.Flags),
-			InternalDate: nm.InternalDate,
-			Size:         nm.Size,
-			Blob:         nm.Blob,
-			Key:          nm.Key,
-			SessionKey:   nm.SessionKey,
-		}
-		if m.InternalDate.IsZero() {
-			m.InternalDate = column.Now()
-		} else {
-			m.InternalDate = column.FromNanos(column.Nanos(m.InternalDate))
-		}
+		m := column.NewMessage(nm)
 		base[i] = m
 	}
 	var out []sealpost.Message

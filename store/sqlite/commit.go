@@ -219,20 +219,7 @@ func (h *hotStmts) insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpo
 func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage, nextUID, insert *sql.Stmt) ([]sealpost.Message, error) {
 	out := make([]sealpost.Message, len(msgs))
 	for i, nm := range msgs {
-		m := sealpost.Message{
-			Mailbox:      nm.Mailbox,
-			Flags:        column.AddFlags(nil, nm.Flags),
-			InternalDate: nm.InternalDate,
-			Size:         nm.Size,
-			Blob:         nm.Blob,
-			Key:          nm.Key,
-			SessionKey:   nm.SessionKey,
-		}
-		if m.InternalDate.IsZero() {
-			m.InternalDate = column.Now()
-		} else {
-			m.InternalDate = column.FromNanos(column.Nanos(m.InternalDate))
-		}
+		m := column.NewMessage(nm)
 		if err := insertMessage(ctx, nextUID, insert, &m); err != nil {
 			return nil, err
 		}

@@ -273,17 +273,18 @@ type QueueStore interface {
 }
 
 // Store is the metadata store of one region. Implementations: store/sqlite
-// (embedded) and, later, store/postgres; store/storetest is the conformance
+// (embedded) and store/postgres; store/storetest is the conformance
 // suite every implementation passes. A Store is safe for concurrent use.
 type Store interface {
 	AccountStore
 	MailStore
 	QueueStore
+	RegionStore
 	Close() error
 }
 
 // BlobStore holds sealed blobs: opaque ciphertext, never plaintext.
-// Implementations: blob/fs; blob/blobtest is the conformance suite.
+// Implementations: blob/pack, blob/fs, blob/s3; blob/blobtest is the conformance suite.
 // A BlobStore is safe for concurrent use.
 type BlobStore interface {
 	// Put stores data under a new random ref and returns it. When Put
@@ -294,4 +295,9 @@ type BlobStore interface {
 	Get(ctx context.Context, ref BlobRef) (io.ReadCloser, error)
 	// Delete removes a blob. Deleting a missing blob is not an error.
 	Delete(ctx context.Context, ref BlobRef) error
+	// List calls fn with the ref of every stored blob, in no particular
+	// order, stopping at fn's first error and returning it. Blobs put or
+	// deleted during List may or may not be seen. The residency audit uses
+	// it to find blobs that no account in the region references.
+	List(ctx context.Context, fn func(BlobRef) error) error
 }

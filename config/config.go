@@ -21,10 +21,18 @@ type Config struct {
 	// DataDir holds the metadata database, sealed blobs and keys.
 	DataDir string `toml:"data_dir"`
 
-	// BlobStore chooses how sealed blobs are kept under data_dir/blobs:
-	// "pack" (append-only segments with group fsync: the fast default) or
-	// "files" (one file per blob).
-	BlobStore string `toml:"blob_store"`
+	// Directory is the global directory's SQLite file (address → home
+	// region). Default data_dir/directory.db. Regional nodes and the front
+	// door of one deployment share it.
+	Directory string `toml:"directory"`
+
+	// Regions are where mailboxes live; at least one. A process serves
+	// every region (the default), or one (serve --region).
+	Regions []Region `toml:"region"`
+
+	// Cluster holds the deployment's internal mTLS credentials, needed only
+	// when regions run as separate processes behind a front door.
+	Cluster Cluster `toml:"cluster"`
 
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
@@ -74,15 +82,84 @@ type Log struct {
 	Format string `toml:"format"` // text or json
 }
 
+// Region is one region: a jurisdiction and the storage of the mailboxes
+// homed there. Nothing of one region's accounts is stored in another's.
+type Region struct {
+	// ID is short and stable, e.g. "ie": lower-case letters, digits, '-'.
+	ID string `toml:"id"`
+	// Name is for people, e.g. "Ireland".
+	Name string `toml:"name"`
+	// Country is the ISO 3166-1 alpha-2 code of where the data sits.
+	Country string `toml:"country"`
+	// Zones are the legal zones the country belongs to, e.g. ["EU"].
+	Zones []string `toml:"zones"`
+	// Store is the region's metadata store.
+	Store RegionStore `toml:"store"`
+	// Blobs is the region's sealed blob store.
+	Blobs RegionBlobs `toml:"blobs"`
+	// Internal is the address this region's node listens on for the front
+	// door and other nodes (mutually authenticated TLS, see Cluster);
+	// empty when the region is served only in-process.
+	Internal string `toml:"internal"`
+}
+
+// RegionStore chooses a region's metadata store.
+type RegionStore struct {
+	// Kind is "sqlite" (embedded, the default) or "postgres".
+	Kind string `toml:"kind"`
+	// Path is the SQLite file; default data_dir/regions/<id>/meta.db.
+	Path string `toml:"path"`
+	// DSN is the PostgreSQL connection string (kind = "postgres"), e.g.
+	// "postgres://sealpost@db-ie.internal/sealpost?sslmode=verify-full".
+	DSN string `toml:"dsn"`
+}
+
+// RegionBlobs chooses a region's blob store.
+type RegionBlobs struct {
+	// Kind is "pack" (append-only segments with group fsync: the fast
+	// default), "files" (one file per blob) or "s3" (an S3-compatible
+	// bucket in the region).
+	Kind string `toml:"kind"`
+	// Path is the folder for pack or files; default
+	// data_dir/regions/<id>/blobs.
+	Path string `toml:"path"`
+	// S3 settings (kind = "s3").
+	Endpoint      string `toml:"endpoint"` // host:port
+	Bucket        string `toml:"bucket"`
+	Prefix        string `toml:"prefix"` // key prefix within the bucket
+	AccessKey     string `toml:"access_key"`
+	SecretKeyFile string `toml:"secret_key_file"` // file holding the secret key
+	Secure        bool   `toml:"secure"`          // HTTPS to the endpoint
+	S3Region      string `toml:"s3_region"`       // the bucket's S3 region name, if needed
+}
+
+// Cluster names the deployment's internal mTLS files (PEM): the CA every
+// node trusts, and this process's certificate and key issued by it
+// (`sealpost cluster init` makes them).
+type Cluster struct {
+	CA   string `toml:"ca"`
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// RegionByID returns the region with the given id.
+func (c *Config) RegionByID(id string) (Region, bool) {
+	for _, r := range c.Regions {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
 // Default returns a configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Hostname:  "localhost",
-		DataDir:   "sealpost-data",
-		BlobStore: "pack",
-		Limits:    Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
-		Argon2:    Argon2{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
-		Log:       Log{Level: "info", Format: "text"},
+		Hostname: "localhost",
+		DataDir:  "sealpost-data",
+		Limits:   Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
+		Argon2:   Argon2{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		Log:      Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -105,6 +182,23 @@ func Load(path string) (Config, error) {
 	if !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
 	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.TLS.Cert, &c.TLS.Key} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	for i := range c.Regions {
+		r := &c.Regions[i]
+		for _, p := range []*string{&r.Store.Path, &r.Blobs.Path, &r.Blobs.SecretKeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(c.DataDir, *p)
+			}
+		}
+	}
+	if c.Directory != "" && !filepath.IsAbs(c.Directory) {
+		c.Directory = filepath.Join(c.DataDir, c.Directory)
+	}
 	return c, c.Validate()
 }
 
@@ -119,9 +213,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir: required")
 	}
-	if c.BlobStore != "pack" && c.BlobStore != "files" {
-		bad("blob_store: %q is not pack or files", c.BlobStore)
-	}
+	c.validateRegions(bad)
 	for name, addr := range map[string]string{
 		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission,
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS,
@@ -132,6 +224,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad("%s: %v", name, err)
 		}
+	}
+	if (c.Cluster.CA == "") != (c.Cluster.Cert == "") || (c.Cluster.Cert == "") != (c.Cluster.Key == "") {
+		bad("cluster: ca, cert and key go together")
 	}
 	if c.TLS.SelfSigned == (c.TLS.Cert != "") {
 		bad("tls: set either cert and key, or self_signed = true")
@@ -176,4 +271,108 @@ func (c *Config) Validate() error {
 		return errors.E(op, errors.Invalid, errors.Str(strings.Join(problems, "; ")))
 	}
 	return nil
+}
+
+// validateRegions checks the regions and fills in their defaults.
+func (c *Config) validateRegions(bad func(string, ...any)) {
+	if c.Directory == "" && c.DataDir != "" {
+		c.Directory = filepath.Join(c.DataDir, "directory.db")
+	}
+	if len(c.Regions) == 0 {
+		bad("region: at least one [[region]] is required")
+	}
+	seen := map[string]bool{}
+	for i := range c.Regions {
+		r := &c.Regions[i]
+		where := fmt.Sprintf("region %q", r.ID)
+		if !ValidRegionID(r.ID) {
+			bad("%s: id must be 1-32 lower-case letters, digits or '-'", where)
+		}
+		if seen[r.ID] {
+			bad("%s: declared twice", where)
+		}
+		seen[r.ID] = true
+		if r.Name == "" {
+			bad("%s: name is required", where)
+		}
+		if len(r.Country) != 2 || strings.ToUpper(r.Country) != r.Country || strings.ContainsFunc(r.Country, func(c rune) bool { return c < 'A' || c > 'Z' }) {
+			bad("%s: country %q is not an ISO 3166-1 alpha-2 code (e.g. \"IE\")", where, r.Country)
+		}
+		for _, z := range r.Zones {
+			if z == "" || strings.ContainsAny(z, " \t,") {
+				bad("%s: zone %q is not a name", where, z)
+			}
+		}
+		dir := filepath.Join(c.DataDir, "regions", r.ID)
+		switch r.Store.Kind {
+		case "", "sqlite":
+			r.Store.Kind = "sqlite"
+			if r.Store.Path == "" {
+				r.Store.Path = filepath.Join(dir, "meta.db")
+			}
+			if r.Store.DSN != "" {
+				bad("%s: store.dsn is for kind = \"postgres\"", where)
+			}
+		case "postgres":
+			if r.Store.DSN == "" {
+				bad("%s: store.dsn is required for postgres", where)
+			}
+		default:
+			bad("%s: store.kind %q is not sqlite or postgres", where, r.Store.Kind)
+		}
+		switch r.Blobs.Kind {
+		case "", "pack", "files":
+			if r.Blobs.Kind == "" {
+				r.Blobs.Kind = "pack"
+			}
+			if r.Blobs.Path == "" {
+				r.Blobs.Path = filepath.Join(dir, "blobs")
+			}
+		case "s3":
+			if r.Blobs.Endpoint == "" || r.Blobs.Bucket == "" || r.Blobs.AccessKey == "" || r.Blobs.SecretKeyFile == "" {
+				bad("%s: blobs of kind s3 need endpoint, bucket, access_key and secret_key_file", where)
+			}
+		default:
+			bad("%s: blobs.kind %q is not pack, files or s3", where, r.Blobs.Kind)
+		}
+		if r.Internal != "" {
+			if _, _, err := net.SplitHostPort(r.Internal); err != nil {
+				bad("%s: internal: %v", where, err)
+			}
+		}
+	}
+	// Two regions must never share storage: that would put one region's
+	// mail in the other's jurisdiction.
+	paths := map[string]string{}
+	for _, r := range c.Regions {
+		for _, p := range []string{r.Store.Path, r.Blobs.Path, r.Store.DSN} {
+			if p == "" {
+				continue
+			}
+			if other, ok := paths[p]; ok && other != r.ID {
+				bad("regions %q and %q share storage %q", other, r.ID, p)
+			}
+			paths[p] = r.ID
+		}
+		if r.Blobs.Kind == "s3" {
+			key := r.Blobs.Endpoint + "/" + r.Blobs.Bucket + "/" + r.Blobs.Prefix
+			if other, ok := paths[key]; ok && other != r.ID {
+				bad("regions %q and %q share the bucket %s", other, r.ID, key)
+			}
+			paths[key] = r.ID
+		}
+	}
+}
+
+// ValidRegionID reports whether id is a well-formed region id.
+func ValidRegionID(id string) bool {
+	if len(id) == 0 || len(id) > 32 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -31,16 +31,32 @@ func TestExampleConfig(t *testing.T) {
 	if c.Listen.SMTP != ":25" || c.Limits.MaxRecipients != 100 || c.Argon2.MemoryKiB != 65536 {
 		t.Errorf("example config decoded wrong: %+v", c)
 	}
+	if len(c.Regions) != 2 || c.Regions[0].Store.Path != "/var/lib/sealpost/regions/ie/meta.db" ||
+		c.Regions[0].Blobs.Path != "/var/lib/sealpost/regions/ie/blobs" || c.Regions[1].Blobs.Kind != "s3" ||
+		c.Directory != "/var/lib/sealpost/directory.db" {
+		t.Errorf("example regions decoded wrong: %+v (directory %s)", c.Regions, c.Directory)
+	}
 }
+
+const region = "[[region]]\nid = \"ie\"\nname = \"Ireland\"\ncountry = \"IE\"\n"
 
 func TestLoadRejects(t *testing.T) {
 	for name, text := range map[string]string{
-		"unknown key":   "hostnme = \"x\"\n[tls]\nself_signed = true\n",
-		"bad listen":    "[listen]\nsmtp = \"nonsense\"\n[tls]\nself_signed = true\n",
+		"no region":         "[tls]\nself_signed = true\n",
+		"bad region id":     strings.Replace(region, `"ie"`, `"IE"`, 1) + "[tls]\nself_signed = true\n",
+		"bad country":       strings.Replace(region, `"IE"`, `"Ireland"`, 1) + "[tls]\nself_signed = true\n",
+		"duplicate region":  region + region + "[tls]\nself_signed = true\n",
+		"pg without dsn":    region + "store.kind = \"postgres\"\n[tls]\nself_signed = true\n",
+		"s3 without bucket": region + "blobs.kind = \"s3\"\nblobs.endpoint = \"x:1\"\n[tls]\nself_signed = true\n",
+		"shared storage": region + "store.path = \"m.db\"\n" + strings.NewReplacer(`"ie"`, `"us"`, `"IE"`, `"US"`).Replace(region) +
+			"store.path = \"m.db\"\n[tls]\nself_signed = true\n",
+		"half cluster":  region + "[cluster]\nca = \"ca.crt\"\n[tls]\nself_signed = true\n",
+		"unknown key":   region + "hostnme = \"x\"\n[tls]\nself_signed = true\n",
+		"bad listen":    region + "[listen]\nsmtp = \"nonsense\"\n[tls]\nself_signed = true\n",
 		"no tls":        "",
-		"both tls":      "[tls]\nself_signed = true\ncert = \"a\"\nkey = \"b\"\n",
-		"tiny argon2":   "[argon2]\nmemory_kib = 1\n[tls]\nself_signed = true\n",
-		"bad log level": "[log]\nlevel = \"loud\"\n[tls]\nself_signed = true\n",
+		"both tls":      region + "[tls]\nself_signed = true\ncert = \"a\"\nkey = \"b\"\n",
+		"tiny argon2":   region + "[argon2]\nmemory_kib = 1\n[tls]\nself_signed = true\n",
+		"bad log level": region + "[log]\nlevel = \"loud\"\n[tls]\nself_signed = true\n",
 		"syntax":        "hostname = \n",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -57,6 +73,7 @@ func TestLoadRejects(t *testing.T) {
 func TestDefaultIsValidWithTLS(t *testing.T) {
 	c := Default()
 	c.TLS.SelfSigned = true
+	c.Regions = []Region{{ID: "ie", Name: "Ireland", Country: "IE", Zones: []string{"EU"}}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

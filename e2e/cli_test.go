@@ -89,6 +89,11 @@ func TestServeConfig(t *testing.T) {
 	conf := filepath.Join(dir, "sealpost.toml")
 	os.WriteFile(conf, []byte(`hostname = "mail.example.net"
 data_dir = "data"
+[[region]]
+id = "eu"
+name = "Europe"
+country = "DE"
+zones = ["EU"]
 [listen]
 smtp = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
@@ -113,7 +118,7 @@ threads = 1
 	if !strings.Contains(string(buf[:n]), "ready") {
 		t.Fatalf("serve did not print ready: %q\n%s", buf[:n], stderr.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data", "meta.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "data", "regions", "eu", "meta.db")); err != nil {
 		t.Fatalf("data_dir is not relative to the config file: %v", err)
 	}
 	if out, err := sealpost(t, "", "serve", "--config", filepath.Join(dir, "missing.toml")); err == nil {

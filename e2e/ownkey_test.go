@@ -44,7 +44,7 @@ func TestOwnKeyMode(t *testing.T) {
 	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log")) // creates demo.example
 	d.Stop()
 	mustSealpost(t, "own-login-password\n", "account", "add", own, "--own-key", pub, "--data", data)
-	if list := mustSealpost(t, "", "account", "list", "--data", data); !regexp.MustCompile(`own@demo\.example\s+\S+ \S+\s+own-key`).MatchString(list) {
+	if list := mustSealpost(t, "", "account", "list", "--data", data); !regexp.MustCompile(`own@demo\.example\s+ie\s+IE\s+\S+ \S+\s+own-key`).MatchString(list) {
 		t.Fatalf("account list does not show own-key mode:\n%s", list)
 	}
 	d = testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))

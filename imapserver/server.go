@@ -71,9 +71,22 @@ type Options struct {
 	MaxLoginFailures int
 }
 
-// Server serves IMAP over the postbox of one region.
+// Backend is what the IMAP server needs from the postbox: a region's
+// *postbox.Service, or a region.Router that logs each owner in at their home
+// region.
+type Backend interface {
+	// MaxMessageSize is the largest message the backend stores.
+	MaxMessageSize() int64
+	// Login checks the password and opens the owner's session.
+	Login(ctx context.Context, addr, password string) (*postbox.Session, error)
+}
+
+var _ Backend = (*postbox.Service)(nil)
+
+// Server serves IMAP over the postbox of one region, or of several through
+// a router.
 type Server struct {
-	svc  *postbox.Service
+	svc  Backend
 	opts Options
 	log  *slog.Logger
 	imap *goimap.Server
@@ -109,7 +122,7 @@ var capabilities = imap.CapSet{
 }
 
 // New returns a Server over svc.
-func New(svc *postbox.Service, opts Options) *Server {
+func New(svc Backend, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = mlog.Discard()
 	}

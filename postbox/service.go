@@ -188,11 +188,11 @@ func (s *Service) Authenticate(ctx context.Context, addr, password string) (seal
 }
 
 // recipient returns the parsed public key of a key generation.
-func (s *Service) recipient(ctx context.Context, acct sealpost.AccountID) (sealpost.KeyID, *seal.Recipient, error) {
+func (s *Service) recipient(ctx context.Context, acct sealpost.AccountID) (sealpost.KeyID, *seal.Recipient, []byte, error) {
 	const op = "postbox.recipient"
 	keys, err := s.store.Keys(ctx, acct)
 	if err != nil {
-		return 0, nil, errors.E(op, err)
+		return 0, nil, nil, errors.E(op, err)
 	}
 	for _, k := range keys {
 		if !k.Active {
@@ -204,22 +204,22 @@ func (s *Service) recipient(ctx context.Context, acct sealpost.AccountID) (sealp
 		if r == nil {
 			r, err = seal.ParseRecipient(k.PublicKey)
 			if err != nil {
-				return 0, nil, errors.E(op, errors.Internal, err)
+				return 0, nil, nil, errors.E(op, errors.Internal, err)
 			}
 			s.mu.Lock()
 			s.recipients[k.ID] = r
 			s.mu.Unlock()
 		}
-		return k.ID, r, nil
+		return k.ID, r, k.PublicKey, nil
 	}
-	return 0, nil, errors.E(op, errors.Internal, errors.Str("account has no active key"))
+	return 0, nil, nil, errors.E(op, errors.Internal, errors.Str("account has no active key"))
 }
 
 // sealFor seals raw to the account's active key and stores the blob durably.
 // For an own-key account the stored form is PGP/MIME (RFC 3156), which the
 // owner's client decrypts, and the returned key ID is 0.
 func (s *Service) sealFor(ctx context.Context, acct sealpost.Account, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
-	keyID, r, err := s.recipient(ctx, acct.ID)
+	keyID, r, _, err := s.recipient(ctx, acct.ID)
 	if err != nil {
 		return "", 0, 0, err
 	}
@@ -228,21 +228,14 @@ func (s *Service) sealFor(ctx context.Context, acct sealpost.Account, raw []byte
 
 func (s *Service) sealTo(ctx context.Context, acct sealpost.Account, keyID sealpost.KeyID, r *seal.Recipient, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
 	const op = "postbox.seal"
-	var err error
-	var buf bytes.Buffer
-	buf.Grow(len(raw) + 1024)
-	size := int64(len(raw))
-	if acct.OwnKey {
-		err = seal.SealPGPMIME(&buf, r, raw, from, acct.Address, s.opts.Now())
-		size = int64(buf.Len())
-		keyID = 0
-	} else {
-		err = r.Seal(&buf, raw)
-	}
+	sealed, size, err := SealMessage(r, acct.OwnKey, raw, from, acct.Address, s.opts.Now())
 	if err != nil {
-		return "", 0, 0, errors.E(op, errors.Internal, err)
+		return "", 0, 0, errors.E(op, err)
 	}
-	ref, err := s.blobs.Put(ctx, buf.Bytes())
+	if acct.OwnKey {
+		keyID = 0
+	}
+	ref, err := s.blobs.Put(ctx, sealed)
 	if err != nil {
 		return "", 0, 0, errors.E(op, err)
 	}

@@ -23,6 +23,7 @@ type target struct {
 	inbox  sealpost.MailboxID
 	keyID  sealpost.KeyID
 	r      *seal.Recipient
+	pub    []byte // r's transferable public key
 	loaded time.Time
 }
 
@@ -71,11 +72,11 @@ func (s *Service) target(ctx context.Context, addr string) (*target, error) {
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	keyID, r, err := s.recipient(ctx, acct.ID)
+	keyID, r, pub, err := s.recipient(ctx, acct.ID)
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	t = &target{acct: acct, inbox: inbox.ID, keyID: keyID, r: r, loaded: now}
+	t = &target{acct: acct, inbox: inbox.ID, keyID: keyID, r: r, pub: pub, loaded: now}
 	s.mu.Lock()
 	if len(s.targets) > 100000 {
 		clear(s.targets) // bound memory; entries are cheap to reload

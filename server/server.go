@@ -1,6 +1,8 @@
 // Package server wires Sealpost together from its configuration: it opens
-// the region's stores under the data folder, builds the postbox service and
-// starts the SMTP and IMAP listeners. It owns no protocol or storage logic.
+// the global directory and the storage of each region it serves, builds
+// their postboxes and the router between them, and starts the SMTP and IMAP
+// listeners (and, for a regional node, its internal listener). It owns no
+// protocol or storage logic.
 package server
 
 import (
@@ -13,26 +15,39 @@ import (
 	"sync"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/blob/fs"
-	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/directory"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/smtpserver"
-	"github.com/sealpost/sealpost/store/sqlite"
 )
+
+// Options chooses what a process serves.
+type Options struct {
+	// Regions lists the regions whose storage this process opens and
+	// serves; nil means every configured region (one process, several
+	// regions, as the demo runs).
+	Regions []string
+	// FrontDoor makes the process a front door: no region's storage is
+	// opened; IMAP and submission are proxied and mail is handed to each
+	// recipient's home region over the internal links.
+	FrontDoor bool
+}
 
 // Server is a running (or ready to run) Sealpost process.
 type Server struct {
-	cfg config.Config
-	log *slog.Logger
-	Svc *postbox.Service
-	tls *tls.Config
+	cfg  config.Config
+	opts Options
+	log  *slog.Logger
+	tls  *tls.Config
 
-	store      *sqlite.Store
-	closeBlobs func() error
+	Dir     *directory.Dir
+	Regions map[sealpost.RegionID]*Region // served here
+	Links   map[sealpost.RegionID]*region.Link
+	Router  *region.Router
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -50,40 +65,35 @@ func Params(c config.Config) seal.Params {
 	return seal.Params{Time: c.Argon2.Time, MemoryKiB: c.Argon2.MemoryKiB, Threads: c.Argon2.Threads}
 }
 
-// Open opens the data folder (creating it if needed) and builds the service,
-// without listening.
-func Open(cfg config.Config, log *slog.Logger) (*Server, error) {
+// Open opens the directory and the storage of the regions this process
+// serves (creating what is missing) and builds the services, without
+// listening.
+func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err error) {
 	const op = "server.Open"
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.E(op, err)
 	}
+	for _, id := range opts.Regions {
+		if _, ok := cfg.RegionByID(id); !ok {
+			return nil, errors.E(op, errors.Invalid, errors.Errorf("region %q is not configured", id))
+		}
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, errors.E(op, errors.Internal, err)
 	}
-	closeBlobs := func() error { return nil }
-	store, err := sqlite.Open(filepath.Join(cfg.DataDir, "meta.db"))
-	if err != nil {
-		return nil, errors.E(op, err)
-	}
-	var blobs sealpost.BlobStore
-	switch cfg.BlobStore {
-	case "files":
-		blobs, err = fs.Open(filepath.Join(cfg.DataDir, "blobs"))
-	default:
-		var p *pack.Store
-		p, err = pack.Open(filepath.Join(cfg.DataDir, "blobs"))
-		if err == nil {
-			blobs, closeBlobs = p, p.Close
+	ctx := context.Background()
+	s := &Server{cfg: cfg, opts: opts, log: log,
+		Regions: map[sealpost.RegionID]*Region{}, Links: map[sealpost.RegionID]*region.Link{}}
+	defer func() {
+		if err != nil {
+			s.closeStores()
 		}
-	}
-	if err != nil {
-		store.Close()
+	}()
+	if s.Dir, err = directory.Open(cfg.Directory); err != nil {
 		return nil, errors.E(op, err)
 	}
 	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), Params(cfg))
 	if err != nil {
-		store.Close()
-		closeBlobs()
 		return nil, errors.E(op, err)
 	}
 	var cert tls.Certificate
@@ -93,25 +103,56 @@ func Open(cfg config.Config, log *slog.Logger) (*Server, error) {
 		cert, err = tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
 	}
 	if err != nil {
-		store.Close()
-		closeBlobs()
 		return nil, errors.E(op, errors.Invalid, err)
 	}
-	svc := postbox.New(store, blobs, postbox.Options{
-		Params:         Params(cfg),
-		MaxMessageSize: cfg.Limits.MaxMessageSize,
-		QueueKey:       qk,
-		Logger:         log,
-	})
-	return &Server{
-		closeBlobs: closeBlobs,
-		cfg:        cfg,
-		log:        log,
-		Svc:        svc,
-		store:      store,
-		tls:        &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-	}, nil
+	s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+
+	local := map[sealpost.RegionID]*postbox.Service{}
+	for _, rc := range cfg.Regions {
+		if !s.serves(rc.ID) {
+			continue
+		}
+		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, log)
+		if err != nil {
+			return nil, errors.E(op, err)
+		}
+		s.Regions[r.Info.ID] = r
+		local[r.Info.ID] = r.Svc
+	}
+	if err := s.openLinks(); err != nil {
+		return nil, errors.E(op, err)
+	}
+	s.Router = region.NewRouter(s.Dir, local, s.Links, cfg.Limits.MaxMessageSize)
+	return s, nil
 }
+
+// serves reports whether this process opens the region's storage.
+func (s *Server) serves(id string) bool {
+	if s.opts.FrontDoor {
+		return false
+	}
+	if s.opts.Regions == nil {
+		return true
+	}
+	for _, r := range s.opts.Regions {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+// RegionInfos returns every configured region, in configuration order.
+func (s *Server) RegionInfos() []sealpost.Region {
+	out := make([]sealpost.Region, len(s.cfg.Regions))
+	for i, rc := range s.cfg.Regions {
+		out[i] = Info(rc)
+	}
+	return out
+}
+
+// Config returns the configuration the server was opened with.
+func (s *Server) Config() config.Config { return s.cfg }
 
 // TLSConfig returns the server's TLS configuration.
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
@@ -140,27 +181,47 @@ func (s *Server) Start() error {
 		}
 	}
 	if l.SMTP != "" {
-		srv := smtpserver.New(s.Svc, smtpOpts(smtpserver.MX, false))
+		srv := smtpserver.New(s.Router, smtpOpts(smtpserver.MX, false))
 		add("smtp", l.SMTP, false, srv.Serve, srv.Close)
 	}
-	if l.Submission != "" {
-		srv := smtpserver.New(s.Svc, smtpOpts(smtpserver.Submission, false))
-		add("submission", l.Submission, false, srv.Serve, srv.Close)
-	}
-	if l.Submissions != "" {
-		srv := smtpserver.New(s.Svc, smtpOpts(smtpserver.Submission, true))
-		add("submissions", l.Submissions, true, srv.Serve, srv.Close)
-	}
-	if l.IMAP != "" {
-		srv := imapserver.New(s.Svc, imapOpts)
-		add("imap", l.IMAP, false, srv.Serve, srv.Close)
-	}
-	if l.IMAPS != "" {
-		srv := imapserver.New(s.Svc, imapOpts)
-		add("imaps", l.IMAPS, true, srv.Serve, srv.Close)
+	if s.opts.FrontDoor {
+		fd := s.frontDoor()
+		if l.Submission != "" {
+			add("submission", l.Submission, false, func(ln net.Listener) error { return fd.ServeSubmission(ln, false) }, fd.Close)
+		}
+		if l.Submissions != "" {
+			add("submissions", l.Submissions, false, func(ln net.Listener) error { return fd.ServeSubmission(ln, true) }, fd.Close)
+		}
+		if l.IMAP != "" {
+			add("imap", l.IMAP, false, func(ln net.Listener) error { return fd.ServeIMAP(ln, false) }, fd.Close)
+		}
+		if l.IMAPS != "" {
+			add("imaps", l.IMAPS, false, func(ln net.Listener) error { return fd.ServeIMAP(ln, true) }, fd.Close)
+		}
+	} else {
+		if l.Submission != "" {
+			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, false))
+			add("submission", l.Submission, false, srv.Serve, srv.Close)
+		}
+		if l.Submissions != "" {
+			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, true))
+			add("submissions", l.Submissions, true, srv.Serve, srv.Close)
+		}
+		if l.IMAP != "" {
+			srv := imapserver.New(s.Router, imapOpts)
+			add("imap", l.IMAP, false, srv.Serve, srv.Close)
+		}
+		if l.IMAPS != "" {
+			srv := imapserver.New(s.Router, imapOpts)
+			add("imaps", l.IMAPS, true, srv.Serve, srv.Close)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.startInternal(); err != nil {
+		s.closeLocked()
+		return err
+	}
 	for _, sp := range specs {
 		ln, err := net.Listen("tcp", sp.addr)
 		if err != nil {
@@ -213,9 +274,25 @@ func (s *Server) Close() error {
 	s.closeLocked()
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.Svc.Close()
-	s.closeBlobs()
-	return s.store.Close()
+	return s.closeStores()
+}
+
+func (s *Server) closeStores() error {
+	var err error
+	for _, r := range s.Regions {
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+	}
+	for _, l := range s.Links {
+		l.Close()
+	}
+	if s.Dir != nil {
+		if cerr := s.Dir.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 func (s *Server) closeLocked() {
@@ -228,21 +305,33 @@ func (s *Server) closeLocked() {
 	s.closers, s.listeners = nil, nil
 }
 
-// EnsureDemo creates the demo domain and accounts if missing and returns
-// the addresses it created.
-func EnsureDemo(ctx context.Context, svc *postbox.Service, domain string, accounts map[string]string) ([]string, error) {
-	if err := svc.AddDomain(ctx, domain); err != nil && !errors.Is(errors.Exist, err) {
+// DemoAccount is an account the demo makes, in a given region.
+type DemoAccount struct {
+	Address, Password string
+	Region            sealpost.RegionID
+}
+
+// EnsureDemo hosts the demo domain (default region: the first account's) and
+// creates the demo accounts that are missing, each in its region. It
+// returns the addresses it created.
+func EnsureDemo(ctx context.Context, rt *region.Router, domain string, accounts []DemoAccount) ([]string, error) {
+	if len(accounts) == 0 {
+		return nil, nil
+	}
+	if err := rt.AddDomain(ctx, domain, accounts[0].Region); err != nil && !errors.Is(errors.Exist, err) {
 		return nil, err
 	}
 	var created []string
-	for addr, pass := range accounts {
-		if _, err := svc.LookupAccount(ctx, addr); err == nil {
-			continue
+	for _, a := range accounts {
+		if svc, _, err := rt.Postbox(ctx, a.Address); err == nil {
+			if _, err := svc.LookupAccount(ctx, a.Address); err == nil {
+				continue
+			}
 		}
-		if _, err := svc.CreateAccount(ctx, addr, pass); err != nil {
+		if _, _, err := rt.CreateAccount(ctx, a.Address, a.Password, a.Region); err != nil {
 			return created, err
 		}
-		created = append(created, addr)
+		created = append(created, a.Address)
 	}
 	return created, nil
 }

@@ -41,6 +41,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/postbox"
 )
@@ -114,15 +115,42 @@ type Options struct {
 	// clients get 421 4.7.0 and are disconnected. With ImplicitTLS it is
 	// enforced only when TLSConfig is set.
 	MaxConnections int
+	// InsecureAuth allows AUTH without TLS on the connection; only for
+	// the internal listener (package cluster), whose link is already
+	// mutually authenticated TLS but reaches the server as a wrapped
+	// connection that go-smtp cannot recognize as TLS.
+	InsecureAuth bool
 	// Logger receives structured logs (default: discarded).
 	Logger *slog.Logger
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
 }
 
+// Backend is what the SMTP server needs from the postbox: a region's
+// *postbox.Service, or a region.Router that sends each address to its home
+// region.
+type Backend interface {
+	// MaxMessageSize is the largest message the backend stores.
+	MaxMessageSize() int64
+	// Authenticate checks a submission login (Permission if wrong).
+	Authenticate(ctx context.Context, addr, password string) (sealpost.Account, error)
+	// IsHostedDomain reports whether mail for domain is accepted here.
+	IsHostedDomain(ctx context.Context, domain string) (bool, error)
+	// LookupRecipient checks that addr is a hosted account (NotExist if not).
+	LookupRecipient(ctx context.Context, addr string) (sealpost.Account, error)
+	// Deliver seals raw to each recipient and files it; nil means durable.
+	Deliver(ctx context.Context, env postbox.Envelope, raw []byte) error
+	// AppendByUse files the sender's own copy (e.g. in Sent).
+	AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error
+	// Enqueue puts mail for remote recipients in the outbound queue.
+	Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error
+}
+
+var _ Backend = (*postbox.Service)(nil)
+
 // Server is an SMTP listener of one Mode. It may serve several listeners.
 type Server struct {
-	svc  *postbox.Service
+	svc  Backend
 	opts Options
 	log  *slog.Logger
 	smtp *smtp.Server
@@ -139,7 +167,7 @@ type Server struct {
 }
 
 // New returns a Server delivering through svc.
-func New(svc *postbox.Service, opts Options) *Server {
+func New(svc Backend, opts Options) *Server {
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 		if opts.Hostname == "" {
@@ -175,7 +203,7 @@ func New(svc *postbox.Service, opts Options) *Server {
 	if opts.MaxConnections > 0 {
 		s.slots = make(chan struct{}, opts.MaxConnections)
 	}
-	if opts.Mode == Submission && opts.TLSConfig == nil && !opts.ImplicitTLS {
+	if opts.Mode == Submission && opts.TLSConfig == nil && !opts.ImplicitTLS && !opts.InsecureAuth {
 		s.log.Warn("submission without TLS: AUTH is never offered, so no mail can be submitted")
 	}
 
@@ -186,8 +214,10 @@ func New(svc *postbox.Service, opts Options) *Server {
 	srv.MaxLineLength = opts.MaxLineLength
 	srv.ReadTimeout = opts.ReadTimeout
 	srv.WriteTimeout = opts.WriteTimeout
-	srv.AllowInsecureAuth = false // RFC 8314 / RFC 4954 4: AUTH only over TLS
-	srv.EnableSMTPUTF8 = true     // RFC 6531
+	// RFC 8314 / RFC 4954 4: AUTH only over TLS (or over the internal
+	// link, which is TLS that go-smtp does not see).
+	srv.AllowInsecureAuth = opts.InsecureAuth
+	srv.EnableSMTPUTF8 = true // RFC 6531
 	srv.ErrorLog = errorLog{s.log}
 	if !opts.ImplicitTLS {
 		srv.TLSConfig = opts.TLSConfig

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/server"
 	"github.com/spf13/cobra"
 )
@@ -19,7 +20,7 @@ func withServer(cmd *cobra.Command, cf *configFlags, f func(context.Context, *se
 	if err != nil {
 		return err
 	}
-	srv, err := server.Open(c, newLogger(c, cmd.ErrOrStderr()))
+	srv, err := server.Open(c, newLogger(c, cmd.ErrOrStderr()), server.Options{})
 	if err != nil {
 		return err
 	}
@@ -55,22 +56,25 @@ func newAccountCmd() *cobra.Command {
 		Use:   "account",
 		Short: "Manage accounts: add, list, passwd, delete",
 	}
-	cmd.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountPasswdCmd(), newAccountDeleteCmd())
+	cmd.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountPasswdCmd(), newAccountDeleteCmd(), newAccountMoveCmd())
 	return cmd
 }
 
 func newAccountAddCmd() *cobra.Command {
 	var cf configFlags
-	var passFile, ownKey string
+	var passFile, ownKey, home string
 	cmd := &cobra.Command{
-		Use:   "add ADDRESS",
+		Use:   "add ADDRESS [--region ID]",
 		Short: "Create an account (password read from standard input or --password-file)",
 		Long: `Create an account with its own key pair, wrapped by its password. The
 recovery code printed once at the end is the only way back to the account's
 mail if the password is lost: the operator cannot open it.
 
 With --own-key FILE the account registers its own OpenPGP public key: the
-server never holds a private key for it and stores its mail as PGP/MIME.`,
+server never holds a private key for it and stores its mail as PGP/MIME.
+
+The account lives in one region, its home: --region ID, or else its
+domain's default region. Its mail and keys are stored only there.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lr := &lineReader{cmd: cmd}
@@ -85,17 +89,18 @@ server never holds a private key for it and stores its mail as PGP/MIME.`,
 					if err != nil {
 						return err
 					}
-					if err := srv.Svc.CreateOwnKeyAccount(ctx, args[0], pass, pub); err != nil {
+					id, err := srv.Router.CreateOwnKeyAccount(ctx, args[0], pass, pub, sealpost.RegionID(home))
+					if err != nil {
 						return err
 					}
-					fmt.Fprintf(out, "created %s (own key: mail is stored as PGP/MIME to your key)\n", args[0])
+					fmt.Fprintf(out, "created %s in region %s (own key: mail is stored as PGP/MIME to your key)\n", args[0], id)
 					return nil
 				}
-				code, err := srv.Svc.CreateAccount(ctx, args[0], pass)
+				id, code, err := srv.Router.CreateAccount(ctx, args[0], pass, sealpost.RegionID(home))
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "created %s\n", args[0])
+				fmt.Fprintf(out, "created %s in region %s\n", args[0], id)
 				fmt.Fprintf(out, "recovery code (shown once, keep it offline): %s\n", code)
 				return nil
 			})
@@ -104,6 +109,7 @@ server never holds a private key for it and stores its mail as PGP/MIME.`,
 	cf.register(cmd)
 	cmd.Flags().StringVar(&passFile, "password-file", "", "read the password from this file")
 	cmd.Flags().StringVar(&ownKey, "own-key", "", "register this OpenPGP public key (own-key mode)")
+	cmd.Flags().StringVar(&home, "region", "", "home region (default: the domain's default region)")
 	return cmd
 }
 
@@ -115,22 +121,31 @@ func newAccountListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withServer(cmd, &cf, func(ctx context.Context, srv *server.Server) error {
-				accts, err := srv.Svc.Store().Accounts(ctx)
+				accts, err := srv.Router.Accounts(ctx)
 				if err != nil {
 					return err
 				}
+				regions := map[sealpost.RegionID]sealpost.Region{}
+				for _, r := range srv.RegionInfos() {
+					regions[r.ID] = r
+				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ADDRESS\tCREATED\tKEY\tGENERATIONS")
-				for _, a := range accts {
-					keys, err := srv.Svc.Store().Keys(ctx, a.ID)
-					if err != nil {
-						return err
+				fmt.Fprintln(w, "ADDRESS\tREGION\tCOUNTRY\tCREATED\tKEY\tGENERATIONS")
+				for _, l := range accts {
+					created, mode, gens := "-", "-", "-"
+					if !l.Account.Created.IsZero() {
+						created = l.Account.Created.UTC().Format("2006-01-02 15:04")
+						mode = "sealed"
+						if l.Account.OwnKey {
+							mode = "own-key"
+						}
+						gens = fmt.Sprint(len(l.Keys))
 					}
-					mode := "sealed"
-					if a.OwnKey {
-						mode = "own-key"
+					where := string(l.Region)
+					if l.Moving != nil {
+						where += fmt.Sprintf(" (moving to %s)", l.Moving.To)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", a.Address, a.Created.UTC().Format("2006-01-02 15:04"), mode, len(keys))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Account.Address, where, regions[l.Region].Country, created, mode, gens)
 				}
 				return w.Flush()
 			})
@@ -174,9 +189,13 @@ sealed until the owner uses their recovery code.`,
 			}
 			return withServer(cmd, &cf, func(ctx context.Context, srv *server.Server) error {
 				out := cmd.OutOrStdout()
+				svc, _, err := srv.Router.Postbox(ctx, args[0])
+				if err != nil {
+					return err
+				}
 				switch {
 				case reset:
-					res, err := srv.Svc.ResetPassword(ctx, args[0], pass)
+					res, err := svc.ResetPassword(ctx, args[0], pass)
 					if err != nil {
 						return err
 					}
@@ -190,14 +209,14 @@ sealed until the owner uses their recovery code.`,
 					}
 					return nil
 				case code != "":
-					n, err := srv.Svc.Recover(ctx, args[0], code, pass)
+					n, err := svc.Recover(ctx, args[0], code, pass)
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(out, "password set for %s; %d key generation(s) restored\n", args[0], n)
 					return nil
 				}
-				if err := srv.Svc.ChangePassword(ctx, args[0], old, pass); err != nil {
+				if err := svc.ChangePassword(ctx, args[0], old, pass); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "password changed for %s\n", args[0])
@@ -226,7 +245,7 @@ func newAccountDeleteCmd() *cobra.Command {
 				return fmt.Errorf("this deletes all of %s's mail: add --yes to confirm", args[0])
 			}
 			return withServer(cmd, &cf, func(ctx context.Context, srv *server.Server) error {
-				if err := srv.Svc.DeleteAccount(ctx, args[0]); err != nil {
+				if err := srv.Router.DeleteAccount(ctx, args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/sealpost/sealpost/config"
@@ -20,9 +21,18 @@ const (
 	demoDomain = "demo.example"
 )
 
-var demoAccounts = map[string]string{
-	"alice@demo.example": "alice-demo-pass",
-	"bob@demo.example":   "bob-demo-pass",
+// demoAccounts live in two regions, so the demo shows residency: alice's
+// mailbox is in Ireland (EU), bob's in the United States.
+var demoAccounts = []server.DemoAccount{
+	{Address: "alice@demo.example", Password: "alice-demo-pass", Region: "ie"},
+	{Address: "bob@demo.example", Password: "bob-demo-pass", Region: "us"},
+}
+
+// demoRegions are the demo's two regions, each with its own embedded
+// storage under data/regions/<id>.
+var demoRegions = []config.Region{
+	{ID: "ie", Name: "Ireland", Country: "IE", Zones: []string{"EU"}},
+	{ID: "us", Name: "United States", Country: "US", Zones: []string{"US"}},
 }
 
 func demoConfig(data string) config.Config {
@@ -30,6 +40,7 @@ func demoConfig(data string) config.Config {
 	c.Hostname = "localhost"
 	c.DataDir = data
 	c.TLS.SelfSigned = true
+	c.Regions = append([]config.Region(nil), demoRegions...)
 	c.Listen = config.Listen{
 		SMTP:        "127.0.0.1:2525",
 		Submission:  "127.0.0.1:2587",
@@ -47,10 +58,11 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo --data DIR",
 		Short: "Run a demo server on loopback with demo accounts",
 		Long: `Run a Sealpost server on 127.0.0.1 with embedded storage under DIR, a
-self-signed TLS certificate, and two DEMO-ONLY accounts:
+self-signed TLS certificate, and two DEMO-ONLY accounts in two regions,
+each region with its own storage (DIR/regions/ie, DIR/regions/us):
 
-  alice@demo.example  password alice-demo-pass
-  bob@demo.example    password bob-demo-pass
+  alice@demo.example  password alice-demo-pass  region ie (Ireland, EU)
+  bob@demo.example    password bob-demo-pass    region us (United States)
 
 Listeners (each can be moved with its flag):
   SMTP (MX)                127.0.0.1:2525
@@ -92,13 +104,13 @@ connections. Restarting with the same DIR keeps all mail.`,
 func runDemo(cmd *cobra.Command, c config.Config) error {
 	out := cmd.OutOrStdout()
 	log := newLogger(c, cmd.ErrOrStderr())
-	srv, err := server.Open(c, log)
+	srv, err := server.Open(c, log, server.Options{})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	created, err := server.EnsureDemo(ctx, srv.Svc, demoDomain, demoAccounts)
+	created, err := server.EnsureDemo(ctx, srv.Router, demoDomain, demoAccounts)
 	if err != nil {
 		return err
 	}
@@ -107,8 +119,9 @@ func runDemo(cmd *cobra.Command, c config.Config) error {
 	}
 	fmt.Fprintln(out, "Sealpost demo — data in", c.DataDir)
 	fmt.Fprintln(out, "!!! DEMO ONLY: these accounts have published passwords; never expose this server !!!")
-	for _, a := range []string{"alice@demo.example", "bob@demo.example"} {
-		fmt.Fprintf(out, "  account %-20s password %s\n", a, demoAccounts[a])
+	for _, a := range demoAccounts {
+		r, _ := c.RegionByID(string(a.Region))
+		fmt.Fprintf(out, "  account %-20s password %-16s region %s (%s, %s)\n", a.Address, a.Password, a.Region, r.Name, strings.Join(r.Zones, ","))
 	}
 	if len(created) > 0 {
 		fmt.Fprintln(out, "  (created now; recovery codes are not shown for demo accounts)")

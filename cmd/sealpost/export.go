@@ -45,7 +45,7 @@ exported private keys. Nothing is written in the clear.`,
 				return err
 			}
 			return withServer(cmd, &cf, func(ctx context.Context, srv *server.Server) error {
-				sess, err := srv.Svc.Login(ctx, args[0], pass)
+				sess, err := srv.Router.Login(ctx, args[0], pass)
 				if err != nil {
 					return err
 				}

@@ -9,12 +9,22 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var cf configFlags
+	var regions []string
+	var frontDoor bool
 	cmd := &cobra.Command{
-		Use:   "serve --config sealpost.toml",
+		Use:   "serve --config sealpost.toml [--region ID]... | --front-door",
 		Short: "Run the server from a configuration file",
 		Long: `Run Sealpost as configured in a TOML file (see sealpost.example.toml for
 every setting with its documentation). Hosted domains and accounts are
-managed with 'sealpost domain' and 'sealpost account'.`,
+managed with 'sealpost domain' and 'sealpost account'.
+
+By default one process serves every configured region, each on its own
+storage. With --region ID (repeatable) it opens only those regions'
+storage, and listens on each one's internal address for the front door.
+With --front-door it opens no region's storage: it terminates IMAP and
+submission, authenticates at the account's home region and proxies the
+session there, and runs the MX, handing each message sealed to its
+recipient's home region.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := cf.load()
@@ -22,7 +32,10 @@ managed with 'sealpost domain' and 'sealpost account'.`,
 				return err
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
-			srv, err := server.Open(c, log)
+			if frontDoor && len(regions) > 0 {
+				return fmt.Errorf("--front-door serves no region: drop --region")
+			}
+			srv, err := server.Open(c, log, server.Options{Regions: regions, FrontDoor: frontDoor})
 			if err != nil {
 				return err
 			}
@@ -38,5 +51,7 @@ managed with 'sealpost domain' and 'sealpost account'.`,
 		},
 	}
 	cf.register(cmd)
+	cmd.Flags().StringSliceVar(&regions, "region", nil, "serve only this region (repeatable)")
+	cmd.Flags().BoolVar(&frontDoor, "front-door", false, "run as the front door of separate regional nodes")
 	return cmd
 }

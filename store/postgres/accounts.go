@@ -219,15 +219,8 @@ func (s *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key
 	if err := s.read(op); err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT id, account, created, public_key, wrapped_password, wrapped_recovery, active
-		FROM account_keys WHERE account = $1 ORDER BY id`, int64(id))
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealpost.Key, error) {
-		var k sealpost.Key
-		var kid, acct, created int64
-		err := r.Scan(&kid, &acct, &created, &k.PublicKey, &k.WrappedByPassword, &k.WrappedByRecovery, &k.Active)
-		k.ID, k.Account, k.Created = sealpost.KeyID(kid), sealpost.AccountID(acct), column.FromNanos(created)
-		return k, err
-	})
+	rows, _ := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM account_keys WHERE account = $1 ORDER BY id`, int64(id))
+	out, err := pgx.CollectRows(rows, scanKey)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}

@@ -42,6 +42,12 @@
 // migrations itself, and the retry on 40001 covers the loser), and the
 // UIDVALIDITY sequence, which CockroachDB caches per node unless told not to
 // (values stay unique but may not grow in creation order across nodes).
+// ImportAccount raises that sequence with setval (region.go); a node that
+// cached values below the raised one would still hand them out, so on
+// CockroachDB the sequence must be created with CACHE 1 for imports to
+// keep their guarantee. Claim (INSERT ... ON CONFLICT DO NOTHING) and the
+// REPEATABLE READ snapshots of ExportAccount and Inventory (SERIALIZABLE
+// there) need nothing special.
 package postgres
 
 import (

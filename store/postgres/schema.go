@@ -99,6 +99,13 @@ CREATE TABLE queue (
 );
 CREATE INDEX queue_blob_ref ON queue (blob_ref);
 `,
+	// 2: the store's own facts, for now the region it belongs to (Claim).
+	`
+CREATE TABLE store_meta (
+	name  TEXT COLLATE "C" PRIMARY KEY,
+	value TEXT COLLATE "C" NOT NULL
+);
+`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes schema

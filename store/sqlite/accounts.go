@@ -224,20 +224,17 @@ func mustAffect(res sql.Result, format string, args ...any) error {
 // account has none.
 func (s *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key, error) {
 	const op = "sqlite.Keys"
-	rows, err := s.r.QueryContext(ctx, `SELECT id, account, created, public_key, wrapped_password, wrapped_recovery, active
-		FROM account_keys WHERE account = ? ORDER BY id`, id)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM account_keys WHERE account = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
 	defer rows.Close()
 	var out []sealpost.Key
 	for rows.Next() {
-		var k sealpost.Key
-		var created int64
-		if err := rows.Scan(&k.ID, &k.Account, &created, &k.PublicKey, &k.WrappedByPassword, &k.WrappedByRecovery, &k.Active); err != nil {
+		k, err := scanKey(rows)
+		if err != nil {
 			return nil, dbErr(op, err)
 		}
-		k.Created = column.FromNanos(created)
 		out = append(out, k)
 	}
 	return out, dbErr(op, rows.Err())

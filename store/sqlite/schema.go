@@ -97,6 +97,13 @@ CREATE TABLE queue (
 );
 CREATE INDEX queue_blob_ref ON queue (blob_ref);
 `,
+	// 2: the store's own facts, for now the region it belongs to (Claim).
+	`
+CREATE TABLE store_meta (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`,
 }
 
 // migrate brings the database to the newest schema version, one step per

@@ -27,7 +27,8 @@ import (
 )
 
 // Run runs the suite. open returns a new, empty store; it is called once per
-// subtest and should close the store with t.Cleanup.
+// subtest (twice by those that move an account from one store to another)
+// and should close the store with t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) sealpost.Store) {
 	groups := []struct {
 		name  string
@@ -37,12 +38,13 @@ func Run(t *testing.T, open func(t *testing.T) sealpost.Store) {
 		{"Mailboxes", mailboxTests},
 		{"Messages", messageTests},
 		{"Queue", queueTests},
+		{"Region", regionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, tt := range g.tests {
 				t.Run(tt.name, func(t *testing.T) {
-					tt.fn(t, &env{t: t, s: open(t)})
+					tt.fn(t, &env{t: t, s: open(t), open: open})
 				})
 			}
 		})
@@ -56,8 +58,16 @@ type test struct {
 
 // env is one subtest's store with helpers that fail the test on error.
 type env struct {
-	t *testing.T
-	s sealpost.Store
+	t    *testing.T
+	s    sealpost.Store
+	open func(t *testing.T) sealpost.Store
+}
+
+// another returns an env on a second new, empty store, for the subtests
+// that move an account between stores (regions).
+func (e *env) another() *env {
+	e.t.Helper()
+	return &env{t: e.t, s: e.open(e.t), open: e.open}
 }
 
 var ctx = context.Background()

@@ -1,0 +1,256 @@
+package region
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/mlog"
+	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/seal"
+)
+
+// This file is the hand-off between regions: the internal HTTP API a
+// regional node serves to the rest of its deployment (over mutually
+// authenticated TLS, see package cluster), and the Link that calls it.
+//
+//	GET  /v1/recipient?address=A            → 200 {"address","key_id","public_key","own_key"}
+//	POST /v1/deliver?address=A&key_id=K&size=N   body: the sealed message → 204 once durable
+//
+// Only public keys and sealed bytes cross: a sender seals in its own memory
+// and the home region stores what it receives. Errors map to status codes
+// (404 no such account, 421 homed elsewhere, 409 sealed to a key no longer
+// active, 413 too large, 503 try later) and back to error kinds.
+
+// maxSealedOverhead bounds how much bigger than the message its sealed form
+// may be (PGP/MIME for own-key accounts is base64-armoured).
+const maxSealedOverhead = 1 << 20
+
+// Handler serves the internal API of one region's postbox.
+func Handler(svc *postbox.Service, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = mlog.Discard()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/recipient", func(w http.ResponseWriter, r *http.Request) {
+		rk, err := svc.RecipientKey(r.Context(), r.URL.Query().Get("address"))
+		if err != nil {
+			httpError(w, log, "recipient", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(recipientJSON{Address: rk.Address, KeyID: int64(rk.KeyID), PublicKey: rk.PublicKey, OwnKey: rk.OwnKey})
+	})
+	mux.HandleFunc("POST /v1/deliver", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		keyID, err1 := strconv.ParseInt(q.Get("key_id"), 10, 64)
+		size, err2 := strconv.ParseInt(q.Get("size"), 10, 64)
+		if err1 != nil || err2 != nil || size < 0 {
+			http.Error(w, "bad key_id or size", http.StatusBadRequest)
+			return
+		}
+		limit := svc.MaxMessageSize()*2 + maxSealedOverhead
+		sealed, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := svc.DeliverSealed(r.Context(), q.Get("address"), sealpost.KeyID(keyID), sealed, size); err != nil {
+			httpError(w, log, "deliver", err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+type recipientJSON struct {
+	Address   string `json:"address"`
+	KeyID     int64  `json:"key_id"`
+	PublicKey []byte `json:"public_key"`
+	OwnKey    bool   `json:"own_key"`
+}
+
+var statusOf = map[errors.Kind]int{
+	errors.NotExist:    http.StatusNotFound,
+	errors.WrongRegion: http.StatusMisdirectedRequest,
+	errors.Invalid:     http.StatusConflict,
+	errors.TooLarge:    http.StatusRequestEntityTooLarge,
+	errors.Unavailable: http.StatusServiceUnavailable,
+}
+
+func httpError(w http.ResponseWriter, log *slog.Logger, what string, err error) {
+	code, ok := statusOf[errors.KindOf(err)]
+	if !ok {
+		code = http.StatusInternalServerError
+		log.Error("internal api", "call", what, "err", err)
+	}
+	http.Error(w, errors.KindOf(err).String(), code)
+}
+
+func kindOfStatus(code int) errors.Kind {
+	for k, c := range statusOf {
+		if c == code {
+			return k
+		}
+	}
+	return errors.Internal
+}
+
+// Link reaches another region's node over the deployment's internal mTLS.
+// It is safe for concurrent use.
+type Link struct {
+	region sealpost.RegionID
+	base   string
+	client *http.Client
+
+	mu   sync.Mutex
+	keys map[string]linkKey
+}
+
+type linkKey struct {
+	rk     postbox.RecipientKey
+	r      *seal.Recipient
+	loaded time.Time
+}
+
+// keyTTL bounds how long a Link seals to a fetched key without asking again;
+// a stale key is refused by the home region (409) and fetched afresh.
+const keyTTL = 5 * time.Second
+
+// NewLink returns a link to region's node at addr (host:port). tlsConfig
+// carries this node's client certificate and the deployment CA; the link
+// adds ALPN "http/1.1".
+func NewLink(region sealpost.RegionID, addr string, tlsConfig *tls.Config) *Link {
+	tc := tlsConfig.Clone()
+	tc.NextProtos = []string{"http/1.1"}
+	tr := &http.Transport{
+		TLSClientConfig:     tc,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   false,
+	}
+	return &Link{
+		region: region,
+		base:   "https://" + addr,
+		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute},
+		keys:   make(map[string]linkKey),
+	}
+}
+
+// Region returns the region the link reaches.
+func (l *Link) Region() sealpost.RegionID { return l.region }
+
+// Close drops idle connections.
+func (l *Link) Close() { l.client.CloseIdleConnections() }
+
+func (l *Link) do(req *http.Request, op string) (*http.Response, error) {
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return nil, errors.E(op, errors.Unavailable, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, errors.E(op, kindOfStatus(resp.StatusCode),
+			errors.Errorf("region %s: %s: %s", l.region, resp.Status, bytes.TrimSpace(msg)))
+	}
+	return resp, nil
+}
+
+// RecipientKey fetches the key to seal mail for addr to, cached briefly.
+func (l *Link) RecipientKey(ctx context.Context, addr string) (postbox.RecipientKey, *seal.Recipient, error) {
+	const op = "region.Link.RecipientKey"
+	addr = sealpost.NormalizeAddress(addr)
+	l.mu.Lock()
+	k, ok := l.keys[addr]
+	l.mu.Unlock()
+	if ok && time.Since(k.loaded) < keyTTL {
+		return k.rk, k.r, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base+"/v1/recipient?address="+url.QueryEscape(addr), nil)
+	if err != nil {
+		return postbox.RecipientKey{}, nil, errors.E(op, errors.Internal, err)
+	}
+	resp, err := l.do(req, op)
+	if err != nil {
+		return postbox.RecipientKey{}, nil, err
+	}
+	defer resp.Body.Close()
+	var rj recipientJSON
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&rj); err != nil {
+		return postbox.RecipientKey{}, nil, errors.E(op, errors.Unavailable, err)
+	}
+	r, err := seal.ParseRecipient(rj.PublicKey)
+	if err != nil {
+		return postbox.RecipientKey{}, nil, errors.E(op, errors.Internal, err)
+	}
+	k = linkKey{rk: postbox.RecipientKey{Address: rj.Address, KeyID: sealpost.KeyID(rj.KeyID), PublicKey: rj.PublicKey, OwnKey: rj.OwnKey}, r: r, loaded: time.Now()}
+	l.mu.Lock()
+	if len(l.keys) > 100000 {
+		clear(l.keys)
+	}
+	l.keys[addr] = k
+	l.mu.Unlock()
+	return k.rk, k.r, nil
+}
+
+// DeliverSealed hands a sealed message to the home region and returns once
+// it is durable there.
+func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64) error {
+	const op = "region.Link.DeliverSealed"
+	u := fmt.Sprintf("%s/v1/deliver?address=%s&key_id=%d&size=%d", l.base, url.QueryEscape(addr), keyID, size)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(sealed))
+	if err != nil {
+		return errors.E(op, errors.Internal, err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := l.do(req, op)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil
+}
+
+// Deliver seals raw for addr in this process's memory and hands the sealed
+// message to addr's home region. If the home region has meanwhile made a
+// new key generation active, it fetches the key again and reseals once.
+func (l *Link) Deliver(ctx context.Context, from, addr string, raw []byte, now time.Time) error {
+	const op = "region.Link.Deliver"
+	for attempt := 0; ; attempt++ {
+		rk, r, err := l.RecipientKey(ctx, addr)
+		if err != nil {
+			return errors.E(op, err)
+		}
+		sealed, size, err := postbox.SealMessage(r, rk.OwnKey, raw, from, rk.Address, now)
+		if err != nil {
+			return errors.E(op, err)
+		}
+		err = l.DeliverSealed(ctx, addr, rk.KeyID, sealed, size)
+		if errors.Is(errors.Invalid, err) && attempt == 0 {
+			l.mu.Lock()
+			delete(l.keys, sealpost.NormalizeAddress(addr))
+			l.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return errors.E(op, err)
+		}
+		return nil
+	}
+}

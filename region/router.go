@@ -1,0 +1,191 @@
+// Package region owns residency: which region an account lives in, and the
+// code that keeps its mail there. Guard wraps a region's store so that it
+// refuses every operation for an account homed elsewhere; Router sends each
+// login and delivery to the account's home region, in this process or over
+// a Link to another; Mover moves a mailbox between regions at its owner's
+// request; Audit checks every region's storage for anything out of place.
+package region
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/imapserver"
+	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/smtpserver"
+)
+
+// Router is the protocol servers' view of a deployment: it implements
+// smtpserver.Backend and imapserver.Backend by asking the directory for each
+// address's home region and calling that region's postbox, in this process,
+// or through a Link to the region's node.
+type Router struct {
+	dir    sealpost.Directory
+	local  map[sealpost.RegionID]*postbox.Service
+	remote map[sealpost.RegionID]*Link
+	order  []sealpost.RegionID // local regions, sorted
+	max    int64
+	now    func() time.Time
+}
+
+var (
+	_ smtpserver.Backend = (*Router)(nil)
+	_ imapserver.Backend = (*Router)(nil)
+)
+
+// NewRouter returns a router over the regions served in this process
+// (local) and those reached over links (remote). maxSize is the message
+// size limit of the deployment.
+func NewRouter(dir sealpost.Directory, local map[sealpost.RegionID]*postbox.Service, remote map[sealpost.RegionID]*Link, maxSize int64) *Router {
+	r := &Router{dir: dir, local: local, remote: remote, max: maxSize, now: time.Now}
+	for id := range local {
+		r.order = append(r.order, id)
+	}
+	sort.Slice(r.order, func(i, j int) bool { return r.order[i] < r.order[j] })
+	return r
+}
+
+// Local returns the postbox of a region served in this process.
+func (r *Router) Local(id sealpost.RegionID) (*postbox.Service, bool) {
+	s, ok := r.local[id]
+	return s, ok
+}
+
+// Directory returns the directory the router consults.
+func (r *Router) Directory() sealpost.Directory { return r.dir }
+
+// MaxMessageSize is the deployment's message size limit.
+func (r *Router) MaxMessageSize() int64 { return r.max }
+
+// home returns the local postbox of addr's home region. An unknown address
+// is NotExist; one homed in a region not served here is WrongRegion.
+func (r *Router) home(ctx context.Context, op, addr string) (*postbox.Service, sealpost.RegionID, error) {
+	id, err := r.dir.Home(ctx, sealpost.NormalizeAddress(addr))
+	if err != nil {
+		return nil, "", errors.E(op, err)
+	}
+	if s, ok := r.local[id]; ok {
+		return s, id, nil
+	}
+	return nil, id, errors.E(op, errors.WrongRegion, errors.Errorf("account is homed in region %s, not served here", id))
+}
+
+// Authenticate checks a submission login at the account's home region. An
+// unknown address or one homed elsewhere fails as a wrong password does.
+func (r *Router) Authenticate(ctx context.Context, addr, password string) (sealpost.Account, error) {
+	const op = "region.Authenticate"
+	s, _, err := r.home(ctx, op, addr)
+	if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
+		return sealpost.Account{}, errors.E(op, errors.Permission)
+	}
+	if err != nil {
+		return sealpost.Account{}, err
+	}
+	return s.Authenticate(ctx, addr, password)
+}
+
+// Login opens the owner's session at their home region.
+func (r *Router) Login(ctx context.Context, addr, password string) (*postbox.Session, error) {
+	const op = "region.Login"
+	s, _, err := r.home(ctx, op, addr)
+	if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
+		return nil, errors.E(op, errors.Permission)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Login(ctx, addr, password)
+}
+
+// IsHostedDomain asks the directory.
+func (r *Router) IsHostedDomain(ctx context.Context, domain string) (bool, error) {
+	_, err := r.dir.Domain(ctx, domain)
+	if errors.Is(errors.NotExist, err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// LookupRecipient checks that addr has an account. For a region served here
+// it returns the account; for a remote one, only the address (which is all
+// the directory knows).
+func (r *Router) LookupRecipient(ctx context.Context, addr string) (sealpost.Account, error) {
+	const op = "region.LookupRecipient"
+	s, id, err := r.home(ctx, op, addr)
+	if err == nil {
+		return s.LookupRecipient(ctx, addr)
+	}
+	if errors.Is(errors.WrongRegion, err) {
+		if _, ok := r.remote[id]; ok {
+			return sealpost.Account{Address: sealpost.NormalizeAddress(addr)}, nil
+		}
+		return sealpost.Account{}, errors.E(op, errors.Unavailable, errors.Errorf("no route to region %s", id))
+	}
+	return sealpost.Account{}, err
+}
+
+// Deliver files raw for every recipient in their home region: sealed there
+// for local regions; sealed here, in memory, and handed over sealed for
+// remote ones. It returns nil only when every copy is durable. If one region
+// fails after another has stored its copies, the error makes the sender
+// retry, and the recipients already served may get the message twice: a
+// duplicate rather than a loss, as with any MTA that has one reply for many
+// recipients.
+func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) error {
+	const op = "region.Deliver"
+	byRegion := map[sealpost.RegionID][]string{}
+	var order []sealpost.RegionID
+	for _, rcpt := range env.Recipients {
+		id, err := r.dir.Home(ctx, sealpost.NormalizeAddress(rcpt))
+		if err != nil {
+			return errors.E(op, err)
+		}
+		if _, ok := byRegion[id]; !ok {
+			order = append(order, id)
+		}
+		byRegion[id] = append(byRegion[id], rcpt)
+	}
+	var firstErr error
+	for _, id := range order {
+		rcpts := byRegion[id]
+		var err error
+		if s, ok := r.local[id]; ok {
+			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts}, raw)
+		} else if l, ok := r.remote[id]; ok {
+			for _, rcpt := range rcpts {
+				if err = l.Deliver(ctx, env.From, rcpt, raw, r.now()); err != nil {
+					break
+				}
+			}
+		} else {
+			err = errors.E(op, errors.Unavailable, errors.Errorf("no route to region %s", id))
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// AppendByUse files the sender's copy in their home region.
+func (r *Router) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error {
+	s, _, err := r.home(ctx, "region.AppendByUse", acct.Address)
+	if err != nil {
+		return err
+	}
+	return s.AppendByUse(ctx, acct, use, raw, flags)
+}
+
+// Enqueue puts outbound mail in the queue of the sender's home region: what
+// an account sends stays in its jurisdiction until it leaves for the
+// recipient's server.
+func (r *Router) Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error {
+	s, _, err := r.home(ctx, "region.Enqueue", from)
+	if err != nil {
+		return err
+	}
+	return s.Enqueue(ctx, from, rcpts, raw)
+}

@@ -7,8 +7,8 @@
 package journal
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"sync"
@@ -89,4 +89,3 @@ func Events(path string) ([]sealpost.Event, error) {
 
 // Close closes the file.
 func (j *Journal) Close() error { return j.f.Close() }
-

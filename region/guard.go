@@ -430,7 +430,9 @@ func (g *Guard) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, e
 	return g.inner.Enqueue(ctx, m)
 }
 
-func (g *Guard) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) { return g.inner.Queue(ctx) }
+func (g *Guard) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
+	return g.inner.Queue(ctx)
+}
 
 func (g *Guard) Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error {
 	return g.inner.Reschedule(ctx, id, nextTry, lastError)

@@ -122,7 +122,9 @@ func bodies(t *testing.T, w *world, addr string) (uint32, []sealpost.UID, []stri
 	defer sess.Release(mb)
 	var validity uint32
 	var msgs []sealpost.Message
-	mb.Read(func(info sealpost.Mailbox, m []sealpost.Message) { validity, msgs = info.UIDValidity, append(msgs, m...) })
+	mb.Read(func(info sealpost.Mailbox, m []sealpost.Message) {
+		validity, msgs = info.UIDValidity, append(msgs, m...)
+	})
 	var uids []sealpost.UID
 	var out []string
 	for _, m := range msgs {

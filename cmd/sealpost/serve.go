@@ -45,6 +45,7 @@ recipient's home region.`,
 			}
 			for _, l := range srv.Listeners() {
 				log.Info("listening", "listener", l[0], "addr", l[1])
+				fmt.Fprintf(cmd.OutOrStdout(), "  %-12s %s\n", l[0], l[1])
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "ready")
 			return waitForSignal()

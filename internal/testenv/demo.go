@@ -64,12 +64,23 @@ func StartDemo(t testing.TB, data string, logFile string) *Demo {
 // demo's documented default ports).
 func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *Demo {
 	t.Helper()
+	d := Start(t, logFile, append([]string{"demo", "--data", data, "--log-level", "debug"}, args...)...)
+	d.Data = data
+	return d
+}
+
+// Start runs the sealpost binary with args (demo, or serve) and waits for
+// its "ready" line, collecting the "NAME 127.0.0.1:PORT" listener lines it
+// prints before. Its standard error goes to logFile. It is killed at the
+// end of the test.
+func Start(t testing.TB, logFile string, args ...string) *Demo {
+	t.Helper()
 	bin := BuildBinary(t)
 	lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"demo", "--data", data, "--log-level", "debug"}, args...)...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = lf
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -78,7 +89,7 @@ func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *D
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &Demo{Data: data, Addrs: map[string]string{}, cmd: cmd, done: make(chan struct{}), log: lf}
+	d := &Demo{Addrs: map[string]string{}, cmd: cmd, done: make(chan struct{}), log: lf}
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -104,11 +115,11 @@ func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *D
 	select {
 	case err := <-ready:
 		if err != nil {
-			t.Fatalf("demo exited before ready; see %s", logFile)
+			t.Fatalf("sealpost %s exited before ready; see %s", args[0], logFile)
 		}
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("demo not ready after 60s; see %s", logFile)
+		t.Fatalf("sealpost %s not ready after 60s; see %s", args[0], logFile)
 	}
 	t.Cleanup(func() { d.Kill() })
 	return d

@@ -310,3 +310,10 @@ func TestOpenBadDSN(t *testing.T) {
 		t.Fatal("Open of a malformed DSN succeeded")
 	}
 }
+
+// BenchmarkAddMessagesParallel is storetest.BenchAddMessages on a real
+// PostgreSQL server, beside store/sqlite's.
+func BenchmarkAddMessagesParallel(b *testing.B) {
+	s, _ := open(b)
+	storetest.BenchAddMessages(b, s)
+}

@@ -131,6 +131,7 @@ type RegionBlobs struct {
 	SecretKeyFile string `toml:"secret_key_file"` // file holding the secret key
 	Secure        bool   `toml:"secure"`          // HTTPS to the endpoint
 	S3Region      string `toml:"s3_region"`       // the bucket's S3 region name, if needed
+	CreateBucket  bool   `toml:"create_bucket"`   // create the bucket at start if missing
 }
 
 // Cluster names the deployment's internal mTLS files (PEM): the CA every

@@ -47,13 +47,19 @@ threads = 1
 	return conf
 }
 
-// One process serves a region on SQLite and one on a real PostgreSQL
-// server; mail lands in each account's home store; a mailbox moves from
-// the embedded store to PostgreSQL and keeps its UIDs.
+// One process serves a region on SQLite and a pack folder, and one on a
+// real PostgreSQL server and a real S3 server (versitygw); mail lands in
+// each account's home storage; a mailbox moves from the embedded region to
+// PostgreSQL + S3 and keeps its UIDs.
 func TestServePostgresRegion(t *testing.T) {
 	dsn := testenv.StartPostgres(t, "sealpost_us")[0]
+	s3 := testenv.StartS3(t)
 	dir := t.TempDir()
-	conf := writeConfig(t, dir, fmt.Sprintf("store.kind = \"postgres\"\nstore.dsn = %q\n", dsn), "")
+	secret := filepath.Join(dir, "s3.secret")
+	os.WriteFile(secret, []byte(s3.SecretKey+"\n"), 0o600)
+	conf := writeConfig(t, dir, fmt.Sprintf("store.kind = \"postgres\"\nstore.dsn = %q\n"+
+		"blobs.kind = \"s3\"\nblobs.endpoint = %q\nblobs.bucket = \"sealpost-us\"\nblobs.prefix = \"us/\"\n"+
+		"blobs.access_key = %q\nblobs.secret_key_file = %q\nblobs.create_bucket = true\n", dsn, s3.Endpoint, s3.AccessKey, secret), "")
 	mustSealpost(t, "", "domain", "add", "demo.example", "--region", "ie", "--config", conf)
 	mustSealpost(t, alicePass+"\n", "account", "add", alice, "--config", conf)
 	mustSealpost(t, bobPass+"\n", "account", "add", bob, "--region", "us", "--config", conf)
@@ -93,8 +99,14 @@ func TestServePostgresRegion(t *testing.T) {
 	if got := inv(); got[bob] != 3 || got[alice] != 0 {
 		t.Errorf("PostgreSQL region holds %v, want bob's 3 only", got)
 	}
-	if out := mustSealpost(t, "", "residency", "audit", "--config", conf); !strings.Contains(out, "OK:") {
+	// The audit checks every referenced blob is in the region's blob
+	// store: here, bob's are in the bucket, and nothing of us is local.
+	if out := mustSealpost(t, "", "residency", "audit", "--config", conf); !strings.Contains(out, "OK:") ||
+		!strings.Contains(out, "region us: 3 blobs") {
 		t.Errorf("audit: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "regions", "us")); !os.IsNotExist(err) {
+		t.Errorf("region us (PostgreSQL + S3) wrote to the local data folder: %v", err)
 	}
 
 	out := mustSealpost(t, alicePass+"\n", "account", "move", alice, "--to", "us", "--config", conf)

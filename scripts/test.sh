@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql) when missing and allowed (root
-# with apt); without them those tests skip and say why (or fail, when
-# SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
+# with apt), and builds versitygw (an S3 server) with go install; without
+# them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
+# set, as in CI). Then go vet and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,29 @@ if ! command -v "$(go env CC)" >/dev/null 2>&1 || [ "$(go env CGO_ENABLED)" != 1
   echo "no C compiler for cgo: running the tests without -race"
   race=
 fi
+
+# The S3 tests run Versity Gateway (versitygw) on loopback as a real S3
+# server. Build it once into the folder internal/testenv/s3.go looks in
+# (os.UserCacheDir()/sealpost-test/versitygw-VERSION; keep the version in step
+# with VersitygwVersion there). Without it those tests skip, or fail when
+# SEALPOST_REQUIRE_TOOLS is set.
+vgw_version=v1.8.0
+vgw_dir="${XDG_CACHE_HOME:-${HOME:-}/.cache}/sealpost-test/versitygw-$vgw_version"
+if ! command -v versitygw >/dev/null && [ ! -x "$vgw_dir/versitygw" ]; then
+  echo "building versitygw $vgw_version (the S3 server the tests run) into $vgw_dir: once, a minute or two"
+  if mkdir -p "$vgw_dir" && vgw_tmp=$(mktemp -d "$vgw_dir/build-XXXXXX"); then
+    # Outside this module and without its GOFLAGS; renamed into place whole.
+    if (cd "$vgw_tmp" && GOBIN="$vgw_tmp" GOFLAGS= GOWORK=off go install "github.com/versity/versitygw/cmd/versitygw@$vgw_version") &&
+      mv "$vgw_tmp/versitygw" "$vgw_dir/versitygw"; then
+      echo "built $vgw_dir/versitygw"
+    else
+      echo "warning: could not build versitygw: the S3 tests will skip (or fail, when SEALPOST_REQUIRE_TOOLS is set)"
+    fi
+    rm -rf "$vgw_tmp"
+  else
+    echo "warning: cannot write $vgw_dir: the S3 tests will try to build versitygw themselves"
+  fi
+fi
+
 go vet ./...
 go test $race -count=1 -timeout 20m ./...

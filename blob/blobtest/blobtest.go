@@ -1,5 +1,5 @@
 // Package blobtest is the conformance suite for sealpost.BlobStore. Every
-// implementation (blob/fs, later blob/s3) runs it from its own tests:
+// implementation (blob/pack, blob/fs, blob/s3) runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
 //		blobtest.Run(t, func(t *testing.T) sealpost.BlobStore { ... })
@@ -23,7 +23,9 @@ import (
 )
 
 // Run runs the suite. open returns a new, empty store; it is called once per
-// subtest and should arrange its own cleanup with t.Cleanup.
+// subtest and should arrange its own cleanup with t.Cleanup. The List tests
+// rely on the store being empty: a store sharing its space with others (a
+// bucket, say) must give each subtest a space of its own.
 func Run(t *testing.T, open func(t *testing.T) sealpost.BlobStore) {
 	tests := []struct {
 		name string
@@ -37,6 +39,10 @@ func Run(t *testing.T, open func(t *testing.T) sealpost.BlobStore) {
 		{"DeleteLeavesOthers", testDeleteLeavesOthers},
 		{"InvalidRefs", testInvalidRefs},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"ListEmpty", testListEmpty},
+		{"List", testList},
+		{"ListAfterDelete", testListAfterDelete},
+		{"ListStopsOnError", testListStopsOnError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,16 +62,7 @@ func (s *Store) Dir() string { return s.dir }
 // lower-case hex digits. Anything else (and so any path separator or "..")
 // is refused before it reaches the file system.
 func validRef(ref sealpost.BlobRef) bool {
-	if len(ref) != refLen {
-		return false
-	}
-	for i := 0; i < len(ref); i++ {
-		c := ref[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	return len(ref) == refLen && lowerHex(string(ref))
 }
 
 // path returns the file name of a valid ref.

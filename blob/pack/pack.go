@@ -33,6 +33,12 @@
 // Delete does not fsync: a delete lost to a crash leaves a sealed,
 // unreferenced record behind, as in blob/fs.
 //
+// List keeps no index either: it scans the segments for records, counting
+// only those whose magic, id, length and CRC check out (so punched, zeroed
+// and torn records are skipped), and builds each ref from the record exactly
+// as Put did. list.go tells how the scan steps over deleted records and
+// resynchronizes after damage.
+//
 // # Durability
 //
 // Put writes its record with one pwrite at the end of the current segment

@@ -36,42 +36,6 @@ func collectMessages(rows pgx.Rows) ([]sealpost.Message, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealpost.Message, error) { return scanMessage(r) })
 }
 
-// AddMessages inserts messages in one transaction, assigning UIDs and
-// MODSEQs in their mailboxes; it returns them in input order. NotExist if a
-// mailbox is unknown (and then nothing is inserted); Invalid for a bad flag,
-// a negative size or a missing blob ref. A zero InternalDate is set to now.
-//
-// Concurrent calls run as concurrent transactions; each takes its
-// mailboxes' row locks (in ID order) until it commits, so UIDs are assigned
-// in commit order. If ctx ends during the commit the call fails, but the
-// messages may still have been committed: an error here does not prove
-// them absent.
-func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
-	const op = "postgres.AddMessages"
-	if len(msgs) == 0 {
-		return nil, nil
-	}
-	for _, m := range msgs {
-		if err := checkNewMessage(m); err != nil {
-			return nil, errors.E(op, err)
-		}
-	}
-	base := make([]sealpost.Message, len(msgs))
-	for i, nm := range msgs {
-		m := column.NewMessage(nm)
-		base[i] = m
-	}
-	var out []sealpost.Message
-	err := s.write(ctx, op, func(tx pgx.Tx) error {
-		out = slices.Clone(base)
-		return insertMessages(ctx, tx, out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // checkNewMessage validates a message before its transaction begins.
 func checkNewMessage(m sealpost.NewMessage) error {
 	if m.Blob == "" {

@@ -54,6 +54,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,12 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+
+	// adds feeds the group committer (commit.go). mu guards closing it:
+	// senders hold mu.RLock while sending, Close takes mu.Lock.
+	adds chan *addReq
+	mu   sync.RWMutex
+	done chan struct{} // closed when the committer has exited
 }
 
 var _ sealpost.Store = (*Store)(nil)
@@ -102,20 +109,26 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, dbErr(op, err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, adds: make(chan *addReq, 4*maxBatch), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, errors.E(op, err)
 	}
+	go s.commitLoop()
 	return s, nil
 }
 
 // Close closes the connection pool, waiting for connections in use to be
 // returned. Calls after Close fail with Unavailable.
 func (s *Store) Close() error {
+	s.mu.Lock()
 	if s.closed.Swap(true) {
+		s.mu.Unlock()
 		return nil
 	}
+	close(s.adds)
+	s.mu.Unlock()
+	<-s.done // pending deliveries commit first
 	s.pool.Close()
 	return nil
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench-regions.sh SEALPOST [WORKDIR] — issue 3's benchmarks, back to back in
+# one sitting: SMTP ingest into a region on the embedded store (the demo's
+# us region) and into the same region on PostgreSQL; then IMAP FETCH and
+# submission straight to a regional node and through the front door.
+# Prints a markdown table for docs/BENCHMARKS.md. Needs PostgreSQL's server
+# binaries (Debian's postgresql); run as root they run as the postgres user.
+set -euo pipefail
+
+SP=$(realpath "${1:?usage: bench-regions.sh SEALPOST_BINARY [WORKDIR]}")
+W=${2:-/tmp/sealpost-bench-regions}
+R=$W/results
+N=${MESSAGES:-5000}
+rm -rf "$W"; mkdir -p "$R"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${PGBIN:-}" ] && $RUNAS "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "${PGDIR:-/nonexistent}"
+}
+trap cleanup EXIT
+
+field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$1" | head -1; }
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+# start NAME ARGS... runs sealpost in the background until it prints ready.
+start() {
+  local name=$1; shift
+  "$SP" "$@" >"$W/$name.out" 2>"$W/$name.log" & pids+=($!)
+  for _ in $(seq 600); do grep -qx ready "$W/$name.out" 2>/dev/null && return; sleep 0.1; done
+  echo "bench-regions.sh: $name not ready" >&2; cat "$W/$name.log" >&2; exit 1
+}
+stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+run() {
+  local name=$1; shift
+  "$SP" bench "$@" --json >"$R/$name.json" || { echo "bench-regions.sh: $name failed" >&2; exit 1; }
+  [ "$(field "$R/$name.json" errors)" = 0 ] || echo "bench-regions.sh: $name had errors" >&2
+}
+SMTP=(smtp --to bob@demo.example --concurrency 32 --messages "$N" --size 10240)
+
+# PostgreSQL: a private cluster on a Unix socket, as in the tests.
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$PGBIN/initdb" ] || { echo "bench-regions.sh: install postgresql" >&2; exit 1; }
+PGDIR=$(mktemp -d /tmp/sealpost-bench-pg.XXXXXX)
+RUNAS=""
+if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; RUNAS="runuser -u postgres --"; fi
+$RUNAS "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 >/dev/null
+$RUNAS "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w start \
+  -o "-k $PGDIR -c listen_addresses='' -p 5432 -c fsync=on -c max_connections=200" >/dev/null
+$RUNAS "$PGBIN/psql" -h "$PGDIR" -U postgres -qc "CREATE DATABASE sealpost_us" >/dev/null
+DSN="host=$PGDIR port=5432 user=postgres dbname=sealpost_us"
+
+pgconf() {
+  cat >"$W/pg.toml" <<TOML
+hostname = "localhost"
+data_dir = "$W/pg-data"
+[[region]]
+id = "ie"
+name = "Ireland"
+country = "IE"
+zones = ["EU"]
+[[region]]
+id = "us"
+name = "United States"
+country = "US"
+zones = ["US"]
+store.kind = "postgres"
+store.dsn = "$DSN"
+[listen]
+smtp = "127.0.0.1:2525"
+[tls]
+self_signed = true
+TOML
+  "$SP" domain add demo.example --region ie --config "$W/pg.toml" >/dev/null
+  echo bob-demo-pass | "$SP" account add bob@demo.example --region us --config "$W/pg.toml" >/dev/null
+}
+pgconf
+
+for round in 1 2; do
+  rm -rf "$W/demo-data"
+  start demo demo --data "$W/demo-data"
+  run "embedded$round" "${SMTP[@]}" --addr 127.0.0.1:2525
+  stop_all
+  start pg serve --config "$W/pg.toml"
+  run "postgres$round" "${SMTP[@]}" --addr 127.0.0.1:2525
+  stop_all
+done
+
+{
+  echo "### Regions: SMTP ingest, $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null), $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc)"
+  echo
+  echo "| run | msg/s | p50 | p99 |"
+  echo "| --- | ---: | ---: | ---: |"
+  for f in embedded1 postgres1 embedded2 postgres2; do
+    printf '| %s | %s | %s ms | %s ms |\n' "$f" "$(calc "$(field "$R/$f.json" ops_per_s)")" \
+      "$(calc "$(field "$R/$f.json" p50)" 2)" "$(calc "$(field "$R/$f.json" p99)" 2)"
+  done
+} | tee "$R/table.md"

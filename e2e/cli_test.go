@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,18 +104,9 @@ memory_kib = 1024
 threads = 1
 `), 0o600)
 	mustSealpost(t, "", "domain", "add", "example.net", "--config", conf)
-	cmd := exec.Command(testenv.BuildBinary(t), "serve", "--config", conf)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	buf := make([]byte, 64)
-	n, _ := out.Read(buf)
-	if !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("serve did not print ready: %q\n%s", buf[:n], stderr.String())
+	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf)
+	if d.Addrs["smtp"] == "" || d.Addrs["imaps"] == "" {
+		t.Fatalf("serve did not print its listeners: %v", d.Addrs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "regions", "eu", "meta.db")); err != nil {
 		t.Fatalf("data_dir is not relative to the config file: %v", err)

@@ -34,7 +34,7 @@ func TestMXDelivery(t *testing.T) {
 			t.Errorf("extension %s not advertised", ext)
 		}
 	}
-	if _, param := c.Extension("SIZE"); param != fmt.Sprint(e.svc.MaxMessageSize()-traceRoom) {
+	if _, param := c.Extension("SIZE"); param != fmt.Sprint(e.svc.MaxMessageSize()-TraceRoom) {
 		t.Errorf("SIZE %q", param)
 	}
 	for _, ext := range []string{"AUTH", "STARTTLS"} {

@@ -76,9 +76,9 @@ const (
 	DefaultReadTimeout   = 5 * time.Minute // RFC 5321 4.5.3.2.7
 	DefaultWriteTimeout  = time.Minute
 
-	// traceRoom is kept free under the service's message size limit for
+	// TraceRoom is kept free under the service's message size limit for
 	// the Received: header (and, on submission, Date: and Message-ID:).
-	traceRoom = 8 << 10
+	TraceRoom = 8 << 10
 	// opTimeout bounds one call into postbox.
 	opTimeout = 2 * time.Minute
 )
@@ -174,7 +174,7 @@ func New(svc Backend, opts Options) *Server {
 			opts.Hostname = "localhost"
 		}
 	}
-	if limit := svc.MaxMessageSize() - traceRoom; opts.MaxMessageSize <= 0 || opts.MaxMessageSize > limit {
+	if limit := svc.MaxMessageSize() - TraceRoom; opts.MaxMessageSize <= 0 || opts.MaxMessageSize > limit {
 		if limit < 1024 {
 			limit = svc.MaxMessageSize() / 2
 		}

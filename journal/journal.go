@@ -27,8 +27,14 @@ type Journal struct {
 
 var _ sealpost.Recorder = (*Journal)(nil)
 
-// Open opens (creating, mode 0600) the journal file at path.
+// Open opens (creating, mode 0600) the journal file at path. A torn last
+// line, left by a crash in the middle of an append (of an event whose
+// Record therefore never returned), is cut off first, so that what is
+// appended next starts on a line of its own.
 func Open(path string) (*Journal, error) {
+	if err := cutTornTail(path); err != nil {
+		return nil, errors.E("journal.Open", errors.Internal, err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, errors.E("journal.Open", errors.Internal, err)
@@ -89,3 +95,23 @@ func Events(path string) ([]sealpost.Event, error) {
 
 // Close closes the file.
 func (j *Journal) Close() error { return j.f.Close() }
+
+// cutTornTail truncates path after its last newline.
+func cutTornTail(path string) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) || (err == nil && (len(data) == 0 || data[len(data)-1] == '\n')) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(bytes.LastIndexByte(data, '\n') + 1)); err != nil {
+		return err
+	}
+	return f.Sync()
+}

@@ -129,7 +129,12 @@ func bodies(t *testing.T, w *world, addr string) (uint32, []sealpost.UID, []stri
 	var out []string
 	for _, m := range msgs {
 		b, err := sess.Body(ctx, m)
-		must(t, err)
+		if errors.Is(errors.Sealed, err) {
+			// Sealed to a key generation this password no longer opens.
+			b = []byte("\r\n\r\n<sealed>")
+		} else {
+			must(t, err)
+		}
 		uids = append(uids, m.UID)
 		out = append(out, string(b[bytes.Index(b, []byte("\r\n\r\n"))+4:]))
 	}

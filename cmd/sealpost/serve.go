@@ -11,6 +11,7 @@ func newServeCmd() *cobra.Command {
 	var cf configFlags
 	var regions []string
 	var frontDoor bool
+	var pprofAddr string
 	cmd := &cobra.Command{
 		Use:   "serve --config sealpost.toml [--region ID]... | --front-door",
 		Short: "Run the server from a configuration file",
@@ -32,6 +33,9 @@ recipient's home region.`,
 				return err
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
+			if err := startPprof(pprofAddr); err != nil {
+				return err
+			}
 			if frontDoor && len(regions) > 0 {
 				return fmt.Errorf("--front-door serves no region: drop --region")
 			}
@@ -54,5 +58,6 @@ recipient's home region.`,
 	cf.register(cmd)
 	cmd.Flags().StringSliceVar(&regions, "region", nil, "serve only this region (repeatable)")
 	cmd.Flags().BoolVar(&frontDoor, "front-door", false, "run as the front door of separate regional nodes")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
 	return cmd
 }

@@ -134,6 +134,7 @@ func (r *Router) DeleteAccount(ctx context.Context, addr string) error {
 	if err := r.dir.RemoveHome(ctx, addr); err != nil {
 		return errors.E(op, err)
 	}
+	r.forget(addr)
 	return nil
 }
 

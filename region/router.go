@@ -9,6 +9,7 @@ package region
 import (
 	"context"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/sealpost/sealpost"
@@ -29,7 +30,24 @@ type Router struct {
 	order  []sealpost.RegionID // local regions, sorted
 	max    int64
 	now    func() time.Time
+
+	// homes caches the directory's answers for routeTTL: a delivery asks
+	// for each recipient's home several times (RCPT, DATA). A stale entry
+	// can only send an operation to the region an account just left,
+	// whose Guard refuses it (the sender retries); it never lets one
+	// through.
+	mu      sync.Mutex
+	homes   map[string]cachedHome
+	domains map[string]time.Time // hosted domains, with when they were seen
 }
+
+type cachedHome struct {
+	region sealpost.RegionID
+	at     time.Time
+}
+
+// routeTTL bounds how long the router trusts a cached directory answer.
+const routeTTL = 5 * time.Second
 
 var (
 	_ smtpserver.Backend = (*Router)(nil)
@@ -40,7 +58,8 @@ var (
 // (local) and those reached over links (remote). maxSize is the message
 // size limit of the deployment.
 func NewRouter(dir sealpost.Directory, local map[sealpost.RegionID]*postbox.Service, remote map[sealpost.RegionID]*Link, maxSize int64) *Router {
-	r := &Router{dir: dir, local: local, remote: remote, max: maxSize, now: time.Now}
+	r := &Router{dir: dir, local: local, remote: remote, max: maxSize, now: time.Now,
+		homes: make(map[string]cachedHome), domains: make(map[string]time.Time)}
 	for id := range local {
 		r.order = append(r.order, id)
 	}
@@ -63,7 +82,7 @@ func (r *Router) MaxMessageSize() int64 { return r.max }
 // home returns the local postbox of addr's home region. An unknown address
 // is NotExist; one homed in a region not served here is WrongRegion.
 func (r *Router) home(ctx context.Context, op, addr string) (*postbox.Service, sealpost.RegionID, error) {
-	id, err := r.dir.Home(ctx, sealpost.NormalizeAddress(addr))
+	id, err := r.lookupHome(ctx, sealpost.NormalizeAddress(addr))
 	if err != nil {
 		return nil, "", errors.E(op, err)
 	}
@@ -73,40 +92,108 @@ func (r *Router) home(ctx context.Context, op, addr string) (*postbox.Service, s
 	return nil, id, errors.E(op, errors.WrongRegion, errors.Errorf("account is homed in region %s, not served here", id))
 }
 
+// lookupHome asks the directory for addr's home, through the cache. Only
+// answers that an account exists are cached, so a new account receives
+// mail at once.
+func (r *Router) lookupHome(ctx context.Context, addr string) (sealpost.RegionID, error) {
+	now := r.now()
+	r.mu.Lock()
+	h, ok := r.homes[addr]
+	r.mu.Unlock()
+	if ok && now.Sub(h.at) < routeTTL {
+		return h.region, nil
+	}
+	id, err := r.dir.Home(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	if len(r.homes) > 100000 {
+		clear(r.homes) // bound memory; entries are cheap to reload
+	}
+	r.homes[addr] = cachedHome{region: id, at: now}
+	r.mu.Unlock()
+	return id, nil
+}
+
+// forget drops addr's cached home (after this process changed it).
+func (r *Router) forget(addr string) {
+	r.mu.Lock()
+	delete(r.homes, sealpost.NormalizeAddress(addr))
+	r.mu.Unlock()
+}
+
 // Authenticate checks a submission login at the account's home region. An
 // unknown address or one homed elsewhere fails as a wrong password does.
 func (r *Router) Authenticate(ctx context.Context, addr, password string) (sealpost.Account, error) {
 	const op = "region.Authenticate"
-	s, _, err := r.home(ctx, op, addr)
+	var acct sealpost.Account
+	err := r.withHome(ctx, op, addr, func(s *postbox.Service) (err error) {
+		acct, err = s.Authenticate(ctx, addr, password)
+		return err
+	})
 	if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
 		return sealpost.Account{}, errors.E(op, errors.Permission)
 	}
-	if err != nil {
-		return sealpost.Account{}, err
+	return acct, err
+}
+
+// withHome runs fn with the postbox of addr's home region. If that region
+// refuses the account as homed elsewhere (the cached home was stale: the
+// mailbox just moved), it asks the directory again and retries once.
+func (r *Router) withHome(ctx context.Context, op, addr string, fn func(*postbox.Service) error) error {
+	for attempt := 0; ; attempt++ {
+		s, _, err := r.home(ctx, op, addr)
+		if err != nil {
+			return err
+		}
+		err = fn(s)
+		if attempt == 0 && errors.Is(errors.WrongRegion, err) {
+			r.forget(addr)
+			continue
+		}
+		return err
 	}
-	return s.Authenticate(ctx, addr, password)
 }
 
 // Login opens the owner's session at their home region.
 func (r *Router) Login(ctx context.Context, addr, password string) (*postbox.Session, error) {
 	const op = "region.Login"
-	s, _, err := r.home(ctx, op, addr)
+	var sess *postbox.Session
+	err := r.withHome(ctx, op, addr, func(s *postbox.Service) (err error) {
+		sess, err = s.Login(ctx, addr, password)
+		return err
+	})
 	if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
 		return nil, errors.E(op, errors.Permission)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s.Login(ctx, addr, password)
+	return sess, err
 }
 
-// IsHostedDomain asks the directory.
+// IsHostedDomain asks the directory (hosted domains are cached).
 func (r *Router) IsHostedDomain(ctx context.Context, domain string) (bool, error) {
+	domain = sealpost.NormalizeAddress(domain)
+	now := r.now()
+	r.mu.Lock()
+	at, ok := r.domains[domain]
+	r.mu.Unlock()
+	if ok && now.Sub(at) < routeTTL {
+		return true, nil
+	}
 	_, err := r.dir.Domain(ctx, domain)
 	if errors.Is(errors.NotExist, err) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	if len(r.domains) > 10000 {
+		clear(r.domains)
+	}
+	r.domains[domain] = now
+	r.mu.Unlock()
+	return true, nil
 }
 
 // LookupRecipient checks that addr has an account. For a region served here
@@ -116,7 +203,12 @@ func (r *Router) LookupRecipient(ctx context.Context, addr string) (sealpost.Acc
 	const op = "region.LookupRecipient"
 	s, id, err := r.home(ctx, op, addr)
 	if err == nil {
-		return s.LookupRecipient(ctx, addr)
+		acct, err := s.LookupRecipient(ctx, addr)
+		if errors.Is(errors.WrongRegion, err) {
+			r.forget(addr)
+			return r.LookupRecipient(ctx, addr)
+		}
+		return acct, err
 	}
 	if errors.Is(errors.WrongRegion, err) {
 		if _, ok := r.remote[id]; ok {
@@ -135,13 +227,29 @@ func (r *Router) LookupRecipient(ctx context.Context, addr string) (sealpost.Acc
 // duplicate rather than a loss, as with any MTA that has one reply for many
 // recipients.
 func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) error {
+	stale, err := r.deliver(ctx, env, raw)
+	if len(stale) > 0 {
+		// Some recipients' cached home was stale (they just moved):
+		// deliver to them once more, at their new home.
+		for _, rcpt := range stale {
+			r.forget(rcpt)
+		}
+		_, err = r.deliver(ctx, postbox.Envelope{From: env.From, Recipients: stale}, raw)
+	}
+	return err
+}
+
+// deliver is one attempt of Deliver. It returns the recipients whose
+// region refused them as homed elsewhere, apart from the error of any
+// other failure.
+func (r *Router) deliver(ctx context.Context, env postbox.Envelope, raw []byte) ([]string, error) {
 	const op = "region.Deliver"
 	byRegion := map[sealpost.RegionID][]string{}
 	var order []sealpost.RegionID
 	for _, rcpt := range env.Recipients {
-		id, err := r.dir.Home(ctx, sealpost.NormalizeAddress(rcpt))
+		id, err := r.lookupHome(ctx, sealpost.NormalizeAddress(rcpt))
 		if err != nil {
-			return errors.E(op, err)
+			return nil, errors.E(op, err)
 		}
 		if _, ok := byRegion[id]; !ok {
 			order = append(order, id)
@@ -149,6 +257,7 @@ func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 		byRegion[id] = append(byRegion[id], rcpt)
 	}
 	var firstErr error
+	var stale []string
 	for _, id := range order {
 		rcpts := byRegion[id]
 		var err error
@@ -163,29 +272,27 @@ func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 		} else {
 			err = errors.E(op, errors.Unavailable, errors.Errorf("no route to region %s", id))
 		}
-		if err != nil && firstErr == nil {
+		if errors.Is(errors.WrongRegion, err) {
+			stale = append(stale, rcpts...)
+		} else if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
-	return firstErr
+	return stale, firstErr
 }
 
 // AppendByUse files the sender's copy in their home region.
 func (r *Router) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error {
-	s, _, err := r.home(ctx, "region.AppendByUse", acct.Address)
-	if err != nil {
-		return err
-	}
-	return s.AppendByUse(ctx, acct, use, raw, flags)
+	return r.withHome(ctx, "region.AppendByUse", acct.Address, func(s *postbox.Service) error {
+		return s.AppendByUse(ctx, acct, use, raw, flags)
+	})
 }
 
 // Enqueue puts outbound mail in the queue of the sender's home region: what
 // an account sends stays in its jurisdiction until it leaves for the
 // recipient's server.
 func (r *Router) Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error {
-	s, _, err := r.home(ctx, "region.Enqueue", from)
-	if err != nil {
-		return err
-	}
-	return s.Enqueue(ctx, from, rcpts, raw)
+	return r.withHome(ctx, "region.Enqueue", from, func(s *postbox.Service) error {
+		return s.Enqueue(ctx, from, rcpts, raw)
+	})
 }

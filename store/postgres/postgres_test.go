@@ -17,6 +17,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/testenv"
 	"github.com/sealpost/sealpost/store/storetest"
 )
 
@@ -37,7 +38,7 @@ var ctx = context.Background()
 
 func TestMain(m *testing.M) {
 	code := func() int {
-		bin := findPGBin()
+		bin := testenv.PostgresBin()
 		if bin == "" {
 			cluster.missing = "initdb not found in /usr/lib/postgresql/*/bin or PATH: install Debian's postgresql package (make test does) to run this test"
 			return m.Run()
@@ -50,25 +51,6 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.Exit(code)
-}
-
-// findPGBin returns the directory holding initdb and pg_ctl: Debian keeps
-// them off PATH, under /usr/lib/postgresql/VERSION/bin.
-func findPGBin() string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.Reverse(dirs) // newest version first, near enough
-	if p, err := exec.LookPath("initdb"); err == nil {
-		dirs = append(dirs, filepath.Dir(p))
-	}
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d
-		}
-	}
-	return ""
 }
 
 // startCluster creates and starts the cluster, and returns what stops it

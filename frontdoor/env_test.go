@@ -132,7 +132,8 @@ func (e *env) startRegion(id sealpost.RegionID, accounts ...string) {
 	if r.mux, err = cluster.NewMux(ln, cfg, cluster.MuxOptions{Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
-	imapLn, smtpLn := r.mux.Listener(cluster.ProtoIMAP), r.mux.Listener(cluster.ProtoSubmission)
+	// As server.startInternal wires it: IMAP writes coalesced into full records.
+	imapLn, smtpLn := cluster.Coalesce(r.mux.Listener(cluster.ProtoIMAP)), r.mux.Listener(cluster.ProtoSubmission)
 	r.wg.Add(3)
 	go func() { defer r.wg.Done(); r.mux.Serve() }()
 	go func() { defer r.wg.Done(); r.imap.Serve(imapLn) }()

@@ -86,7 +86,8 @@ TOML
 }
 pgconf
 
-for round in 1 2; do
+INGEST_ROUNDS=2; [ "${SKIP_INGEST:-0}" = 1 ] && INGEST_ROUNDS=0
+for round in $(seq "$INGEST_ROUNDS"); do
   rm -rf "$W/demo-data"
   start demo demo --data "$W/demo-data"
   run "embedded$round" "${SMTP[@]}" --addr 127.0.0.1:2525
@@ -154,7 +155,7 @@ stop_all
   echo
   echo "| run | ops/s | MB/s | p50 | p99 |"
   echo "| --- | ---: | ---: | ---: | ---: |"
-  runs="embedded1 postgres1 embedded2 postgres2"
+  runs=""; for round in $(seq "$INGEST_ROUNDS"); do runs="$runs embedded$round postgres$round"; done
   for kind in fetch submit; do
     for round in $(seq "$ROUNDS"); do runs="$runs $kind-direct$round $kind-frontdoor$round"; done
   done

@@ -101,7 +101,7 @@ func (s *Server) startInternal() error {
 		// Shut down in go-imap's safe order: the Mux (ending each Serve),
 		// then the servers once their Serve has returned.
 		var serving sync.WaitGroup
-		s.serveInternal(&serving, "internal-imap-"+id, mux.Listener(cluster.ProtoIMAP), imapSrv.Serve)
+		s.serveInternal(&serving, "internal-imap-"+id, cluster.Coalesce(mux.Listener(cluster.ProtoIMAP)), imapSrv.Serve)
 		s.serveInternal(&serving, "internal-submission-"+id, mux.Listener(cluster.ProtoSubmission), subSrv.Serve)
 		s.serveInternal(&serving, "internal-http-"+id, mux.Listener(cluster.ProtoHTTP), httpSrv.Serve)
 		s.listeners = append(s.listeners, &listener{"internal-" + id, ln})

@@ -17,6 +17,10 @@ type Region struct {
 	Name    string   // for people, e.g. "Ireland"
 	Country string   // ISO 3166-1 alpha-2, e.g. "IE"
 	Zones   []string // legal zones the country belongs to, e.g. ["EU"]
+	// Entity operates the region and controls its data; EntityCountry is
+	// where it is incorporated. Jurisdiction follows both.
+	Entity        string
+	EntityCountry string
 }
 
 // Domain is a hosted domain in the directory with the region where its new

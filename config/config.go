@@ -93,6 +93,15 @@ type Region struct {
 	Country string `toml:"country"`
 	// Zones are the legal zones the country belongs to, e.g. ["EU"].
 	Zones []string `toml:"zones"`
+	// Entity is the company that operates the region and controls its
+	// data, e.g. "Sealpost Ireland Ltd"; EntityCountry is where it is
+	// incorporated (ISO 3166-1 alpha-2). Jurisdiction follows the entity
+	// as well as the data's location (since the 2018 CLOUD Act a US order
+	// reaches what a US entity controls, wherever it is stored), so the
+	// jurisdiction policy weighs both (docs/LEGAL.md). Default: the
+	// region's country, entity "Sealpost".
+	Entity        string `toml:"entity"`
+	EntityCountry string `toml:"entity_country"`
 	// Store is the region's metadata store.
 	Store RegionStore `toml:"store"`
 	// Blobs is the region's sealed blob store.
@@ -298,6 +307,15 @@ func (c *Config) validateRegions(bad func(string, ...any)) {
 		}
 		if len(r.Country) != 2 || strings.ToUpper(r.Country) != r.Country || strings.ContainsFunc(r.Country, func(c rune) bool { return c < 'A' || c > 'Z' }) {
 			bad("%s: country %q is not an ISO 3166-1 alpha-2 code (e.g. \"IE\")", where, r.Country)
+		}
+		if r.Entity == "" {
+			r.Entity = "Sealpost"
+		}
+		if r.EntityCountry == "" {
+			r.EntityCountry = r.Country
+		}
+		if len(r.EntityCountry) != 2 || strings.ToUpper(r.EntityCountry) != r.EntityCountry {
+			bad("%s: entity_country %q is not an ISO 3166-1 alpha-2 code", where, r.EntityCountry)
 		}
 		for _, z := range r.Zones {
 			if z == "" || strings.ContainsAny(z, " \t,") {

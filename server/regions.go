@@ -32,7 +32,8 @@ type Region struct {
 
 // Info returns the sealpost.Region a configured region describes.
 func Info(rc config.Region) sealpost.Region {
-	return sealpost.Region{ID: sealpost.RegionID(rc.ID), Name: rc.Name, Country: rc.Country, Zones: rc.Zones}
+	return sealpost.Region{ID: sealpost.RegionID(rc.ID), Name: rc.Name, Country: rc.Country, Zones: rc.Zones,
+		Entity: rc.Entity, EntityCountry: rc.EntityCountry}
 }
 
 // openStore opens a region's metadata store.

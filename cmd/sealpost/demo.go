@@ -31,8 +31,8 @@ var demoAccounts = []server.DemoAccount{
 // demoRegions are the demo's two regions, each with its own embedded
 // storage under data/regions/<id>.
 var demoRegions = []config.Region{
-	{ID: "ie", Name: "Ireland", Country: "IE", Zones: []string{"EU"}},
-	{ID: "us", Name: "United States", Country: "US", Zones: []string{"US"}},
+	{ID: "ie", Name: "Ireland", Country: "IE", Zones: []string{"EU"}, Entity: "Sealpost Ireland Ltd", EntityCountry: "IE"},
+	{ID: "us", Name: "United States", Country: "US", Zones: []string{"US"}, Entity: "Sealpost Inc.", EntityCountry: "US"},
 }
 
 func demoConfig(data string) config.Config {

@@ -49,7 +49,15 @@ const (
 	UseTrash   SpecialUse = "\\Trash"
 	UseJunk    SpecialUse = "\\Junk"
 	UseArchive SpecialUse = "\\Archive"
+	// UseHeld marks the hidden mailbox that retains, sealed, what a user
+	// deletes from an account under a legal hold (HeldMailbox). It is never
+	// shown to IMAP clients.
+	UseHeld SpecialUse = "\\Held"
 )
+
+// HeldMailbox is the name of the hidden legal-hold mailbox; no user may
+// create, rename to, select or delete it.
+const HeldMailbox = ".sealpost-legal-hold"
 
 // DefaultMailboxes lists the mailboxes created with every account.
 var DefaultMailboxes = []struct {

@@ -290,6 +290,11 @@ func (s *Service) DeleteAccount(ctx context.Context, addr string) error {
 	if err != nil {
 		return errors.E(op, err)
 	}
+	if _, held, err := s.heldMailbox(ctx, acct.ID); err != nil {
+		return errors.E(op, err)
+	} else if held {
+		return errors.E(op, errors.Permission, errors.Str("the account is under a legal hold: it cannot be deleted until the hold is released"))
+	}
 	refs, err := s.store.DeleteAccount(ctx, acct.ID)
 	if err != nil {
 		return errors.E(op, err)

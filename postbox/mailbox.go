@@ -176,10 +176,13 @@ func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost
 func (m *Mailbox) Expunge(ctx context.Context, uids []sealpost.UID) ([]sealpost.UID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.expungeLocked(ctx, uids)
+	return m.expungeLocked(ctx, uids, true)
 }
 
-func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID) ([]sealpost.UID, error) {
+// expungeLocked removes messages; with retain (an owner's expunge, not the
+// second half of a move) an account under legal hold keeps them, sealed,
+// in its hidden hold mailbox (hold.go).
+func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain bool) ([]sealpost.UID, error) {
 	if uids == nil {
 		for _, msg := range m.msgs {
 			if HasFlag(msg.Flags, imap.FlagDeleted) {
@@ -189,6 +192,11 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID) ([]sea
 	}
 	if len(uids) == 0 {
 		return nil, nil
+	}
+	if retain {
+		if err := m.svc.retain(ctx, m.info.Account, m.info.ID, uids); err != nil {
+			return nil, errors.E("postbox.Expunge", err)
+		}
 	}
 	removed, refs, err := m.svc.store.Expunge(ctx, m.info.ID, uids)
 	if err != nil {
@@ -220,7 +228,7 @@ func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.M
 	if err != nil {
 		return nil, errors.E("postbox.Move", err)
 	}
-	if _, err := m.expungeLocked(ctx, uids); err != nil {
+	if _, err := m.expungeLocked(ctx, uids, false); err != nil {
 		return copies, err
 	}
 	m.svc.syncLive(ctx, copies)

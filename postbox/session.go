@@ -141,14 +141,30 @@ func (ss *Session) Close() {
 	ss.ua, ss.keys = nil, nil
 }
 
-// Mailboxes lists the account's mailboxes.
+// Mailboxes lists the account's mailboxes (not the hidden hold mailbox).
 func (ss *Session) Mailboxes(ctx context.Context) ([]sealpost.Mailbox, error) {
-	return ss.svc.store.Mailboxes(ctx, ss.acct.ID)
+	mbs, err := ss.svc.store.Mailboxes(ctx, ss.acct.ID)
+	out := mbs[:0]
+	for _, mb := range mbs {
+		if mb.Use != sealpost.UseHeld {
+			out = append(out, mb)
+		}
+	}
+	return out, err
+}
+
+// byName returns an owner-visible mailbox by name: the hidden hold mailbox
+// does not exist for the owner.
+func (ss *Session) byName(ctx context.Context, name string) (sealpost.Mailbox, error) {
+	if hidden(name) {
+		return sealpost.Mailbox{}, errors.E(errors.NotExist, errors.Errorf("no mailbox %q", name))
+	}
+	return ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
 }
 
 // Mailbox returns the named mailbox's metadata, current if it is live.
 func (ss *Session) Mailbox(ctx context.Context, name string) (sealpost.Mailbox, error) {
-	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	info, err := ss.byName(ctx, name)
 	if err != nil {
 		return info, err
 	}
@@ -206,6 +222,9 @@ func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.
 	if strings.EqualFold(name, "INBOX") {
 		return errors.E(op, errors.Exist)
 	}
+	if hidden(name) {
+		return errors.E(op, errors.Permission, errors.Str("reserved mailbox name"))
+	}
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], "/")
@@ -225,8 +244,20 @@ func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
 	if strings.EqualFold(name, "INBOX") {
 		return errors.E(op, errors.Permission, errors.Str("INBOX cannot be deleted"))
 	}
-	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	info, err := ss.byName(ctx, name)
 	if err != nil {
+		return errors.E(op, err)
+	}
+	// Under a legal hold the mailbox's messages are retained first.
+	msgs, err := ss.svc.store.Messages(ctx, info.ID, 0)
+	if err != nil {
+		return errors.E(op, err)
+	}
+	uids := make([]sealpost.UID, len(msgs))
+	for i, m := range msgs {
+		uids[i] = m.UID
+	}
+	if err := ss.svc.retain(ctx, ss.acct.ID, info.ID, uids); err != nil {
 		return errors.E(op, err)
 	}
 	refs, err := ss.svc.store.DeleteMailbox(ctx, info.ID)
@@ -248,7 +279,10 @@ func (ss *Session) RenameMailbox(ctx context.Context, from, to string) error {
 	if strings.EqualFold(to, "INBOX") {
 		return errors.E(op, errors.Exist)
 	}
-	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, from)
+	if hidden(to) {
+		return errors.E(op, errors.Permission, errors.Str("reserved mailbox name"))
+	}
+	info, err := ss.byName(ctx, from)
 	if err != nil {
 		return errors.E(op, err)
 	}
@@ -285,7 +319,7 @@ func (ss *Session) RenameMailbox(ctx context.Context, from, to string) error {
 
 // Subscribe sets a mailbox's subscription.
 func (ss *Session) Subscribe(ctx context.Context, name string, subscribed bool) error {
-	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	info, err := ss.byName(ctx, name)
 	if err != nil {
 		return errors.E("postbox.Subscribe", err)
 	}
@@ -295,7 +329,7 @@ func (ss *Session) Subscribe(ctx context.Context, name string, subscribed bool) 
 // Select returns the live state of the named mailbox. The caller must
 // Release it when done.
 func (ss *Session) Select(ctx context.Context, name string) (*Mailbox, error) {
-	info, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, name)
+	info, err := ss.byName(ctx, name)
 	if err != nil {
 		return nil, errors.E("postbox.Select", err)
 	}
@@ -307,6 +341,9 @@ func (ss *Session) Release(m *Mailbox) { ss.svc.release(m) }
 
 // Append files a message in one of the session's mailboxes.
 func (ss *Session) Append(ctx context.Context, name string, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+	if hidden(name) {
+		return sealpost.Mailbox{}, sealpost.Message{}, errors.E("postbox.Append", errors.NotExist)
+	}
 	return ss.svc.Append(ctx, ss.acct, name, raw, flags, date)
 }
 
@@ -314,7 +351,7 @@ func (ss *Session) Append(ctx context.Context, name string, raw []byte, flags []
 // mailboxes, returning the copies in input order and the destination.
 func (ss *Session) Copy(ctx context.Context, from *Mailbox, uids []sealpost.UID, to string) (sealpost.Mailbox, []sealpost.Message, error) {
 	const op = "postbox.Copy"
-	dest, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, to)
+	dest, err := ss.byName(ctx, to)
 	if err != nil {
 		return dest, nil, errors.E(op, err)
 	}
@@ -329,7 +366,7 @@ func (ss *Session) Copy(ctx context.Context, from *Mailbox, uids []sealpost.UID,
 // Move moves messages from a selected mailbox to another of the account's
 // mailboxes.
 func (ss *Session) Move(ctx context.Context, from *Mailbox, uids []sealpost.UID, to string) (sealpost.Mailbox, []sealpost.Message, error) {
-	dest, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, to)
+	dest, err := ss.byName(ctx, to)
 	if err != nil {
 		return dest, nil, errors.E("postbox.Move", err)
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	// when regions run as separate processes behind a front door.
 	Cluster Cluster `toml:"cluster"`
 
+	// Legal configures the lawful-demand gateway.
+	Legal Legal `toml:"legal"`
+
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
 	Limits Limits `toml:"limits"`
@@ -143,6 +146,17 @@ type RegionBlobs struct {
 	CreateBucket  bool   `toml:"create_bucket"`   // create the bucket at start if missing
 }
 
+// Legal configures the lawful-demand gateway (docs/LEGAL.md).
+type Legal struct {
+	// Policy is the jurisdiction policy file (YAML with CEL rules); empty
+	// means the shipped default (`sealpost policy show` prints it to start
+	// an edited copy from).
+	Policy string `toml:"policy"`
+	// Web is the address of the web app and JSON API (legal console);
+	// empty disables it.
+	Web string `toml:"web"`
+}
+
 // Cluster names the deployment's internal mTLS files (PEM): the CA every
 // node trusts, and this process's certificate and key issued by it
 // (`sealpost cluster init` makes them).
@@ -193,7 +207,7 @@ func Load(path string) (Config, error) {
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.TLS.Cert, &c.TLS.Key} {
+	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.TLS.Cert, &c.TLS.Key, &c.Legal.Policy} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}

@@ -9,6 +9,7 @@
 package legal
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -161,6 +162,22 @@ func (d Date) String() string { return d.Format(DateLayout) }
 
 // MarshalText writes YYYY-MM-DD (for JSON and YAML).
 func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// MarshalJSON writes "YYYY-MM-DD": Date embeds time.Time, whose own JSON
+// methods would otherwise win over MarshalText.
+func (d Date) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// UnmarshalJSON reads "YYYY-MM-DD" (null leaves d unchanged).
+func (d *Date) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	return d.UnmarshalText([]byte(s))
+}
 
 // UnmarshalText reads YYYY-MM-DD (for JSON and YAML).
 func (d *Date) UnmarshalText(b []byte) error {

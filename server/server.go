@@ -10,15 +10,19 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/directory"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
+	"github.com/sealpost/sealpost/legal/gateway"
+	"github.com/sealpost/sealpost/web"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/seal"
@@ -46,6 +50,7 @@ type Server struct {
 
 	Dir     *directory.Dir
 	Regions map[sealpost.RegionID]*Region // served here
+	Gateway *gateway.Gateway              // the lawful-demand gateway, when Start serves the web app
 	Links   map[sealpost.RegionID]*region.Link
 	Router  *region.Router
 
@@ -216,6 +221,18 @@ func (s *Server) Start() error {
 			add("imaps", l.IMAPS, true, srv.Serve, srv.Close)
 		}
 	}
+	if l := s.cfg.Legal.Web; l != "" && !s.opts.FrontDoor {
+		if s.Gateway == nil {
+			gw, err := s.OpenGateway()
+			if err != nil {
+				return err
+			}
+			s.Gateway = gw
+		}
+		srv := &http.Server{Handler: web.New(s.Gateway, s.log), ReadHeaderTimeout: 30 * time.Second}
+		add("web", l, false, srv.Serve, srv.Close)
+		s.startNotifier()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.startInternal(); err != nil {
@@ -236,12 +253,37 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go func(name string, serve func(net.Listener) error, ln net.Listener) {
 			defer s.wg.Done()
-			if err := serve(ln); err != nil && !errors.IsErr(err, net.ErrClosed) {
+			if err := serve(ln); err != nil && !errors.IsErr(err, net.ErrClosed) && !errors.IsErr(err, http.ErrServerClosed) {
 				s.log.Error("listener stopped", "listener", name, "err", err)
 			}
 		}(sp.name, sp.serve, ln)
 	}
 	return nil
+}
+
+// startNotifier sends, every minute, the notices whose nondisclosure
+// orders have lapsed, until Close.
+func (s *Server) startNotifier() {
+	stop := make(chan struct{})
+	s.closers = append(s.closers, func() error { close(stop); return nil })
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if n, err := s.Gateway.NotifyDue(context.Background()); err != nil {
+				s.log.Error("sending due notices", "err", err)
+			} else if n > 0 {
+				s.log.Info("notices sent", "count", n)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 }
 
 // Addr returns the address a named listener ("smtp", "submission",
@@ -286,6 +328,9 @@ func (s *Server) closeStores() error {
 	}
 	for _, l := range s.Links {
 		l.Close()
+	}
+	if s.Gateway != nil {
+		s.Gateway.Store().Close()
 	}
 	if s.Dir != nil {
 		if cerr := s.Dir.Close(); err == nil {

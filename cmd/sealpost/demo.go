@@ -28,6 +28,10 @@ var demoAccounts = []server.DemoAccount{
 	{Address: "bob@demo.example", Password: "bob-demo-pass", Region: "us"},
 }
 
+// demoOfficers are the demo's legal officers (name, password): two, since a
+// disclosure needs two different officers' approval.
+var demoOfficers = [][2]string{{"officer-a", "officer-a-demo-pass"}, {"officer-b", "officer-b-demo-pass"}}
+
 // demoRegions are the demo's two regions, each with its own embedded
 // storage under data/regions/<id>.
 var demoRegions = []config.Region{
@@ -48,6 +52,7 @@ func demoConfig(data string) config.Config {
 		IMAP:        "127.0.0.1:1143",
 		IMAPS:       "127.0.0.1:1993",
 	}
+	c.Legal.Web = "127.0.0.1:8080"
 	return c
 }
 
@@ -70,6 +75,13 @@ Listeners (each can be moved with its flag):
   submission (TLS)         127.0.0.1:2465
   IMAP (STARTTLS)          127.0.0.1:1143
   IMAP (TLS)               127.0.0.1:1993
+  web app and JSON API     http://127.0.0.1:8080 (legal console)
+
+Two DEMO-ONLY legal officers may act on government demands in the legal
+console and with 'sealpost demand ...':
+
+  officer-a  password officer-a-demo-pass
+  officer-b  password officer-b-demo-pass
 
 It prints "ready" on a line of its own once every listener accepts
 connections. Restarting with the same DIR keeps all mail.`,
@@ -96,6 +108,7 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringVar(&c.Listen.Submissions, "submissions", c.Listen.Submissions, "submission (implicit TLS) address")
 	f.StringVar(&c.Listen.IMAP, "imap", c.Listen.IMAP, "IMAP (STARTTLS) address")
 	f.StringVar(&c.Listen.IMAPS, "imaps", c.Listen.IMAPS, "IMAP (implicit TLS) address")
+	f.StringVar(&c.Legal.Web, "web", c.Legal.Web, "web app and JSON API (legal console) address")
 	f.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn, error")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
 	return cmd
@@ -114,6 +127,18 @@ func runDemo(cmd *cobra.Command, c config.Config) error {
 	if err != nil {
 		return err
 	}
+	gw, err := srv.OpenGateway()
+	if err != nil {
+		return err
+	}
+	srv.Gateway = gw
+	if names, err := gw.Store().Officers(ctx); err == nil && len(names) == 0 {
+		for _, o := range demoOfficers {
+			if err := gw.Store().AddOfficer(ctx, o[0], o[1]); err != nil {
+				return err
+			}
+		}
+	}
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -122,6 +147,9 @@ func runDemo(cmd *cobra.Command, c config.Config) error {
 	for _, a := range demoAccounts {
 		r, _ := c.RegionByID(string(a.Region))
 		fmt.Fprintf(out, "  account %-20s password %-16s region %s (%s, %s)\n", a.Address, a.Password, a.Region, r.Name, strings.Join(r.Zones, ","))
+	}
+	for _, o := range demoOfficers {
+		fmt.Fprintf(out, "  legal officer %-14s password %s\n", o[0], o[1])
 	}
 	if len(created) > 0 {
 		fmt.Fprintln(out, "  (created now; recovery codes are not shown for demo accounts)")

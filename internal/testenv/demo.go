@@ -57,7 +57,7 @@ func StartDemo(t testing.TB, data string, logFile string) *Demo {
 	t.Helper()
 	return StartDemoArgs(t, data, logFile,
 		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--submissions", "127.0.0.1:0",
-		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0")
+		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0", "--web", "127.0.0.1:0")
 }
 
 // StartDemoArgs is StartDemo with the listener flags given (none: the

@@ -134,9 +134,8 @@ func (e *Engine) Decide(d legal.Demand, targets []Target) []legal.Decision {
 
 // regionState is what targets in one region share within a Decide call.
 type regionState struct {
-	region *Region
-	act    activation
-	memo   []matchResult // per rule and category slot; see run.slot
+	act  activation
+	memo []matchResult // per rule and category slot; see run.slot
 	// decision is the region's decision when no rule reads the target.
 	decision *legal.Decision
 }
@@ -152,7 +151,6 @@ type matchResult struct {
 func (r *run) newRegionState(reg *Region) *regionState {
 	e := r.e
 	return &regionState{
-		region: reg,
 		act: activation{
 			demand:      r.demandVal,
 			region:      e.env.adapter.NativeToValue(&regionVars{ID: reg.ID, Name: reg.Name, Country: reg.Country, Zones: nonNil(reg.Zones), Entity: reg.Entity, EntityCountry: reg.EntityCountry}),

@@ -412,3 +412,22 @@ func TestMisconfiguredRegion(t *testing.T) {
 		t.Errorf("region without an operating company: %s %q; want needs_review naming the region", got.Decision, got.Reasons)
 	}
 }
+
+// TestConcurrentDecide shares one engine between goroutines (run with
+// -race): Engine is immutable after Parse.
+func TestConcurrentDecide(t *testing.T) {
+	e := Default()
+	want := e.Decide(demand(legal.SearchWarrant, "US", "", legal.Categories...), hundred())
+	done := make(chan []legal.Decision)
+	for range 4 {
+		go func() { done <- e.Decide(demand(legal.SearchWarrant, "US", "", legal.Categories...), hundred()) }()
+	}
+	for range 4 {
+		got := <-done
+		for i := range got {
+			if got[i].Decision != want[i].Decision || !slices.Equal(got[i].Reasons, want[i].Reasons) {
+				t.Fatalf("target %d: concurrent decision %s %q differs from %s %q", i, got[i].Decision, got[i].Reasons, want[i].Decision, want[i].Reasons)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -136,7 +137,8 @@ func Parse(policyYAML []byte) (*Engine, error) {
 	case strings.ContainsAny(e.version, "\r\n") || len(e.version) > 64:
 		probs.add("version: must be one line of at most 64 characters")
 	}
-	for code, name := range f.Countries {
+	for _, code := range slices.Sorted(maps.Keys(f.Countries)) {
+		name := f.Countries[code]
 		if !countryCode.MatchString(code) {
 			probs.add("countries: %q is not an ISO 3166-1 alpha-2 code (two capital letters)", code)
 		}
@@ -186,7 +188,8 @@ func Parse(policyYAML []byte) (*Engine, error) {
 }
 
 func (e *Engine) parseInstruments(m map[string]instrumentEntry, probs *problems) {
-	for name, ie := range m {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		ie := m[name]
 		in := legal.Instrument(name)
 		if !slices.Contains(legal.Instruments, in) {
 			probs.add("instruments: %q is not an instrument; want one of %s", name, list(legal.Instruments))

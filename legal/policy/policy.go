@@ -56,7 +56,10 @@
 //
 // Targets in the same region share an outcome, so unless a rule reads the
 // target's address, Decide evaluates the rules once per region and
-// category, not once per target.
+// category, not once per target; when some rule does read it, only those
+// rules run per target and the others' results are still shared. Every
+// evaluation of a CEL expression is bounded by a cost limit, so a runaway
+// rule fails (needs_review, naming the rule) instead of stalling Decide.
 package policy
 
 import (

@@ -329,4 +329,3 @@ func tarEntries(b []byte) []tarEntry {
 	}
 	return out
 }
-

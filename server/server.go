@@ -22,11 +22,11 @@ import (
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/legal/gateway"
-	"github.com/sealpost/sealpost/web"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/smtpserver"
+	"github.com/sealpost/sealpost/web"
 )
 
 // Options chooses what a process serves.

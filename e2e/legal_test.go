@@ -243,6 +243,32 @@ func TestSeedScenario(t *testing.T) {
 
 	// The API serves officers only, and files with documents.
 	web := "http://" + d.Addrs["web"]
+	// Owners read the notices sent to them, never one still gagged.
+	myNotices := func(user, pass string) string {
+		req, _ := http.NewRequest("GET", web+"/api/v1/me/notices", nil)
+		req.SetBasicAuth(user, pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("notices of %s: %d %s", user, resp.StatusCode, b.String())
+		}
+		return b.String()
+	}
+	if n := myNotices(bob, bobPass); !strings.Contains(n, bobID) {
+		t.Errorf("bob's notices lack %s: %s", bobID, n)
+	}
+	if n := myNotices(alice, alicePass); strings.Contains(n, gagID) || !strings.Contains(n, presID) {
+		t.Errorf("alice's notices during the gag: %s", n)
+	}
+	// The same commands work through the API while the server runs.
+	if out := mustOfficer(t, "officer-b", "demand", "list", "--api", web); !strings.Contains(out, gagID) || !strings.Contains(out, "closed") {
+		t.Errorf("demand list --api: %s", out)
+	}
 	if resp, err := http.Get(web + "/api/v1/demands"); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("API without credentials: %v %v", resp, err)
 	}

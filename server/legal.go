@@ -229,3 +229,8 @@ func readAll(r io.Reader) ([]byte, error) {
 	}
 	return io.ReadAll(r)
 }
+
+func (m *legalMail) Authenticate(ctx context.Context, addr, password string) error {
+	_, err := m.s.Router.Authenticate(ctx, addr, password)
+	return err
+}

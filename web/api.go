@@ -62,6 +62,24 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc("GET /api/v1/key", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"key": disclose.EncodePublicKey(s.gw.PublicKey())})
 	})
+	// An account owner (mail credentials, not an officer's) reads the
+	// notices sent to them about demands naming them.
+	s.mux.HandleFunc("GET /api/v1/me/notices", func(w http.ResponseWriter, r *http.Request) {
+		addr, pass, ok := r.BasicAuth()
+		if !ok {
+			unauthorized(w)
+			return
+		}
+		ns, err := s.gw.MyNotices(r.Context(), addr, pass)
+		if err != nil {
+			unauthorized(w)
+			return
+		}
+		if ns == nil {
+			ns = []store.Notice{}
+		}
+		writeJSON(w, http.StatusOK, ns)
+	})
 	s.mux.HandleFunc("POST /api/v1/explain", s.api(func(ctx context.Context, _ workflow.Actor, r *http.Request) (any, error) {
 		d, _, err := s.readDemand(r)
 		if err != nil {

@@ -53,6 +53,12 @@ func (mail) SealedContent(context.Context, string, *legal.Date, *legal.Date, fun
 func (mail) PlaceHold(context.Context, string) error      { return nil }
 func (mail) ReleaseHold(context.Context, string) error    { return nil }
 func (mail) Notify(context.Context, string, []byte) error { return nil }
+func (mail) Authenticate(_ context.Context, addr, pass string) error {
+	if addr == "bob@demo.example" && pass == "bob-pass" {
+		return nil
+	}
+	return errors.E(errors.Permission)
+}
 
 func newApp(t *testing.T) *httptest.Server {
 	t.Helper()

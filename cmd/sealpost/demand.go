@@ -13,6 +13,7 @@ import (
 	"github.com/sealpost/sealpost/legal"
 	"github.com/sealpost/sealpost/legal/disclose"
 	"github.com/sealpost/sealpost/legal/gateway"
+	"github.com/sealpost/sealpost/legal/store"
 	"github.com/sealpost/sealpost/legal/workflow"
 	"github.com/sealpost/sealpost/server"
 	"github.com/spf13/cobra"
@@ -68,6 +69,22 @@ orders place legal holds; users are notified unless a nondisclosure order
 is in force.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.api != "" {
+				a, err := f.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				out, err := a.fileViaAPI(args[0], docs)
+				if err != nil {
+					return err
+				}
+				var decisions []legal.Decision
+				b, _ := json.Marshal(out["decisions"])
+				json.Unmarshal(b, &decisions)
+				fmt.Fprintf(cmd.OutOrStdout(), "filed %v\n", out["id"])
+				printDecisions(cmd.OutOrStdout(), decisions)
+				return nil
+			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				d, files, err := readDemand(gw, args[0], docs)
 				if err != nil {
@@ -95,17 +112,31 @@ func newDemandListCmd() *cobra.Command {
 		Short: "List demands",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, _ workflow.Actor) error {
-				sums, err := gw.Store().Demands(ctx)
-				if err != nil {
-					return err
-				}
+			print := func(sums []store.Summary) error {
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tSTATE\tCOUNTRY\tINSTRUMENT\tTARGETS\tRECEIVED\tREFERENCE")
 				for _, s := range sums {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.State, s.Country, s.Instrument, s.Targets, s.Received, s.Reference)
 				}
 				return w.Flush()
+			}
+			if f.api != "" {
+				a, err := f.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				var sums []store.Summary
+				if err := a.do("GET", "/api/v1/demands", nil, &sums); err != nil {
+					return err
+				}
+				return print(sums)
+			}
+			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, _ workflow.Actor) error {
+				sums, err := gw.Store().Demands(ctx)
+				if err != nil {
+					return err
+				}
+				return print(sums)
 			})
 		},
 	}
@@ -121,6 +152,21 @@ func newDemandShowCmd() *cobra.Command {
 		Short: "Show a demand: decisions, review, approvals, holds, notices",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.api != "" {
+				a, err := f.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				var rec json.RawMessage
+				if err := a.do("GET", "/api/v1/demands/"+args[0], nil, &rec); err != nil {
+					return err
+				}
+				var pretty bytes.Buffer
+				json.Indent(&pretty, rec, "", "  ")
+				pretty.WriteByte('\n')
+				_, err = pretty.WriteTo(cmd.OutOrStdout())
+				return err
+			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, _ workflow.Actor) error {
 				rec, err := gw.Store().Demand(ctx, args[0])
 				if err != nil {
@@ -179,6 +225,18 @@ func newDemandTransitionCmd() *cobra.Command {
 and the note.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.api != "" {
+				a, err := f.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				var tr legal.Transition
+				if err := a.do("POST", "/api/v1/demands/"+args[0]+"/transitions", map[string]string{"to": args[1], "note": note}, &tr); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s → %s\n", args[0], tr.From, tr.To)
+				return nil
+			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				tr, err := gw.Transition(ctx, officer, args[0], legal.State(args[1]), note)
 				if err != nil {
@@ -202,6 +260,17 @@ func newDemandApproveCmd() *cobra.Command {
 		Short: "Approve disclosing what the policy found eligible (two different officers needed)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.api != "" {
+				a, err := f.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				if err := a.do("POST", "/api/v1/demands/"+args[0]+"/approvals", map[string]string{"note": note}, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s approved by %s\n", args[0], f.officer)
+				return nil
+			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				if err := gw.Approve(ctx, officer, args[0], note); err != nil {
 					return err
@@ -231,6 +300,21 @@ file, signed with the deployment's Ed25519 key.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("--out FILE is required")
+			}
+			if f.api != "" {
+				a, err := f.apiClient(cmd)
+				if err != nil {
+					return err
+				}
+				var buf bytes.Buffer
+				if err := a.do("POST", "/api/v1/demands/"+args[0]+"/disclosure", nil, &buf); err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes)\n", out, buf.Len())
+				return nil
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				var buf bytes.Buffer

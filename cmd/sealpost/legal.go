@@ -21,6 +21,7 @@ type legalFlags struct {
 	officer  string
 	passFile string
 	now      string
+	api      string
 }
 
 func (f *legalFlags) register(cmd *cobra.Command, acts bool) {
@@ -28,6 +29,7 @@ func (f *legalFlags) register(cmd *cobra.Command, acts bool) {
 	if acts {
 		cmd.Flags().StringVar(&f.officer, "officer", "", "the legal officer acting (password from standard input or --password-file)")
 		cmd.Flags().StringVar(&f.passFile, "password-file", "", "read the officer's password from this file")
+		cmd.Flags().StringVar(&f.api, "api", "", "act through a running server's API at this URL (e.g. http://127.0.0.1:8080) instead of its data folder")
 	}
 	cmd.Flags().StringVar(&f.now, "now", "", "act as if today were this date (YYYY-MM-DD), for tests and dry runs")
 	cmd.Flags().MarkHidden("now")

@@ -50,6 +50,9 @@ type Mail interface {
 	ReleaseHold(ctx context.Context, addr string) error
 	// Notify files a notice in the account's INBOX (sealed like all mail).
 	Notify(ctx context.Context, addr string, raw []byte) error
+	// Authenticate checks an account owner's password (Permission if
+	// wrong), so that owners can read the notices about them.
+	Authenticate(ctx context.Context, addr, password string) error
 }
 
 // Options configures a Gateway.
@@ -366,6 +369,21 @@ func (g *Gateway) ReleaseHolds(ctx context.Context, officer workflow.Actor, id s
 		}
 	}
 	return nil
+}
+
+// MyNotices returns the notices an account's owner has been sent (never
+// one still held back by a nondisclosure order), after checking the
+// owner's password.
+func (g *Gateway) MyNotices(ctx context.Context, addr, password string) ([]store.Notice, error) {
+	const op = "gateway.MyNotices"
+	if err := g.opts.Mail.Authenticate(ctx, addr, password); err != nil {
+		return nil, errors.E(op, errors.Permission)
+	}
+	ns, err := g.opts.Store.NoticesFor(ctx, addr)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	return ns, nil
 }
 
 // NotifyDue sends every notice whose nondisclosure period has ended and

@@ -71,8 +71,7 @@ func withGateway(cmd *cobra.Command, f *legalFlags, acts bool, fn func(context.C
 	})
 }
 
-// readDemand reads a demand document and the documents it lists, from
-// docsDir (default: the document's folder, then its documents/ subfolder).
+// readDemand reads a demand document and the documents it lists.
 func readDemand(gw *gateway.Gateway, path, docsDir string) (legal.Demand, map[string][]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -82,22 +81,30 @@ func readDemand(gw *gateway.Gateway, path, docsDir string) (legal.Demand, map[st
 	if err != nil {
 		return d, nil, err
 	}
+	docs, err := readDocs(d, path, docsDir)
+	return d, docs, err
+}
+
+// readDocs reads the documents a demand lists from docsDir (default: the
+// demand file's folder, then its documents/ subfolder).
+func readDocs(d legal.Demand, path, docsDir string) (map[string][]byte, error) {
+	dirs := []string{docsDir}
+	if docsDir == "" {
+		dirs = []string{filepath.Dir(path), filepath.Join(filepath.Dir(path), "documents")}
+	}
 	docs := map[string][]byte{}
 	for _, doc := range d.Documents {
-		dirs := []string{docsDir}
-		if docsDir == "" {
-			dirs = []string{filepath.Dir(path), filepath.Join(filepath.Dir(path), "documents")}
-		}
 		var b []byte
+		var err error
 		for _, dir := range dirs {
 			if b, err = os.ReadFile(filepath.Join(dir, doc.Name)); err == nil {
 				break
 			}
 		}
 		if err != nil {
-			return d, nil, fmt.Errorf("document %s: %v", doc.Name, err)
+			return nil, fmt.Errorf("document %s: %v", doc.Name, err)
 		}
 		docs[doc.Name] = b
 	}
-	return d, docs, nil
+	return docs, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -92,22 +91,13 @@ func (a *apiClient) fileViaAPI(path, docsDir string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	files, err := readDocs(d, path, docsDir)
+	if err != nil {
+		return nil, err
+	}
 	docs := map[string]string{}
-	for _, doc := range d.Documents {
-		dirs := []string{docsDir}
-		if docsDir == "" {
-			dirs = []string{filepath.Dir(path), filepath.Join(filepath.Dir(path), "documents")}
-		}
-		var b []byte
-		for _, dir := range dirs {
-			if b, err = os.ReadFile(filepath.Join(dir, doc.Name)); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("document %s: %v", doc.Name, err)
-		}
-		docs[doc.Name] = base64.StdEncoding.EncodeToString(b)
+	for name, b := range files {
+		docs[name] = base64.StdEncoding.EncodeToString(b)
 	}
 	raw, err := demand.Marshal(d)
 	if err != nil {

@@ -153,7 +153,8 @@ type Legal struct {
 	// an edited copy from).
 	Policy string `toml:"policy"`
 	// Web is the address of the web app and JSON API (legal console);
-	// empty disables it.
+	// empty disables it. It speaks plain HTTP only on a loopback address,
+	// HTTPS with the server's certificate anywhere else.
 	Web string `toml:"web"`
 }
 

@@ -116,3 +116,12 @@ func TestGatewayOverRegions(t *testing.T) {
 		t.Error("still held after release")
 	}
 }
+
+func TestWebIsTLSOffLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:80": true, "localhost:1": true,
+		"0.0.0.0:8080": false, ":8080": false, "192.0.2.1:443": false, "nonsense": false} {
+		if got := server.Loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

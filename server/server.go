@@ -230,7 +230,10 @@ func (s *Server) Start() error {
 			s.Gateway = gw
 		}
 		srv := &http.Server{Handler: web.New(s.Gateway, s.log), ReadHeaderTimeout: 30 * time.Second}
-		add("web", l, false, srv.Serve, srv.Close)
+		// Officers' and owners' passwords cross this listener: plain HTTP
+		// only on loopback (the demo), TLS with the server's certificate
+		// anywhere else.
+		add("web", l, !loopback(l), srv.Serve, srv.Close)
 		s.startNotifier()
 	}
 	s.mu.Lock()
@@ -259,6 +262,19 @@ func (s *Server) Start() error {
 		}(sp.name, sp.serve, ln)
 	}
 	return nil
+}
+
+// loopback reports whether a listen address is on the loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // startNotifier sends, every minute, the notices whose nondisclosure

@@ -1,0 +1,4 @@
+package server
+
+// Loopback is loopback, for tests.
+var Loopback = loopback

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"html/template"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -189,9 +190,11 @@ func (s *Server) routesConsole() {
 					if ferr != nil {
 						continue
 					}
-					b := make([]byte, fh.Size)
-					f.Read(b)
+					b, rerr := io.ReadAll(io.LimitReader(f, maxBody))
 					f.Close()
+					if rerr != nil {
+						continue
+					}
 					docs[fh.Filename] = b
 				}
 			}

@@ -1,11 +1,13 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -191,5 +193,38 @@ func TestConsole(t *testing.T) {
 	body = page(c.PostForm(srv.URL+"/console/demands/"+id+"/approve", url.Values{"csrf": {csrf}}))
 	if !strings.Contains(body, "nothing to disclose") {
 		t.Errorf("approval of nothing:\n%s", body)
+	}
+}
+
+// A demand filed from the console with its documents uploaded: the
+// documents are stored whole, checked against the SHA-256 the demand lists.
+func TestConsoleUploadsDocuments(t *testing.T) {
+	srv := newApp(t)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm(srv.URL+"/console/login", url.Values{"name": {"officer-b"}, "password": {"officer-b-pass-123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(string(body))[1]
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("demand", demandFile(t, "us-warrant-bob.json"))
+	doc, _ := os.ReadFile("../legal/demand/testdata/documents/warrant-26-mag-2144.txt")
+	fw, _ := mw.CreateFormFile("documents", "warrant-26-mag-2144.txt")
+	fw.Write(doc)
+	mw.Close()
+	resp, err = c.Post(srv.URL+"/console/demands", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "warrant-26-mag-2144.txt") || !strings.Contains(string(body), "eligible") {
+		t.Fatalf("filing with an uploaded document: %d\n%s", resp.StatusCode, body)
 	}
 }

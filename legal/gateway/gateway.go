@@ -70,7 +70,14 @@ type Options struct {
 // Gateway is the lawful-demand gateway. It is safe for concurrent use.
 type Gateway struct {
 	opts Options
+	// checks bounds concurrent officer password checks: each runs Argon2id
+	// with its memory cost, so a flood of wrong passwords must queue
+	// rather than exhaust memory.
+	checks chan struct{}
 }
+
+// maxConcurrentChecks is how many officer password checks run at once.
+const maxConcurrentChecks = 2
 
 // New returns a Gateway.
 func New(opts Options) *Gateway {
@@ -83,7 +90,7 @@ func New(opts Options) *Gateway {
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
 	}
-	return &Gateway{opts: opts}
+	return &Gateway{opts: opts, checks: make(chan struct{}, maxConcurrentChecks)}
 }
 
 // SetNow replaces the gateway's clock (for tests and dry runs of the
@@ -107,7 +114,14 @@ func (g *Gateway) PublicKey() ed25519.PublicKey {
 // Officer checks a legal officer's credentials and returns the actor.
 // A wrong name and a wrong password are the same Permission error.
 func (g *Gateway) Officer(ctx context.Context, name, password string) (workflow.Actor, error) {
-	if err := g.opts.Store.CheckOfficer(ctx, name, password); err != nil {
+	select {
+	case g.checks <- struct{}{}:
+	case <-ctx.Done():
+		return workflow.Actor{}, errors.E("gateway.Officer", errors.Unavailable, ctx.Err())
+	}
+	err := g.opts.Store.CheckOfficer(ctx, name, password)
+	<-g.checks
+	if err != nil {
 		return workflow.Actor{}, errors.E("gateway.Officer", errors.Permission, err)
 	}
 	return workflow.Actor{Name: strings.TrimSpace(name), Role: workflow.Officer}, nil

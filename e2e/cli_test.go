@@ -77,6 +77,13 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("delete without --yes: %s", out)
 	}
 	mustSealpost(t, "", "account", "delete", "erin@example.net", "--yes", "--data", data)
+	// The administrator's reset and deletion are in the event journal.
+	events, _ := os.ReadFile(filepath.Join(data, "events.jsonl"))
+	for _, kind := range []string{"account.reset", "account.deleted"} {
+		if !strings.Contains(string(events), `"kind":"`+kind+`","account":"erin@example.net","actor":"admin"`) {
+			t.Errorf("journal lacks %s:\n%s", kind, events)
+		}
+	}
 	if list := mustSealpost(t, "", "account", "list", "--data", data); strings.Contains(list, "erin@") {
 		t.Fatalf("deleted account still listed: %s", list)
 	}

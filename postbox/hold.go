@@ -101,3 +101,22 @@ func (s *Service) retain(ctx context.Context, acct sealpost.AccountID, from seal
 	_, err = s.store.CopyMessages(ctx, from, uids, held)
 	return err
 }
+
+// retainMailbox retains every message of a mailbox about to be deleted, if
+// the account is under hold; otherwise it reads nothing.
+func (s *Service) retainMailbox(ctx context.Context, acct sealpost.AccountID, mbox sealpost.MailboxID) error {
+	held, ok, err := s.heldMailbox(ctx, acct)
+	if err != nil || !ok || mbox == held {
+		return err
+	}
+	msgs, err := s.store.Messages(ctx, mbox, 0)
+	if err != nil || len(msgs) == 0 {
+		return err
+	}
+	uids := make([]sealpost.UID, len(msgs))
+	for i, m := range msgs {
+		uids[i] = m.UID
+	}
+	_, err = s.store.CopyMessages(ctx, mbox, uids, held)
+	return err
+}

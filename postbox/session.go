@@ -249,15 +249,7 @@ func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
 		return errors.E(op, err)
 	}
 	// Under a legal hold the mailbox's messages are retained first.
-	msgs, err := ss.svc.store.Messages(ctx, info.ID, 0)
-	if err != nil {
-		return errors.E(op, err)
-	}
-	uids := make([]sealpost.UID, len(msgs))
-	for i, m := range msgs {
-		uids[i] = m.UID
-	}
-	if err := ss.svc.retain(ctx, ss.acct.ID, info.ID, uids); err != nil {
+	if err := ss.svc.retainMailbox(ctx, ss.acct.ID, info.ID); err != nil {
 		return errors.E(op, err)
 	}
 	refs, err := ss.svc.store.DeleteMailbox(ctx, info.ID)

@@ -270,8 +270,12 @@ func (g *Guard) DeleteAccount(ctx context.Context, id sealpost.AccountID) ([]sea
 	if !gone && (home != g.region || m != nil) {
 		srcDone := m != nil && m.From == g.region && m.Phase == sealpost.MoveCleanup
 		dstUndo := m != nil && m.To == g.region && m.Phase == sealpost.MoveCopy
-		if !srcDone && !dstUndo {
+		switch {
+		case srcDone || dstUndo:
+		case home != g.region:
 			return nil, g.wrong(op, home)
+		default:
+			return nil, errors.E(op, errors.Unavailable, errors.Errorf("mailbox is moving from %s to %s", m.From, m.To))
 		}
 	}
 	refs, err := g.inner.DeleteAccount(ctx, id)

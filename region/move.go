@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -298,7 +299,7 @@ func (m *Mover) verify(ctx context.Context, src sealpost.AccountImage, srcSums m
 			dstRefs[dm.Blob] = true
 		}
 	}
-	dstSums, err := sums(ctx, m.To.Blobs, mapsKeys(dstRefs))
+	dstSums, err := sums(ctx, m.To.Blobs, slices.Collect(maps.Keys(dstRefs)))
 	if err != nil {
 		return err
 	}
@@ -364,14 +365,6 @@ func imageBlobs(img sealpost.AccountImage) []sealpost.BlobRef {
 				out = append(out, msg.Blob)
 			}
 		}
-	}
-	return out
-}
-
-func mapsKeys(m map[sealpost.BlobRef]bool) []sealpost.BlobRef {
-	out := make([]sealpost.BlobRef, 0, len(m))
-	for k := range m {
-		out = append(out, k)
 	}
 	return out
 }

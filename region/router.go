@@ -201,16 +201,16 @@ func (r *Router) IsHostedDomain(ctx context.Context, domain string) (bool, error
 // the directory knows).
 func (r *Router) LookupRecipient(ctx context.Context, addr string) (sealpost.Account, error) {
 	const op = "region.LookupRecipient"
-	s, id, err := r.home(ctx, op, addr)
-	if err == nil {
-		acct, err := s.LookupRecipient(ctx, addr)
-		if errors.Is(errors.WrongRegion, err) {
-			r.forget(addr)
-			return r.LookupRecipient(ctx, addr)
-		}
+	var acct sealpost.Account
+	err := r.withHome(ctx, op, addr, func(s *postbox.Service) (err error) {
+		acct, err = s.LookupRecipient(ctx, addr)
+		return err
+	})
+	if err == nil || !errors.Is(errors.WrongRegion, err) {
 		return acct, err
 	}
-	if errors.Is(errors.WrongRegion, err) {
+	// Homed in a region not served here: deliverable if a link reaches it.
+	if id, herr := r.lookupHome(ctx, sealpost.NormalizeAddress(addr)); herr == nil {
 		if _, ok := r.remote[id]; ok {
 			return sealpost.Account{Address: sealpost.NormalizeAddress(addr)}, nil
 		}

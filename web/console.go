@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io"
 	"net/http"
@@ -24,22 +25,7 @@ import (
 var templateFS embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"nice": func(v any) string {
-		var s string
-		switch x := v.(type) {
-		case legal.State:
-			s = string(x)
-		case legal.DecisionKind:
-			s = string(x)
-		case legal.Instrument:
-			s = string(x)
-		case legal.Category:
-			s = string(x)
-		default:
-			s = ""
-		}
-		return strings.ReplaceAll(s, "_", " ")
-	},
+	"nice": func(v any) string { return strings.ReplaceAll(fmt.Sprint(v), "_", " ") },
 	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }).ParseFS(templateFS, "templates/*.html"))
 

@@ -199,6 +199,10 @@ sealed until the owner uses their recovery code.`,
 					if err != nil {
 						return err
 					}
+					if err := srv.Record(ctx, sealpost.Event{Kind: "account.reset", Account: sealpost.NormalizeAddress(args[0]), Actor: "admin",
+						Detail: map[string]string{"sealed_generations": fmt.Sprint(res.SealedGenerations)}}); err != nil {
+						return err
+					}
 					fmt.Fprintf(out, "password reset for %s\n", args[0])
 					if res.SealedGenerations > 0 {
 						fmt.Fprintf(out, "WARNING: old mail cannot be opened with the new password. It stays sealed to %d earlier key(s),\n", res.SealedGenerations)
@@ -246,6 +250,9 @@ func newAccountDeleteCmd() *cobra.Command {
 			}
 			return withServer(cmd, &cf, func(ctx context.Context, srv *server.Server) error {
 				if err := srv.Router.DeleteAccount(ctx, args[0]); err != nil {
+					return err
+				}
+				if err := srv.Record(ctx, sealpost.Event{Kind: "account.deleted", Account: sealpost.NormalizeAddress(args[0]), Actor: "admin"}); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])

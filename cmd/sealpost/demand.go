@@ -70,20 +70,18 @@ is in force.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.api != "" {
-				a, err := f.apiClient(cmd)
-				if err != nil {
-					return err
-				}
-				out, err := a.fileViaAPI(args[0], docs)
-				if err != nil {
-					return err
-				}
-				var decisions []legal.Decision
-				b, _ := json.Marshal(out["decisions"])
-				json.Unmarshal(b, &decisions)
-				fmt.Fprintf(cmd.OutOrStdout(), "filed %v\n", out["id"])
-				printDecisions(cmd.OutOrStdout(), decisions)
-				return nil
+				return f.withAPI(cmd, func(a *apiClient) error {
+					out, err := a.fileViaAPI(args[0], docs)
+					if err != nil {
+						return err
+					}
+					var decisions []legal.Decision
+					b, _ := json.Marshal(out["decisions"])
+					json.Unmarshal(b, &decisions)
+					fmt.Fprintf(cmd.OutOrStdout(), "filed %v\n", out["id"])
+					printDecisions(cmd.OutOrStdout(), decisions)
+					return nil
+				})
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				d, files, err := readDemand(gw, args[0], docs)
@@ -121,15 +119,13 @@ func newDemandListCmd() *cobra.Command {
 				return w.Flush()
 			}
 			if f.api != "" {
-				a, err := f.apiClient(cmd)
-				if err != nil {
-					return err
-				}
-				var sums []store.Summary
-				if err := a.do("GET", "/api/v1/demands", nil, &sums); err != nil {
-					return err
-				}
-				return print(sums)
+				return f.withAPI(cmd, func(a *apiClient) error {
+					var sums []store.Summary
+					if err := a.do("GET", "/api/v1/demands", nil, &sums); err != nil {
+						return err
+					}
+					return print(sums)
+				})
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, _ workflow.Actor) error {
 				sums, err := gw.Store().Demands(ctx)
@@ -153,19 +149,17 @@ func newDemandShowCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.api != "" {
-				a, err := f.apiClient(cmd)
-				if err != nil {
+				return f.withAPI(cmd, func(a *apiClient) error {
+					var rec json.RawMessage
+					if err := a.do("GET", "/api/v1/demands/"+args[0], nil, &rec); err != nil {
+						return err
+					}
+					var pretty bytes.Buffer
+					json.Indent(&pretty, rec, "", "  ")
+					pretty.WriteByte('\n')
+					_, err := pretty.WriteTo(cmd.OutOrStdout())
 					return err
-				}
-				var rec json.RawMessage
-				if err := a.do("GET", "/api/v1/demands/"+args[0], nil, &rec); err != nil {
-					return err
-				}
-				var pretty bytes.Buffer
-				json.Indent(&pretty, rec, "", "  ")
-				pretty.WriteByte('\n')
-				_, err = pretty.WriteTo(cmd.OutOrStdout())
-				return err
+				})
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, _ workflow.Actor) error {
 				rec, err := gw.Store().Demand(ctx, args[0])
@@ -226,16 +220,14 @@ and the note.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.api != "" {
-				a, err := f.apiClient(cmd)
-				if err != nil {
-					return err
-				}
-				var tr legal.Transition
-				if err := a.do("POST", "/api/v1/demands/"+args[0]+"/transitions", map[string]string{"to": args[1], "note": note}, &tr); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s → %s\n", args[0], tr.From, tr.To)
-				return nil
+				return f.withAPI(cmd, func(a *apiClient) error {
+					var tr legal.Transition
+					if err := a.do("POST", "/api/v1/demands/"+args[0]+"/transitions", map[string]string{"to": args[1], "note": note}, &tr); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s → %s\n", args[0], tr.From, tr.To)
+					return nil
+				})
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				tr, err := gw.Transition(ctx, officer, args[0], legal.State(args[1]), note)
@@ -261,15 +253,13 @@ func newDemandApproveCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.api != "" {
-				a, err := f.apiClient(cmd)
-				if err != nil {
-					return err
-				}
-				if err := a.do("POST", "/api/v1/demands/"+args[0]+"/approvals", map[string]string{"note": note}, nil); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s approved by %s\n", args[0], f.officer)
-				return nil
+				return f.withAPI(cmd, func(a *apiClient) error {
+					if err := a.do("POST", "/api/v1/demands/"+args[0]+"/approvals", map[string]string{"note": note}, nil); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s approved by %s\n", args[0], f.officer)
+					return nil
+				})
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				if err := gw.Approve(ctx, officer, args[0], note); err != nil {
@@ -302,19 +292,17 @@ file, signed with the deployment's Ed25519 key.`,
 				return fmt.Errorf("--out FILE is required")
 			}
 			if f.api != "" {
-				a, err := f.apiClient(cmd)
-				if err != nil {
-					return err
-				}
-				var buf bytes.Buffer
-				if err := a.do("POST", "/api/v1/demands/"+args[0]+"/disclosure", nil, &buf); err != nil {
-					return err
-				}
-				if err := os.WriteFile(out, buf.Bytes(), 0o600); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes)\n", out, buf.Len())
-				return nil
+				return f.withAPI(cmd, func(a *apiClient) error {
+					var buf bytes.Buffer
+					if err := a.do("POST", "/api/v1/demands/"+args[0]+"/disclosure", nil, &buf); err != nil {
+						return err
+					}
+					if err := os.WriteFile(out, buf.Bytes(), 0o600); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d bytes)\n", out, buf.Len())
+					return nil
+				})
 			}
 			return withGateway(cmd, &f, true, func(ctx context.Context, _ *server.Server, gw *gateway.Gateway, officer workflow.Actor) error {
 				var buf bytes.Buffer

@@ -33,6 +33,15 @@ func (f *legalFlags) apiClient(cmd *cobra.Command) (*apiClient, error) {
 	return &apiClient{base: strings.TrimRight(f.api, "/"), user: f.officer, pass: pass, c: &http.Client{Timeout: 5 * time.Minute}}, nil
 }
 
+// withAPI runs fn with a client of the API at --api, as --officer.
+func (f *legalFlags) withAPI(cmd *cobra.Command, fn func(*apiClient) error) error {
+	a, err := f.apiClient(cmd)
+	if err != nil {
+		return err
+	}
+	return fn(a)
+}
+
 // do sends a request and decodes a JSON answer into out (or copies the
 // body to out when it is an io.Writer). An error answer becomes an error
 // holding the server's message and field errors.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 
 	"github.com/sealpost/sealpost"
@@ -91,7 +90,7 @@ func moveAccount(ctx context.Context, cmd *cobra.Command, srv *server.Server, ad
 	if err := region.CheckOwner(ctx, owner, addr, pass); err != nil {
 		return fmt.Errorf("only the owner may move a mailbox: %w", err)
 	}
-	j, err := journal.Open(filepath.Join(srv.Config().DataDir, "events.jsonl"))
+	j, err := journal.Open(srv.JournalPath())
 	if err != nil {
 		return err
 	}

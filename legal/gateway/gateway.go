@@ -245,14 +245,22 @@ func (g *Gateway) Approve(ctx context.Context, officer workflow.Actor, id, note 
 	if len(scope) == 0 {
 		return errors.E(op, errors.Invalid, errors.Str("the policy found nothing to disclose on this demand"))
 	}
+	// The officer approves the whole eligible scope; workflow checks the
+	// officer and refuses (Exist) an approval that adds nothing.
 	existing := approvals(rec, scope)
 	now := g.opts.Now()
+	adds := false
 	for _, sc := range scope {
-		if _, err := workflow.Approve(existing, officer, []string{sc.Target}, sc.Categories, note, now); err != nil && !errors.Is(errors.Exist, err) {
-			return errors.E(op, err)
-		} else if err != nil && len(scope) == 1 {
+		_, err := workflow.Approve(existing, officer, []string{sc.Target}, sc.Categories, note, now)
+		switch {
+		case err == nil:
+			adds = true
+		case !errors.Is(errors.Exist, err):
 			return errors.E(op, err)
 		}
+	}
+	if !adds {
+		return errors.E(op, errors.Exist, errors.Errorf("%s has already approved this; a second legal officer must approve", officer.Name))
 	}
 	if err := g.opts.Store.AddApproval(ctx, id, store.Approval{Officer: officer.Name, At: now, Note: note}); err != nil {
 		return errors.E(op, err)

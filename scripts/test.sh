@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. Installs the outside programs the tests drive
-# (gnupg, isync's mbsync, python3, postgresql) when missing and allowed (root
+# (gnupg, isync's mbsync, python3, postgresql, chromium) when missing and allowed (root
 # with apt), and builds versitygw (an S3 server) with go install; without
 # them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
 # set, as in CI). Then go vet and the tests.
@@ -12,6 +12,7 @@ command -v gpg >/dev/null || need+=(gnupg)
 command -v mbsync >/dev/null || need+=(isync)
 command -v python3 >/dev/null || need+=(python3)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"

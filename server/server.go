@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"log/slog"
@@ -39,6 +40,13 @@ type Options struct {
 	// opened; IMAP and submission are proxied and mail is handed to each
 	// recipient's home region over the internal links.
 	FrontDoor bool
+	// LedgerEvery is how often new events are published to the
+	// transparency log (and the canary checked); zero means 2 seconds.
+	LedgerEvery time.Duration
+	// Now, if set, is the clock of the legal gateway, the transparency
+	// log's ledger and the web app (time.Now otherwise): tests and
+	// demonstrations move it ahead to show a nondisclosure order lapse.
+	Now func() time.Time
 }
 
 // Server is a running (or ready to run) Sealpost process.
@@ -51,8 +59,11 @@ type Server struct {
 	Dir     *directory.Dir
 	Regions map[sealpost.RegionID]*Region // served here
 	Gateway *gateway.Gateway              // the lawful-demand gateway, when Start serves the web app
-	Links   map[sealpost.RegionID]*region.Link
-	Router  *region.Router
+	// Transparency is the transparency log, open when Start serves the
+	// web app (which publishes it).
+	Transparency *Transparency
+	Links        map[sealpost.RegionID]*region.Link
+	Router       *region.Router
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -229,12 +240,28 @@ func (s *Server) Start() error {
 			}
 			s.Gateway = gw
 		}
-		srv := &http.Server{Handler: web.New(s.Gateway, s.log), ReadHeaderTimeout: 30 * time.Second}
+		if s.opts.Now != nil {
+			s.Gateway.SetNow(s.opts.Now)
+		}
+		if s.Transparency == nil {
+			t, err := s.OpenTransparency(context.Background(), s.Gateway)
+			if err != nil {
+				return err
+			}
+			s.Transparency = t
+		}
+		app := web.New(s.Gateway, s.log)
+		if s.opts.Now != nil {
+			app.SetNow(s.opts.Now)
+		}
+		app.EnableTransparency(s.Owners(), s.Transparency.Ledger)
+		srv := &http.Server{Handler: app, ReadHeaderTimeout: 30 * time.Second}
 		// Officers' and owners' passwords cross this listener: plain HTTP
 		// only on loopback (the demo), TLS with the server's certificate
 		// anywhere else.
 		add("web", l, !loopback(l), srv.Serve, srv.Close)
 		s.startNotifier()
+		s.startLedger(s.Transparency, cmp.Or(s.opts.LedgerEvery, 2*time.Second))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -344,6 +371,11 @@ func (s *Server) closeStores() error {
 	}
 	for _, l := range s.Links {
 		l.Close()
+	}
+	if s.Transparency != nil {
+		if cerr := s.Transparency.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if s.Gateway != nil {
 		s.Gateway.Store().Close()

@@ -233,18 +233,40 @@ func (l *Log) Size() uint64 { return l.cur.Load().size }
 // If ctx ends first, Append returns its error, and the entry may or may not
 // be in the log.
 func (l *Log) Append(ctx context.Context, entry []byte) (uint64, error) {
-	const op = "tlog.Append"
-	if len(entry) > MaxEntrySize {
-		return 0, errors.E(op, errors.TooLarge, errors.Errorf("entry of %d bytes, max %d", len(entry), MaxEntrySize))
+	return l.append(ctx, "tlog.Append", [][]byte{entry})
+}
+
+// AppendAll adds entries to the log at consecutive indexes, in order, and
+// returns the index of the first once all are durably stored and committed
+// to by the latest checkpoint. They share fsyncs with each other and with
+// concurrent appends. If ctx ends first, AppendAll returns its error, and
+// the entries may or may not be in the log (all or a prefix of them).
+func (l *Log) AppendAll(ctx context.Context, entries [][]byte) (uint64, error) {
+	return l.append(ctx, "tlog.AppendAll", entries)
+}
+
+func (l *Log) append(ctx context.Context, op string, entries [][]byte) (uint64, error) {
+	if len(entries) == 0 {
+		return 0, errors.E(op, errors.Invalid, errors.Str("no entries"))
+	}
+	for _, entry := range entries {
+		if len(entry) > MaxEntrySize {
+			return 0, errors.E(op, errors.TooLarge, errors.Errorf("entry of %d bytes, max %d", len(entry), MaxEntrySize))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, errors.E(op, errors.Unavailable, err)
 	}
-	h := tlog.RecordHash(entry) // hashed here, by the callers, in parallel
-	entry = append([]byte(nil), entry...)
+	hashes := make([]tlog.Hash, len(entries))
+	copies := make([][]byte, len(entries))
+	for i, entry := range entries {
+		hashes[i] = tlog.RecordHash(entry) // hashed here, by the callers, in parallel
+		copies[i] = append([]byte(nil), entry...)
+	}
 
 	l.mu.Lock()
-	for l.npending >= l.opts.MaxPending && !l.closing && l.failed == nil {
+	// Wait for room; a call larger than MaxPending waits for an empty queue.
+	for l.npending > 0 && l.npending+len(entries) > l.opts.MaxPending && !l.closing && l.failed == nil {
 		ch := l.freed
 		l.mu.Unlock()
 		select {
@@ -263,17 +285,27 @@ func (l *Log) Append(ctx context.Context, entry []byte) (uint64, error) {
 		l.mu.Unlock()
 		return 0, errors.E(op, errors.Unavailable, errors.Str("log closed"))
 	}
-	var b *batch
-	if n := len(l.queue); n > 0 && len(l.queue[n-1].entries) < l.opts.MaxBatch {
-		b = l.queue[n-1]
-	} else {
-		b = &batch{done: make(chan struct{})}
-		l.queue = append(l.queue, b)
+	// The entries go into the queue's batches back to back under one hold
+	// of the lock, so they get consecutive indexes; batches commit in
+	// order, so the last one's commit covers them all.
+	var first, last *batch
+	var pos int
+	for i := range copies {
+		var b *batch
+		if n := len(l.queue); n > 0 && len(l.queue[n-1].entries) < l.opts.MaxBatch {
+			b = l.queue[n-1]
+		} else {
+			b = &batch{done: make(chan struct{})}
+			l.queue = append(l.queue, b)
+		}
+		if first == nil {
+			first, pos = b, len(b.entries)
+		}
+		last = b
+		b.entries = append(b.entries, copies[i])
+		b.hashes = append(b.hashes, hashes[i])
 	}
-	pos := len(b.entries)
-	b.entries = append(b.entries, entry)
-	b.hashes = append(b.hashes, h)
-	l.npending++
+	l.npending += len(copies)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -281,14 +313,18 @@ func (l *Log) Append(ctx context.Context, entry []byte) (uint64, error) {
 	}
 
 	select {
-	case <-b.done:
+	case <-last.done:
 	case <-ctx.Done():
 		return 0, errors.E(op, errors.Unavailable, ctx.Err())
 	}
-	if b.err != nil {
-		return 0, errors.E(op, b.err)
+	if last.err != nil {
+		return 0, errors.E(op, last.err)
 	}
-	return b.first + uint64(pos), nil
+	<-first.done // committed no later than last
+	if first.err != nil {
+		return 0, errors.E(op, first.err)
+	}
+	return first.first + uint64(pos), nil
 }
 
 // Close commits the entries already queued, makes the derived files durable

@@ -341,3 +341,57 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestAppendAllConsecutive checks that AppendAll's entries land at
+// consecutive indexes, in order, while single Appends run beside it, across
+// batches (MaxBatch smaller than the call) and a queue limit smaller than
+// the call.
+func TestAppendAllConsecutive(t *testing.T) {
+	l, _ := openTest(t, "", Options{MaxBatch: 7, MaxPending: 20})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				if _, err := l.Append(ctx, []byte(fmt.Sprintf("single %d/%d", g, i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	type call struct {
+		first   uint64
+		entries [][]byte
+	}
+	calls := make([]call, 6)
+	for c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 5 + 9*c // up to 50: more than MaxPending
+			for i := 0; i < n; i++ {
+				calls[c].entries = append(calls[c].entries, []byte(fmt.Sprintf("all %d/%d", c, i)))
+			}
+			first, err := l.AppendAll(ctx, calls[c].entries)
+			if err != nil {
+				t.Error(err)
+			}
+			calls[c].first = first
+		}()
+	}
+	wg.Wait()
+	for c, cl := range calls {
+		for i, want := range cl.entries {
+			got, err := l.Entry(ctx, cl.first+uint64(i))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("call %d entry %d at %d: %q, %v; want %q", c, i, cl.first+uint64(i), got, err, want)
+			}
+		}
+	}
+	if _, err := l.AppendAll(ctx, nil); !errors.Is(errors.Invalid, err) {
+		t.Errorf("AppendAll(nil) = %v", err)
+	}
+}

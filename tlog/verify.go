@@ -144,6 +144,15 @@ func (e *VerifyError) Error() string {
 // fetched gets errors.Unavailable (or errors.Invalid if the log says it does
 // not exist).
 func Verify(ctx context.Context, fetch Fetcher, verifierKey string, trusted []byte) (latest []byte, err error) {
+	return VerifyEach(ctx, fetch, verifierKey, trusted, nil)
+}
+
+// VerifyEach is Verify that also calls each, if not nil, with every entry in
+// order once its hash has been checked against its tile. Only when
+// VerifyEach returns nil has the whole log, and so every entry each saw,
+// been checked against the signed checkpoint. An error from each stops the
+// audit and is returned.
+func VerifyEach(ctx context.Context, fetch Fetcher, verifierKey string, trusted []byte, each func(index uint64, entry []byte) error) (latest []byte, err error) {
 	const op = "tlog.Verify"
 	fail := func(res string, entry int64, format string, args ...any) error {
 		return errors.E(op, errors.Invalid, &VerifyError{Resource: res, Entry: entry, Reason: fmt.Sprintf(format, args...)})
@@ -259,6 +268,13 @@ func Verify(ctx context.Context, fetch Fetcher, verifierKey string, trusted []by
 				return nil, fail(bres, int64(n*TileWidth)+int64(i), "entry does not match its hash in %s (altered, dropped or reordered)", tres)
 			}
 			hashes = append(hashes, h)
+		}
+		if each != nil && len(entries) == wd && perr == nil {
+			for i, e := range entries {
+				if err := each(n*TileWidth+uint64(i), e); err != nil {
+					return nil, err
+				}
+			}
 		}
 		switch {
 		case len(entries) < wd:

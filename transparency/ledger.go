@@ -186,37 +186,45 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 
 // index records entry i, made from ev of src, and the reveals it carried.
 func (l *Ledger) index(ctx context.Context, i uint64, src string, ev SourceEvent, reveals []Reveal) error {
+	return l.indexAll(ctx, i, src, []SourceEvent{ev}, reveals)
+}
+
+// indexAll records, in one transaction, the entries first, first+1, … made
+// from evs of src, and the reveals the first carried.
+func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []SourceEvent, reveals []Reveal) error {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(errors.Internal, err)
 	}
 	defer tx.Rollback()
-	account, covered := "", ""
-	if ev.Account != "" {
-		account = l.o.Blinder.IndexKey(ev.Account)
-	}
-	switch {
-	case l.o.Withholding.Withheld(ev.Detail):
-		covered = "withheld"
-	case ev.Account != "" && Gagged(ev.Detail, ev.Time):
-		covered = ev.Detail["nondisclosure_until"]
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO entries (idx, src, seq, account, demand, covered) VALUES (?, ?, ?, ?, ?, ?)`,
-		int64(i), src, ev.Seq, account, ev.Detail["demand"], covered); err != nil {
-		return errors.E(errors.Internal, err)
+	for k, ev := range evs {
+		account, covered := "", ""
+		if ev.Account != "" {
+			account = l.o.Blinder.IndexKey(ev.Account)
+		}
+		switch {
+		case l.o.Withholding.Withheld(ev.Detail):
+			covered = "withheld"
+		case ev.Account != "" && Gagged(ev.Detail, ev.Time):
+			covered = ev.Detail["nondisclosure_until"]
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO entries (idx, src, seq, account, demand, covered) VALUES (?, ?, ?, ?, ?, ?)`,
+			int64(first)+int64(k), src, ev.Seq, account, ev.Detail["demand"], covered); err != nil {
+			return errors.E(errors.Internal, err)
+		}
+		if slices.Contains(l.o.Canary.LapseOn, ev.Detail["instrument"]) {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (k, v) VALUES ('canary_lapse', ?)`, ev.Time.UTC().Format(time.RFC3339)); err != nil {
+				return errors.E(errors.Internal, err)
+			}
+		}
 	}
 	for _, r := range reveals {
 		if _, err := tx.ExecContext(ctx, `UPDATE entries SET revealed = 1 WHERE idx = ?`, int64(r.Index)); err != nil {
 			return errors.E(errors.Internal, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors (src, seq) VALUES (?, ?) ON CONFLICT (src) DO UPDATE SET seq = MAX(seq, excluded.seq)`, src, ev.Seq); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors (src, seq) VALUES (?, ?) ON CONFLICT (src) DO UPDATE SET seq = MAX(seq, excluded.seq)`, src, evs[len(evs)-1].Seq); err != nil {
 		return errors.E(errors.Internal, err)
-	}
-	if slices.Contains(l.o.Canary.LapseOn, ev.Detail["instrument"]) {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (k, v) VALUES ('canary_lapse', ?)`, ev.Time.UTC().Format(time.RFC3339)); err != nil {
-			return errors.E(errors.Internal, err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return errors.E(errors.Internal, err)
@@ -262,13 +270,21 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 			if err != nil {
 				return n, errors.E(op, errors.Unavailable, err)
 			}
-			for _, ev := range evs {
-				if err := l.publish(ctx, name, ev); err != nil {
+			full := len(evs) == syncBatch
+			for len(evs) > 0 {
+				// A notice's entry reveals earlier ones, which must be
+				// indexed first: it starts a chunk of its own.
+				k := 1
+				for k < len(evs) && evs[k].Kind != "notice.sent" {
+					k++
+				}
+				if err := l.publish(ctx, name, evs[:k]); err != nil {
 					return n, errors.E(op, err)
 				}
-				n++
+				n += k
+				evs = evs[k:]
 			}
-			if len(evs) < syncBatch {
+			if !full {
 				break
 			}
 		}
@@ -276,21 +292,30 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// publish appends the entry for ev and indexes it.
-func (l *Ledger) publish(ctx context.Context, src string, ev SourceEvent) error {
+// publish appends the entries for evs, in order, and indexes them. Only
+// the first may reveal earlier entries.
+func (l *Ledger) publish(ctx context.Context, src string, evs []SourceEvent) error {
 	var reveals []Reveal
-	if ev.Kind == "notice.sent" && ev.Account != "" && ev.Detail["demand"] != "" {
+	if ev := evs[0]; ev.Kind == "notice.sent" && ev.Account != "" && ev.Detail["demand"] != "" {
 		var err error
 		if reveals, err = l.covered(ctx, ev.Account, ev.Detail["demand"]); err != nil {
 			return err
 		}
 	}
-	pub, _ := l.o.Blinder.Build(src, ev.Seq, ev.Event, l.o.Withholding, reveals)
-	i, err := l.o.Log.Append(ctx, pub.Marshal())
+	entries := make([][]byte, len(evs))
+	for k, ev := range evs {
+		var rv []Reveal
+		if k == 0 {
+			rv = reveals
+		}
+		pub, _ := l.o.Blinder.Build(src, ev.Seq, ev.Event, l.o.Withholding, rv)
+		entries[k] = pub.Marshal()
+	}
+	first, err := l.o.Log.AppendAll(ctx, entries)
 	if err != nil {
 		return err
 	}
-	return l.index(ctx, i, src, ev, reveals)
+	return l.indexAll(ctx, first, src, evs, reveals)
 }
 
 // covered returns reveals for the covered, unrevealed entries about addr

@@ -1,7 +1,11 @@
 // Package web is Sealpost's small server-rendered web app and its JSON API:
-// for now the legal console, where legal officers file and review
-// government demands (docs/LEGAL.md). Pages are Go html/template, with no
-// script: they work in any browser, with a screen reader, and on a phone.
+// the legal console, where legal officers file and review government
+// demands (docs/LEGAL.md); and, once EnableTransparency is called, each
+// account owner's privacy page (/me) and the public transparency pages
+// (/log/, /transparency, /canary). Pages are Go html/template: they work in
+// any browser, with a screen reader, and on a phone. The one script,
+// /static/verify.js, only checks in the reader's browser the log proofs the
+// privacy page shows; without it the page says the proofs are unchecked.
 //
 // The API (under /api/v1/) and the console share one gateway and one rule:
 // only legal officers act on demands. The API takes an officer's name and
@@ -18,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/legal"
@@ -38,14 +43,26 @@ type Server struct {
 	log      *slog.Logger
 	sessions *sessions
 	mux      *http.ServeMux
+
+	// The privacy page and the public transparency pages, once
+	// EnableTransparency is called (privacy.go, public.go).
+	owners   Owners
+	tl       Log
+	ownerSes *sessions
+	now      func() time.Time
 }
+
+// SetNow sets the clock the privacy and report pages use (time.Now by
+// default): the same clock as the gateway and the ledger, when a test or a
+// demonstration moves it ahead.
+func (s *Server) SetNow(now func() time.Time) { s.now = now }
 
 // New returns the web app over a gateway.
 func New(gw *gateway.Gateway, log *slog.Logger) *Server {
 	if log == nil {
 		log = mlog.Discard()
 	}
-	s := &Server{gw: gw, log: log, sessions: newSessions(), mux: http.NewServeMux()}
+	s := &Server{gw: gw, log: log, sessions: newSessions(sessionTTL), mux: http.NewServeMux(), now: time.Now}
 	s.routesAPI()
 	s.routesConsole()
 	return s

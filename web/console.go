@@ -32,20 +32,27 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 // sessionTTL bounds a console session.
 const sessionTTL = 8 * time.Hour
 
+// A session is one signed-in person: an officer of the console, or an
+// account's owner on the privacy page (each kind in its own sessions, under
+// its own cookie).
 type session struct {
 	officer workflow.Actor
+	owner   string // the owner's normalized address
 	csrf    string
 	expires time.Time
 }
 
-// sessions are the console's logged-in officers, in memory only: a restart
+// sessions are the signed-in officers or owners, in memory only: a restart
 // logs everyone out.
 type sessions struct {
-	mu sync.Mutex
-	m  map[string]*session
+	mu  sync.Mutex
+	m   map[string]*session
+	ttl time.Duration
 }
 
-func newSessions() *sessions { return &sessions{m: make(map[string]*session)} }
+func newSessions(ttl time.Duration) *sessions {
+	return &sessions{m: make(map[string]*session), ttl: ttl}
+}
 
 func token() string {
 	b := make([]byte, 32)
@@ -53,7 +60,9 @@ func token() string {
 	return hex.EncodeToString(b)
 }
 
-func (ss *sessions) start(a workflow.Actor) (id string, s *session) {
+// start begins a session for who (its officer or owner), with a new ID and
+// CSRF token.
+func (ss *sessions) start(who session) (id string, s *session) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := time.Now()
@@ -63,7 +72,7 @@ func (ss *sessions) start(a workflow.Actor) (id string, s *session) {
 		}
 	}
 	id = token()
-	s = &session{officer: a, csrf: token(), expires: now.Add(sessionTTL)}
+	s = &session{officer: who.officer, owner: who.owner, csrf: token(), expires: now.Add(ss.ttl)}
 	ss.m[id] = s
 	return id, s
 }
@@ -133,7 +142,13 @@ func (s *Server) routesConsole() {
 		w.Write(b)
 	})
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/console", http.StatusSeeOther)
+		// With the privacy page enabled, the front page is the owners'
+		// (there are many more of them than officers).
+		to := "/console"
+		if s.owners != nil {
+			to = "/me"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
 	s.mux.HandleFunc("GET /console/login", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "login.html", http.StatusOK, pageData{Title: "Legal console: sign in"})
@@ -144,7 +159,7 @@ func (s *Server) routesConsole() {
 			s.render(w, "login.html", http.StatusUnauthorized, pageData{Title: "Legal console: sign in", Error: "Wrong name or password, or not a legal officer."})
 			return
 		}
-		id, _ := s.sessions.start(officer)
+		id, _ := s.sessions.start(session{officer: officer})
 		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 			Secure: r.TLS != nil, MaxAge: int(sessionTTL / time.Second)})
 		http.Redirect(w, r, "/console", http.StatusSeeOther)

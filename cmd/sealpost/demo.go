@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/server"
@@ -58,6 +59,7 @@ func demoConfig(data string) config.Config {
 
 func newDemoCmd() *cobra.Command {
 	var data, pprofAddr string
+	var clockOffset time.Duration
 	c := demoConfig("")
 	cmd := &cobra.Command{
 		Use:   "demo --data DIR",
@@ -98,7 +100,7 @@ connections. Restarting with the same DIR keeps all mail.`,
 			if err := startPprof(pprofAddr); err != nil {
 				return err
 			}
-			return runDemo(cmd, c)
+			return runDemo(cmd, c, clockOffset)
 		},
 	}
 	f := cmd.Flags()
@@ -111,13 +113,22 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringVar(&c.Legal.Web, "web", c.Legal.Web, "web app and JSON API (legal console) address")
 	f.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn, error")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
+	f.DurationVar(&clockOffset, "clock-offset", 0, "run the legal gateway, the log and the web app this far ahead (to show a nondisclosure order lapse)")
+	f.MarkHidden("clock-offset")
 	return cmd
 }
 
-func runDemo(cmd *cobra.Command, c config.Config) error {
+
+// runDemo runs the demo; clockOffset moves its legal clock ahead (a hidden
+// flag, for tests and demonstrations).
+func runDemo(cmd *cobra.Command, c config.Config, clockOffset time.Duration) error {
 	out := cmd.OutOrStdout()
 	log := newLogger(c, cmd.ErrOrStderr())
-	srv, err := server.Open(c, log, server.Options{})
+	var opts server.Options
+	if clockOffset != 0 {
+		opts.Now = func() time.Time { return time.Now().Add(clockOffset) }
+	}
+	srv, err := server.Open(c, log, opts)
 	if err != nil {
 		return err
 	}

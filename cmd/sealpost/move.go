@@ -7,9 +7,6 @@ import (
 	"syscall"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/errors"
-	"github.com/sealpost/sealpost/journal"
-	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/server"
 	"github.com/spf13/cobra"
 )
@@ -55,65 +52,21 @@ Run it with the server stopped (it opens the regions' storage itself).`,
 }
 
 func moveAccount(ctx context.Context, cmd *cobra.Command, srv *server.Server, addr string, to sealpost.RegionID, pass string) error {
-	addr = sealpost.NormalizeAddress(addr)
-	from, err := srv.Dir.Home(ctx, addr)
-	if err != nil {
-		return err
-	}
-	moves, err := srv.Dir.Moves(ctx)
-	if err != nil {
-		return err
-	}
-	for _, m := range moves {
-		if m.Address == addr {
-			from = m.From // resuming: the home may already have switched
-			if m.To != to {
-				return fmt.Errorf("%s is already moving to %s: finish that first", addr, m.To)
-			}
-		}
-	}
-	src, ok := srv.Regions[from]
-	if !ok {
-		return fmt.Errorf("region %s is not served by this configuration", from)
-	}
-	dst, ok := srv.Regions[to]
-	if !ok {
-		return fmt.Errorf("unknown region %q", to)
-	}
-	if from == to {
-		return fmt.Errorf("%s already lives in region %s", addr, to)
-	}
-	owner := src.Store
-	if _, err := owner.ExportAccount(ctx, addr); errors.Is(errors.NotExist, err) {
-		owner = dst.Store // an interrupted move past its cleanup
-	}
-	if err := region.CheckOwner(ctx, owner, addr, pass); err != nil {
-		return fmt.Errorf("only the owner may move a mailbox: %w", err)
-	}
-	j, err := journal.Open(srv.JournalPath())
-	if err != nil {
-		return err
-	}
-	defer j.Close()
-	m := &region.Mover{
-		Dir:      srv.Dir,
-		From:     region.End{Region: from, Store: src.Store, Blobs: src.Blobs},
-		To:       region.End{Region: to, Store: dst.Store, Blobs: dst.Blobs},
-		Recorder: j,
-		Logger:   newLogger(srv.Config(), cmd.ErrOrStderr()),
-	}
 	// For crash tests: SEALPOST_TEST_MOVE_CRASH=point kills this process
 	// (SIGKILL, as kill -9) when the move reaches that point.
+	var crash func(string)
 	if point := os.Getenv("SEALPOST_TEST_MOVE_CRASH"); point != "" {
-		m.SetCrashHook(func(p string) {
+		crash = func(p string) {
 			if p == point {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
-		})
+		}
 	}
-	if err := m.Move(ctx, addr); err != nil {
+	from, err := srv.MoveAccount(ctx, addr, to, pass, newLogger(srv.Config(), cmd.ErrOrStderr()), crash)
+	if err != nil {
 		return err
 	}
+	addr = sealpost.NormalizeAddress(addr)
 	fmt.Fprintf(cmd.OutOrStdout(), "moved %s from region %s to region %s\n", addr, from, to)
 	return nil
 }

@@ -23,6 +23,9 @@ type Engine struct {
 	perTarget   bool // some rule reads `target`: no sharing within a region
 	env         *celEnv
 
+	withhold       []legal.Instrument // demands published as commitments only
+	canaryLapsesOn []legal.Instrument // demands whose receipt ends the canary
+
 	// Built once by prepare.
 	agreementsVal  ref.Val
 	agreementVals  []ref.Val
@@ -448,3 +451,13 @@ func (r *run) summarize(d *legal.Decision, routes []string) {
 		d.Reasons = append(d.Reasons, "Of the data asked for, "+strings.Join(parts, "; ")+".")
 	}
 }
+
+// Withhold lists the instruments whose demands the transparency log
+// publishes as commitments only (the policy's transparency.withhold), for
+// requests whose very existence the law allows to be reported only in
+// bands.
+func (e *Engine) Withhold() []legal.Instrument { return slices.Clone(e.withhold) }
+
+// CanaryLapsesOn lists the instruments whose receipt ends the renewal of
+// the warrant canary (transparency.canary_lapses_on).
+func (e *Engine) CanaryLapsesOn() []legal.Instrument { return slices.Clone(e.canaryLapsesOn) }

@@ -25,6 +25,10 @@ type file struct {
 		Jurisdiction []ruleEntry `yaml:"jurisdiction"`
 		Disclosure   []ruleEntry `yaml:"disclosure"`
 	} `yaml:"rules"`
+	Transparency struct {
+		Withhold       []string `yaml:"withhold"`
+		CanaryLapsesOn []string `yaml:"canary_lapses_on"`
+	} `yaml:"transparency"`
 }
 
 type instrumentEntry struct {
@@ -130,6 +134,19 @@ func Parse(policyYAML []byte) (*Engine, error) {
 		version:     strings.TrimSpace(f.Version),
 		countries:   map[string]string{},
 		instruments: map[legal.Instrument]instrumentEntry{},
+	}
+	for _, list := range []struct {
+		name string
+		vals []string
+		dst  *[]legal.Instrument
+	}{{"transparency.withhold", f.Transparency.Withhold, &e.withhold}, {"transparency.canary_lapses_on", f.Transparency.CanaryLapsesOn, &e.canaryLapsesOn}} {
+		for _, v := range list.vals {
+			if !slices.Contains(legal.Instruments, legal.Instrument(v)) {
+				probs.add("%s: %q is not an instrument", list.name, v)
+				continue
+			}
+			*list.dst = append(*list.dst, legal.Instrument(v))
+		}
 	}
 	switch {
 	case e.version == "":

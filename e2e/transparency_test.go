@@ -1,0 +1,312 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/sealpost/sealpost/internal/testenv"
+)
+
+// nsRequest is a national-security request: its log entries are withheld,
+// and it stops the warrant canary.
+const nsRequest = `{
+  "reference": "NSL-2026-0042",
+  "authority": "Federal Bureau of Investigation",
+  "country": "US",
+  "instrument": "national_security_request",
+  "legal_basis": "18 U.S.C. 2709",
+  "targets": ["bob@demo.example"],
+  "categories": ["subscriber"],
+  "nondisclosure_until": "2030-01-01",
+  "received": "2026-11-02"
+}`
+
+func httpGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, b)
+	}
+	return b
+}
+
+// waitForLog waits until the log served at web holds an entry matching re
+// (the ledger publishes every two seconds) and returns the log's size.
+func waitForLog(t *testing.T, web string, re *regexp.Regexp) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _ := sealpost(t, "", "log", "mine", "--secret", "00", "--url", web) // audits the log; lists nothing
+		_ = out
+		cp := httpGet(t, web+"/log/checkpoint")
+		size, _ := strconv.Atoi(strings.Split(string(cp), "\n")[1])
+		var all []byte
+		for n := 0; n*256 < size; n++ {
+			w := min(256, size-n*256)
+			p := "/log/tile/entries/" + tileIndex(n)
+			if w < 256 {
+				p += ".p/" + strconv.Itoa(w)
+			}
+			all = append(all, httpGet(t, web+p)...)
+		}
+		if re.Match(all) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never got an entry matching %s", re)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func tileIndex(n int) string { return strconv.Itoa(1000 + n)[1:] } // n < 1000: "000".."999"
+
+// TestTransparencyLog runs the transparency log on the real binary: demands
+// filed (one under a nondisclosure order, one a national-security request),
+// the order lapsing, the log audited by `sealpost log verify` from a
+// trusted checkpoint, the report recomputed from the log alone and equal
+// to the one the server publishes, and every kind of tampering caught.
+func TestTransparencyLog(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+	web := "http://" + d.Addrs["web"]
+	firstCP := httpGet(t, web+"/log/checkpoint")
+	canary1 := httpGet(t, web+"/canary")
+	key := strings.TrimSpace(string(httpGet(t, web+"/log/key")))
+	d.Stop()
+	dd := []string{"--data", data}
+	if got := strings.TrimSpace(mustSealpost(t, "", append([]string{"log", "key"}, dd...)...)); got != key {
+		t.Fatalf("log key %q, served %q", got, key)
+	}
+
+	out := mustOfficer(t, "officer-a", append([]string{"demand", "file", filepath.Join(demands, "us-warrant-alice-gag.json")}, dd...)...)
+	gagID := regexp.MustCompile(`D-\d{4}-\d{6}`).FindString(out)
+	mustOfficer(t, "officer-a", append([]string{"demand", "transition", gagID, "in_review"}, dd...)...)
+	mustOfficer(t, "officer-a", append([]string{"demand", "transition", gagID, "rejected", "--note", "out of jurisdiction"}, dd...)...)
+	out = mustOfficer(t, "officer-a", append([]string{"demand", "file", filepath.Join(demands, "us-warrant-bob.json"), "--docs", filepath.Join(demands, "documents")}, dd...)...)
+	bobID := regexp.MustCompile(`D-\d{4}-\d{6}`).FindString(out)
+	mustOfficer(t, "officer-a", append([]string{"demand", "transition", bobID, "in_review"}, dd...)...)
+	mustOfficer(t, "officer-a", append([]string{"demand", "transition", bobID, "challenged"}, dd...)...)
+	ns := filepath.Join(dir, "ns.json")
+	os.WriteFile(ns, []byte(nsRequest), 0o600)
+	mustOfficer(t, "officer-a", append([]string{"demand", "file", ns}, dd...)...)
+
+	// Forty days on, the nondisclosure order of alice's warrant has lapsed:
+	// the server sends her notice, and the notice's entry reveals the
+	// entries the order had covered.
+	d = testenv.StartDemoArgs(t, data, filepath.Join(dir, "demo2.log"),
+		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--submissions", "127.0.0.1:0",
+		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0", "--web", "127.0.0.1:0", "--clock-offset", "1000h")
+	web = "http://" + d.Addrs["web"]
+	waitForLog(t, web, regexp.MustCompile(`"kind":"notice.sent"[^\n]*"reveals":\[\{"index":\d+`))
+
+	// Nothing in the public log names an account, an authority or an officer.
+	cp := httpGet(t, web+"/log/checkpoint")
+	size, _ := strconv.Atoi(strings.Split(string(cp), "\n")[1])
+	bundle := httpGet(t, web+"/log/tile/entries/000.p/"+strconv.Itoa(size))
+	for _, name := range []string{"alice", "bob@", "Department of Justice", "Federal Bureau", "officer-a", "NSL-2026"} {
+		if bytes.Contains(bundle, []byte(name)) {
+			t.Errorf("the public log names %q", name)
+		}
+	}
+	if !bytes.Contains(bundle, []byte(`"kind":"withheld"`)) || bytes.Contains(bundle, []byte("national_security")) {
+		t.Error("the national-security request is not withheld")
+	}
+	if !bytes.Contains(bundle, []byte(`"kind":"policy.loaded"`)) {
+		t.Error("the policy in force is not in the log")
+	}
+
+	// An outside monitor audits the log from the checkpoint it saw first.
+	trusted := filepath.Join(dir, "trusted")
+	os.WriteFile(trusted, firstCP, 0o600)
+	out = mustSealpost(t, "", "log", "verify", "--url", web, "--key", key, "--trusted", trusted, "--save")
+	if !strings.Contains(out, "log verified: "+strconv.Itoa(size)+" entries") || !strings.Contains(out, "consistent with the trusted checkpoint") {
+		t.Errorf("log verify: %s", out)
+	}
+	if b, _ := os.ReadFile(trusted); !bytes.Equal(b, cp) {
+		t.Errorf("--save kept %q, latest is %q", b, cp)
+	}
+
+	// The canary was not renewed after the national-security request, and
+	// has expired.
+	canary2 := httpGet(t, web+"/canary")
+	if !bytes.Equal(canary1[:bytes.Index(canary1, []byte("\n\n"))], canary2[:bytes.Index(canary2, []byte("\n\n"))]) {
+		t.Errorf("the canary was renewed after a national-security request:\n%s", canary2)
+	}
+	if n := bytes.Count(bundle, []byte(`"kind":"canary.signed"`)); n != 1 {
+		t.Errorf("%d canary statements in the log, want 1", n)
+	}
+
+	// The report, recomputed by the command line from the verified log
+	// alone, is the one the server publishes, and counts what happened.
+	period := "2026-H2"
+	mine := mustSealpost(t, "", "report", "--url", web, "--key", key, "--period", period, "--format", "json")
+	served := httpGet(t, web+"/transparency/report.json?period="+period)
+	if strings.TrimSpace(mine) != strings.TrimSpace(string(served)) {
+		t.Errorf("recomputed report differs from the served one:\n%s\n---\n%s", mine, served)
+	}
+	var rep struct {
+		Checkpoint struct {
+			Size uint64 `json:"size"`
+		} `json:"checkpoint"`
+		Rows []map[string]any `json:"rows"`
+		NS   map[string]any   `json:"national_security"`
+	}
+	if err := json.Unmarshal([]byte(mine), &rep); err != nil {
+		t.Fatalf("report json: %v\n%s", err, mine)
+	}
+	if rep.Checkpoint.Size != uint64(size) {
+		t.Errorf("report computed from a checkpoint of %d entries, want %d", rep.Checkpoint.Size, size)
+	}
+	var warrants map[string]any
+	for _, r := range rep.Rows {
+		if r["country"] == "US" && r["instrument"] == "search_warrant" {
+			warrants = r
+		}
+	}
+	want := map[string]float64{"requests": 2, "accounts_specified": 2, "rejected": 1, "rejected_out_of_jurisdiction": 1, "challenged": 1, "pending": 1, "users_notified": 2, "notices_delayed_by_nondisclosure": 1} // bob notified at once, alice after the lapse
+	for k, v := range want {
+		if got, _ := warrants[k].(float64); got != v {
+			t.Errorf("US search warrants %s = %v, want %v (row %v)", k, warrants[k], v, warrants)
+		}
+	}
+	if rep.NS["band"] != "0–249" {
+		t.Errorf("national-security band %v", rep.NS)
+	}
+
+	// Tampering, as a monitor sees it: a proxy alters what the log serves.
+	skey, err := os.ReadFile(filepath.Join(data, "keys", "log.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		alter func(path string, b []byte) []byte
+		want  string
+	}{
+		{"flip a byte", func(p string, b []byte) []byte {
+			if strings.HasPrefix(p, "tile/entries/") {
+				b[len(b)/2] ^= 0x01
+			}
+			return b
+		}, "entry"},
+		{"drop an entry", func(p string, b []byte) []byte {
+			if strings.HasPrefix(p, "tile/entries/") {
+				es := splitBundle(b)
+				return joinBundle(append(es[:2:2], es[3:]...))
+			}
+			return b
+		}, "tile/entries/000"},
+		{"reorder entries", func(p string, b []byte) []byte {
+			if strings.HasPrefix(p, "tile/entries/") {
+				es := splitBundle(b)
+				es[1], es[2] = es[2], es[1]
+				return joinBundle(es)
+			}
+			return b
+		}, "entry 1"},
+		{"truncate the log", func(p string, b []byte) []byte {
+			if p == "checkpoint" {
+				return firstCP
+			}
+			return b
+		}, "truncated"},
+		{"fork the log", func(p string, b []byte) []byte {
+			if p == "checkpoint" {
+				return resign(t, string(skey), b)
+			}
+			return b
+		}, "forked"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				resp, err := http.Get(web + r.URL.Path)
+				if err != nil {
+					http.Error(w, err.Error(), 502)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				w.WriteHeader(resp.StatusCode)
+				w.Write(tc.alter(strings.TrimPrefix(r.URL.Path, "/log/"), b))
+			}))
+			defer proxy.Close()
+			out, err := sealpost(t, "", "log", "verify", "--url", proxy.URL, "--key", key, "--trusted", trusted)
+			if err == nil || !strings.Contains(out, "FAILED") || !strings.Contains(out, tc.want) {
+				t.Errorf("log verify on a log with %s: err %v, want a failure naming %q:\n%s", tc.name, err, tc.want, out)
+			}
+		})
+	}
+
+	// Tampering on the operator's own disk: the stopped server's log.
+	d.Stop()
+	mustSealpost(t, "", append([]string{"log", "verify"}, dd...)...)
+	entries := filepath.Join(data, "log", "tree", "entries")
+	b, _ := os.ReadFile(entries)
+	b[len(b)/3] ^= 0x20
+	os.WriteFile(entries, b, 0o600)
+	if out, err := sealpost(t, "", append([]string{"log", "verify"}, dd...)...); err == nil || !strings.Contains(out, "entry") {
+		t.Errorf("log verify --data after flipping a byte on disk: %v\n%s", err, out)
+	}
+}
+
+// splitBundle and joinBundle read and write a C2SP tlog-tiles entry bundle:
+// each entry prefixed by its length, two bytes big-endian.
+func splitBundle(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) >= 2 {
+		n := int(binary.BigEndian.Uint16(b))
+		out = append(out, b[2:2+n])
+		b = b[2+n:]
+	}
+	return out
+}
+
+func joinBundle(es [][]byte) []byte {
+	var b []byte
+	for _, e := range es {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(e)))
+		b = append(b, e...)
+	}
+	return b
+}
+
+// resign returns a checkpoint of the same size as cp with another root,
+// signed with the log's own key: a fork only the operator could make.
+func resign(t *testing.T, skey string, cp []byte) []byte {
+	signer, err := note.NewSigner(strings.TrimSpace(skey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c log.Checkpoint
+	body := cp[:bytes.Index(cp, []byte("\n\n"))+1]
+	if _, err := c.Unmarshal(body); err != nil {
+		t.Fatal(err)
+	}
+	c.Hash = bytes.Repeat([]byte{0x42}, 32)
+	out, err := note.Sign(&note.Note{Text: string(c.Marshal())}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,293 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/sealpost/sealpost/internal/testenv"
+	"github.com/sealpost/sealpost/transparency"
+	"github.com/sealpost/sealpost/web"
+)
+
+// These tests drive Debian's chromium, headless, against the app on
+// 127.0.0.1 (a secure context, so WebCrypto works): the proofs on the
+// privacy page are checked by /static/verify.js in a real browser, under
+// the page's real Content-Security-Policy.
+
+// browser starts a headless chromium for t and returns a context for
+// chromedp actions, bounded to 30 s, and the page problems (script
+// exceptions, Content-Security-Policy violations) seen so far.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	path := testenv.Chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.DisableGPU,
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+
+	var mu sync.Mutex
+	var problems []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
+		case *log.EventEntryAdded:
+			if strings.Contains(ev.Entry.Text, "Content Security Policy") {
+				problems = append(problems, "CSP: "+ev.Entry.Text)
+			}
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil { // start the browser
+		t.Fatalf("starting chromium %s: %v", path, err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
+}
+
+// signIn signs in through the form, as a person would.
+func signIn(ctx context.Context, base, addr, pass string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(base + "/me"), // redirected to the form
+		chromedp.WaitVisible(`#address`, chromedp.ByQuery),
+		chromedp.SendKeys(`#address`, addr, chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, pass, chromedp.ByQuery),
+		chromedp.Click(`main form button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#where`, chromedp.ByQuery),
+	}
+}
+
+// row is one entry row of the privacy page as the browser shows it.
+type row struct {
+	Demand   string `json:"demand"`
+	Kind     string `json:"kind"`
+	Outcome  string `json:"outcome"`
+	Proof    string `json:"proof"`
+	Verified string `json:"verified"`
+}
+
+const rowsJS = `Array.from(document.querySelectorAll('#entries tbody tr')).map(r => ({
+	demand: r.dataset.demand, kind: r.dataset.kind, outcome: r.cells[5].textContent,
+	proof: r.querySelector('td.proof').textContent, verified: r.querySelector('td.proof').dataset.verified || ''}))`
+
+// checkedPage waits for verify.js to finish and reads the page.
+func checkedPage(ctx context.Context, main, status *string, rows *[]row) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.WaitVisible(`body[data-proofs-checked="done"]`, chromedp.ByQuery),
+		chromedp.Text(`main`, main, chromedp.ByQuery),
+		chromedp.Text(`#checkpoint-status`, status, chromedp.ByQuery),
+		chromedp.Evaluate(rowsJS, rows),
+	}
+}
+
+func TestBrowserPrivacyPageVerifies(t *testing.T) {
+	ctx, problems := browser(t)
+	f := newFixture(t, nil)
+	var main, status string
+	var rows []row
+	if err := chromedp.Run(ctx, signIn(ctx, f.srv.URL, alice, alicePass), checkedPage(ctx, &main, &status, &rows)); err != nil {
+		t.Fatalf("browser: %v (problems: %v)", err, problems())
+	}
+	if !strings.Contains(main, "Ireland") {
+		t.Errorf("the page does not say Ireland:\n%s", main)
+	}
+	if want := "Checkpoint: size " + strconv.FormatUint(f.log.Size(), 10) + ", signature verified"; status != want {
+		t.Errorf("checkpoint status %q, want %q", status, want)
+	}
+	var rejected bool
+	for _, r := range rows {
+		if r.Demand == gaggedDemand || r.Demand == bobDemand {
+			t.Errorf("the page shows demand %s", r.Demand)
+		}
+		if r.Proof != "verified" || r.Verified != "true" {
+			t.Errorf("entry %s %s: proof %q (data-verified %q), want verified", r.Demand, r.Kind, r.Proof, r.Verified)
+		}
+		if r.Demand == lapsedDemand && r.Kind == "demand.decided" && strings.Contains(r.Outcome, "reject out of jurisdiction") {
+			rejected = true
+		}
+	}
+	if !rejected {
+		t.Errorf("no rejected demand %s among %+v", lapsedDemand, rows)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page problems: %v", p)
+	}
+}
+
+// tampered stands between the pages and the ledger and alters what the
+// privacy page is given to show.
+type tampered struct {
+	web.Log
+	mu  sync.Mutex
+	mut func(ctx context.Context, l web.Log, c *transparency.Checked)
+}
+
+func (t *tampered) Owned(ctx context.Context, addr string, now time.Time) (transparency.Checked, error) {
+	c, err := t.Log.Owned(ctx, addr, now)
+	if err != nil {
+		return c, err
+	}
+	t.mu.Lock()
+	mut := t.mut
+	t.mu.Unlock()
+	if mut != nil {
+		c.Checkpoint = append([]byte(nil), c.Checkpoint...)
+		c.Entries = append([]transparency.Owned(nil), c.Entries...)
+		for i := range c.Entries {
+			e := &c.Entries[i]
+			e.Data = append([]byte(nil), e.Data...)
+			e.Proof = append([][32]byte(nil), e.Proof...)
+		}
+		mut(ctx, t.Log, &c)
+	}
+	return c, nil
+}
+
+// decided returns the index in c.Entries of the decision entry.
+func decided(c *transparency.Checked) int {
+	for i, o := range c.Entries {
+		if o.Entry.Kind == "demand.decided" {
+			return i
+		}
+	}
+	panic("no demand.decided entry")
+}
+
+func TestBrowserTamperedProofsFail(t *testing.T) {
+	ctx, problems := browser(t)
+	tl := &tampered{}
+	f := newFixture(t, func(l web.Log) web.Log { tl.Log = l; return tl })
+	if err := chromedp.Run(ctx, signIn(ctx, f.srv.URL, alice, alicePass)); err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	for _, tc := range []struct {
+		name       string
+		mut        func(ctx context.Context, l web.Log, c *transparency.Checked)
+		want       string // in the decision entry's proof cell
+		checkpoint bool   // the checkpoint fails too
+	}{
+		{"proof hash", func(_ context.Context, _ web.Log, c *transparency.Checked) {
+			c.Entries[decided(c)].Proof[0][7] ^= 0x01
+		}, "FAILED: inclusion proof does not lead to the checkpoint root", false},
+		{"entry", func(_ context.Context, _ web.Log, c *transparency.Checked) {
+			// The server claims the demand was found eligible.
+			e := &c.Entries[decided(c)]
+			e.Data = []byte(strings.Replace(string(e.Data), "reject_out_of_jurisdiction", "eligible", 1))
+		}, "FAILED: inclusion proof does not lead to the checkpoint root", false},
+		{"proof too short", func(_ context.Context, _ web.Log, c *transparency.Checked) {
+			e := &c.Entries[decided(c)]
+			e.Proof = e.Proof[:len(e.Proof)-1]
+		}, "FAILED: inclusion proof is too short", false},
+		{"someone else's entry", func(ctx context.Context, l web.Log, c *transparency.Checked) {
+			// A valid entry of the log, but bob's, shown as alice's.
+			b, err := l.Owned(ctx, bob, time.Now())
+			if err != nil || len(b.Entries) == 0 {
+				panic("no entry of bob's")
+			}
+			c.Entries[decided(c)] = b.Entries[0]
+		}, "FAILED: entry is not about this account", false},
+		{"row differs from the entry", func(_ context.Context, _ web.Log, c *transparency.Checked) {
+			c.Entries[decided(c)].Entry.Time = "2000-01-01T00:00:00Z"
+		}, "FAILED: the row shown does not match the logged entry", false},
+		{"checkpoint signature", func(_ context.Context, _ web.Log, c *transparency.Checked) {
+			// Flip one base64 character of the signature.
+			cp := c.Checkpoint
+			i := len(cp) - 10
+			if cp[i] == 'A' {
+				cp[i] = 'B'
+			} else {
+				cp[i] = 'A'
+			}
+		}, "FAILED: checkpoint signature does not verify", true},
+		{"checkpoint root", func(_ context.Context, _ web.Log, c *transparency.Checked) {
+			// Another root under the same signature.
+			lines := strings.SplitN(string(c.Checkpoint), "\n", 4)
+			r := []byte(lines[2])
+			if r[0] == 'A' {
+				r[0] = 'B'
+			} else {
+				r[0] = 'A'
+			}
+			lines[2] = string(r)
+			c.Checkpoint = []byte(strings.Join(lines, "\n"))
+		}, "FAILED: checkpoint signature does not verify", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl.mu.Lock()
+			tl.mut = tc.mut
+			tl.mu.Unlock()
+			var main, status string
+			var rows []row
+			if err := chromedp.Run(ctx, chromedp.Navigate(f.srv.URL+"/me"), checkedPage(ctx, &main, &status, &rows)); err != nil {
+				t.Fatalf("browser: %v", err)
+			}
+			if ok := strings.HasSuffix(status, "signature verified"); ok == tc.checkpoint {
+				t.Errorf("checkpoint status %q", status)
+			}
+			var seen bool
+			for _, r := range rows {
+				if r.Kind != "demand.decided" && !tc.checkpoint {
+					if r.Proof != "verified" {
+						t.Errorf("untouched entry %s: %q", r.Kind, r.Proof)
+					}
+					continue
+				}
+				seen = true
+				if r.Proof != tc.want || r.Verified != "false" {
+					t.Errorf("entry %s %s: proof %q (data-verified %q), want %q", r.Demand, r.Kind, r.Proof, r.Verified, tc.want)
+				}
+			}
+			if !seen {
+				t.Errorf("no tampered row among %+v", rows)
+			}
+		})
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page problems: %v", p)
+	}
+}
+
+func TestBrowserReportCharts(t *testing.T) {
+	ctx, problems := browser(t)
+	f := newFixture(t, nil)
+	var charts, rects int
+	var canary string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(f.srv.URL+"/transparency?period="+f.period),
+		chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll('svg.chart').length`, &charts),
+		chromedp.Evaluate(`document.querySelectorAll('svg.chart rect').length`, &rects),
+		chromedp.Text(`#canary`, &canary, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if charts == 0 || rects == 0 {
+		t.Errorf("the report shows %d charts with %d bars", charts, rects)
+	}
+	if !strings.Contains(canary, "Current.") {
+		t.Errorf("canary section: %q", canary)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page problems: %v", p)
+	}
+}

@@ -1,0 +1,658 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/tlog"
+	"github.com/sealpost/sealpost/transparency"
+	"github.com/sealpost/sealpost/transparency/report"
+	"github.com/sealpost/sealpost/web"
+	"golang.org/x/mod/sumdb/note"
+	xtlog "golang.org/x/mod/sumdb/tlog"
+)
+
+const (
+	alice     = "alice@demo.example"
+	alicePass = "alice-pass-123"
+	bob       = "bob@demo.example"
+	bobPass   = "bob-pass-456"
+)
+
+// owners is an Owners with two accounts, both in Ireland, that records the
+// moves asked of it.
+type owners struct {
+	mu    sync.Mutex
+	moved []string // "addr→region"
+}
+
+func (o *owners) Authenticate(_ context.Context, addr, pass string) error {
+	if (addr == alice && pass == alicePass) || (addr == bob && pass == bobPass) {
+		return nil
+	}
+	return errors.E("owners.Authenticate", errors.Permission, errors.Str("wrong address or password"))
+}
+
+func (o *owners) Residence(_ context.Context, addr string) (web.Residence, error) {
+	return web.Residence{Region: "ie", RegionName: "Ireland", Country: "IE", Zones: []string{"EU"}, Entity: "Sealpost Ireland Ltd",
+		Elsewhere: []web.RegionChoice{
+			{ID: "de", Name: "Germany", Country: "DE", Zones: []string{"EU"}},
+			{ID: "us", Name: "United States", Country: "US", Zones: []string{"US"}},
+		}}, nil
+}
+
+func (o *owners) KeyStatus(context.Context, string) (web.KeyStatus, error) {
+	return web.KeyStatus{Fingerprint: "0123456789abcdef0123456789abcdef01234567", Algorithm: "Ed25519/X25519 (OpenPGP v4)",
+		Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Generations: 2, Password: true, Recovery: true}, nil
+}
+
+func (o *owners) Move(ctx context.Context, addr, pass, to string) error {
+	if o.Authenticate(ctx, addr, pass) != nil {
+		return errors.E("owners.Move", errors.Permission, errors.Str("wrong password"))
+	}
+	if to == "us" {
+		return errors.E("owners.Move", errors.Unavailable, errors.Str("moves to the United States are made by the operator: write to privacy@demo.example"))
+	}
+	o.mu.Lock()
+	o.moved = append(o.moved, addr+"→"+to)
+	o.mu.Unlock()
+	return nil
+}
+
+// clock is a settable clock for the ledger (its canary).
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// fixture is the web app over a real transparency.Ledger over a real
+// tlog.Log, fed demand events shaped like legal/store's.
+type fixture struct {
+	srv    *httptest.Server
+	ledger *transparency.Ledger
+	log    *tlog.Log
+	owners *owners
+	clock  *clock
+	canary note.Verifier
+	// period is the report period the demands fall in.
+	period string
+}
+
+// The demands of the fixture.
+const (
+	lapsedDemand = "dm-lapsed" // US warrant for alice, rejected, gag lapsed
+	gaggedDemand = "dm-gagged" // warrant for alice, gag in force
+	bobDemand    = "dm-bob"    // subpoena for bob
+)
+
+// demandEvent is an event of legal/store's outbox for a demand.
+func demandEvent(at time.Time, kind, id, account, actor, country, instrument, gagUntil string, more map[string]string) sealpost.Event {
+	d := map[string]string{"demand": id, "authority": "A court", "country": country, "instrument": instrument,
+		"received": at.Format(time.DateOnly)}
+	if gagUntil != "" {
+		d["nondisclosure_until"] = gagUntil
+	}
+	for k, v := range more {
+		d[k] = v
+	}
+	return sealpost.Event{Time: at, Kind: kind, Account: account, Actor: actor, Detail: d}
+}
+
+// newFixture builds the app; wrap, if not nil, stands between the pages
+// and the ledger (to tamper with what the pages are given).
+func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	skey, _, err := tlog.NewKey("test.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := tlog.Open(filepath.Join(dir, "log"), skey, tlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lg.Close() })
+	key := make([]byte, transparency.KeySize)
+	rand.Read(key)
+	blinder, err := transparency.NewBlinder(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csk, cvk, err := note.GenerateKey(rand.Reader, "test.example/canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(csk)
+	verifier, _ := note.NewVerifier(cvk)
+
+	now := time.Now().UTC().Truncate(time.Second)
+	clk := &clock{now: now}
+	t0 := now.Add(-60 * 24 * time.Hour)
+	lapsed := now.Add(-10 * 24 * time.Hour).Format(time.DateOnly)
+	gagged := now.Add(365 * 24 * time.Hour).Format(time.DateOnly)
+	src := &transparency.SliceSource{}
+	for _, e := range []sealpost.Event{
+		demandEvent(t0, "demand.filed", lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
+			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
+		demandEvent(t0, "demand.decided", lapsedDemand, alice, "policy", "US", "search_warrant", lapsed,
+			map[string]string{"decision": "reject_out_of_jurisdiction", "policy_version": "test-1", "route": "MLAT via Ireland"}),
+		demandEvent(t0.Add(time.Hour), "demand.transition", lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
+			map[string]string{"from": "received", "to": "rejected"}),
+		demandEvent(t0.Add(time.Hour), "demand.filed", gaggedDemand, "", "officer-a", "IE", "search_warrant", gagged,
+			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
+		demandEvent(t0.Add(time.Hour), "demand.decided", gaggedDemand, alice, "policy", "IE", "search_warrant", gagged,
+			map[string]string{"decision": "eligible", "policy_version": "test-1"}),
+		demandEvent(t0.Add(2*time.Hour), "demand.filed", bobDemand, "", "officer-b", "IE", "subpoena", "",
+			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
+		demandEvent(t0.Add(2*time.Hour), "demand.decided", bobDemand, bob, "policy", "IE", "subpoena", "",
+			map[string]string{"decision": "eligible", "policy_version": "test-1"}),
+		demandEvent(now.Add(-9*24*time.Hour), "notice.sent", lapsedDemand, alice, "system", "US", "search_warrant", lapsed,
+			map[string]string{"notice": "n-1"}),
+	} {
+		src.Add(e)
+	}
+	led, err := transparency.OpenLedger(filepath.Join(dir, "index"), transparency.LedgerOptions{
+		Log: lg, Blinder: blinder,
+		Withholding: transparency.Withholding{Instruments: []string{"national_security_request"}},
+		Sources:     map[string]transparency.Source{transparency.SourceLegal: src},
+		Canary:      transparency.CanaryOptions{Signer: signer, Issuer: "demo.example", Every: 24 * time.Hour},
+		Now:         clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	if _, err := led.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := led.RefreshCanary(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var l web.Log = led
+	if wrap != nil {
+		l = wrap(led)
+	}
+	o := &owners{}
+	app := web.New(nil, nil)
+	app.EnableTransparency(o, l)
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, ledger: led, log: lg, owners: o, clock: clk, canary: verifier,
+		period: report.CurrentPeriod(t0).Name}
+}
+
+// client is an HTTP client with its own cookies that does not follow
+// redirects.
+func client(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func csrfOf(t *testing.T, body string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page:\n%s", body)
+	}
+	return m[1]
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// login signs in through the form and returns the /me page.
+func (f *fixture) login(t *testing.T, c *http.Client, addr, pass string) (*http.Response, string) {
+	t.Helper()
+	_, body := get(t, c, f.srv.URL+"/me/login")
+	resp, body := post(t, c, f.srv.URL+"/me/login", url.Values{"csrf": {csrfOf(t, body)}, "address": {addr}, "password": {pass}})
+	if resp.StatusCode != http.StatusSeeOther {
+		return resp, body
+	}
+	return get(t, c, f.srv.URL+"/me")
+}
+
+func TestOwnerSignInRequired(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client(t)
+	for _, p := range []string{"/me", "/me/proof/1"} {
+		resp, _ := get(t, c, f.srv.URL+p)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/me/login" {
+			t.Errorf("GET %s signed out: %d to %q, want 303 to /me/login", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	for _, p := range []string{"/me/move", "/me/logout"} {
+		resp, _ := post(t, c, f.srv.URL+p, url.Values{"region": {"de"}, "password": {alicePass}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s signed out: %d, want 403", p, resp.StatusCode)
+		}
+	}
+	if len(f.owners.moved) != 0 {
+		t.Errorf("moved while signed out: %v", f.owners.moved)
+	}
+	resp, _ := get(t, c, f.srv.URL+"/")
+	if resp.Header.Get("Location") != "/me" {
+		t.Errorf("/ redirects to %q, want /me", resp.Header.Get("Location"))
+	}
+}
+
+func TestOwnerWrongPasswordIsGeneric(t *testing.T) {
+	f := newFixture(t, nil)
+	var msgs []string
+	for _, cred := range [][2]string{{alice, "wrong"}, {"nobody@demo.example", alicePass}, {alice, ""}} {
+		c := client(t)
+		resp, body := f.login(t, c, cred[0], cred[1])
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("sign-in as %v: %d, want 401", cred, resp.StatusCode)
+		}
+		m := regexp.MustCompile(`<p class="error" role="alert">([^<]*)</p>`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("sign-in as %v: no error shown:\n%s", cred, body)
+		}
+		msgs = append(msgs, m[1])
+		u, _ := url.Parse(f.srv.URL + "/me")
+		for _, ck := range c.Jar.Cookies(u) {
+			if ck.Name == "sealpost_owner" {
+				t.Errorf("sign-in as %v set a session cookie", cred)
+			}
+		}
+		if resp, _ := get(t, c, f.srv.URL+"/me"); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("after a failed sign-in as %v, /me: %d, want 303", cred, resp.StatusCode)
+		}
+	}
+	for _, m := range msgs[1:] {
+		if m != msgs[0] {
+			t.Errorf("sign-in errors differ: %q vs %q", m, msgs[0])
+		}
+	}
+}
+
+func TestOwnerCSRF(t *testing.T) {
+	f := newFixture(t, nil)
+	// Sign-in without the form's token (another site posting the form).
+	c := client(t)
+	resp, _ := post(t, c, f.srv.URL+"/me/login", url.Values{"address": {alice}, "password": {alicePass}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in without a token: %d, want 403", resp.StatusCode)
+	}
+	_, body := get(t, c, f.srv.URL+"/me/login")
+	tok := csrfOf(t, body)
+	c2 := client(t) // the token without its cookie
+	resp, _ = post(t, c2, f.srv.URL+"/me/login", url.Values{"csrf": {tok}, "address": {alice}, "password": {alicePass}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in with a token but not its cookie: %d, want 403", resp.StatusCode)
+	}
+
+	resp, body = f.login(t, c, alice, alicePass)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	tok = csrfOf(t, body)
+	for _, bad := range []string{"", "00" + tok[2:], tok + "0"} {
+		resp, _ = post(t, c, f.srv.URL+"/me/move", url.Values{"csrf": {bad}, "region": {"de"}, "password": {alicePass}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("move with CSRF token %q: %d, want 403", bad, resp.StatusCode)
+		}
+		resp, _ = post(t, c, f.srv.URL+"/me/logout", url.Values{"csrf": {bad}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("sign-out with CSRF token %q: %d, want 403", bad, resp.StatusCode)
+		}
+	}
+	if len(f.owners.moved) != 0 {
+		t.Errorf("moved without a valid token: %v", f.owners.moved)
+	}
+	// Still signed in; then sign out properly.
+	if resp, _ := get(t, c, f.srv.URL+"/me"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/me after refused posts: %d", resp.StatusCode)
+	}
+	resp, _ = post(t, c, f.srv.URL+"/me/logout", url.Values{"csrf": {tok}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-out: %d, want 303", resp.StatusCode)
+	}
+	if resp, _ := get(t, c, f.srv.URL+"/me"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("/me after sign-out: %d, want 303", resp.StatusCode)
+	}
+}
+
+// proofJSON is the page's proof data, as verify.js reads it.
+type proofJSON struct {
+	Checkpoint  string `json:"checkpoint"`
+	VerifierKey string `json:"verifierKey"`
+	Secret      string `json:"secret"`
+	Entries     []struct {
+		Index string   `json:"index"`
+		Entry string   `json:"entry"`
+		Salt  string   `json:"salt"`
+		Proof []string `json:"proof"`
+	} `json:"entries"`
+}
+
+var proofDataRE = regexp.MustCompile(`(?s)<script type="application/json" id="proof-data">(.*?)</script>`)
+
+func TestPrivacyPage(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client(t)
+	resp, body := f.login(t, c, alice, alicePass)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/me: %d\n%s", resp.StatusCode, body)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP allows inline: %q", csp)
+	}
+	for _, want := range []string{"Ireland", "Sealpost Ireland Ltd", "EU", "recovery code", "administrator can reset",
+		lapsedDemand, "reject out of jurisdiction", "You were notified", "not checked (needs JavaScript)",
+		`<script src="/static/verify.js"`, `<option value="de">Germany`, "sealpost log mine"} {
+		if !strings.Contains(html.UnescapeString(body), want) {
+			t.Errorf("/me lacks %q", want)
+		}
+	}
+	for _, absent := range []string{gaggedDemand, bobDemand, alicePass} {
+		if strings.Contains(body, absent) {
+			t.Errorf("/me shows %q", absent)
+		}
+	}
+	secret := hex.EncodeToString(f.ledger.AccountSecret(alice))
+	if !strings.Contains(body, secret) {
+		t.Errorf("/me does not show the account secret %s", secret)
+	}
+
+	// The data verify.js checks is right: check it here as the script
+	// does, with golang.org/x/mod's tlog and note.
+	m := proofDataRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("/me has no proof data")
+	}
+	var pd proofJSON
+	if err := json.Unmarshal([]byte(m[1]), &pd); err != nil {
+		t.Fatalf("proof data: %v\n%s", err, m[1])
+	}
+	if pd.Secret != secret || pd.VerifierKey != f.log.VerifierKey() {
+		t.Errorf("proof data secret/key: %q, %q", pd.Secret, pd.VerifierKey)
+	}
+	v, err := note.NewVerifier(pd.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open([]byte(pd.Checkpoint), note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	size, _ := strconv.ParseInt(lines[1], 10, 64)
+	rootb, _ := base64.StdEncoding.DecodeString(lines[2])
+	root := xtlog.Hash(rootb)
+	if len(pd.Entries) != 2 {
+		t.Fatalf("proof data has %d entries, want 2 (the lapsed demand's decision and notice)", len(pd.Entries))
+	}
+	for _, e := range pd.Entries {
+		idx, _ := strconv.ParseInt(e.Index, 10, 64)
+		data, _ := base64.StdEncoding.DecodeString(e.Entry)
+		var proof xtlog.RecordProof
+		for _, h := range e.Proof {
+			b, _ := base64.StdEncoding.DecodeString(h)
+			proof = append(proof, xtlog.Hash(b))
+		}
+		if err := xtlog.CheckRecord(proof, size, root, idx, xtlog.RecordHash(data)); err != nil {
+			t.Errorf("entry %d: %v", idx, err)
+		}
+		ent, err := transparency.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !transparency.Mine(ent, f.ledger.AccountSecret(alice), e.Salt) {
+			t.Errorf("entry %d is not alice's by its salt", idx)
+		}
+		if ent.DemandOf() != lapsedDemand {
+			t.Errorf("entry %d is about %q", idx, ent.DemandOf())
+		}
+		if ent.Kind == "demand.decided" && ent.Salt != "" {
+			t.Errorf("entry %d was logged under a gag yet carries its salt", idx)
+		}
+	}
+}
+
+func TestProofDownload(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	far := time.Now().Add(10 * 365 * 24 * time.Hour)
+	mine, err := f.ledger.Owned(ctx, alice, far) // the gagged one too
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := f.ledger.Owned(ctx, bob, time.Now())
+	if err != nil || len(theirs.Entries) == 0 {
+		t.Fatalf("bob's entries: %v, %v", theirs.Entries, err)
+	}
+	var own, gagged uint64
+	for _, o := range mine.Entries {
+		switch {
+		case o.Entry.DemandOf() == gaggedDemand:
+			gagged = o.Index
+		case o.Entry.Kind == "demand.decided":
+			own = o.Index
+		}
+	}
+	if own == 0 || gagged == 0 {
+		t.Fatalf("alice's entries: %+v", mine.Entries)
+	}
+	c := client(t)
+	f.login(t, c, alice, alicePass)
+	resp, body := get(t, c, f.srv.URL+"/me/proof/"+strconv.FormatUint(own, 10))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("own proof: %d %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/octet-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+	pe, err := tlog.VerifyProofBundle([]byte(body), f.log.VerifierKey())
+	if err != nil {
+		t.Fatalf("own proof does not verify: %v", err)
+	}
+	if pe.Index != own {
+		t.Errorf("proof of entry %d, want %d", pe.Index, own)
+	}
+	if e, err := transparency.Parse(pe.Entry); err != nil || e.DemandOf() != lapsedDemand || e.Kind != "demand.decided" {
+		t.Errorf("proved entry %q: %v", pe.Entry, err)
+	}
+	for name, p := range map[string]string{
+		"bob's":             strconv.FormatUint(theirs.Entries[0].Index, 10),
+		"gagged":            strconv.FormatUint(gagged, 10),
+		"about no one":      "0",
+		"beyond the log":    "999999",
+		"not a number":      "x",
+		"negative":          "-1",
+		"larger than int64": "18446744073709551616",
+	} {
+		if resp, _ := get(t, c, f.srv.URL+"/me/proof/"+p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s entry %s: %d, want 404", name, p, resp.StatusCode)
+		}
+	}
+}
+
+func TestMove(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client(t)
+	_, body := f.login(t, c, alice, alicePass)
+	tok := csrfOf(t, body)
+	for _, tc := range []struct {
+		region, pass string
+		code         int
+		want         string
+	}{
+		{"mars", alicePass, http.StatusBadRequest, "Choose one of the regions listed."},
+		{"de", "wrong", http.StatusForbidden, "could not be moved. Check your password"},
+		{"us", alicePass, http.StatusServiceUnavailable, "moves to the United States are made by the operator"},
+		{"de", alicePass, http.StatusOK, "Your mailbox is moving to Germany."},
+	} {
+		resp, body := post(t, c, f.srv.URL+"/me/move", url.Values{"csrf": {tok}, "region": {tc.region}, "password": {tc.pass}})
+		if resp.StatusCode != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("move to %s: %d, want %d with %q", tc.region, resp.StatusCode, tc.code, tc.want)
+		}
+	}
+	if got := strings.Join(f.owners.moved, ","); got != alice+"→de" {
+		t.Errorf("moves made: %q", got)
+	}
+}
+
+func TestLogServed(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client(t)
+	resp, body := get(t, c, f.srv.URL+"/log/key")
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(body) != f.log.VerifierKey() {
+		t.Errorf("/log/key: %d %q, want %q", resp.StatusCode, body, f.log.VerifierKey())
+	}
+	resp, body = get(t, c, f.srv.URL+"/log/checkpoint")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "test.example/log\n") {
+		t.Errorf("/log/checkpoint: %d %q", resp.StatusCode, body)
+	}
+	// The whole log, tiles and entries, over HTTP as a monitor sees it.
+	latest, err := tlog.Verify(context.Background(), tlog.HTTPFetcher(f.srv.URL+"/log", nil), f.log.VerifierKey(), nil)
+	if err != nil {
+		t.Fatalf("verifying the served log: %v", err)
+	}
+	if string(latest) != body {
+		t.Errorf("verified checkpoint differs from the served one")
+	}
+}
+
+func TestTransparencyReport(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client(t)
+	q := "?period=" + url.QueryEscape(f.period)
+	resp, body := get(t, c, f.srv.URL+"/transparency"+q)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/transparency: %d %s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"Transparency report " + f.period, `<svg class="chart"`,
+		`href="/transparency/report.csv` + q, `href="/transparency/report.json` + q,
+		"Warrant canary", "Current.", "Sealpost warrant canary"} {
+		if !strings.Contains(html.UnescapeString(body), html.UnescapeString(want)) {
+			t.Errorf("/transparency lacks %q", want)
+		}
+	}
+	if i, j := strings.Index(body, `id="canary"`), strings.LastIndex(body, "</main>"); i < 0 || i > j {
+		t.Errorf("canary section not inside main")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("/transparency CSP %q", csp)
+	}
+	resp, body = get(t, c, f.srv.URL+"/transparency/report.csv"+q)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, strings.Join(report.Columns, ",")+"\n") {
+		t.Errorf("report.csv: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(body, f.period+",US,search_warrant,1,1,") {
+		t.Errorf("report.csv lacks the US warrant row:\n%s", body)
+	}
+	resp, body = get(t, c, f.srv.URL+"/transparency/report.json"+q)
+	var rep report.Report
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("report.json: %d %v", resp.StatusCode, err)
+	}
+	if rep.Checkpoint.Size != f.log.Size() || rep.Period.Name != f.period {
+		t.Errorf("report.json: checkpoint size %d (log %d), period %q", rep.Checkpoint.Size, f.log.Size(), rep.Period.Name)
+	}
+	if rep.Totals.Requests != 3 || rep.Totals.RejectedOutOfJurisdiction != 1 {
+		t.Errorf("report totals: %+v, want 3 requests, 1 rejected out of jurisdiction", rep.Totals)
+	}
+	if resp, _ := get(t, c, f.srv.URL+"/transparency"); resp.StatusCode != http.StatusOK {
+		t.Errorf("/transparency without a period: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, c, f.srv.URL+"/transparency?period=2026-Q3"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("/transparency?period=2026-Q3: %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestCanary(t *testing.T) {
+	f := newFixture(t, nil)
+	c := client(t)
+	resp, body := get(t, c, f.srv.URL+"/canary")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/canary: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp.Header.Get("Sealpost-Canary") != "current" {
+		t.Errorf("Sealpost-Canary: %q, want current", resp.Header.Get("Sealpost-Canary"))
+	}
+	if _, err := note.Open([]byte(body), note.VerifierList(f.canary)); err != nil {
+		t.Errorf("/canary does not verify: %v\n%s", err, body)
+	}
+	f.clock.Add(25 * time.Hour) // past its expiry, not renewed
+	resp, body2 := get(t, c, f.srv.URL+"/canary")
+	if resp.Header.Get("Sealpost-Canary") != "lapsed" || body2 != body {
+		t.Errorf("lapsed /canary: header %q, body changed %v", resp.Header.Get("Sealpost-Canary"), body2 != body)
+	}
+	_, page := get(t, c, f.srv.URL+"/transparency?period="+url.QueryEscape(f.period))
+	if !strings.Contains(page, "<strong>Lapsed.</strong>") || strings.Contains(page, "<strong>Current.</strong>") {
+		t.Errorf("/transparency does not say the canary lapsed")
+	}
+}
+
+// noCanary is a Log that never issued a canary.
+type noCanary struct{ web.Log }
+
+func (noCanary) Canary() ([]byte, bool) { return nil, true }
+
+func TestNoCanary(t *testing.T) {
+	f := newFixture(t, func(l web.Log) web.Log { return noCanary{l} })
+	c := client(t)
+	if resp, _ := get(t, c, f.srv.URL+"/canary"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/canary with none issued: %d, want 404", resp.StatusCode)
+	}
+	if _, page := get(t, c, f.srv.URL+"/transparency"); !strings.Contains(page, "No warrant canary has been issued.") {
+		t.Errorf("/transparency does not say no canary was issued")
+	}
+}

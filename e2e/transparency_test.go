@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 
@@ -145,6 +146,71 @@ func TestTransparencyLog(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(trusted); !bytes.Equal(b, cp) {
 		t.Errorf("--save kept %q, latest is %q", b, cp)
+	}
+
+	// Alice signs in to her privacy page in a real browser: her mail is in
+	// Ireland, and the rejected US warrant, once its order lapsed, is there
+	// with its proof checked by the page against the signed checkpoint.
+	ctx, problems := testenv.Browser(t)
+	var main, status, secret string
+	var rows []struct{ Demand, Kind, Outcome, Proof, Verified string }
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(web+"/me"),
+		chromedp.WaitVisible(`#address`, chromedp.ByQuery),
+		chromedp.SendKeys(`#address`, alice, chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, "alice-demo-pass", chromedp.ByQuery),
+		chromedp.Click(`main form button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`body[data-proofs-checked="done"]`, chromedp.ByQuery),
+		chromedp.Text(`main`, &main, chromedp.ByQuery),
+		chromedp.Text(`#checkpoint-status`, &status, chromedp.ByQuery),
+		chromedp.Text(`#account-secret`, &secret, chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#entries tbody tr')).map(r => ({
+			Demand: r.dataset.demand || '', Kind: r.dataset.kind || '', Outcome: r.cells[5].textContent,
+			Proof: r.querySelector('td.proof').textContent, Verified: r.querySelector('td.proof').dataset.verified || ''}))`, &rows),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v (page problems: %v)", err, problems())
+	}
+	if !strings.Contains(main, "Ireland") {
+		t.Errorf("alice's page does not say Ireland:\n%s", main)
+	}
+	if !strings.HasSuffix(status, "signature verified") {
+		t.Errorf("checkpoint status %q", status)
+	}
+	var sawRejected bool
+	for _, r := range rows {
+		if r.Proof != "verified" || r.Verified != "true" {
+			t.Errorf("entry %+v: proof not verified", r)
+		}
+		if r.Demand == gagID && r.Kind == "demand.decided" && strings.Contains(r.Outcome, "reject out of jurisdiction") {
+			sawRejected = true
+		}
+	}
+	if !sawRejected {
+		t.Errorf("alice's page lacks the rejected warrant %s: %+v", gagID, rows)
+	}
+	// Her secret finds the same entries in the whole public log, including
+	// the one the order covered (through the notice's reveal).
+	out = mustSealpost(t, "", "log", "mine", "--secret", strings.TrimSpace(secret), "--url", web, "--key", key)
+	if !regexp.MustCompile(`demand.decided `+gagID).MatchString(out) || !regexp.MustCompile(`notice.sent `+gagID).MatchString(out) {
+		t.Errorf("log mine with alice's secret:\n%s", out)
+	}
+	if n := len(regexp.MustCompile(`(?m)^\d+\t`).FindAllString(out, -1)); n != len(rows) {
+		t.Errorf("log mine finds %d entries, the page shows %d:\n%s", n, len(rows), out)
+	}
+	// The public report page renders its charts.
+	var charts, rects int
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(web+"/transparency?period=2026-H2"),
+		chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll('svg.chart').length`, &charts),
+		chromedp.Evaluate(`document.querySelectorAll('svg.chart rect').length`, &rects),
+	)
+	if err != nil || charts < 2 || rects == 0 {
+		t.Errorf("report page: %d charts, %d bars, %v", charts, rects, err)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page problems: %v", p)
 	}
 
 	// The canary was not renewed after the national-security request, and

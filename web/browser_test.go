@@ -2,15 +2,12 @@ package web_test
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/sealpost/sealpost/internal/testenv"
 	"github.com/sealpost/sealpost/transparency"
@@ -22,48 +19,7 @@ import (
 // privacy page are checked by /static/verify.js in a real browser, under
 // the page's real Content-Security-Policy.
 
-// browser starts a headless chromium for t and returns a context for
-// chromedp actions, bounded to 30 s, and the page problems (script
-// exceptions, Content-Security-Policy violations) seen so far.
-func browser(t *testing.T) (context.Context, func() []string) {
-	t.Helper()
-	path := testenv.Chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.DisableGPU,
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-
-	var mu sync.Mutex
-	var problems []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
-		case *log.EventEntryAdded:
-			if strings.Contains(ev.Entry.Text, "Content Security Policy") {
-				problems = append(problems, "CSP: "+ev.Entry.Text)
-			}
-		}
-	})
-	if err := chromedp.Run(ctx); err != nil { // start the browser
-		t.Fatalf("starting chromium %s: %v", path, err)
-	}
-	return ctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), problems...)
-	}
-}
+func browser(t *testing.T) (context.Context, func() []string) { return testenv.Browser(t) }
 
 // signIn signs in through the form, as a person would.
 func signIn(ctx context.Context, base, addr, pass string) chromedp.Tasks {

@@ -213,6 +213,32 @@ func TestTransparencyLog(t *testing.T) {
 		t.Errorf("page problems: %v", p)
 	}
 
+	// Alice moves her mailbox to the United States from her page; the move
+	// is published in the log.
+	var where string
+	if err := chromedp.Run(ctx, chromedp.Navigate(web+"/me"), chromedp.Text(`section[aria-labelledby="where"] dl`, &where, chromedp.ByQuery)); err != nil || !strings.Contains(where, "Ireland") {
+		t.Fatalf("before the move alice's region reads %q, %v", where, err)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.WaitVisible(`#move-password`, chromedp.ByQuery),
+		chromedp.SetValue(`#region`, "us", chromedp.ByQuery),
+		chromedp.SendKeys(`#move-password`, "alice-demo-pass", chromedp.ByQuery),
+		chromedp.Submit(`#move-password`, chromedp.ByQuery),
+		chromedp.WaitVisible(`p.flash[role="status"]`, chromedp.ByQuery),
+		chromedp.Text(`section[aria-labelledby="where"] dl`, &where, chromedp.ByQuery),
+	)
+	if err != nil || !strings.Contains(where, "United States") {
+		t.Errorf("after moving from the page: %v\n%s", err, where)
+	}
+	waitForLog(t, web, regexp.MustCompile(`"kind":"mailbox.move.completed","actor":"owner","subject":"[0-9a-f]{64}","salt":"[0-9a-f]+","detail":\{"from":"ie","to":"us"\}`))
+	// The monitor's next run: the grown log extends what it trusted.
+	out = mustSealpost(t, "", "log", "verify", "--url", web, "--key", key, "--trusted", trusted, "--save")
+	if !strings.Contains(out, "consistent with the trusted checkpoint of "+strconv.Itoa(size)+" entries") {
+		t.Errorf("log verify after growth: %s", out)
+	}
+	cp = httpGet(t, web+"/log/checkpoint")
+	size, _ = strconv.Atoi(strings.Split(string(cp), "\n")[1])
+
 	// The canary was not renewed after the national-security request, and
 	// has expired.
 	canary2 := httpGet(t, web+"/canary")

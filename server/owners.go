@@ -93,7 +93,9 @@ func (o owners) KeyStatus(ctx context.Context, addr string) (web.KeyStatus, erro
 }
 
 func (o owners) Move(ctx context.Context, addr, password, to string) error {
-	_, err := o.s.MoveAccount(ctx, addr, sealpost.RegionID(to), password, o.s.log, nil)
+	// A browser closed mid-move must not stop it half-way (it would
+	// resume only when rerun): the move runs to its end.
+	_, err := o.s.MoveAccount(context.WithoutCancel(ctx), addr, sealpost.RegionID(to), password, o.s.log, nil)
 	return err
 }
 

@@ -118,7 +118,6 @@ connections. Restarting with the same DIR keeps all mail.`,
 	return cmd
 }
 
-
 // runDemo runs the demo; clockOffset moves its legal clock ahead (a hidden
 // flag, for tests and demonstrations).
 func runDemo(cmd *cobra.Command, c config.Config, clockOffset time.Duration) error {

@@ -96,14 +96,14 @@ func (ss *sessions) end(id string) {
 
 const cookieName = "sealpost_session"
 
-// officer returns the session of a console request; for a POST it also
-// checks the form's CSRF token.
-func (s *Server) officer(r *http.Request) *session {
-	c, err := r.Cookie(cookieName)
+// fromRequest returns the session whose cookie (named cookie) r carries;
+// for a POST it also checks the form's CSRF token.
+func (ss *sessions) fromRequest(r *http.Request, cookie string) *session {
+	c, err := r.Cookie(cookie)
 	if err != nil {
 		return nil
 	}
-	sess := s.sessions.get(c.Value)
+	sess := ss.get(c.Value)
 	if sess == nil {
 		return nil
 	}
@@ -112,6 +112,9 @@ func (s *Server) officer(r *http.Request) *session {
 	}
 	return sess
 }
+
+// officer returns the session of a console request (CSRF checked on POST).
+func (s *Server) officer(r *http.Request) *session { return s.sessions.fromRequest(r, cookieName) }
 
 type pageData struct {
 	Title   string
@@ -251,14 +254,20 @@ func keyText(s *Server) string {
 
 // page wraps a console handler that needs a logged-in officer.
 func (s *Server) page(fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return signedIn(s.officer, "/console/login", fn)
+}
+
+// signedIn wraps a handler that needs the session lookup finds: without
+// one, a GET goes to the login page and a POST is refused.
+func signedIn(lookup func(*http.Request) *session, login string, fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.officer(r)
+		sess := lookup(r)
 		if sess == nil {
 			if r.Method == http.MethodPost {
 				http.Error(w, "Your session has ended or the form is stale: sign in again.", http.StatusForbidden)
 				return
 			}
-			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			http.Redirect(w, r, login, http.StatusSeeOther)
 			return
 		}
 		fn(w, r, sess)

@@ -91,37 +91,18 @@ func (s *Server) renderOwner(w http.ResponseWriter, name string, code int, d meP
 	}
 }
 
-// owner returns the session of a privacy-page request; for a POST it also
-// checks the form's CSRF token.
+// owner returns the session of a privacy-page request (CSRF checked on
+// POST).
 func (s *Server) owner(r *http.Request) *session {
-	c, err := r.Cookie(ownerCookie)
-	if err != nil {
-		return nil
+	if sess := s.ownerSes.fromRequest(r, ownerCookie); sess != nil && sess.owner != "" {
+		return sess
 	}
-	sess := s.ownerSes.get(c.Value)
-	if sess == nil || sess.owner == "" {
-		return nil
-	}
-	if r.Method == http.MethodPost && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.csrf)) != 1 {
-		return nil
-	}
-	return sess
+	return nil
 }
 
 // ownerPage wraps a handler that needs a signed-in owner.
 func (s *Server) ownerPage(fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.owner(r)
-		if sess == nil {
-			if r.Method == http.MethodPost {
-				http.Error(w, "Your session has ended or the form is stale: sign in again.", http.StatusForbidden)
-				return
-			}
-			http.Redirect(w, r, "/me/login", http.StatusSeeOther)
-			return
-		}
-		fn(w, r, sess)
-	}
+	return signedIn(s.owner, "/me/login", fn)
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {

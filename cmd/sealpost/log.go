@@ -48,6 +48,14 @@ func (f *logFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.key, "key", "", "the log's verifier key, or a file holding it (pin it: without it, the key the log serves is used)")
 }
 
+// keyArg reads a --key flag: a verifier key, or a file holding one.
+func keyArg(k string) string {
+	if b, err := os.ReadFile(k); err == nil {
+		k = string(b)
+	}
+	return strings.TrimSpace(k)
+}
+
 // logAccess is an opened log: how to fetch it and the key that checks it.
 type logAccess struct {
 	fetch tlog.Fetcher
@@ -87,11 +95,7 @@ func (f *logFlags) open(cmd *cobra.Command) (*logAccess, error) {
 		}
 	}
 	if f.key != "" {
-		k := f.key
-		if b, err := os.ReadFile(k); err == nil {
-			k = string(b)
-		}
-		a.key = strings.TrimSpace(k)
+		a.key = keyArg(f.key)
 	} else if a.key == "" {
 		b, err := a.fetch(cmd.Context(), tlog.PathKey)
 		if err != nil {
@@ -266,9 +270,6 @@ func newLogCheckProofCmd() *cobra.Command {
 			if key == "" {
 				return fmt.Errorf("--key (the log's verifier key, or a file holding it) is required")
 			}
-			if b, err := os.ReadFile(key); err == nil {
-				key = string(b)
-			}
 			var b []byte
 			var err error
 			if args[0] == "-" {
@@ -279,7 +280,7 @@ func newLogCheckProofCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := tlog.VerifyProofBundle(b, strings.TrimSpace(key))
+			p, err := tlog.VerifyProofBundle(b, keyArg(key))
 			if err != nil {
 				return fmt.Errorf("proof FAILED: %w", err)
 			}

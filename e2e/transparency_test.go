@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -353,6 +354,23 @@ func TestTransparencyLog(t *testing.T) {
 	// Tampering on the operator's own disk: the stopped server's log.
 	d.Stop()
 	mustSealpost(t, "", append([]string{"log", "verify"}, dd...)...)
+	// A self-contained proof of one entry checks offline; altered, it fails.
+	proof := mustSealpost(t, "", append([]string{"log", "proof", "2"}, dd...)...)
+	pf := filepath.Join(dir, "proof")
+	os.WriteFile(pf, []byte(proof), 0o600)
+	if out := mustSealpost(t, "", "log", "check-proof", pf, "--key", key); !strings.Contains(out, "proof verified: entry 2 ") {
+		t.Errorf("check-proof: %s", out)
+	}
+	extra := regexp.MustCompile(`(?m)^extra (\S+)$`).FindStringSubmatch(proof)
+	if extra == nil {
+		t.Fatalf("proof without extra data:\n%s", proof)
+	}
+	entry, _ := base64.StdEncoding.DecodeString(extra[1])
+	forged := base64.StdEncoding.EncodeToString(bytes.Replace(entry, []byte(`"actor":"admin"`), []byte(`"actor":"owner"`), 1))
+	os.WriteFile(pf, []byte(strings.Replace(proof, extra[1], forged, 1)), 0o600)
+	if out, err := sealpost(t, "", "log", "check-proof", pf, "--key", key); err == nil || !strings.Contains(out, "FAILED") {
+		t.Errorf("check-proof of an altered proof: %v\n%s", err, out)
+	}
 	entries := filepath.Join(data, "log", "tree", "entries")
 	b, _ := os.ReadFile(entries)
 	b[len(b)/3] ^= 0x20

@@ -118,10 +118,41 @@ func Parse(data []byte) (Entry, error) {
 	if e.Kind == "" || e.Src == "" || e.Time == "" {
 		return Entry{}, errors.E(op, errors.Invalid, errors.Str("entry lacks kind, src or time"))
 	}
+	if _, err := e.When(); err != nil {
+		return Entry{}, errors.E(op, errors.Invalid, errors.Errorf("entry time %q", e.Time))
+	}
+	fields := []struct {
+		name, val string
+		n         int
+	}{{"subject", e.Subject, 32}, {"salt", e.Salt, 16}, {"commit", e.Commit, 32}}
+	for _, r := range e.Reveals {
+		fields = append(fields, struct {
+			name, val string
+			n         int
+		}{"reveals.salt", r.Salt, 16})
+	}
+	for _, f := range fields {
+		if f.val != "" && !lowerHex(f.val, f.n) {
+			return Entry{}, errors.E(op, errors.Invalid, errors.Errorf("entry %s is not %d bytes in lower-case hex", f.name, f.n))
+		}
+	}
 	if !bytes.Equal(e.Marshal(), data) {
 		return Entry{}, errors.E(op, errors.Invalid, errors.Str("entry is not in canonical form"))
 	}
 	return e, nil
+}
+
+// lowerHex reports whether s is n bytes in lower-case hex.
+func lowerHex(s string, n int) bool {
+	if len(s) != 2*n {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // When returns the entry's time (midnight UTC for a withheld entry's day).
@@ -322,7 +353,7 @@ func (e Entry) String() string {
 	if d := e.DemandOf(); d != "" {
 		s.WriteString(" " + d)
 	}
-	if e.Subject != "" {
+	if len(e.Subject) >= 12 {
 		s.WriteString(" subject " + e.Subject[:12])
 	}
 	return s.String()

@@ -49,6 +49,7 @@ type Server struct {
 	owners   Owners
 	tl       Log
 	ownerSes *sessions
+	reports  reportCache
 	now      func() time.Time
 }
 

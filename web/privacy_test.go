@@ -101,6 +101,7 @@ type fixture struct {
 	canary note.Verifier
 	// period is the report period the demands fall in.
 	period string
+	src    *transparency.SliceSource // the legal events fed to the ledger
 }
 
 // The demands of the fixture.
@@ -203,7 +204,7 @@ func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	app.EnableTransparency(o, l)
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, ledger: led, log: lg, owners: o, clock: clk, canary: verifier,
+	return &fixture{srv: srv, ledger: led, log: lg, owners: o, clock: clk, canary: verifier, src: src,
 		period: report.CurrentPeriod(t0).Name}
 }
 
@@ -608,6 +609,18 @@ func TestTransparencyReport(t *testing.T) {
 	}
 	if rep.Totals.Requests != 3 || rep.Totals.RejectedOutOfJurisdiction != 1 {
 		t.Errorf("report totals: %+v, want 3 requests, 1 rejected out of jurisdiction", rep.Totals)
+	}
+	// A new demand reaches the log: the next report counts it (the page
+	// caches reports only for the checkpoint they were computed from).
+	at := time.Unix(0, rep.Period.From.UnixNano()).Add(time.Hour)
+	f.src.Add(demandEvent(at, "demand.filed", "dm-new", "", "officer-a", "US", "search_warrant", "", map[string]string{"state": "received", "targets": "1"}))
+	if _, err := f.ledger.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, body = get(t, c, f.srv.URL+"/transparency/report.json"+q)
+	var rep2 report.Report
+	if err := json.Unmarshal([]byte(body), &rep2); err != nil || rep2.Totals.Requests != 4 || rep2.Checkpoint.Size != f.log.Size() {
+		t.Errorf("after a new demand: %d requests at size %d (log %d), %v; want 4", rep2.Totals.Requests, rep2.Checkpoint.Size, f.log.Size(), err)
 	}
 	if resp, _ := get(t, c, f.srv.URL+"/transparency"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/transparency without a period: %d", resp.StatusCode)

@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/transparency/report"
@@ -82,6 +84,40 @@ func (s *Server) withCanary(page []byte) []byte {
 	return slices.Concat(page[:i], c.Bytes(), page[i:])
 }
 
+// reportCache keeps the reports computed from the latest checkpoint, so a
+// public page costs one pass over the log per new checkpoint and period,
+// not one per request; computations run one at a time.
+type reportCache struct {
+	mu      sync.Mutex
+	cp      []byte
+	reports map[string]*report.Report // by period name
+}
+
+func (c *reportCache) get(ctx context.Context, l Log, p report.Period) (*report.Report, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.Equal(c.cp, l.Checkpoint()) {
+		if rep, ok := c.reports[p.Name]; ok {
+			return rep, nil
+		}
+	}
+	cp, entries, err := l.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := report.Compute(cp, l.VerifierKey(), entries, p)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(c.cp, cp) {
+		c.cp, c.reports = cp, map[string]*report.Report{}
+	}
+	if len(c.reports) < 64 { // periods asked for at one checkpoint
+		c.reports[p.Name] = rep
+	}
+	return rep, nil
+}
+
 // transparencyReport serves the report for ?period= (default the current
 // one) in format html, csv or json, computed afresh from the log's latest
 // checkpoint and entries.
@@ -95,11 +131,7 @@ func (s *Server) transparencyReport(format string) http.HandlerFunc {
 				return
 			}
 		}
-		cp, entries, err := s.tl.Snapshot(r.Context())
-		var rep *report.Report
-		if err == nil {
-			rep, err = report.Compute(cp, s.tl.VerifierKey(), entries, p)
-		}
+		rep, err := s.reports.get(r.Context(), s.tl, p)
 		if err != nil {
 			s.log.Error("web transparency report", "err", err)
 			http.Error(w, "The report is not available just now.", http.StatusServiceUnavailable)

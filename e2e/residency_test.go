@@ -181,4 +181,8 @@ func TestResidencyAuditCatchesMisplacedData(t *testing.T) {
 			t.Errorf("audit output lacks %q:\n%s", want, out)
 		}
 	}
+	// The audit read every region's storage: an operator's access, recorded.
+	if j, _ := os.ReadFile(filepath.Join(data, "events.jsonl")); !strings.Contains(string(j), `"kind":"residency.audit"`) {
+		t.Errorf("the audit is not in the event journal:\n%s", j)
+	}
 }

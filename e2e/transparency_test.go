@@ -240,6 +240,17 @@ func TestTransparencyLog(t *testing.T) {
 	cp = httpGet(t, web+"/log/checkpoint")
 	size, _ = strconv.Atoi(strings.Split(string(cp), "\n")[1])
 
+	// Single proofs on request: an entry's inclusion, and consistency of the
+	// latest tree with the first checkpoint.
+	first := filepath.Join(dir, "first")
+	os.WriteFile(first, firstCP, 0o600)
+	if out := mustSealpost(t, "", "log", "prove", "--url", web, "--key", key, "--trusted", first); !strings.Contains(out, "extends the trusted one of") {
+		t.Errorf("log prove --trusted: %s", out)
+	}
+	if out := mustSealpost(t, "", "log", "prove", "--url", web, "--key", key, "--index", "3"); !strings.Contains(out, "entry 3 is in the log of "+strconv.Itoa(size)+" entries") {
+		t.Errorf("log prove --index: %s", out)
+	}
+
 	// The canary was not renewed after the national-security request, and
 	// has expired.
 	canary2 := httpGet(t, web+"/canary")

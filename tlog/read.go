@@ -201,6 +201,8 @@ func VerifyProofBundle(bundle []byte, verifierKey string) (*ProvenEntry, error) 
 //	GET tile/<L>/<N>[.p/<W>]       Merkle tiles
 //	GET tile/entries/<N>[.p/<W>]   entry bundles
 //	GET key                        the note verifier key, text
+//	GET proof/inclusion/<i>/<size>  an inclusion proof (proofs.go)
+//	GET proof/consistency/<m>/<n>  a consistency proof (proofs.go)
 //
 // Tiles and bundles are immutable and served as such; the checkpoint and
 // key are text.
@@ -209,6 +211,10 @@ func (l *Log) Handler() http.Handler {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if strings.HasPrefix(strings.TrimPrefix(req.URL.Path, "/"), "proof/") {
+			l.serveProof(w, req)
 			return
 		}
 		r, err := ParseResource(req.URL.Path)

@@ -259,6 +259,8 @@ var publicDetail = map[string]bool{
 	"from_region": true, "to_region": true, "phase": true, "reason": true,
 	// policy changes and the canary
 	"version": true, "sha256": true, "statement_sha256": true, "expires": true, "lapsed": true,
+	// a residency audit
+	"findings": true,
 }
 
 // PublicDetail returns the part of an event's detail an entry publishes.

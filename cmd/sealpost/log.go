@@ -31,7 +31,7 @@ checkpoint, tiles and entries alone.
 Read a running server's log with --url https://host (its web app), or a
 stopped server's own folder with --data/--config.`,
 	}
-	cmd.AddCommand(newLogVerifyCmd(), newLogMineCmd(), newLogProofCmd(), newLogCheckProofCmd(), newLogKeyCmd())
+	cmd.AddCommand(newLogVerifyCmd(), newLogProveCmd(), newLogMineCmd(), newLogProofCmd(), newLogCheckProofCmd(), newLogKeyCmd())
 	return cmd
 }
 
@@ -164,6 +164,62 @@ if anything fails.`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&trusted, "trusted", "", "a checkpoint you trust (file); the log must extend it")
 	cmd.Flags().BoolVar(&save, "save", false, "write the verified latest checkpoint to the --trusted file")
+	return cmd
+}
+
+func newLogProveCmd() *cobra.Command {
+	var f logFlags
+	var index int64
+	var trusted string
+	var save bool
+	cmd := &cobra.Command{
+		Use:   "prove (--index N | --trusted FILE)",
+		Short: "Ask the log for one proof and check it: an entry's inclusion, or consistency with a checkpoint you hold",
+		Long: `Prove asks the log for a proof and checks it against the latest signed
+checkpoint, without reading the whole log (verify does that):
+
+  --index N        the RFC 6962 inclusion proof of entry N: it is in the tree
+  --trusted FILE   the consistency proof from the checkpoint in FILE to the
+                   latest: the log only grew (--save then keeps the latest)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (index >= 0) == (trusted != "") {
+				return fmt.Errorf("give --index N or --trusted FILE")
+			}
+			a, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if index >= 0 {
+				p, err := tlog.ProveInclusion(cmd.Context(), a.fetch, a.key, uint64(index))
+				if err != nil {
+					return fmt.Errorf("inclusion proof FAILED: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "entry %d is in the log of %d entries (inclusion proof verified)\n%s\n", p.Index, p.Checkpoint.Size, p.Entry)
+				return nil
+			}
+			old, err := os.ReadFile(trusted)
+			if err != nil {
+				return err
+			}
+			latest, err := tlog.ProveConsistency(cmd.Context(), a.fetch, a.key, old)
+			if err != nil {
+				return fmt.Errorf("consistency proof FAILED: %w", err)
+			}
+			osize, _ := checkpointSummary(old)
+			size, root := checkpointSummary(latest)
+			fmt.Fprintf(cmd.OutOrStdout(), "the log of %s entries (root %s) extends the trusted one of %s entries (consistency proof verified)\n", size, root, osize)
+			if save {
+				return os.WriteFile(trusted, latest, 0o644)
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().Int64Var(&index, "index", -1, "prove this entry's inclusion")
+	cmd.Flags().StringVar(&trusted, "trusted", "", "prove the log extends the checkpoint in this file")
+	cmd.Flags().BoolVar(&save, "save", false, "with --trusted: keep the latest checkpoint in the file")
 	return cmd
 }
 

@@ -132,7 +132,7 @@ func (s *Server) MoveAccount(ctx context.Context, addr string, to sealpost.Regio
 	src, sok := s.Regions[from]
 	dst, dok := s.Regions[to]
 	if !sok || !dok {
-		return from, errors.E(op, errors.Unavailable, errors.Errorf("this server does not hold both regions %s and %s: the operator runs `sealpost account move` with your signed request", from, to))
+		return from, errors.E(op, errors.Unavailable, errors.Errorf("this server does not hold both regions %s and %s: the move runs with `sealpost account move` where both are served (it asks for your password)", from, to))
 	}
 	owner := src.Store
 	if _, err := owner.ExportAccount(ctx, addr); errors.Is(errors.NotExist, err) {

@@ -133,7 +133,7 @@ fdconf frontdoor 'imaps = "127.0.0.1:21993"' 'submissions = "127.0.0.1:22465"'
 echo alice-demo-pass | "$SP" account add alice@demo.example --region ie --config "$W/region-ie.toml" >/dev/null
 start ie serve --config "$W/region-ie.toml" --region ie
 start us serve --config "$W/region-us.toml" --region us
-start fd serve --config "$W/frontdoor.toml" --front-door
+start fd serve --config "$W/frontdoor.toml" --front-door ${FD_PPROF:+--pprof "$FD_PPROF"}
 IMAP=(imap --tls --insecure --user alice@demo.example --pass alice-demo-pass)
 run fill "${IMAP[@]}" --addr 127.0.0.1:11993 --fill --messages "${FETCH_MESSAGES:-5000}" --size 10240 --op none
 run warm "${IMAP[@]}" --addr 127.0.0.1:11993 --concurrency 2 --op fetch

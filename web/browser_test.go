@@ -247,3 +247,62 @@ func TestBrowserReportCharts(t *testing.T) {
 		t.Errorf("page problems: %v", p)
 	}
 }
+
+// TestBrowserPhoneAndAccessible opens every page at a phone's width (375
+// CSS pixels) and checks that none scrolls sideways as a whole, and the
+// basics a screen reader needs: a language, one h1, a label for every
+// form control, a scope for every table header, a title for every chart.
+func TestBrowserPhoneAndAccessible(t *testing.T) {
+	ctx, problems := browser(t)
+	f := newFixture(t, nil)
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(375, 740, chromedp.EmulateScale(2))); err != nil {
+		t.Fatal(err)
+	}
+	const audit = `(() => {
+		const bad = [];
+		if (!document.documentElement.lang) bad.push('no lang');
+		if (document.querySelectorAll('h1').length !== 1) bad.push(document.querySelectorAll('h1').length + ' h1');
+		for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+			if (!el.labels || el.labels.length === 0) bad.push('unlabelled ' + (el.id || el.name));
+		}
+		for (const th of document.querySelectorAll('th')) {
+			if (!th.getAttribute('scope')) bad.push('th without scope: ' + th.textContent.trim());
+		}
+		for (const svg of document.querySelectorAll('svg.chart')) {
+			if (!svg.querySelector('title')) bad.push('chart without title');
+		}
+		if (document.documentElement.scrollWidth > window.innerWidth + 1) {
+			bad.push('page scrolls sideways: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+		}
+		return bad;
+	})()`
+	check := func(name string) {
+		t.Helper()
+		var bad []string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(audit, &bad)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("%s at phone width: %v", name, bad)
+		}
+	}
+	if err := chromedp.Run(ctx, chromedp.Navigate(f.srv.URL+"/me/login"), chromedp.WaitVisible(`#address`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	check("sign-in page")
+	if err := chromedp.Run(ctx, signIn(ctx, f.srv.URL, alice, alicePass), chromedp.WaitVisible(`body[data-proofs-checked="done"]`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	check("privacy page")
+	if err := chromedp.Run(ctx, chromedp.Navigate(f.srv.URL+"/transparency?period="+f.period), chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	check("transparency report")
+	if err := chromedp.Run(ctx, chromedp.Navigate(f.srv.URL+"/console/login"), chromedp.WaitVisible(`form`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	check("legal console sign-in")
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page problems: %v", p)
+	}
+}

@@ -79,6 +79,26 @@ type Entry struct {
 	// Commit is, for a withheld entry only, the hex SHA-256 commitment to
 	// the entry it stands for (Commitment).
 	Commit string `json:"commit,omitempty"`
+	// Opens opens earlier withheld entries once the order that kept them
+	// secret has lapsed.
+	Opens []Opening `json:"opens,omitempty"`
+}
+
+// An Opening discloses what the withheld entry at Index stood for: the
+// full entry (its canonical encoding) and the salt of its commitment, so
+// that anyone can check Commitment(Entry, Salt) against the withheld
+// entry's Commit.
+type Opening struct {
+	Index uint64 `json:"index"`
+	Salt  string `json:"salt"`
+	Entry string `json:"entry"`
+}
+
+// Check reports whether o opens the withheld entry w.
+func (o Opening) Check(w Entry) bool {
+	full, err := Parse([]byte(o.Entry))
+	salt, herr := hex.DecodeString(o.Salt)
+	return err == nil && herr == nil && w.Kind == KindWithheld && Commitment(full, salt) == w.Commit
 }
 
 // A Reveal discloses the salt of the entry at Index.
@@ -130,6 +150,12 @@ func Parse(data []byte) (Entry, error) {
 			name, val string
 			n         int
 		}{"reveals.salt", r.Salt, 16})
+	}
+	for _, o := range e.Opens {
+		fields = append(fields, struct {
+			name, val string
+			n         int
+		}{"opens.salt", o.Salt, 16})
 	}
 	for _, f := range fields {
 		if f.val != "" && !lowerHex(f.val, f.n) {
@@ -310,15 +336,27 @@ type Withholding struct {
 	Instruments []string
 }
 
-// Withheld reports whether an event with detail is withheld.
-func (w Withholding) Withheld(detail map[string]string) bool {
+// Withheld reports whether an event at t with detail is withheld: its
+// instrument is listed, and no nondisclosure order's end has passed (an
+// order without an end keeps it withheld).
+func (w Withholding) Withheld(detail map[string]string, t time.Time) bool {
+	if detail["instrument"] == "" || !slices.Contains(w.Instruments, detail["instrument"]) {
+		return false
+	}
+	_, bounded := detail["nondisclosure_until"]
+	return !bounded || Gagged(detail, t)
+}
+
+// Listed reports whether events with detail are of an instrument w lists
+// (withheld while their order runs).
+func (w Withholding) Listed(detail map[string]string) bool {
 	return detail["instrument"] != "" && slices.Contains(w.Instruments, detail["instrument"])
 }
 
 // Build makes the entry for event e, the seq'th of src. It returns the entry
 // as published and, for a withheld one, the full entry it commits to.
-// reveals are added to the entry as given.
-func (b *Blinder) Build(src string, seq int64, e sealpost.Event, w Withholding, reveals []Reveal) (published Entry, full Entry) {
+// reveals and opens are added to the entry as given.
+func (b *Blinder) Build(src string, seq int64, e sealpost.Event, w Withholding, reveals []Reveal, opens ...Opening) (published Entry, full Entry) {
 	salt := b.Salt(src, seq)
 	full = Entry{
 		V: Version, Src: src, Seq: seq,
@@ -334,7 +372,8 @@ func (b *Blinder) Build(src string, seq int64, e sealpost.Event, w Withholding, 
 		}
 	}
 	full.Reveals = reveals
-	if !w.Withheld(e.Detail) {
+	full.Opens = opens
+	if !w.Withheld(e.Detail, e.Time) {
 		return full, full
 	}
 	return Entry{

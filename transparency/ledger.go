@@ -191,7 +191,7 @@ func (l *Ledger) index(ctx context.Context, i uint64, src string, ev SourceEvent
 
 // indexAll records, in one transaction, the entries first, first+1, … made
 // from evs of src, and the reveals the first carried.
-func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []SourceEvent, reveals []Reveal) error {
+func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []SourceEvent, reveals []Reveal, opens ...Opening) error {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(errors.Internal, err)
@@ -203,7 +203,7 @@ func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []S
 			account = l.o.Blinder.IndexKey(ev.Account)
 		}
 		switch {
-		case l.o.Withholding.Withheld(ev.Detail):
+		case l.o.Withholding.Withheld(ev.Detail, ev.Time):
 			covered = "withheld"
 		case ev.Account != "" && Gagged(ev.Detail, ev.Time):
 			covered = ev.Detail["nondisclosure_until"]
@@ -218,8 +218,15 @@ func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []S
 			}
 		}
 	}
+	marked := make([]uint64, 0, len(reveals)+len(opens))
 	for _, r := range reveals {
-		if _, err := tx.ExecContext(ctx, `UPDATE entries SET revealed = 1 WHERE idx = ?`, int64(r.Index)); err != nil {
+		marked = append(marked, r.Index)
+	}
+	for _, o := range opens {
+		marked = append(marked, o.Index)
+	}
+	for _, i := range marked {
+		if _, err := tx.ExecContext(ctx, `UPDATE entries SET revealed = 1 WHERE idx = ?`, int64(i)); err != nil {
 			return errors.E(errors.Internal, err)
 		}
 	}
@@ -293,13 +300,21 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 }
 
 // publish appends the entries for evs, in order, and indexes them. Only
-// the first may reveal earlier entries.
+// the first may reveal or open earlier entries: a notice sent once an
+// order has lapsed reveals the salts of the entries it covered and, for a
+// withheld instrument, opens the withheld entries of its demand.
 func (l *Ledger) publish(ctx context.Context, src string, evs []SourceEvent) error {
 	var reveals []Reveal
+	var opens []Opening
 	if ev := evs[0]; ev.Kind == "notice.sent" && ev.Account != "" && ev.Detail["demand"] != "" {
 		var err error
 		if reveals, err = l.covered(ctx, ev.Account, ev.Detail["demand"]); err != nil {
 			return err
+		}
+		if l.o.Withholding.Listed(ev.Detail) && !l.o.Withholding.Withheld(ev.Detail, ev.Time) {
+			if opens, err = l.openings(ctx, ev.Detail["demand"]); err != nil {
+				return err
+			}
 		}
 	}
 	entries := make([][]byte, len(evs))
@@ -308,14 +323,62 @@ func (l *Ledger) publish(ctx context.Context, src string, evs []SourceEvent) err
 		if k == 0 {
 			rv = reveals
 		}
-		pub, _ := l.o.Blinder.Build(src, ev.Seq, ev.Event, l.o.Withholding, rv)
+		var op []Opening
+		if k == 0 {
+			op = opens
+		}
+		pub, _ := l.o.Blinder.Build(src, ev.Seq, ev.Event, l.o.Withholding, rv, op...)
 		entries[k] = pub.Marshal()
 	}
 	first, err := l.o.Log.AppendAll(ctx, entries)
 	if err != nil {
 		return err
 	}
-	return l.indexAll(ctx, first, src, evs, reveals)
+	return l.indexAll(ctx, first, src, evs, reveals, opens...)
+}
+
+// maxOpenings bounds the openings one entry carries (each is a whole entry,
+// and an entry is at most 64 KiB); a demand's later notices open the rest.
+const maxOpenings = 32
+
+// openings rebuilds, from their sources, the full entries of a demand's
+// withheld entries not yet opened.
+func (l *Ledger) openings(ctx context.Context, demand string) ([]Opening, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT idx, src, seq FROM entries WHERE demand = ? AND covered = 'withheld' AND revealed = 0 ORDER BY idx LIMIT ?`, demand, maxOpenings)
+	if err != nil {
+		return nil, errors.E(errors.Internal, err)
+	}
+	type row struct {
+		idx, seq int64
+		src      string
+	}
+	var rs []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.idx, &r.src, &r.seq); err != nil {
+			rows.Close()
+			return nil, errors.E(errors.Internal, err)
+		}
+		rs = append(rs, r)
+	}
+	rows.Close()
+	var out []Opening
+	for _, r := range rs {
+		src, ok := l.o.Sources[r.src]
+		if !ok {
+			continue
+		}
+		evs, err := src.Events(ctx, r.seq-1, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) != 1 || evs[0].Seq != r.seq {
+			continue
+		}
+		_, full := l.o.Blinder.Build(r.src, r.seq, evs[0].Event, l.o.Withholding, nil)
+		out = append(out, Opening{Index: uint64(r.idx), Salt: hex.EncodeToString(l.o.Blinder.Salt(r.src, r.seq)), Entry: string(full.Marshal())})
+	}
+	return out, nil
 }
 
 // covered returns reveals for the covered, unrevealed entries about addr

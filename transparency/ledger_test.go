@@ -411,3 +411,68 @@ func BenchmarkLedgerSync(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestLedgerOpensWithheld: a national-security request's entries are
+// withheld while its order runs; the notice sent when it lapses is
+// published in full and opens them, and anyone can check each opening
+// against its commitment.
+func TestLedgerOpensWithheld(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	l := f.open(t)
+	ns := func(kind, account string, at time.Time, more map[string]string) sealpost.Event {
+		d := map[string]string{"demand": "D-2026-000042", "country": "US", "instrument": "national_security_request", "nondisclosure_until": "2027-01-01"}
+		for k, v := range more {
+			d[k] = v
+		}
+		return sealpost.Event{Time: at, Kind: kind, Account: account, Actor: "policy", Detail: d}
+	}
+	f.legal.Add(ns("demand.filed", "", f.now, map[string]string{"targets": "1"}))
+	f.legal.Add(ns("demand.decided", "alice@demo.example", f.now, map[string]string{"decision": "needs_review"}))
+	f.legal.Add(ns("notice.queued", "alice@demo.example", f.now, nil))
+	lapsed := time.Date(2027, 1, 2, 9, 0, 0, 0, time.UTC)
+	f.legal.Add(ns("notice.sent", "alice@demo.example", lapsed, nil))
+	if _, err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var withheld []Entry
+	for i := uint64(0); i < 3; i++ {
+		data, _ := f.log.Entry(ctx, i)
+		e, err := Parse(data)
+		if err != nil || e.Kind != KindWithheld {
+			t.Fatalf("entry %d: %s, %v; want withheld", i, data, err)
+		}
+		withheld = append(withheld, e)
+	}
+	data, _ := f.log.Entry(ctx, 3)
+	notice, err := Parse(data)
+	if err != nil || notice.Kind != "notice.sent" || len(notice.Opens) != 3 {
+		t.Fatalf("the notice after the lapse: %s, %v", data, err)
+	}
+	alice := l.AccountSecret("alice@demo.example")
+	for k, o := range notice.Opens {
+		if o.Index != uint64(k) || !o.Check(withheld[k]) {
+			t.Errorf("opening %d (index %d) does not open its commitment", k, o.Index)
+		}
+		full, _ := Parse([]byte(o.Entry))
+		if full.Kind == "demand.decided" && !Mine(full, alice, o.Salt) {
+			t.Error("the opened decision is not recognisable as alice's")
+		}
+		// A changed opening does not check.
+		bad := o
+		bad.Entry = strings.Replace(o.Entry, "national_security_request", "subpoena", 1)
+		if bad.Check(withheld[k]) {
+			t.Errorf("a forged opening of %d checks", k)
+		}
+	}
+	if !Mine(notice, alice, "") {
+		t.Error("the notice after the lapse is not alice's")
+	}
+	// Openings are made once.
+	f.legal.Add(ns("notice.sent", "alice@demo.example", lapsed, nil))
+	l.Sync(ctx)
+	data, _ = f.log.Entry(ctx, 4)
+	if again, _ := Parse(data); len(again.Opens) != 0 {
+		t.Errorf("the openings were published twice: %s", data)
+	}
+}

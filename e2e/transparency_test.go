@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/sealpost/sealpost/internal/testenv"
+	"github.com/sealpost/sealpost/transparency"
 )
 
 // nsRequest is a national-security request: its log entries are withheld,
@@ -111,7 +114,12 @@ func TestTransparencyLog(t *testing.T) {
 	mustOfficer(t, "officer-a", append([]string{"demand", "transition", bobID, "challenged"}, dd...)...)
 	ns := filepath.Join(dir, "ns.json")
 	os.WriteFile(ns, []byte(nsRequest), 0o600)
-	mustOfficer(t, "officer-a", append([]string{"demand", "file", ns}, dd...)...)
+	out = mustOfficer(t, "officer-a", append([]string{"demand", "file", ns}, dd...)...)
+	nsID := regexp.MustCompile(`D-\d{4}-\d{6}`).FindString(out)
+	// A second one whose order ends this year: opened when it lapses.
+	os.WriteFile(ns, []byte(strings.NewReplacer("NSL-2026-0042", "NSL-2026-0043", "2030-01-01", "2026-12-31").Replace(nsRequest)), 0o600)
+	out = mustOfficer(t, "officer-a", append([]string{"demand", "file", ns}, dd...)...)
+	ns2ID := regexp.MustCompile(`D-\d{4}-\d{6}`).FindString(out)
 
 	// Forty days on, the nondisclosure order of alice's warrant has lapsed:
 	// the server sends her notice, and the notice's entry reveals the
@@ -121,6 +129,7 @@ func TestTransparencyLog(t *testing.T) {
 		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0", "--web", "127.0.0.1:0", "--clock-offset", "1000h")
 	web = "http://" + d.Addrs["web"]
 	waitForLog(t, web, regexp.MustCompile(`"kind":"notice.sent"[^\n]*"reveals":\[\{"index":\d+`))
+	waitForLog(t, web, regexp.MustCompile(`"opens":\[`))
 
 	// Nothing in the public log names an account, an authority or an officer.
 	cp := httpGet(t, web+"/log/checkpoint")
@@ -131,8 +140,30 @@ func TestTransparencyLog(t *testing.T) {
 			t.Errorf("the public log names %q", name)
 		}
 	}
-	if !bytes.Contains(bundle, []byte(`"kind":"withheld"`)) || bytes.Contains(bundle, []byte("national_security")) {
-		t.Error("the national-security request is not withheld")
+	// The national-security request under an order is withheld; the one
+	// whose order lapsed was opened by its notice, and every opening checks
+	// against its commitment.
+	entries := splitBundle(bundle)
+	var withheld, opened int
+	for i, raw := range entries {
+		e, err := transparency.Parse(raw)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if e.Kind == transparency.KindWithheld {
+			withheld++
+		}
+		for _, o := range e.Opens {
+			w, _ := transparency.Parse(entries[o.Index])
+			full, _ := transparency.Parse([]byte(o.Entry))
+			if !o.Check(w) || full.DemandOf() != ns2ID {
+				t.Errorf("entry %d opens entry %d wrongly: %s", i, o.Index, o.Entry)
+			}
+			opened++
+		}
+	}
+	if withheld < 6 || opened < 3 || bytes.Contains(bundle, []byte(nsID)) {
+		t.Errorf("%d withheld entries, %d opened; the gagged request %s named: %v", withheld, opened, nsID, bytes.Contains(bundle, []byte(nsID)))
 	}
 	if !bytes.Contains(bundle, []byte(`"kind":"policy.loaded"`)) {
 		t.Error("the policy in force is not in the log")
@@ -249,6 +280,13 @@ func TestTransparencyLog(t *testing.T) {
 	}
 	if out := mustSealpost(t, "", "log", "prove", "--url", web, "--key", key, "--index", "3"); !strings.Contains(out, "entry 3 is in the log of "+strconv.Itoa(size)+" entries") {
 		t.Errorf("log prove --index: %s", out)
+	}
+
+	// Bob's secret finds the national-security request's entries once opened,
+	// and nothing of the one still under its order.
+	out = mustSealpost(t, "", "log", "mine", "--secret", ownerSecret(t, web, bob, "bob-demo-pass"), "--url", web, "--key", key)
+	if n := strings.Count(out, "(withheld, opened)"); n != 2 || !strings.Contains(out, "demand.decided "+ns2ID) || strings.Contains(out, nsID) {
+		t.Errorf("log mine with bob's secret: %d opened entries:\n%s", n, out)
 	}
 
 	// The canary was not renewed after the national-security request, and
@@ -382,10 +420,10 @@ func TestTransparencyLog(t *testing.T) {
 	if out, err := sealpost(t, "", "log", "check-proof", pf, "--key", key); err == nil || !strings.Contains(out, "FAILED") {
 		t.Errorf("check-proof of an altered proof: %v\n%s", err, out)
 	}
-	entries := filepath.Join(data, "log", "tree", "entries")
-	b, _ := os.ReadFile(entries)
+	onDisk := filepath.Join(data, "log", "tree", "entries")
+	b, _ := os.ReadFile(onDisk)
 	b[len(b)/3] ^= 0x20
-	os.WriteFile(entries, b, 0o600)
+	os.WriteFile(onDisk, b, 0o600)
 	if out, err := sealpost(t, "", append([]string{"log", "verify"}, dd...)...); err == nil || !strings.Contains(out, "entry") {
 		t.Errorf("log verify --data after flipping a byte on disk: %v\n%s", err, out)
 	}
@@ -430,4 +468,33 @@ func resign(t *testing.T, skey string, cp []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// ownerSecret signs in to an owner's privacy page over plain HTTP (as a
+// script would) and returns the account secret it shows.
+func ownerSecret(t *testing.T, web, addr, pass string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(web + "/me/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+	}
+	resp, err = c.PostForm(web+"/me/login", url.Values{"csrf": {string(m[1])}, "address": {addr}, "password": {pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m = regexp.MustCompile(`<code id="account-secret">([0-9a-f]{64})</code>`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("signing in as %s: %s\n%s", addr, resp.Status, page)
+	}
+	return string(m[1])
 }

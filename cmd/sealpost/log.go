@@ -242,8 +242,9 @@ func newLogMineCmd() *cobra.Command {
 		Long: `Mine audits the whole log (as verify does) and lists every entry about you:
 those whose blinded subject your account secret (shown on your privacy
 page) recognises, with the entry's own salt or the salt a later entry
-revealed when a nondisclosure order lapsed. Entries still covered by such
-an order cannot be recognised by anyone until it lapses.`,
+revealed when a nondisclosure order lapsed, and withheld entries once a
+later entry opened them. Entries still covered by such an order cannot be
+recognised by anyone until it lapses.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, err := hex.DecodeString(strings.TrimSpace(secret))
@@ -257,6 +258,7 @@ an order cannot be recognised by anyone until it lapses.`,
 			defer a.close()
 			var entries []transparency.Entry
 			revealed := map[uint64]string{}
+			opened := map[uint64]transparency.Opening{}
 			_, err = tlog.VerifyEach(cmd.Context(), a.fetch, a.key, nil, func(i uint64, data []byte) error {
 				e, err := transparency.Parse(data)
 				if err != nil {
@@ -264,6 +266,9 @@ an order cannot be recognised by anyone until it lapses.`,
 				}
 				for _, r := range e.Reveals {
 					revealed[r.Index] = r.Salt
+				}
+				for _, o := range e.Opens {
+					opened[o.Index] = o
 				}
 				entries = append(entries, e)
 				return nil
@@ -276,6 +281,13 @@ an order cannot be recognised by anyone until it lapses.`,
 				if transparency.Mine(e, key, "") || transparency.Mine(e, key, revealed[uint64(i)]) {
 					fmt.Fprintf(cmd.OutOrStdout(), "%d\t%s\n", i, e)
 					n++
+				}
+				// A withheld entry, opened later: mine if what it stood for is.
+				if o, ok := opened[uint64(i)]; ok && o.Check(e) {
+					if full, err := transparency.Parse([]byte(o.Entry)); err == nil && transparency.Mine(full, key, o.Salt) {
+						fmt.Fprintf(cmd.OutOrStdout(), "%d\t%s (withheld, opened)\n", i, full)
+						n++
+					}
 				}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d of %d entries are yours (the log verified)\n", n, len(entries))

@@ -395,3 +395,34 @@ func TestAppendAllConsecutive(t *testing.T) {
 		t.Errorf("AppendAll(nil) = %v", err)
 	}
 }
+
+// TestEntriesRanges checks Entries against Entry over ranges within, across
+// and at the edges of bundles, and refuses ranges beyond the tree.
+func TestEntriesRanges(t *testing.T) {
+	ctx := context.Background()
+	l, _ := openTest(t, "", Options{})
+	var all [][]byte
+	for i := range 700 {
+		all = append(all, testEntry(i))
+	}
+	if _, err := l.AppendAll(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range [][2]uint64{{0, 0}, {0, 1}, {0, 256}, {255, 257}, {3, 700}, {512, 700}, {699, 700}, {100, 600}} {
+		got, err := l.Entries(ctx, r[0], r[1])
+		if err != nil || uint64(len(got)) != r[1]-r[0] {
+			t.Fatalf("Entries(%d, %d): %d entries, %v", r[0], r[1], len(got), err)
+		}
+		for i, e := range got {
+			want, _ := l.Entry(ctx, r[0]+uint64(i))
+			if !bytes.Equal(e, want) || !bytes.Equal(e, testEntry(int(r[0])+i)) {
+				t.Fatalf("Entries(%d, %d)[%d] = %q, want %q", r[0], r[1], i, e, want)
+			}
+		}
+	}
+	for _, r := range [][2]uint64{{0, 701}, {5, 4}} {
+		if _, err := l.Entries(ctx, r[0], r[1]); !errors.Is(errors.NotExist, err) {
+			t.Errorf("Entries(%d, %d): %v", r[0], r[1], err)
+		}
+	}
+}

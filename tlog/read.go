@@ -83,11 +83,44 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	if err != nil {
 		return nil, errors.E(op, err)
 	}
-	entries, err := splitBundle(data)
-	if err != nil || len(entries) == 0 {
-		return nil, errors.E(op, errors.Internal, errors.Errorf("entries file damaged at entry %d", index))
+	// Walk to the last entry of the prefix read, and return a copy of it
+	// alone, so the bundle's buffer is not kept alive by the caller.
+	pos := 0
+	for {
+		n := 2 + (int(data[pos])<<8 | int(data[pos+1]))
+		if pos+n == len(data) {
+			return append([]byte(nil), data[pos+2:]...), nil
+		}
+		pos += n
 	}
-	return entries[len(entries)-1], nil
+}
+
+// Entries returns the entries at indexes [start, end), read a bundle at a
+// time: the way to read many (Entry reads a bundle per call).
+func (l *Log) Entries(ctx context.Context, start, end uint64) ([][]byte, error) {
+	const op = "tlog.Entries"
+	s := l.cur.Load()
+	if start > end || end > s.size {
+		return nil, errors.E(op, errors.NotExist, errors.Errorf("entries [%d, %d) beyond tree size %d", start, end, s.size))
+	}
+	out := make([][]byte, 0, end-start)
+	for n := start / TileWidth; n*TileWidth < end; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, errors.E(op, errors.Unavailable, err)
+		}
+		w := int(min(TileWidth, s.size-n*TileWidth))
+		data, err := l.bundle(s, n, w)
+		if err != nil {
+			return nil, errors.E(op, err)
+		}
+		entries, err := splitBundle(data)
+		if err != nil || len(entries) != w {
+			return nil, errors.E(op, errors.Internal, errors.Errorf("entries file damaged in bundle %d", n))
+		}
+		lo, hi := max(start, n*TileWidth)-n*TileWidth, min(end, (n+1)*TileWidth)-n*TileWidth
+		out = append(out, entries[lo:hi]...)
+	}
+	return out, nil
 }
 
 // InclusionProof returns the RFC 6962 inclusion proof (2.1.1, "audit path")

@@ -153,11 +153,15 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 	if from > size {
 		return errors.E(errors.Internal, errors.Errorf("the index covers %d entries but the log has %d", from, size))
 	}
+	var pending [][]byte
 	for i := from; i < size; i++ {
-		data, err := l.o.Log.Entry(ctx, i)
-		if err != nil {
-			return err
+		if len(pending) == 0 {
+			if pending, err = l.o.Log.Entries(ctx, i, min(size, i+4096)); err != nil {
+				return err
+			}
 		}
+		data := pending[0]
+		pending = pending[1:]
 		e, err := Parse(data)
 		if err != nil {
 			return errors.E(errors.Internal, errors.Errorf("log entry %d: %w", i, err))
@@ -501,13 +505,9 @@ func (l *Ledger) Snapshot(ctx context.Context) ([]byte, [][]byte, error) {
 	if err != nil {
 		return nil, nil, errors.E("transparency.Snapshot", errors.Internal, err)
 	}
-	entries := make([][]byte, 0, n)
-	for i := uint64(0); i < n; i++ {
-		e, err := l.o.Log.Entry(ctx, i)
-		if err != nil {
-			return nil, nil, errors.E("transparency.Snapshot", err)
-		}
-		entries = append(entries, e)
+	entries, err := l.o.Log.Entries(ctx, 0, n)
+	if err != nil {
+		return nil, nil, errors.E("transparency.Snapshot", err)
 	}
 	return cp, entries, nil
 }

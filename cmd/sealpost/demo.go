@@ -168,6 +168,9 @@ func runDemo(cmd *cobra.Command, c config.Config, clockOffset time.Duration) err
 		fmt.Fprintf(out, "  %-12s %s\n", l[0], l[1])
 	}
 	fmt.Fprintln(out, "  TLS certificate is self-signed:", filepath.Join(c.DataDir, "tls", "cert.pem"))
+	if web := srv.Addr("web"); web != "" {
+		fmt.Fprintf(out, "  in a browser: http://%s/me (an account's privacy page), /transparency (the public report), /console (legal officers)\n", web)
+	}
 	fmt.Fprintln(out, "ready")
 	return waitForSignal()
 }

@@ -116,6 +116,13 @@ func (ss *sessions) fromRequest(r *http.Request, cookie string) *session {
 // officer returns the session of a console request (CSRF checked on POST).
 func (s *Server) officer(r *http.Request) *session { return s.sessions.fromRequest(r, cookieName) }
 
+// area is the part of the app a page belongs to, for its header and footer.
+type area struct {
+	Name, Home, Logout string
+	User               string // signed in, "" if no one
+	Footer             template.HTML
+}
+
 type pageData struct {
 	Title   string
 	Officer string
@@ -128,6 +135,15 @@ type pageData struct {
 	Next    []legal.State
 	Key     string
 }
+
+// Area puts a console page in the legal console.
+func (d pageData) Area() area {
+	return area{Name: "legal console", Home: "/console", Logout: "/console/logout", User: d.Officer,
+		Footer: "Every step here is recorded, with who took it and when. Sealed content can only ever be handed over as ciphertext."}
+}
+
+// FieldErrors are a filing's field-level errors.
+func (d pageData) FieldErrors() any { return d.Fields }
 
 func (s *Server) render(w http.ResponseWriter, name string, code int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -52,6 +52,15 @@ type mePage struct {
 	ProofData *proofData
 }
 
+// Area puts a privacy page in the owner's part of the app.
+func (d mePage) Area() area {
+	return area{Name: "your privacy", Home: "/me", Logout: "/me/logout", User: d.Owner,
+		Footer: `Every access to a mailbox by anyone but its owner, and every step of every government demand, is recorded in a <a href="/transparency">public, append-only log</a> that no one, the operator included, can rewrite without being caught.`}
+}
+
+// FieldErrors: the privacy pages have none.
+func (d mePage) FieldErrors() any { return nil }
+
 // entryRow is one log entry about the owner, in words.
 type entryRow struct {
 	Index      uint64

@@ -60,6 +60,9 @@ func (l *Ledger) RefreshCanary(ctx context.Context) (bool, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.catchUp(ctx); err != nil { // see Sync
+		return false, errors.E(op, err)
+	}
 	lapse, err := l.meta(ctx, l.db, "canary_lapse")
 	if err != nil {
 		return false, errors.E(op, errors.Internal, err)

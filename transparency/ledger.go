@@ -265,6 +265,11 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 	const op = "transparency.Sync"
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// An append whose index row failed to commit (an earlier Sync's error)
+	// is indexed first, so that its event is not published again.
+	if err := l.catchUp(ctx); err != nil {
+		return 0, errors.E(op, err)
+	}
 	names := make([]string, 0, len(l.o.Sources))
 	for n := range l.o.Sources {
 		names = append(names, n)

@@ -102,7 +102,7 @@ func (s *Server) OpenTransparency(ctx context.Context, gw *gateway.Gateway) (*Tr
 		Withholding: transparency.Withholding{Instruments: instrumentNames(pol.Withhold())},
 		Sources: map[string]transparency.Source{
 			transparency.SourceLegal:   legalSource{gw.Store()},
-			transparency.SourceJournal: transparency.JournalSource{Path: s.JournalPath()},
+			transparency.SourceJournal: transparency.NewJournalSource(s.JournalPath()),
 		},
 		Canary: transparency.CanaryOptions{Signer: canary, Issuer: s.cfg.Hostname, LapseOn: instrumentNames(pol.CanaryLapsesOn())},
 		Now:    s.opts.Now,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/journal"
 	"github.com/sealpost/sealpost/tlog"
 	fmtlog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
@@ -486,5 +487,34 @@ func TestLedgerOpensWithheld(t *testing.T) {
 	data, _ = f.log.Entry(ctx, 4)
 	if again, _ := Parse(data); len(again.Opens) != 0 {
 		t.Errorf("the openings were published twice: %s", data)
+	}
+}
+
+// TestJournalSource reads the operator's journal as a source, and sees
+// what is appended after a first read.
+func TestJournalSource(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	src := NewJournalSource(path)
+	if evs, err := src.Events(ctx, 0, 0); err != nil || len(evs) != 0 {
+		t.Fatalf("no journal yet: %v, %v", evs, err)
+	}
+	j, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i, kind := range []string{"mailbox.move.requested", "mailbox.move.completed", "account.reset"} {
+		if err := j.Record(ctx, sealpost.Event{Time: at, Kind: kind, Account: "alice@demo.example", Actor: "owner"}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := src.Events(ctx, int64(i), 0)
+		if err != nil || len(evs) != 1 || evs[0].Seq != int64(i+1) || evs[0].Kind != kind {
+			t.Fatalf("after event %d: %+v, %v", i+1, evs, err)
+		}
+	}
+	if evs, _ := src.Events(ctx, 1, 1); len(evs) != 1 || evs[0].Kind != "mailbox.move.completed" {
+		t.Errorf("Events(1, 1) = %+v", evs)
 	}
 }

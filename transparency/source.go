@@ -2,9 +2,12 @@ package transparency
 
 import (
 	"context"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/journal"
 )
 
@@ -46,18 +49,41 @@ func window(evs []SourceEvent, after int64, limit int) []SourceEvent {
 }
 
 // JournalSource is the operator's event journal (package journal) as a
-// Source: event n is the journal's n'th line.
-type JournalSource struct{ Path string }
+// Source: event n is the journal's n'th line. It rereads the file only when
+// it has changed (size or modification time), since the ledger asks every
+// few seconds and the journal rarely grows.
+type JournalSource struct {
+	path string
+
+	mu    sync.Mutex
+	size  int64
+	mtime time.Time
+	evs   []SourceEvent
+}
+
+// NewJournalSource returns the journal at path as a Source.
+func NewJournalSource(path string) *JournalSource { return &JournalSource{path: path} }
 
 // Events implements Source.
-func (j JournalSource) Events(ctx context.Context, after int64, limit int) ([]SourceEvent, error) {
-	all, err := journal.Events(j.Path)
-	if err != nil {
-		return nil, err
+func (j *JournalSource) Events(ctx context.Context, after int64, limit int) ([]SourceEvent, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	fi, err := os.Stat(j.path)
+	switch {
+	case os.IsNotExist(err):
+		j.size, j.mtime, j.evs = 0, time.Time{}, nil
+	case err != nil:
+		return nil, errors.E("transparency.JournalSource", errors.Internal, err)
+	case fi.Size() != j.size || !fi.ModTime().Equal(j.mtime):
+		all, err := journal.Events(j.path)
+		if err != nil {
+			return nil, err
+		}
+		evs := make([]SourceEvent, len(all))
+		for i, e := range all {
+			evs[i] = SourceEvent{Seq: int64(i + 1), Event: e}
+		}
+		j.size, j.mtime, j.evs = fi.Size(), fi.ModTime(), evs
 	}
-	evs := make([]SourceEvent, len(all))
-	for i, e := range all {
-		evs[i] = SourceEvent{Seq: int64(i + 1), Event: e}
-	}
-	return window(evs, after, limit), nil
+	return window(j.evs, after, limit), nil
 }

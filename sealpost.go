@@ -134,6 +134,25 @@ type Mailbox struct {
 // keep the case in which they were first set; comparisons ignore case.
 type Flag string
 
+// The system flags every mailbox supports (RFC 9051 2.3.2).
+const (
+	FlagSeen     Flag = `\Seen`
+	FlagAnswered Flag = `\Answered`
+	FlagFlagged  Flag = `\Flagged`
+	FlagDeleted  Flag = `\Deleted`
+	FlagDraft    Flag = `\Draft`
+)
+
+// HasFlag reports whether flags contains f, ignoring case.
+func HasFlag(flags []Flag, f Flag) bool {
+	for _, g := range flags {
+		if strings.EqualFold(string(g), string(f)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Message is the metadata of a stored message. Everything here is in the
 // clear on the operator's disk and is listed in docs/SECURITY.md.
 type Message struct {
@@ -219,13 +238,11 @@ type AccountStore interface {
 	PutKey(ctx context.Context, key Key) (KeyID, error)
 }
 
-// MailStore holds mailboxes and message metadata.
+// MailboxStore holds an account's mailboxes (folders).
 //
 // Every method that changes state is atomic and durable when it returns nil:
-// a crash afterwards never loses the change. UIDs are assigned in commit
-// order within a mailbox, so a reader that sees UID n committed has seen
-// every smaller UID that will ever exist there.
-type MailStore interface {
+// a crash afterwards never loses the change.
+type MailboxStore interface {
 	// Mailboxes lists an account's mailboxes, sorted by name.
 	Mailboxes(ctx context.Context, acct AccountID) ([]Mailbox, error)
 	// MailboxByName returns the named mailbox; "INBOX" matches
@@ -244,7 +261,25 @@ type MailStore interface {
 	RenameMailbox(ctx context.Context, id MailboxID, newName string) error
 	// SetSubscribed sets the subscription flag of a mailbox.
 	SetSubscribed(ctx context.Context, id MailboxID, subscribed bool) error
+}
 
+// Expunged is what MessageStore.Expunge removed.
+type Expunged struct {
+	UIDs  []UID     // the removed messages, ascending; unknown UIDs are left out
+	Blobs []BlobRef // blobs no longer referenced, for the caller to delete
+	// ModSeq is the mailbox's HIGHESTMODSEQ after the expunge, the
+	// modification sequence of the removal (RFC 7162 3.2.10); 0 when
+	// nothing was removed.
+	ModSeq uint64
+}
+
+// MessageStore holds the metadata of the messages in mailboxes.
+//
+// Every method that changes state is atomic and durable when it returns nil:
+// a crash afterwards never loses the change. UIDs are assigned in commit
+// order within a mailbox, so a reader that sees UID n committed has seen
+// every smaller UID that will ever exist there.
+type MessageStore interface {
 	// AddMessages inserts messages, possibly into several mailboxes of
 	// several accounts, in one transaction: UIDs are assigned, UIDNEXT and
 	// MODSEQ advanced. It returns the inserted messages in input order.
@@ -254,9 +289,9 @@ type MailStore interface {
 	// SetFlags changes the flags of the given messages and returns them as
 	// updated (with new ModSeq), by UID. Unknown UIDs are skipped.
 	SetFlags(ctx context.Context, mailbox MailboxID, uids []UID, op FlagOp, flags []Flag) ([]Message, error)
-	// Expunge removes the given messages and returns the removed UIDs and
-	// the blobs no longer referenced.
-	Expunge(ctx context.Context, mailbox MailboxID, uids []UID) ([]UID, []BlobRef, error)
+	// Expunge removes the given messages. Unknown UIDs are skipped; when
+	// none is left, nothing changes.
+	Expunge(ctx context.Context, mailbox MailboxID, uids []UID) (Expunged, error)
 	// CopyMessages copies messages to another mailbox of the same account,
 	// sharing their blobs, and returns the new copies in input order.
 	CopyMessages(ctx context.Context, from MailboxID, uids []UID, to MailboxID) ([]Message, error)
@@ -280,12 +315,15 @@ type QueueStore interface {
 	Dequeue(ctx context.Context, id int64) ([]BlobRef, error)
 }
 
-// Store is the metadata store of one region. Implementations: store/sqlite
-// (embedded) and store/postgres; store/storetest is the conformance
-// suite every implementation passes. A Store is safe for concurrent use.
+// Store is the metadata store of one region: the union of the small
+// interfaces above, each of which a caller may ask for alone. Implementations:
+// store/sqlite (embedded) and store/postgres, and store/guard, which wraps
+// either to enforce residency; store/storetest is the conformance suite
+// every one of them passes. A Store is safe for concurrent use.
 type Store interface {
 	AccountStore
-	MailStore
+	MailboxStore
+	MessageStore
 	QueueStore
 	RegionStore
 	Close() error

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
-	"github.com/sealpost/sealpost/postbox"
 )
 
 // maxInFlight bounds the bytes of decrypted messages held ahead of the
@@ -53,12 +52,12 @@ func (s *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, options *imap
 	if !sel.readOnly && setsSeen(options) {
 		var uids []sealpost.UID
 		for _, t := range targets {
-			if !postbox.HasFlag(t.msg.Flags, imap.FlagSeen) {
+			if !sealpost.HasFlag(t.msg.Flags, sealpost.FlagSeen) {
 				uids = append(uids, t.msg.UID)
 			}
 		}
 		if len(uids) > 0 {
-			updated, err := sel.mbox.SetFlags(s.ctx, uids, sealpost.FlagsAdd, []sealpost.Flag{sealpost.Flag(imap.FlagSeen)}, sel.tracker)
+			updated, err := sel.mbox.SetFlags(s.ctx, uids, sealpost.FlagsAdd, []sealpost.Flag{sealpost.FlagSeen}, sel.watch)
 			if err != nil {
 				return s.fail("fetch", err, false)
 			}
@@ -243,7 +242,7 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		if !changed {
 			flags = t.msg.Flags
 		}
-		rw.WriteFlags(postbox.IMAPFlags(flags))
+		rw.WriteFlags(imapFlags(flags))
 	}
 	if options.InternalDate {
 		rw.WriteInternalDate(t.msg.InternalDate)

@@ -11,10 +11,13 @@ import (
 	"github.com/sealpost/sealpost/postbox"
 )
 
-// selected is the state of the selected mailbox: the shared live mailbox
-// and this session's view of it (sequence numbers and pending updates).
+// selected is the state of the selected mailbox: the shared live mailbox,
+// this session's watch of its changes, and this session's view of it
+// (sequence numbers and pending updates) in go-imap's tracker, which the
+// watch feeds.
 type selected struct {
 	mbox      *postbox.Mailbox
+	watch     *postbox.Watch
 	tracker   *goimap.SessionTracker
 	id        sealpost.MailboxID
 	readOnly  bool        // EXAMINE
@@ -42,14 +45,15 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	data := &imap.SelectData{}
 	var info sealpost.Mailbox
 	keywords := make(map[string]imap.Flag)
-	mbox.Read(func(mi sealpost.Mailbox, msgs []sealpost.Message) {
-		// Under the mailbox lock no update is queued: the tracker
-		// starts from exactly this message count.
-		sel.tracker = mbox.Tracker.NewSession()
+	sel.watch = mbox.Watch(func(mi sealpost.Mailbox, msgs []sealpost.Message) func(postbox.Change) {
+		// No change can come between this state and the first one the
+		// watch receives: the tracker starts from exactly this count.
+		mt := goimap.NewMailboxTracker(uint32(len(msgs)))
+		sel.tracker = mt.NewSession()
 		info = mi
 		data.NumMessages = uint32(len(msgs))
 		for i, m := range msgs {
-			if data.FirstUnseenSeqNum == 0 && !postbox.HasFlag(m.Flags, imap.FlagSeen) {
+			if data.FirstUnseenSeqNum == 0 && !sealpost.HasFlag(m.Flags, sealpost.FlagSeen) {
 				data.FirstUnseenSeqNum = uint32(i + 1)
 			}
 			for _, f := range m.Flags {
@@ -58,6 +62,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 				}
 			}
 		}
+		return func(c postbox.Change) { queueChange(mt, c) }
 	})
 	data.UIDNext = imap.UID(info.UIDNext)
 	data.UIDValidity = info.UIDValidity
@@ -80,6 +85,31 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	return data, nil
 }
 
+// queueChange turns a change of the selected mailbox into the untagged
+// response go-imap's tracker will write: EXISTS (RFC 9051 7.4.1), FETCH
+// FLAGS (7.5.2), EXPUNGE (7.5.1).
+func queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
+	switch c.Kind {
+	case postbox.Added:
+		// One update per message: go-imap's SessionTracker.EncodeSeqNum
+		// only recognises the last message of an update that adds several.
+		mt.QueueNumMessages(c.Pos)
+	case postbox.FlagsChanged:
+		mt.QueueMessageFlags(c.Pos, imap.UID(c.UID), imapFlags(c.Flags), nil)
+	case postbox.Expunged:
+		mt.QueueExpunge(c.Pos)
+	}
+}
+
+// imapFlags converts stored flags to go-imap's type.
+func imapFlags(flags []sealpost.Flag) []imap.Flag {
+	out := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
+
 func sortedKeys(m map[string]imap.Flag) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -100,6 +130,7 @@ func (s *session) unselect() {
 	if s.sel == nil {
 		return
 	}
+	s.sel.watch.Close()
 	s.sel.tracker.Close()
 	s.ps.Release(s.sel.mbox)
 	s.sel = nil
@@ -155,7 +186,7 @@ func (s *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 	var list []sealpost.UID
 	if uids != nil {
 		for _, t := range s.resolve(*uids) {
-			if postbox.HasFlag(t.msg.Flags, imap.FlagDeleted) {
+			if sealpost.HasFlag(t.msg.Flags, sealpost.FlagDeleted) {
 				list = append(list, t.msg.UID)
 			}
 		}
@@ -170,7 +201,7 @@ func (s *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 }
 
 // Store changes flags (RFC 9051 6.4.6) and, unless .SILENT, returns them.
-// Other sessions are told through the tracker; this one is not, since it
+// Other sessions are told through their watches; this one is not, since it
 // gets the FETCH responses here.
 func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
 	sel := s.sel
@@ -196,7 +227,7 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 	case imap.StoreFlagsDel:
 		op = sealpost.FlagsRemove
 	}
-	updated, err := sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.tracker)
+	updated, err := sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
 	if err != nil {
 		return s.fail("store", err, false)
 	}
@@ -217,7 +248,7 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 		if isUID {
 			rw.WriteUID(imap.UID(t.msg.UID))
 		}
-		rw.WriteFlags(postbox.IMAPFlags(fl))
+		rw.WriteFlags(imapFlags(fl))
 		if err := rw.Close(); err != nil {
 			return err
 		}

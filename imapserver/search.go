@@ -11,7 +11,6 @@ import (
 	goimap "github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/postbox"
 )
 
 // tri is the value of a search criterion: decided, or unknown until the
@@ -210,12 +209,12 @@ func (s *session) eval(c *imap.SearchCriteria, seq uint32, m sealpost.Message, c
 		return no
 	}
 	for _, f := range c.Flag {
-		if strings.EqualFold(string(f), `\Recent`) || !postbox.HasFlag(m.Flags, f) {
+		if strings.EqualFold(string(f), `\Recent`) || !sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
 			return no // \Recent is never set: Sealpost has no recent state
 		}
 	}
 	for _, f := range c.NotFlag {
-		if !strings.EqualFold(string(f), `\Recent`) && postbox.HasFlag(m.Flags, f) {
+		if !strings.EqualFold(string(f), `\Recent`) && sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
 			return no
 		}
 	}

@@ -227,7 +227,7 @@ func storeFlags(flags []imap.Flag) ([]sealpost.Flag, error) {
 					Text: "Unknown system flag " + string(f)}
 			}
 		}
-		if !postbox.HasFlag(out, f) {
+		if !sealpost.HasFlag(out, sealpost.Flag(f)) {
 			out = append(out, sealpost.Flag(f))
 		}
 	}

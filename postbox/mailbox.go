@@ -3,32 +3,25 @@ package postbox
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
 
 // Mailbox is the live state of a mailbox that at least one session has
-// selected: its metadata and its messages in UID order, the "global"
-// numbering of go-imap's MailboxTracker. Every change made through the
-// Service updates it and queues the matching update on Tracker, under mu,
-// so sequence numbers seen by sessions stay consistent.
-//
-// The mailbox model is IMAP's (UIDs, sequence numbers, flags), so the live
-// state uses go-imap's tracker directly rather than an abstraction of it.
+// selected: its metadata and its messages in UID order. Every change made
+// through the Service updates it and is sent, under mu and in order, to the
+// mailbox's watches (feed.go), so that every session's view of the
+// mailbox (IMAP's sequence numbers among it) stays consistent.
 type Mailbox struct {
 	svc *Service
-	// Tracker fans updates out to the sessions that selected the mailbox.
-	Tracker *imapserver.MailboxTracker
 
-	mu   sync.RWMutex
-	info sealpost.Mailbox
-	msgs []sealpost.Message // by ascending UID
-	refs int                // guarded by svc.mu
+	mu      sync.RWMutex
+	info    sealpost.Mailbox
+	msgs    []sealpost.Message // by ascending UID
+	watches map[*Watch]struct{}
+	refs    int // guarded by svc.mu
 }
 
 // Read calls fn with the mailbox's metadata and messages under a read lock.
@@ -65,7 +58,6 @@ func (s *Service) acquire(ctx context.Context, info sealpost.Mailbox) (*Mailbox,
 		info.UIDNext = msgs[n-1].UID + 1
 	}
 	m := &Mailbox{svc: s, info: info, msgs: msgs, refs: 1}
-	m.Tracker = imapserver.NewMailboxTracker(uint32(len(msgs)))
 	s.live[info.ID] = m
 	s.mu.Unlock()
 	// Deliveries committed between our read and registration did not see
@@ -104,7 +96,7 @@ func (s *Service) syncLive(ctx context.Context, added []sealpost.Message) {
 }
 
 // sync appends messages committed since the last known UID. UIDs are
-// assigned in commit order (sealpost.MailStore), so nothing is skipped.
+// assigned in commit order (sealpost.MessageStore), so nothing is skipped.
 func (m *Mailbox) sync(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -120,15 +112,11 @@ func (m *Mailbox) sync(ctx context.Context) {
 	if len(fresh) == 0 {
 		return
 	}
-	n := len(m.msgs)
-	m.msgs = append(m.msgs, fresh...)
-	if u := fresh[len(fresh)-1].UID; u >= m.info.UIDNext {
-		m.info.UIDNext = u + 1
-	}
-	// One update per message: go-imap's SessionTracker.EncodeSeqNum only
-	// recognises the last message of an update that adds several.
-	for k := n + 1; k <= len(m.msgs); k++ {
-		m.Tracker.QueueNumMessages(uint32(k))
+	for _, msg := range fresh {
+		m.msgs = append(m.msgs, msg)
+		m.info.UIDNext = max(m.info.UIDNext, msg.UID+1)
+		m.info.HighestModSeq = max(m.info.HighestModSeq, msg.ModSeq)
+		m.emit(Change{Kind: Added, UID: msg.UID, Pos: uint32(len(m.msgs)), Flags: msg.Flags, ModSeq: msg.ModSeq})
 	}
 }
 
@@ -146,10 +134,10 @@ func (m *Mailbox) index(uid sealpost.UID) int {
 	return i
 }
 
-// SetFlags changes flags of the given UIDs and queues flag updates for
-// other sessions (source is the caller's own tracker, which is not told).
-// It returns the updated messages.
-func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, source *imapserver.SessionTracker) ([]sealpost.Message, error) {
+// SetFlags changes flags of the given UIDs and tells the mailbox's watches,
+// except by, the caller's own watch (which may be nil). It returns the
+// updated messages.
+func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, by *Watch) ([]sealpost.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
@@ -163,16 +151,14 @@ func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost
 		}
 		u.SessionKey = m.msgs[i].SessionKey
 		m.msgs[i] = u
-		if u.ModSeq > m.info.HighestModSeq {
-			m.info.HighestModSeq = u.ModSeq
-		}
-		m.Tracker.QueueMessageFlags(uint32(i+1), imap.UID(u.UID), IMAPFlags(u.Flags), source)
+		m.info.HighestModSeq = max(m.info.HighestModSeq, u.ModSeq)
+		m.emit(Change{Kind: FlagsChanged, UID: u.UID, Pos: uint32(i + 1), Flags: u.Flags, ModSeq: u.ModSeq, By: by})
 	}
 	return updated, nil
 }
 
 // Expunge removes the given messages (all \Deleted ones when uids is nil)
-// and queues EXPUNGE updates. It returns the removed UIDs.
+// and tells the mailbox's watches. It returns the removed UIDs.
 func (m *Mailbox) Expunge(ctx context.Context, uids []sealpost.UID) ([]sealpost.UID, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -185,7 +171,7 @@ func (m *Mailbox) Expunge(ctx context.Context, uids []sealpost.UID) ([]sealpost.
 func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain bool) ([]sealpost.UID, error) {
 	if uids == nil {
 		for _, msg := range m.msgs {
-			if HasFlag(msg.Flags, imap.FlagDeleted) {
+			if sealpost.HasFlag(msg.Flags, sealpost.FlagDeleted) {
 				uids = append(uids, msg.UID)
 			}
 		}
@@ -198,21 +184,21 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain
 			return nil, errors.E("postbox.Expunge", err)
 		}
 	}
-	removed, refs, err := m.svc.store.Expunge(ctx, m.info.ID, uids)
+	x, err := m.svc.store.Expunge(ctx, m.info.ID, uids)
 	if err != nil {
 		return nil, errors.E("postbox.Expunge", err)
 	}
-	slices.Sort(removed)
-	for _, uid := range removed {
+	m.info.HighestModSeq = max(m.info.HighestModSeq, x.ModSeq)
+	for _, uid := range x.UIDs {
 		i := m.index(uid)
 		if i < 0 {
 			continue
 		}
 		m.msgs = slices.Delete(m.msgs, i, i+1)
-		m.Tracker.QueueExpunge(uint32(i + 1))
+		m.emit(Change{Kind: Expunged, UID: uid, Pos: uint32(i + 1), ModSeq: x.ModSeq})
 	}
-	m.svc.deleteBlobs(ctx, refs)
-	return removed, nil
+	m.svc.deleteBlobs(ctx, x.Blobs)
+	return x.UIDs, nil
 }
 
 // Move copies the messages to dest and expunges them here, returning the
@@ -233,23 +219,4 @@ func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.M
 	}
 	m.svc.syncLive(ctx, copies)
 	return copies, nil
-}
-
-// IMAPFlags converts stored flags to go-imap's type.
-func IMAPFlags(flags []sealpost.Flag) []imap.Flag {
-	out := make([]imap.Flag, len(flags))
-	for i, f := range flags {
-		out[i] = imap.Flag(f)
-	}
-	return out
-}
-
-// HasFlag reports whether flags contains f, ignoring case.
-func HasFlag(flags []sealpost.Flag, f imap.Flag) bool {
-	for _, g := range flags {
-		if strings.EqualFold(string(g), string(f)) {
-			return true
-		}
-	}
-	return false
 }

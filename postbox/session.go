@@ -200,10 +200,10 @@ func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error)
 	}
 	st := MailboxStats{Info: info, Messages: uint32(len(msgs))}
 	for _, m := range msgs {
-		if !HasFlag(m.Flags, `\Seen`) {
+		if !sealpost.HasFlag(m.Flags, sealpost.FlagSeen) {
 			st.Unseen++
 		}
-		if HasFlag(m.Flags, `\Deleted`) {
+		if sealpost.HasFlag(m.Flags, sealpost.FlagDeleted) {
 			st.Deleted++
 		}
 		st.Size += m.Size

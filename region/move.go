@@ -50,7 +50,7 @@ type Mover struct {
 	Recorder sealpost.Recorder
 	// Settle is how long to wait after recording the move before copying,
 	// so that servers running beside the mover stop writing to the
-	// mailbox (their guards re-check within recheck). Zero when no server
+	// mailbox (their guards re-check within guard.Recheck). Zero when no server
 	// runs (the command-line move on a stopped deployment).
 	Settle time.Duration
 	Logger *slog.Logger

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/pack"
@@ -15,6 +14,7 @@ import (
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/seal"
+	"github.com/sealpost/sealpost/store/guard"
 	"github.com/sealpost/sealpost/store/sqlite"
 )
 
@@ -29,7 +29,7 @@ type world struct {
 type regionEnv struct {
 	id    sealpost.RegionID
 	inner *sqlite.Store
-	guard *region.Guard
+	guard *guard.Store
 	blobs *pack.Store
 	svc   *postbox.Service
 }
@@ -74,7 +74,7 @@ func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	guard, err := region.NewGuard(context.Background(), inner, id, dir)
+	guarded, err := guard.New(context.Background(), inner, id, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +82,9 @@ func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := postbox.New(guard, blobs, postbox.Options{Params: seal.TestParams})
+	svc := postbox.New(guarded, blobs, postbox.Options{Params: seal.TestParams})
 	t.Cleanup(func() { svc.Close(); blobs.Close(); inner.Close() })
-	return &regionEnv{id: id, inner: inner, guard: guard, blobs: blobs, svc: svc}
+	return &regionEnv{id: id, inner: inner, guard: guarded, blobs: blobs, svc: svc}
 }
 
 func must(t *testing.T, err error) {
@@ -170,93 +170,6 @@ func TestRouterDeliversToHomeRegion(t *testing.T) {
 	wantKind(t, "unknown account", err, errors.Permission)
 	if ok, _ := w.router.IsHostedDomain(ctx, "demo.example"); !ok {
 		t.Error("demo.example not hosted")
-	}
-}
-
-// The Guard refuses every operation for an account homed elsewhere, by
-// address and by ID, with a WrongRegion error.
-func TestGuardRefusesForeignAccounts(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	ie, us := w.regions["ie"], w.regions["us"]
-
-	_, err := ie.guard.Account(ctx, "bob@demo.example")
-	wantKind(t, "ie.Account(bob)", err, errors.WrongRegion)
-	_, err = us.guard.Account(ctx, "alice@demo.example")
-	wantKind(t, "us.Account(alice)", err, errors.WrongRegion)
-	_, err = ie.guard.ExportAccount(ctx, "bob@demo.example")
-	wantKind(t, "ie.Export(bob)", err, errors.WrongRegion)
-
-	// Creating an account in a region the directory does not home it in.
-	_, err = ie.svc.CreateAccount(ctx, "carol@demo.example", "carol-pass")
-	wantKind(t, "create without a directory entry", err, errors.NotExist)
-	must(t, w.dir.AddHome(ctx, sealpost.Home{Address: "carol@demo.example", Region: "us"}))
-	_, err = ie.svc.CreateAccount(ctx, "carol@demo.example", "carol-pass")
-	wantKind(t, "create in the wrong region", err, errors.WrongRegion)
-
-	// IDs: bob's account and mailbox IDs in us are unknown to ie's guard
-	// (they may even collide with ie's own IDs, so use some ie never
-	// handed out).
-	bob, err := us.guard.Account(ctx, "bob@demo.example")
-	must(t, err)
-	mbs, err := us.guard.Mailboxes(ctx, bob.ID)
-	must(t, err)
-	for _, id := range []sealpost.AccountID{bob.ID + 100, 999} {
-		_, err = ie.guard.Mailboxes(ctx, id)
-		wantKind(t, "ie.Mailboxes(unvouched id)", err, errors.WrongRegion)
-		_, err = ie.guard.Keys(ctx, id)
-		wantKind(t, "ie.Keys(unvouched id)", err, errors.WrongRegion)
-		_, err = ie.guard.DeleteAccount(ctx, id)
-		wantKind(t, "ie.DeleteAccount(unvouched id)", err, errors.WrongRegion)
-	}
-	_, err = ie.guard.Messages(ctx, mbs[0].ID+1000, 0)
-	wantKind(t, "ie.Messages(unvouched mailbox)", err, errors.WrongRegion)
-	_, err = ie.guard.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: mbs[0].ID + 1000, Size: 1, Blob: "x", InternalDate: time.Now()}})
-	wantKind(t, "ie.AddMessages(unvouched mailbox)", err, errors.WrongRegion)
-	_, err = ie.guard.ImportAccount(ctx, sealpost.AccountImage{Account: bob})
-	wantKind(t, "ie.Import(bob) without a move", err, errors.WrongRegion)
-
-	// Accounts lists only those homed here.
-	accts, err := ie.guard.Accounts(ctx)
-	must(t, err)
-	if len(accts) != 1 || accts[0].Address != "alice@demo.example" {
-		t.Errorf("ie.Accounts = %v", accts)
-	}
-
-	// A store claimed by one region cannot be opened as another.
-	_, err = region.NewGuard(ctx, ie.inner, "us", w.dir)
-	wantKind(t, "claiming ie's store for us", err, errors.WrongRegion)
-}
-
-// When the directory moves an account away, the guard stops serving IDs it
-// had vouched for once it re-checks.
-func TestGuardRechecksVouchedIDs(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	ie := w.regions["ie"]
-	alice, err := ie.guard.Account(ctx, "alice@demo.example")
-	must(t, err)
-	_, err = ie.guard.Mailboxes(ctx, alice.ID)
-	must(t, err)
-	// Record a move: the mailbox freezes (Unavailable) once the vouch
-	// expires; the guard's clock is real, so wait out the recheck window
-	// only in this one test.
-	must(t, w.dir.StartMove(ctx, sealpost.Move{Address: "alice@demo.example", From: "ie", To: "us"}))
-	_, err = ie.guard.Account(ctx, "alice@demo.example")
-	wantKind(t, "Account during a move", err, errors.Unavailable)
-	deadline := time.Now().Add(7 * time.Second)
-	for {
-		_, err = ie.guard.Mailboxes(ctx, alice.ID)
-		if err != nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	wantKind(t, "Mailboxes after the re-check during a move", err, errors.Unavailable)
-	must(t, w.dir.SwitchMove(ctx, "alice@demo.example"))
-	_, err = ie.guard.Keys(ctx, alice.ID)
-	if err == nil {
-		t.Error("Keys on the source after the switch succeeded")
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/seal"
+	"github.com/sealpost/sealpost/store/guard"
 	"github.com/sealpost/sealpost/store/postgres"
 	"github.com/sealpost/sealpost/store/sqlite"
 )
@@ -23,7 +23,7 @@ import (
 type Region struct {
 	Info   sealpost.Region
 	Config config.Region
-	Store  *region.Guard
+	Store  *guard.Store
 	Blobs  sealpost.BlobStore
 	Svc    *postbox.Service
 
@@ -74,7 +74,7 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 	if err != nil {
 		return nil, errors.E(op, errors.Errorf("region %s: %w", rc.ID, err))
 	}
-	guard, err := region.NewGuard(ctx, inner, sealpost.RegionID(rc.ID), dir)
+	guarded, err := guard.New(ctx, inner, sealpost.RegionID(rc.ID), dir)
 	if err != nil {
 		inner.Close()
 		return nil, errors.E(op, errors.Errorf("region %s: %w", rc.ID, err))
@@ -84,13 +84,13 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 		inner.Close()
 		return nil, errors.E(op, errors.Errorf("region %s: %w", rc.ID, err))
 	}
-	svc := postbox.New(guard, blobs, postbox.Options{
+	svc := postbox.New(guarded, blobs, postbox.Options{
 		Params:         Params(cfg),
 		MaxMessageSize: cfg.Limits.MaxMessageSize,
 		QueueKey:       qk,
 		Logger:         log.With("region", rc.ID),
 	})
-	return &Region{Info: Info(rc), Config: rc, Store: guard, Blobs: blobs, Svc: svc, closeBlobs: closeBlobs}, nil
+	return &Region{Info: Info(rc), Config: rc, Store: guarded, Blobs: blobs, Svc: svc, closeBlobs: closeBlobs}, nil
 }
 
 // Close closes the region's postbox and stores.

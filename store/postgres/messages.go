@@ -209,12 +209,11 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 // removed UIDs (ascending) and the blobs nothing references any more. An
 // expunge that removes anything advances HIGHESTMODSEQ (RFC 7162 3.2.10).
 // NotExist if the mailbox is unknown.
-func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) ([]sealpost.UID, []sealpost.BlobRef, error) {
+func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) (sealpost.Expunged, error) {
 	const op = "postgres.Expunge"
-	var removed []sealpost.UID
-	var blobs []sealpost.BlobRef
+	var out sealpost.Expunged
 	err := s.write(ctx, op, func(tx pgx.Tx) error {
-		removed, blobs = nil, nil
+		out = sealpost.Expunged{}
 		if _, err := lockMailbox(ctx, tx, mailbox); err != nil {
 			return err
 		}
@@ -224,27 +223,30 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 		var uid int64
 		var ref string
 		_, err := pgx.ForEachRow(rows, []any{&uid, &ref}, func() error {
-			removed = append(removed, sealpost.UID(uid))
+			out.UIDs = append(out.UIDs, sealpost.UID(uid))
 			candidates[sealpost.BlobRef(ref)] = true
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if len(removed) == 0 {
+		if len(out.UIDs) == 0 {
 			return nil
 		}
-		slices.Sort(removed)
-		if _, err := tx.Exec(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1`, int64(mailbox)); err != nil {
+		slices.Sort(out.UIDs)
+		var modseq int64
+		if err := tx.QueryRow(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING highestmodseq`,
+			int64(mailbox)).Scan(&modseq); err != nil {
 			return err
 		}
-		blobs, err = unreferenced(ctx, tx, candidates)
+		out.ModSeq = uint64(modseq)
+		out.Blobs, err = unreferenced(ctx, tx, candidates)
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return sealpost.Expunged{}, err
 	}
-	return removed, blobs, nil
+	return out, nil
 }
 
 // CopyMessages copies messages (flags, date, size, blob, key, session key)

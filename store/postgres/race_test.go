@@ -93,7 +93,11 @@ func TestExpungeLastReferencesConcurrently(t *testing.T) {
 		var reported [2][]sealpost.BlobRef
 		var errs [2]error
 		for i, m := range []sealpost.Message{orig[0], cp[0]} {
-			wg.Go(func() { _, reported[i], errs[i] = s.Expunge(ctx, m.Mailbox, []sealpost.UID{m.UID}) })
+			wg.Go(func() {
+				var x sealpost.Expunged
+				x, errs[i] = s.Expunge(ctx, m.Mailbox, []sealpost.UID{m.UID})
+				reported[i] = x.Blobs
+			})
 		}
 		wg.Wait()
 		if errs[0] != nil || errs[1] != nil {
@@ -124,7 +128,11 @@ func TestExpungeWhileCopying(t *testing.T) {
 		var reported []sealpost.BlobRef
 		var cerr, eerr error
 		wg.Go(func() { copied, cerr = s.CopyMessages(ctx, a.ID, []sealpost.UID{orig[0].UID}, b.ID) })
-		wg.Go(func() { _, reported, eerr = s.Expunge(ctx, a.ID, []sealpost.UID{orig[0].UID}) })
+		wg.Go(func() {
+			var x sealpost.Expunged
+			x, eerr = s.Expunge(ctx, a.ID, []sealpost.UID{orig[0].UID})
+			reported = x.Blobs
+		})
 		wg.Wait()
 		if cerr != nil || eerr != nil {
 			t.Fatalf("CopyMessages: %v; Expunge: %v", cerr, eerr)

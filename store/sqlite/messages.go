@@ -145,12 +145,11 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 // removed UIDs (ascending) and the blobs nothing references any more. An
 // expunge that removes anything advances HIGHESTMODSEQ (RFC 7162 3.2.10).
 // NotExist if the mailbox is unknown.
-func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) ([]sealpost.UID, []sealpost.BlobRef, error) {
+func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) (sealpost.Expunged, error) {
 	const op = "sqlite.Expunge"
-	var removed []sealpost.UID
-	var blobs []sealpost.BlobRef
+	var out sealpost.Expunged
 	err := s.write(ctx, op, func(tx *sql.Tx) error {
-		removed = nil
+		out = sealpost.Expunged{}
 		if _, err := mailboxByID(ctx, tx, mailbox); err != nil {
 			return err
 		}
@@ -168,22 +167,25 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 			} else if err != nil {
 				return err
 			}
-			removed = append(removed, uid)
+			out.UIDs = append(out.UIDs, uid)
 			candidates[sealpost.BlobRef(ref)] = true
 		}
-		if len(removed) == 0 {
+		if len(out.UIDs) == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?`, mailbox); err != nil {
+		var modseq int64
+		if err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq`,
+			mailbox).Scan(&modseq); err != nil {
 			return err
 		}
-		blobs, err = unreferenced(ctx, tx, candidates)
+		out.ModSeq = uint64(modseq)
+		out.Blobs, err = unreferenced(ctx, tx, candidates)
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return sealpost.Expunged{}, err
 	}
-	return removed, blobs, nil
+	return out, nil
 }
 
 // CopyMessages copies messages (flags, date, size, blob, key, session key)

@@ -155,14 +155,14 @@ func testUIDsNeverReused(t *testing.T, e *env) {
 	a := e.account("alice@demo.example")
 	inbox := e.mailbox(a.ID, "INBOX")
 	out := e.add(newMsg(inbox.ID), newMsg(inbox.ID), newMsg(inbox.ID))
-	if _, _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{2, 3}); err != nil {
+	if _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{2, 3}); err != nil {
 		t.Fatal(err)
 	}
 	next := e.add(newMsg(inbox.ID))
 	if next[0].UID != 4 {
 		t.Fatalf("UID after expunging the highest = %d, want 4", next[0].UID)
 	}
-	if _, _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{out[0].UID, next[0].UID}); err != nil {
+	if _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{out[0].UID, next[0].UID}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.add(newMsg(inbox.ID)); got[0].UID != 5 {
@@ -293,25 +293,33 @@ func testExpunge(t *testing.T, e *env) {
 	out := e.add(newMsg(inbox.ID), newMsg(inbox.ID), newMsg(inbox.ID), newMsg(inbox.ID))
 	before := e.mailbox(a.ID, "INBOX")
 
-	removed, blobs, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{3, 1, 99, 3})
+	x, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{3, 1, 99, 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(removed, []sealpost.UID{1, 3}) {
-		t.Fatalf("Expunge removed %v, want [1 3]", removed)
+	if !slices.Equal(x.UIDs, []sealpost.UID{1, 3}) {
+		t.Fatalf("Expunge removed %v, want [1 3]", x.UIDs)
 	}
-	wantRefs(t, blobs, "Expunge", out[0].Blob, out[2].Blob)
+	wantRefs(t, x.Blobs, "Expunge", out[0].Blob, out[2].Blob)
 	wantMessages(t, e.messages(inbox.ID), []sealpost.Message{out[1], out[3]}, "Messages after Expunge")
 	after := e.mailbox(a.ID, "INBOX")
 	if after.UIDNext != before.UIDNext {
 		t.Fatalf("Expunge moved UIDNEXT from %d to %d", before.UIDNext, after.UIDNext)
 	}
-
-	removed, blobs, err = e.s.Expunge(ctx, inbox.ID, []sealpost.UID{1, 3})
-	if err != nil || len(removed) != 0 || len(blobs) != 0 {
-		t.Fatalf("Expunge of gone UIDs = %v, %v, %v", removed, blobs, err)
+	// RFC 7162 3.2.10: the expunge has a MODSEQ of its own, above every
+	// message's, and it is the mailbox's HIGHESTMODSEQ now.
+	if x.ModSeq <= before.HighestModSeq || x.ModSeq != after.HighestModSeq {
+		t.Fatalf("Expunge ModSeq %d; HIGHESTMODSEQ %d before, %d after", x.ModSeq, before.HighestModSeq, after.HighestModSeq)
 	}
-	_, _, err = e.s.Expunge(ctx, e.goneMailbox(a.ID), []sealpost.UID{1})
+
+	x, err = e.s.Expunge(ctx, inbox.ID, []sealpost.UID{1, 3})
+	if err != nil || len(x.UIDs) != 0 || len(x.Blobs) != 0 || x.ModSeq != 0 {
+		t.Fatalf("Expunge of gone UIDs = %+v, %v", x, err)
+	}
+	if again := e.mailbox(a.ID, "INBOX"); again.HighestModSeq != after.HighestModSeq {
+		t.Fatalf("Expunge of gone UIDs moved HIGHESTMODSEQ from %d to %d", after.HighestModSeq, again.HighestModSeq)
+	}
+	_, err = e.s.Expunge(ctx, e.goneMailbox(a.ID), []sealpost.UID{1})
 	wantKind(t, err, errors.NotExist, "Expunge in a deleted mailbox")
 }
 
@@ -385,14 +393,14 @@ func testCopySharesBlob(t *testing.T, e *env) {
 		{archive.ID, c1[0].UID, true}, // the last reference
 	}
 	for i, st := range steps {
-		removed, blobs, err := e.s.Expunge(ctx, st.mb, []sealpost.UID{st.uid})
-		if err != nil || len(removed) != 1 {
-			t.Fatalf("step %d: Expunge = %v, %v", i, removed, err)
+		x, err := e.s.Expunge(ctx, st.mb, []sealpost.UID{st.uid})
+		if err != nil || len(x.UIDs) != 1 {
+			t.Fatalf("step %d: Expunge = %v, %v", i, x.UIDs, err)
 		}
 		if st.free {
-			wantRefs(t, blobs, "Expunge of the last copy", m.Blob)
-		} else if len(blobs) != 0 {
-			t.Fatalf("step %d: Expunge freed %q while a copy remains", i, blobs)
+			wantRefs(t, x.Blobs, "Expunge of the last copy", m.Blob)
+		} else if len(x.Blobs) != 0 {
+			t.Fatalf("step %d: Expunge freed %q while a copy remains", i, x.Blobs)
 		}
 	}
 }
@@ -402,7 +410,7 @@ func testSessionKeys(t *testing.T, e *env) {
 	inbox := e.mailbox(a.ID, "INBOX")
 	out := e.add(newMsg(inbox.ID), newMsg(inbox.ID), newMsg(inbox.ID))
 	gone := e.add(newMsg(inbox.ID))[0]
-	if _, _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{gone.UID}); err != nil {
+	if _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{gone.UID}); err != nil {
 		t.Fatal(err)
 	}
 	err := e.s.SetSessionKeys(ctx, map[sealpost.MessageID][]byte{

@@ -153,7 +153,7 @@ func populate(e *env) (sealpost.Account, []sealpost.BlobRef) {
 	if err := e.s.SetSessionKeys(ctx, map[sealpost.MessageID][]byte{added[2].ID: []byte("session key 2")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{added[1].UID}); err != nil {
+	if _, err := e.s.Expunge(ctx, inbox.ID, []sealpost.UID{added[1].UID}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.s.SetFlags(ctx, inbox.ID, []sealpost.UID{added[3].UID}, sealpost.FlagsAdd, []sealpost.Flag{`\Flagged`}); err != nil {
@@ -473,17 +473,17 @@ func testImportBlobs(t *testing.T, e *env) {
 	dinbox, darchive := dst.mailbox(got.ID, "INBOX"), dst.mailbox(got.ID, "Archive")
 
 	// The first copy goes: its blob is still in INBOX.
-	_, blobs, err = dst.s.Expunge(ctx, darchive.ID, []sealpost.UID{1})
+	x, err := dst.s.Expunge(ctx, darchive.ID, []sealpost.UID{1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRefs(t, blobs, "Expunge of an imported copy")
+	wantRefs(t, x.Blobs, "Expunge of an imported copy")
 	// Then the original: now the blob is free.
-	_, blobs, err = dst.s.Expunge(ctx, dinbox.ID, []sealpost.UID{ms[0].UID})
+	x, err = dst.s.Expunge(ctx, dinbox.ID, []sealpost.UID{ms[0].UID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRefs(t, blobs, "Expunge of the last imported reference", ms[0].Blob)
+	wantRefs(t, x.Blobs, "Expunge of the last imported reference", ms[0].Blob)
 
 	blobs, err = dst.s.DeleteAccount(ctx, got.ID)
 	if err != nil {

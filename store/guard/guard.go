@@ -1,4 +1,12 @@
-package region
+// Package guard enforces residency under the mail service: its Store wraps
+// a region's metadata store (any sealpost.Store) and lets an operation
+// through only for accounts the directory homes in that region, refusing
+// the rest with a WrongRegion error. Everything above the store layer
+// (postbox, the router, the mover) sees a region's storage only through it.
+//
+// It imports nothing of the project but the root package and errors: the
+// store layer never depends on package region.
+package guard
 
 import (
 	"context"
@@ -9,14 +17,14 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-// recheck bounds how long the Guard trusts that an account it has vouched
+// Recheck bounds how long the guard trusts that an account it has vouched
 // for is still homed here and not being moved; after it, the next operation
 // asks the directory again. A mover working beside a running server waits
-// this long after recording a move before it copies (see Mover.Settle), so
+// this long after recording a move before it copies (see region.Mover.Settle), so
 // that no write lands in the source after the copy.
-const recheck = 5 * time.Second
+const Recheck = 5 * time.Second
 
-// Guard is a region's sealpost.Store as every caller sees it: it lets an
+// Store is a region's sealpost.Store as every caller sees it: it lets an
 // operation through only for accounts the directory homes in this region,
 // and refuses the rest with a WrongRegion error. It is the enforcement of
 // residency in code: whatever a bug or an operator asks of a region's store,
@@ -24,14 +32,18 @@ const recheck = 5 * time.Second
 // elsewhere.
 //
 // Operations keyed by address ask the directory. Operations keyed by an
-// account or mailbox ID are allowed only for IDs the Guard has itself
+// account or mailbox ID are allowed only for IDs the guard has itself
 // handed out (from Account, CreateAccount or the mailbox lookups) for an
-// account that was homed here at most recheck ago; any other ID is refused.
+// account that was homed here at most Recheck ago; any other ID is refused.
 // The exceptions serve a mailbox move, and are allowed only while the
 // directory records that move: its source may be exported from (and, once
 // switched, deleted), its destination imported into (and, before the
 // switch, cleared of an interrupted copy).
-type Guard struct {
+type Store struct {
+	// The region's outbound queue holds mail its own accounts sent: the
+	// guard passes it through.
+	sealpost.QueueStore
+
 	inner  sealpost.Store
 	region sealpost.RegionID
 	dir    sealpost.Directory
@@ -45,32 +57,47 @@ type Guard struct {
 type vouch struct {
 	addr    string
 	checked time.Time
+	// gone: the guard deleted the account. Its IDs are never reused, so
+	// they stay known, and every operation on them is NotExist, as on the
+	// inner store.
+	gone bool
 }
 
-var _ sealpost.Store = (*Guard)(nil)
+var _ sealpost.Store = (*Store)(nil)
 
-// NewGuard returns the guarded view of a region's store. It claims the store
-// for the region, so one region's storage can never serve as another's.
-func NewGuard(ctx context.Context, inner sealpost.Store, region sealpost.RegionID, dir sealpost.Directory) (*Guard, error) {
+// Option configures New.
+type Option func(*Store)
+
+// WithClock sets the clock the guard measures Recheck with (tests).
+func WithClock(now func() time.Time) Option { return func(g *Store) { g.now = now } }
+
+// New returns the guarded view of a region's store. It claims the store for
+// the region, so one region's storage can never serve as another's.
+func New(ctx context.Context, inner sealpost.Store, region sealpost.RegionID, dir sealpost.Directory, opts ...Option) (*Store, error) {
 	if err := inner.Claim(ctx, region); err != nil {
-		return nil, errors.E("region.NewGuard", err)
+		return nil, errors.E("guard.New", err)
 	}
-	return &Guard{
-		inner: inner, region: region, dir: dir, now: time.Now,
+	g := &Store{
+		QueueStore: inner,
+		inner:      inner, region: region, dir: dir, now: time.Now,
 		accounts: make(map[sealpost.AccountID]*vouch),
 		mboxes:   make(map[sealpost.MailboxID]sealpost.AccountID),
-	}, nil
+	}
+	for _, o := range opts {
+		o(g)
+	}
+	return g, nil
 }
 
 // Region returns the region the guard is for.
-func (g *Guard) Region() sealpost.RegionID { return g.region }
+func (g *Store) Region() sealpost.RegionID { return g.region }
 
 // Inner returns the unguarded store, for the residency audit, which must
 // see everything a region holds.
-func (g *Guard) Inner() sealpost.Store { return g.inner }
+func (g *Store) Inner() sealpost.Store { return g.inner }
 
 // wrong is the error for an account homed elsewhere.
-func (g *Guard) wrong(op string, home sealpost.RegionID) error {
+func (g *Store) wrong(op string, home sealpost.RegionID) error {
 	if home == "" {
 		return errors.E(op, errors.WrongRegion, errors.Errorf("account is not homed in region %s", g.region))
 	}
@@ -78,7 +105,7 @@ func (g *Guard) wrong(op string, home sealpost.RegionID) error {
 }
 
 // status returns addr's home region and its unfinished move, if any.
-func (g *Guard) status(ctx context.Context, addr string) (sealpost.RegionID, *sealpost.Move, error) {
+func (g *Store) status(ctx context.Context, addr string) (sealpost.RegionID, *sealpost.Move, error) {
 	home, err := g.dir.Home(ctx, addr)
 	if err != nil {
 		return "", nil, err
@@ -100,7 +127,7 @@ func (g *Guard) status(ctx context.Context, addr string) (sealpost.RegionID, *se
 // while a move is under way the mailbox is frozen in both regions (an
 // Unavailable error, so SMTP answers 451 and the sender retries), so that
 // nothing is written to a copy about to be deleted.
-func (g *Guard) homedHere(ctx context.Context, op, addr string) error {
+func (g *Store) homedHere(ctx context.Context, op, addr string) error {
 	home, m, err := g.status(ctx, addr)
 	if err != nil {
 		return errors.E(op, err)
@@ -115,7 +142,7 @@ func (g *Guard) homedHere(ctx context.Context, op, addr string) error {
 }
 
 // move returns the unfinished move of addr, if any.
-func (g *Guard) move(ctx context.Context, addr string) (sealpost.Move, bool, error) {
+func (g *Store) move(ctx context.Context, addr string) (sealpost.Move, bool, error) {
 	_, m, err := g.status(ctx, addr)
 	if err != nil && !errors.Is(errors.NotExist, err) {
 		return sealpost.Move{}, false, err
@@ -126,13 +153,13 @@ func (g *Guard) move(ctx context.Context, addr string) (sealpost.Move, bool, err
 	return *m, true, nil
 }
 
-func (g *Guard) vouchFor(id sealpost.AccountID, addr string) {
+func (g *Store) vouchFor(id sealpost.AccountID, addr string) {
 	g.mu.Lock()
 	g.accounts[id] = &vouch{addr: addr, checked: g.now()}
 	g.mu.Unlock()
 }
 
-func (g *Guard) forget(id sealpost.AccountID) {
+func (g *Store) forget(id sealpost.AccountID) {
 	g.mu.Lock()
 	delete(g.accounts, id)
 	for mb, a := range g.mboxes {
@@ -144,17 +171,20 @@ func (g *Guard) forget(id sealpost.AccountID) {
 }
 
 // account checks an account ID: known to the guard and still homed here.
-func (g *Guard) account(ctx context.Context, op string, id sealpost.AccountID) error {
+func (g *Store) account(ctx context.Context, op string, id sealpost.AccountID) error {
 	g.mu.RLock()
 	v := g.accounts[id]
 	var addr string
 	var fresh bool
 	if v != nil {
-		addr, fresh = v.addr, g.now().Sub(v.checked) < recheck
+		addr, fresh = v.addr, g.now().Sub(v.checked) < Recheck
 	}
 	g.mu.RUnlock()
 	if v == nil {
 		return errors.E(op, errors.WrongRegion, errors.Errorf("account %d was not vouched for in region %s", id, g.region))
+	}
+	if v.gone {
+		return errors.E(op, errors.NotExist, errors.Errorf("account %d was deleted", id))
 	}
 	if fresh {
 		return nil
@@ -170,7 +200,7 @@ func (g *Guard) account(ctx context.Context, op string, id sealpost.AccountID) e
 }
 
 // mailbox checks a mailbox ID through its account.
-func (g *Guard) mailbox(ctx context.Context, op string, id sealpost.MailboxID) error {
+func (g *Store) mailbox(ctx context.Context, op string, id sealpost.MailboxID) error {
 	g.mu.RLock()
 	acct, ok := g.mboxes[id]
 	g.mu.RUnlock()
@@ -180,7 +210,7 @@ func (g *Guard) mailbox(ctx context.Context, op string, id sealpost.MailboxID) e
 	return g.account(ctx, op, acct)
 }
 
-func (g *Guard) noteMailboxes(mbs ...sealpost.Mailbox) {
+func (g *Store) noteMailboxes(mbs ...sealpost.Mailbox) {
 	g.mu.Lock()
 	for _, m := range mbs {
 		g.mboxes[m.ID] = m.Account
@@ -190,16 +220,16 @@ func (g *Guard) noteMailboxes(mbs ...sealpost.Mailbox) {
 
 // AccountStore.
 
-func (g *Guard) AddDomain(ctx context.Context, domain string) error {
+func (g *Store) AddDomain(ctx context.Context, domain string) error {
 	return g.inner.AddDomain(ctx, domain)
 }
 
-func (g *Guard) Domains(ctx context.Context) ([]string, error) { return g.inner.Domains(ctx) }
+func (g *Store) Domains(ctx context.Context) ([]string, error) { return g.inner.Domains(ctx) }
 
 // CreateAccount creates an account only if the directory already homes its
 // address here: the directory entry is written first.
-func (g *Guard) CreateAccount(ctx context.Context, acct sealpost.Account, key sealpost.Key) (sealpost.Account, error) {
-	const op = "region.CreateAccount"
+func (g *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key sealpost.Key) (sealpost.Account, error) {
+	const op = "guard.CreateAccount"
 	if err := g.homedHere(ctx, op, acct.Address); err != nil {
 		return sealpost.Account{}, err
 	}
@@ -210,8 +240,8 @@ func (g *Guard) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return a, err
 }
 
-func (g *Guard) Account(ctx context.Context, address string) (sealpost.Account, error) {
-	const op = "region.Account"
+func (g *Store) Account(ctx context.Context, address string) (sealpost.Account, error) {
+	const op = "guard.Account"
 	if err := g.homedHere(ctx, op, address); err != nil {
 		return sealpost.Account{}, err
 	}
@@ -224,8 +254,8 @@ func (g *Guard) Account(ctx context.Context, address string) (sealpost.Account, 
 
 // Accounts lists the accounts homed here; rows of accounts homed elsewhere
 // (an unfinished move's other half) are left out.
-func (g *Guard) Accounts(ctx context.Context) ([]sealpost.Account, error) {
-	const op = "region.Accounts"
+func (g *Store) Accounts(ctx context.Context) ([]sealpost.Account, error) {
+	const op = "guard.Accounts"
 	all, err := g.inner.Accounts(ctx)
 	if err != nil {
 		return nil, err
@@ -252,13 +282,16 @@ func (g *Guard) Accounts(ctx context.Context) ([]sealpost.Account, error) {
 // DeleteAccount deletes an account homed here, or one half of a move this
 // region takes part in: the source after the switch, or the destination's
 // copy before it.
-func (g *Guard) DeleteAccount(ctx context.Context, id sealpost.AccountID) ([]sealpost.BlobRef, error) {
-	const op = "region.DeleteAccount"
+func (g *Store) DeleteAccount(ctx context.Context, id sealpost.AccountID) ([]sealpost.BlobRef, error) {
+	const op = "guard.DeleteAccount"
 	g.mu.RLock()
 	v := g.accounts[id]
 	g.mu.RUnlock()
 	if v == nil {
 		return nil, errors.E(op, errors.WrongRegion, errors.Errorf("account %d was not vouched for in region %s", id, g.region))
+	}
+	if v.gone {
+		return nil, errors.E(op, errors.NotExist, errors.Errorf("account %d was deleted", id))
 	}
 	home, m, err := g.status(ctx, v.addr)
 	// An account already gone from the directory (a deletion interrupted
@@ -280,36 +313,38 @@ func (g *Guard) DeleteAccount(ctx context.Context, id sealpost.AccountID) ([]sea
 	}
 	refs, err := g.inner.DeleteAccount(ctx, id)
 	if err == nil {
-		g.forget(id)
+		g.mu.Lock()
+		g.accounts[id] = &vouch{addr: v.addr, gone: true}
+		g.mu.Unlock()
 	}
 	return refs, err
 }
 
-func (g *Guard) SetPasswordVerifier(ctx context.Context, id sealpost.AccountID, verifier []byte) error {
-	if err := g.account(ctx, "region.SetPasswordVerifier", id); err != nil {
+func (g *Store) SetPasswordVerifier(ctx context.Context, id sealpost.AccountID, verifier []byte) error {
+	if err := g.account(ctx, "guard.SetPasswordVerifier", id); err != nil {
 		return err
 	}
 	return g.inner.SetPasswordVerifier(ctx, id, verifier)
 }
 
-func (g *Guard) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key, error) {
-	if err := g.account(ctx, "region.Keys", id); err != nil {
+func (g *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key, error) {
+	if err := g.account(ctx, "guard.Keys", id); err != nil {
 		return nil, err
 	}
 	return g.inner.Keys(ctx, id)
 }
 
-func (g *Guard) PutKey(ctx context.Context, key sealpost.Key) (sealpost.KeyID, error) {
-	if err := g.account(ctx, "region.PutKey", key.Account); err != nil {
+func (g *Store) PutKey(ctx context.Context, key sealpost.Key) (sealpost.KeyID, error) {
+	if err := g.account(ctx, "guard.PutKey", key.Account); err != nil {
 		return 0, err
 	}
 	return g.inner.PutKey(ctx, key)
 }
 
-// MailStore.
+// MailboxStore.
 
-func (g *Guard) Mailboxes(ctx context.Context, acct sealpost.AccountID) ([]sealpost.Mailbox, error) {
-	if err := g.account(ctx, "region.Mailboxes", acct); err != nil {
+func (g *Store) Mailboxes(ctx context.Context, acct sealpost.AccountID) ([]sealpost.Mailbox, error) {
+	if err := g.account(ctx, "guard.Mailboxes", acct); err != nil {
 		return nil, err
 	}
 	mbs, err := g.inner.Mailboxes(ctx, acct)
@@ -317,8 +352,8 @@ func (g *Guard) Mailboxes(ctx context.Context, acct sealpost.AccountID) ([]sealp
 	return mbs, err
 }
 
-func (g *Guard) MailboxByName(ctx context.Context, acct sealpost.AccountID, name string) (sealpost.Mailbox, error) {
-	if err := g.account(ctx, "region.MailboxByName", acct); err != nil {
+func (g *Store) MailboxByName(ctx context.Context, acct sealpost.AccountID, name string) (sealpost.Mailbox, error) {
+	if err := g.account(ctx, "guard.MailboxByName", acct); err != nil {
 		return sealpost.Mailbox{}, err
 	}
 	mb, err := g.inner.MailboxByName(ctx, acct, name)
@@ -328,8 +363,8 @@ func (g *Guard) MailboxByName(ctx context.Context, acct sealpost.AccountID, name
 	return mb, err
 }
 
-func (g *Guard) MailboxByUse(ctx context.Context, acct sealpost.AccountID, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
-	if err := g.account(ctx, "region.MailboxByUse", acct); err != nil {
+func (g *Store) MailboxByUse(ctx context.Context, acct sealpost.AccountID, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
+	if err := g.account(ctx, "guard.MailboxByUse", acct); err != nil {
 		return sealpost.Mailbox{}, err
 	}
 	mb, err := g.inner.MailboxByUse(ctx, acct, use)
@@ -339,8 +374,8 @@ func (g *Guard) MailboxByUse(ctx context.Context, acct sealpost.AccountID, use s
 	return mb, err
 }
 
-func (g *Guard) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
-	if err := g.account(ctx, "region.CreateMailbox", acct); err != nil {
+func (g *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
+	if err := g.account(ctx, "guard.CreateMailbox", acct); err != nil {
 		return sealpost.Mailbox{}, err
 	}
 	mb, err := g.inner.CreateMailbox(ctx, acct, name, use)
@@ -350,40 +385,38 @@ func (g *Guard) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name
 	return mb, err
 }
 
-func (g *Guard) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sealpost.BlobRef, error) {
-	if err := g.mailbox(ctx, "region.DeleteMailbox", id); err != nil {
+func (g *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sealpost.BlobRef, error) {
+	if err := g.mailbox(ctx, "guard.DeleteMailbox", id); err != nil {
 		return nil, err
 	}
-	refs, err := g.inner.DeleteMailbox(ctx, id)
-	if err == nil {
-		g.mu.Lock()
-		delete(g.mboxes, id)
-		g.mu.Unlock()
-	}
-	return refs, err
+	// The ID stays known (IDs are never reused): later operations on it
+	// are the inner store's NotExist.
+	return g.inner.DeleteMailbox(ctx, id)
 }
 
-func (g *Guard) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newName string) error {
-	if err := g.mailbox(ctx, "region.RenameMailbox", id); err != nil {
+func (g *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newName string) error {
+	if err := g.mailbox(ctx, "guard.RenameMailbox", id); err != nil {
 		return err
 	}
 	return g.inner.RenameMailbox(ctx, id, newName)
 }
 
-func (g *Guard) SetSubscribed(ctx context.Context, id sealpost.MailboxID, subscribed bool) error {
-	if err := g.mailbox(ctx, "region.SetSubscribed", id); err != nil {
+func (g *Store) SetSubscribed(ctx context.Context, id sealpost.MailboxID, subscribed bool) error {
+	if err := g.mailbox(ctx, "guard.SetSubscribed", id); err != nil {
 		return err
 	}
 	return g.inner.SetSubscribed(ctx, id, subscribed)
 }
 
-func (g *Guard) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
+// MessageStore.
+
+func (g *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
 	var last sealpost.MailboxID
 	for _, m := range msgs {
 		if m.Mailbox == last {
 			continue
 		}
-		if err := g.mailbox(ctx, "region.AddMessages", m.Mailbox); err != nil {
+		if err := g.mailbox(ctx, "guard.AddMessages", m.Mailbox); err != nil {
 			return nil, err
 		}
 		last = m.Mailbox
@@ -391,30 +424,30 @@ func (g *Guard) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]
 	return g.inner.AddMessages(ctx, msgs)
 }
 
-func (g *Guard) Messages(ctx context.Context, mailbox sealpost.MailboxID, after sealpost.UID) ([]sealpost.Message, error) {
-	if err := g.mailbox(ctx, "region.Messages", mailbox); err != nil {
+func (g *Store) Messages(ctx context.Context, mailbox sealpost.MailboxID, after sealpost.UID) ([]sealpost.Message, error) {
+	if err := g.mailbox(ctx, "guard.Messages", mailbox); err != nil {
 		return nil, err
 	}
 	return g.inner.Messages(ctx, mailbox, after)
 }
 
-func (g *Guard) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag) ([]sealpost.Message, error) {
-	if err := g.mailbox(ctx, "region.SetFlags", mailbox); err != nil {
+func (g *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag) ([]sealpost.Message, error) {
+	if err := g.mailbox(ctx, "guard.SetFlags", mailbox); err != nil {
 		return nil, err
 	}
 	return g.inner.SetFlags(ctx, mailbox, uids, op, flags)
 }
 
-func (g *Guard) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) ([]sealpost.UID, []sealpost.BlobRef, error) {
-	if err := g.mailbox(ctx, "region.Expunge", mailbox); err != nil {
-		return nil, nil, err
+func (g *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) (sealpost.Expunged, error) {
+	if err := g.mailbox(ctx, "guard.Expunge", mailbox); err != nil {
+		return sealpost.Expunged{}, err
 	}
 	return g.inner.Expunge(ctx, mailbox, uids)
 }
 
-func (g *Guard) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID) ([]sealpost.Message, error) {
+func (g *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID) ([]sealpost.Message, error) {
 	for _, mb := range []sealpost.MailboxID{from, to} {
-		if err := g.mailbox(ctx, "region.CopyMessages", mb); err != nil {
+		if err := g.mailbox(ctx, "guard.CopyMessages", mb); err != nil {
 			return nil, err
 		}
 	}
@@ -424,38 +457,20 @@ func (g *Guard) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids 
 // SetSessionKeys is keyed by message ID, which only an owner's session
 // reading through the guard (Messages) has learnt; the keys it stores are
 // wrapped under the owner's mailbox key.
-func (g *Guard) SetSessionKeys(ctx context.Context, keys map[sealpost.MessageID][]byte) error {
+func (g *Store) SetSessionKeys(ctx context.Context, keys map[sealpost.MessageID][]byte) error {
 	return g.inner.SetSessionKeys(ctx, keys)
-}
-
-// QueueStore: the region's outbound queue holds mail its own accounts sent.
-
-func (g *Guard) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, error) {
-	return g.inner.Enqueue(ctx, m)
-}
-
-func (g *Guard) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
-	return g.inner.Queue(ctx)
-}
-
-func (g *Guard) Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error {
-	return g.inner.Reschedule(ctx, id, nextTry, lastError)
-}
-
-func (g *Guard) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, error) {
-	return g.inner.Dequeue(ctx, id)
 }
 
 // RegionStore.
 
-func (g *Guard) Claim(ctx context.Context, region sealpost.RegionID) error {
+func (g *Store) Claim(ctx context.Context, region sealpost.RegionID) error {
 	return g.inner.Claim(ctx, region)
 }
 
 // ExportAccount exports an account homed here, or either half of a move
 // this region takes part in (the mover reads both to verify the copy).
-func (g *Guard) ExportAccount(ctx context.Context, addr string) (sealpost.AccountImage, error) {
-	const op = "region.ExportAccount"
+func (g *Store) ExportAccount(ctx context.Context, addr string) (sealpost.AccountImage, error) {
+	const op = "guard.ExportAccount"
 	home, m, err := g.status(ctx, addr)
 	if err != nil {
 		return sealpost.AccountImage{}, errors.E(op, err)
@@ -477,8 +492,8 @@ func (g *Guard) ExportAccount(ctx context.Context, addr string) (sealpost.Accoun
 
 // ImportAccount accepts an account only as the destination of a recorded,
 // unswitched move.
-func (g *Guard) ImportAccount(ctx context.Context, img sealpost.AccountImage) (sealpost.Account, error) {
-	const op = "region.ImportAccount"
+func (g *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (sealpost.Account, error) {
+	const op = "guard.ImportAccount"
 	m, ok, err := g.move(ctx, img.Account.Address)
 	if err != nil {
 		return sealpost.Account{}, errors.E(op, err)
@@ -496,9 +511,9 @@ func (g *Guard) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 	return a, err
 }
 
-func (g *Guard) Inventory(ctx context.Context) (sealpost.Inventory, error) {
+func (g *Store) Inventory(ctx context.Context) (sealpost.Inventory, error) {
 	return g.inner.Inventory(ctx)
 }
 
 // Close closes the inner store.
-func (g *Guard) Close() error { return g.inner.Close() }
+func (g *Store) Close() error { return g.inner.Close() }

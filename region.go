@@ -152,20 +152,3 @@ type RegionStore interface {
 	// Inventory lists what the store holds.
 	Inventory(ctx context.Context) (Inventory, error)
 }
-
-// Event is something done to an account's mailbox by anyone other than its
-// owner, or by its owner with effects beyond the mailbox (a move between
-// regions), or a step of a lawful demand. Events go to a Recorder; the
-// transparency log is one.
-type Event struct {
-	Time    time.Time
-	Kind    string            // e.g. "mailbox.move", "account.reset"
-	Account string            // the account's address, "" if none
-	Actor   string            // who did it: "owner", "admin", an officer's name
-	Detail  map[string]string // kind-specific facts; never content or secrets
-}
-
-// Recorder receives events. Record returns only once the event is durable.
-type Recorder interface {
-	Record(ctx context.Context, e Event) error
-}

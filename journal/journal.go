@@ -43,11 +43,11 @@ func Open(path string) (*Journal, error) {
 }
 
 type line struct {
-	Time    string            `json:"time"`
-	Kind    string            `json:"kind"`
-	Account string            `json:"account,omitempty"`
-	Actor   string            `json:"actor,omitempty"`
-	Detail  map[string]string `json:"detail,omitempty"`
+	Time    string             `json:"time"`
+	Kind    sealpost.EventKind `json:"kind"`
+	Account string             `json:"account,omitempty"`
+	Actor   string             `json:"actor,omitempty"`
+	Detail  map[string]string  `json:"detail,omitempty"`
 }
 
 // Record appends e durably.

@@ -17,7 +17,7 @@ func TestRecordAndRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	when := time.Date(2026, 11, 22, 10, 0, 0, 5, time.UTC)
-	for _, kind := range []string{"mailbox.move.requested", "mailbox.move.completed"} {
+	for _, kind := range []sealpost.EventKind{sealpost.EventMailboxMoveRequested, sealpost.EventMailboxMoveCompleted} {
 		if err := j.Record(context.Background(), sealpost.Event{Time: when, Kind: kind, Account: "alice@demo.example",
 			Actor: "owner", Detail: map[string]string{"from": "ie", "to": "us"}}); err != nil {
 			t.Fatal(err)
@@ -35,7 +35,7 @@ func TestRecordAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 || events[1].Kind != "mailbox.move.completed" || !events[0].Time.Equal(when) ||
+	if len(events) != 2 || events[1].Kind != sealpost.EventMailboxMoveCompleted || !events[0].Time.Equal(when) ||
 		events[0].Detail["to"] != "us" || events[0].Account != "alice@demo.example" {
 		t.Errorf("events = %+v", events)
 	}

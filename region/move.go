@@ -93,7 +93,7 @@ func (m *Mover) Move(ctx context.Context, addr string) error {
 		if err := m.Dir.StartMove(ctx, sealpost.Move{Address: addr, From: m.From.Region, To: m.To.Region}); err != nil {
 			return errors.E(op, err)
 		}
-		m.record(ctx, "mailbox.move.requested", addr)
+		m.record(ctx, sealpost.EventMailboxMoveRequested, addr)
 		m.at("started")
 		if m.Settle > 0 {
 			select {
@@ -123,7 +123,7 @@ func (m *Mover) Move(ctx context.Context, addr string) error {
 	if err := m.Dir.FinishMove(ctx, addr); err != nil {
 		return errors.E(op, err)
 	}
-	m.record(ctx, "mailbox.move.completed", addr)
+	m.record(ctx, sealpost.EventMailboxMoveCompleted, addr)
 	m.Logger.Info("mailbox moved", "from_region", m.From.Region, "to_region", m.To.Region)
 	return nil
 }
@@ -141,7 +141,7 @@ func (m *Mover) current(ctx context.Context, addr string) (*sealpost.Move, error
 	return nil, nil
 }
 
-func (m *Mover) record(ctx context.Context, kind, addr string) {
+func (m *Mover) record(ctx context.Context, kind sealpost.EventKind, addr string) {
 	if m.Recorder == nil {
 		return
 	}

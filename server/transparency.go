@@ -150,14 +150,14 @@ func (s *Server) recordPolicy(ctx context.Context, gw *gateway.Gateway) error {
 		return err
 	}
 	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].Kind == "policy.loaded" {
+		if evs[i].Kind == sealpost.EventPolicyLoaded {
 			if evs[i].Detail["sha256"] == detail["sha256"] && evs[i].Detail["version"] == detail["version"] {
 				return nil
 			}
 			break
 		}
 	}
-	return s.Record(ctx, sealpost.Event{Kind: "policy.loaded", Actor: "admin", Detail: detail})
+	return s.Record(ctx, sealpost.Event{Kind: sealpost.EventPolicyLoaded, Actor: "admin", Detail: detail})
 }
 
 // legalSource is the legal store's event outbox as a transparency source.

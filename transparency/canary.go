@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/durable"
 	"golang.org/x/mod/sumdb/note"
@@ -84,7 +85,7 @@ func (l *Ledger) RefreshCanary(ctx context.Context) (bool, error) {
 	}
 	sum := sha256.Sum256(signed)
 	ev := SourceEvent{Seq: now.Unix()}
-	ev.Time, ev.Kind, ev.Actor = now, "canary.signed", "system"
+	ev.Time, ev.Kind, ev.Actor = now, sealpost.EventCanarySigned, "system"
 	ev.Detail = map[string]string{"statement_sha256": hex.EncodeToString(sum[:]), "expires": expires.Format(time.RFC3339)}
 	pub, _ := l.o.Blinder.Build(SourceCanary, ev.Seq, ev.Event, Withholding{}, nil)
 	i, err := l.o.Log.Append(ctx, pub.Marshal())

@@ -50,8 +50,10 @@ const (
 	SourceJournal = "journal" // the operator's event journal (journal)
 )
 
-// KindWithheld is the Kind of an entry published as a commitment only.
-const KindWithheld = "withheld"
+// KindWithheld is the Kind of an entry published as a commitment only. It
+// is not the kind of any event (it is no sealpost.EventKinds member, and has
+// no dot as every event kind has): it stands in for the kind it hides.
+const KindWithheld sealpost.EventKind = "withheld"
 
 // An Entry is one record of the transparency log as published.
 type Entry struct {
@@ -61,7 +63,8 @@ type Entry struct {
 	// Time is when the event happened, RFC 3339 UTC to the second, or
 	// only the day (2006-01-02) for a withheld entry.
 	Time string `json:"time"`
-	Kind string `json:"kind"`
+	// Kind is the event's kind, or KindWithheld.
+	Kind sealpost.EventKind `json:"kind"`
 	// Actor is the role that acted: policy, officer, admin, owner,
 	// system. Never a person's name.
 	Actor string `json:"actor,omitempty"`
@@ -390,7 +393,7 @@ func (e Entry) DemandOf() string { return e.Detail["demand"] }
 // String is a one-line summary for logs and the command line.
 func (e Entry) String() string {
 	var s strings.Builder
-	s.WriteString(e.Time + " " + e.Kind)
+	s.WriteString(e.Time + " " + string(e.Kind))
 	if d := e.DemandOf(); d != "" {
 		s.WriteString(" " + d)
 	}

@@ -14,13 +14,13 @@ import (
 func FuzzParse(f *testing.F) {
 	b, _ := NewBlinder(bytes.Repeat([]byte{1}, KeySize))
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	ev := sealpost.Event{Time: at, Kind: "demand.decided", Account: "alice@demo.example", Actor: "policy",
+	ev := sealpost.Event{Time: at, Kind: sealpost.EventDemandDecided, Account: "alice@demo.example", Actor: "policy",
 		Detail: map[string]string{"demand": "D-2026-000001", "country": "US", "instrument": "search_warrant", "nondisclosure_until": "2027-01-01"}}
 	pub, _ := b.Build(SourceLegal, 1, ev, Withholding{}, nil)
 	f.Add(pub.Marshal())
 	pub, _ = b.Build(SourceLegal, 2, ev, Withholding{Instruments: []string{"search_warrant"}}, nil)
 	f.Add(pub.Marshal())
-	ev.Kind, ev.Detail = "notice.sent", map[string]string{"demand": "D-2026-000001"}
+	ev.Kind, ev.Detail = sealpost.EventNoticeSent, map[string]string{"demand": "D-2026-000001"}
 	pub, _ = b.Build(SourceLegal, 3, ev, Withholding{}, []Reveal{{Index: 0, Salt: "00112233445566778899aabbccddeeff"}})
 	f.Add(pub.Marshal())
 	f.Add([]byte(`{"v":1,"src":"journal","seq":1,"time":"2026-11-22T10:00:00Z","kind":"policy.loaded"}`))

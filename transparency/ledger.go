@@ -288,10 +288,11 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 			}
 			full := len(evs) == syncBatch
 			for len(evs) > 0 {
-				// A notice's entry reveals earlier ones, which must be
-				// indexed first: it starts a chunk of its own.
+				// A notice's entry (Treatment.Reveals) reveals earlier
+				// ones, which must be indexed first: it starts a chunk
+				// of its own.
 				k := 1
-				for k < len(evs) && evs[k].Kind != "notice.sent" {
+				for k < len(evs) && !treatments[evs[k].Kind].Reveals {
 					k++
 				}
 				if err := l.publish(ctx, name, evs[:k]); err != nil {
@@ -315,7 +316,7 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 func (l *Ledger) publish(ctx context.Context, src string, evs []SourceEvent) error {
 	var reveals []Reveal
 	var opens []Opening
-	if ev := evs[0]; ev.Kind == "notice.sent" && ev.Account != "" && ev.Detail["demand"] != "" {
+	if ev := evs[0]; treatments[ev.Kind].Reveals && ev.Account != "" && ev.Detail["demand"] != "" {
 		var err error
 		if reveals, err = l.covered(ctx, ev.Account, ev.Detail["demand"]); err != nil {
 			return err

@@ -97,7 +97,7 @@ func decided(addr, demand, decision, gagUntil string, at time.Time) sealpost.Eve
 	if gagUntil != "" {
 		d["nondisclosure_until"] = gagUntil
 	}
-	return sealpost.Event{Time: at, Kind: "demand.decided", Account: addr, Actor: "policy", Detail: d}
+	return sealpost.Event{Time: at, Kind: sealpost.EventDemandDecided, Account: addr, Actor: "policy", Detail: d}
 }
 
 // verifyOwned checks every owned entry independently of tlog: the
@@ -137,7 +137,7 @@ func TestLedgerPublishesOnceBlindedAndProves(t *testing.T) {
 	f := newFixture(t)
 	l := f.open(t)
 	at := f.now.Add(-time.Hour)
-	f.legal.Add(sealpost.Event{Time: at, Kind: "demand.filed", Actor: "officer-a", Detail: map[string]string{"demand": "D-2026-000001", "authority": "Secret Unit 7", "country": "US", "instrument": "search_warrant", "targets": "2"}})
+	f.legal.Add(sealpost.Event{Time: at, Kind: sealpost.EventDemandFiled, Actor: "officer-a", Detail: map[string]string{"demand": "D-2026-000001", "authority": "Secret Unit 7", "country": "US", "instrument": "search_warrant", "targets": "2"}})
 	f.legal.Add(decided("alice@demo.example", "D-2026-000001", "reject_out_of_jurisdiction", "", at))
 	f.legal.Add(decided("bob@demo.example", "D-2026-000001", "eligible", "", at))
 	n, err := l.Sync(ctx)
@@ -220,7 +220,7 @@ func TestLedgerGagCoversThenReveals(t *testing.T) {
 		t.Fatalf("after the lapse the owner sees %d entries, want 1", len(c.Entries))
 	}
 	verifyOwned(t, c, l.AccountSecret("alice@demo.example"))
-	f.legal.Add(sealpost.Event{Time: lapsed, Kind: "notice.sent", Account: "alice@demo.example", Actor: "system",
+	f.legal.Add(sealpost.Event{Time: lapsed, Kind: sealpost.EventNoticeSent, Account: "alice@demo.example", Actor: "system",
 		Detail: map[string]string{"demand": "D-2026-000002", "country": "US", "instrument": "search_warrant", "nondisclosure_until": "2027-01-01"}})
 	if _, err := l.Sync(ctx); err != nil {
 		t.Fatal(err)
@@ -258,7 +258,7 @@ func TestLedgerWithholdsAndLapsesCanary(t *testing.T) {
 	if ok, _ := l.RefreshCanary(ctx); ok {
 		t.Error("renewed after 6 h of 24")
 	}
-	f.legal.Add(sealpost.Event{Time: f.now, Kind: "demand.filed", Actor: "officer-a",
+	f.legal.Add(sealpost.Event{Time: f.now, Kind: sealpost.EventDemandFiled, Actor: "officer-a",
 		Detail: map[string]string{"demand": "D-2026-000003", "country": "US", "instrument": "national_security_request"}})
 	ns := decided("alice@demo.example", "D-2026-000003", "needs_review", "", f.now)
 	ns.Detail["instrument"] = "national_security_request"
@@ -380,7 +380,7 @@ func TestLedgerRevealInOneSync(t *testing.T) {
 		f.legal.Add(decided("bob@demo.example", "D-2026-000100", "eligible", "", at))
 	}
 	f.legal.Add(decided("carol@demo.example", "D-2026-000101", "eligible", "2026-11-22", at.Add(-24*time.Hour)))
-	f.legal.Add(sealpost.Event{Time: f.now, Kind: "notice.sent", Account: "carol@demo.example", Actor: "system",
+	f.legal.Add(sealpost.Event{Time: f.now, Kind: sealpost.EventNoticeSent, Account: "carol@demo.example", Actor: "system",
 		Detail: map[string]string{"demand": "D-2026-000101", "nondisclosure_until": "2026-11-22"}})
 	if n, err := l.Sync(ctx); err != nil || n != 302 {
 		t.Fatalf("Sync = %d, %v", n, err)
@@ -433,18 +433,18 @@ func TestLedgerOpensWithheld(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	l := f.open(t)
-	ns := func(kind, account string, at time.Time, more map[string]string) sealpost.Event {
+	ns := func(kind sealpost.EventKind, account string, at time.Time, more map[string]string) sealpost.Event {
 		d := map[string]string{"demand": "D-2026-000042", "country": "US", "instrument": "national_security_request", "nondisclosure_until": "2027-01-01"}
 		for k, v := range more {
 			d[k] = v
 		}
 		return sealpost.Event{Time: at, Kind: kind, Account: account, Actor: "policy", Detail: d}
 	}
-	f.legal.Add(ns("demand.filed", "", f.now, map[string]string{"targets": "1"}))
-	f.legal.Add(ns("demand.decided", "alice@demo.example", f.now, map[string]string{"decision": "needs_review"}))
-	f.legal.Add(ns("notice.queued", "alice@demo.example", f.now, nil))
+	f.legal.Add(ns(sealpost.EventDemandFiled, "", f.now, map[string]string{"targets": "1"}))
+	f.legal.Add(ns(sealpost.EventDemandDecided, "alice@demo.example", f.now, map[string]string{"decision": "needs_review"}))
+	f.legal.Add(ns(sealpost.EventNoticeQueued, "alice@demo.example", f.now, nil))
 	lapsed := time.Date(2027, 1, 2, 9, 0, 0, 0, time.UTC)
-	f.legal.Add(ns("notice.sent", "alice@demo.example", lapsed, nil))
+	f.legal.Add(ns(sealpost.EventNoticeSent, "alice@demo.example", lapsed, nil))
 	if _, err := l.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ func TestLedgerOpensWithheld(t *testing.T) {
 	}
 	data, _ := f.log.Entry(ctx, 3)
 	notice, err := Parse(data)
-	if err != nil || notice.Kind != "notice.sent" || len(notice.Opens) != 3 {
+	if err != nil || notice.Kind != sealpost.EventNoticeSent || len(notice.Opens) != 3 {
 		t.Fatalf("the notice after the lapse: %s, %v", data, err)
 	}
 	alice := l.AccountSecret("alice@demo.example")
@@ -468,7 +468,7 @@ func TestLedgerOpensWithheld(t *testing.T) {
 			t.Errorf("opening %d (index %d) does not open its commitment", k, o.Index)
 		}
 		full, _ := Parse([]byte(o.Entry))
-		if full.Kind == "demand.decided" && !Mine(full, alice, o.Salt) {
+		if full.Kind == sealpost.EventDemandDecided && !Mine(full, alice, o.Salt) {
 			t.Error("the opened decision is not recognisable as alice's")
 		}
 		// A changed opening does not check.
@@ -482,7 +482,7 @@ func TestLedgerOpensWithheld(t *testing.T) {
 		t.Error("the notice after the lapse is not alice's")
 	}
 	// Openings are made once.
-	f.legal.Add(ns("notice.sent", "alice@demo.example", lapsed, nil))
+	f.legal.Add(ns(sealpost.EventNoticeSent, "alice@demo.example", lapsed, nil))
 	l.Sync(ctx)
 	data, _ = f.log.Entry(ctx, 4)
 	if again, _ := Parse(data); len(again.Opens) != 0 {
@@ -505,7 +505,7 @@ func TestJournalSource(t *testing.T) {
 	}
 	defer j.Close()
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	for i, kind := range []string{"mailbox.move.requested", "mailbox.move.completed", "account.reset"} {
+	for i, kind := range []sealpost.EventKind{sealpost.EventMailboxMoveRequested, sealpost.EventMailboxMoveCompleted, sealpost.EventAccountReset} {
 		if err := j.Record(ctx, sealpost.Event{Time: at, Kind: kind, Account: "alice@demo.example", Actor: "owner"}); err != nil {
 			t.Fatal(err)
 		}
@@ -514,7 +514,7 @@ func TestJournalSource(t *testing.T) {
 			t.Fatalf("after event %d: %+v, %v", i+1, evs, err)
 		}
 	}
-	if evs, _ := src.Events(ctx, 1, 1); len(evs) != 1 || evs[0].Kind != "mailbox.move.completed" {
+	if evs, _ := src.Events(ctx, 1, 1); len(evs) != 1 || evs[0].Kind != sealpost.EventMailboxMoveCompleted {
 		t.Errorf("Events(1, 1) = %+v", evs)
 	}
 }

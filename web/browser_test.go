@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/internal/testenv"
 	"github.com/sealpost/sealpost/transparency"
 	"github.com/sealpost/sealpost/web"
@@ -35,11 +36,11 @@ func signIn(ctx context.Context, base, addr, pass string) chromedp.Tasks {
 
 // row is one entry row of the privacy page as the browser shows it.
 type row struct {
-	Demand   string `json:"demand"`
-	Kind     string `json:"kind"`
-	Outcome  string `json:"outcome"`
-	Proof    string `json:"proof"`
-	Verified string `json:"verified"`
+	Demand   string             `json:"demand"`
+	Kind     sealpost.EventKind `json:"kind"`
+	Outcome  string             `json:"outcome"`
+	Proof    string             `json:"proof"`
+	Verified string             `json:"verified"`
 }
 
 const rowsJS = `Array.from(document.querySelectorAll('#entries tbody tr')).map(r => ({
@@ -78,7 +79,7 @@ func TestBrowserPrivacyPageVerifies(t *testing.T) {
 		if r.Proof != "verified" || r.Verified != "true" {
 			t.Errorf("entry %s %s: proof %q (data-verified %q), want verified", r.Demand, r.Kind, r.Proof, r.Verified)
 		}
-		if r.Demand == lapsedDemand && r.Kind == "demand.decided" && strings.Contains(r.Outcome, "reject out of jurisdiction") {
+		if r.Demand == lapsedDemand && r.Kind == sealpost.EventDemandDecided && strings.Contains(r.Outcome, "reject out of jurisdiction") {
 			rejected = true
 		}
 	}
@@ -122,7 +123,7 @@ func (t *tampered) Owned(ctx context.Context, addr string, now time.Time) (trans
 // decided returns the index in c.Entries of the decision entry.
 func decided(c *transparency.Checked) int {
 	for i, o := range c.Entries {
-		if o.Entry.Kind == "demand.decided" {
+		if o.Entry.Kind == sealpost.EventDemandDecided {
 			return i
 		}
 	}
@@ -202,7 +203,7 @@ func TestBrowserTamperedProofsFail(t *testing.T) {
 			}
 			var seen bool
 			for _, r := range rows {
-				if r.Kind != "demand.decided" && !tc.checkpoint {
+				if r.Kind != sealpost.EventDemandDecided && !tc.checkpoint {
 					if r.Proof != "verified" {
 						t.Errorf("untouched entry %s: %q", r.Kind, r.Proof)
 					}

@@ -64,10 +64,10 @@ func (d mePage) FieldErrors() any { return nil }
 // entryRow is one log entry about the owner, in words.
 type entryRow struct {
 	Index      uint64
-	Time       string // as logged
-	When       string // for people
-	Kind       string // as logged
-	What       string // the kind in words
+	Time       string             // as logged
+	When       string             // for people
+	Kind       sealpost.EventKind // as logged
+	What       string             // the kind in words
 	Demand     string
 	Country    string
 	Instrument string
@@ -243,29 +243,31 @@ func checkpointSize(cp []byte) uint64 {
 }
 
 // kinds says in words what each kind of event was, as its owner reads it.
-var kinds = map[string]string{
-	"demand.filed":            "A demand was filed",
-	"demand.decided":          "The policy decided on a demand naming you",
-	"demand.transition":       "A demand naming you moved to a new step",
-	"demand.approval":         "A disclosure was approved",
-	"demand.disclosure":       "Data was handed over",
-	"hold.placed":             "A legal hold was placed on your mailbox",
-	"hold.released":           "The legal hold on your mailbox was released",
-	"notice.queued":           "A notice to you was prepared",
-	"notice.sent":             "You were notified",
-	"mailbox.move":            "Your mailbox moved",
-	"mailbox.move.requested":  "A move of your mailbox was requested",
-	"mailbox.move.completed":  "Your mailbox moved",
-	"account.reset":           "Your key was reset by an administrator",
-	"account.deleted":         "Your account was deleted",
-	transparency.KindWithheld: "A withheld event",
+// Every kind whose events name an account (transparency.Treatment.Account)
+// has its words here (TestEveryAccountKindInWords); any other kind is shown
+// as its name in words.
+var kinds = map[sealpost.EventKind]string{
+	sealpost.EventDemandFiled:          "A demand was filed",
+	sealpost.EventDemandDecided:        "The policy decided on a demand naming you",
+	sealpost.EventDemandTransition:     "A demand naming you moved to a new step",
+	sealpost.EventDemandApproval:       "A disclosure was approved",
+	sealpost.EventDemandDisclosure:     "Data was handed over",
+	sealpost.EventHoldPlaced:           "A legal hold was placed on your mailbox",
+	sealpost.EventHoldReleased:         "The legal hold on your mailbox was released",
+	sealpost.EventNoticeQueued:         "A notice to you was prepared",
+	sealpost.EventNoticeSent:           "You were notified",
+	sealpost.EventMailboxMoveRequested: "A move of your mailbox was requested",
+	sealpost.EventMailboxMoveCompleted: "Your mailbox moved",
+	sealpost.EventAccountReset:         "Your key was reset by an administrator",
+	sealpost.EventAccountDeleted:       "Your account was deleted",
+	transparency.KindWithheld:          "A withheld event",
 }
 
-func kindInWords(kind string) string {
+func kindInWords(kind sealpost.EventKind) string {
 	if w, ok := kinds[kind]; ok {
 		return w
 	}
-	return words(kind)
+	return words(string(kind))
 }
 
 // words turns an identifier (reject_out_of_jurisdiction, support.access)

@@ -112,7 +112,7 @@ const (
 )
 
 // demandEvent is an event of legal/store's outbox for a demand.
-func demandEvent(at time.Time, kind, id, account, actor, country, instrument, gagUntil string, more map[string]string) sealpost.Event {
+func demandEvent(at time.Time, kind sealpost.EventKind, id, account, actor, country, instrument, gagUntil string, more map[string]string) sealpost.Event {
 	d := map[string]string{"demand": id, "authority": "A court", "country": country, "instrument": instrument,
 		"received": at.Format(time.DateOnly)}
 	if gagUntil != "" {
@@ -159,21 +159,21 @@ func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	gagged := now.Add(365 * 24 * time.Hour).Format(time.DateOnly)
 	src := &transparency.SliceSource{}
 	for _, e := range []sealpost.Event{
-		demandEvent(t0, "demand.filed", lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
+		demandEvent(t0, sealpost.EventDemandFiled, lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
 			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
-		demandEvent(t0, "demand.decided", lapsedDemand, alice, "policy", "US", "search_warrant", lapsed,
+		demandEvent(t0, sealpost.EventDemandDecided, lapsedDemand, alice, "policy", "US", "search_warrant", lapsed,
 			map[string]string{"decision": "reject_out_of_jurisdiction", "policy_version": "test-1", "route": "MLAT via Ireland"}),
-		demandEvent(t0.Add(time.Hour), "demand.transition", lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
+		demandEvent(t0.Add(time.Hour), sealpost.EventDemandTransition, lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
 			map[string]string{"from": "received", "to": "rejected"}),
-		demandEvent(t0.Add(time.Hour), "demand.filed", gaggedDemand, "", "officer-a", "IE", "search_warrant", gagged,
+		demandEvent(t0.Add(time.Hour), sealpost.EventDemandFiled, gaggedDemand, "", "officer-a", "IE", "search_warrant", gagged,
 			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
-		demandEvent(t0.Add(time.Hour), "demand.decided", gaggedDemand, alice, "policy", "IE", "search_warrant", gagged,
+		demandEvent(t0.Add(time.Hour), sealpost.EventDemandDecided, gaggedDemand, alice, "policy", "IE", "search_warrant", gagged,
 			map[string]string{"decision": "eligible", "policy_version": "test-1"}),
-		demandEvent(t0.Add(2*time.Hour), "demand.filed", bobDemand, "", "officer-b", "IE", "subpoena", "",
+		demandEvent(t0.Add(2*time.Hour), sealpost.EventDemandFiled, bobDemand, "", "officer-b", "IE", "subpoena", "",
 			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
-		demandEvent(t0.Add(2*time.Hour), "demand.decided", bobDemand, bob, "policy", "IE", "subpoena", "",
+		demandEvent(t0.Add(2*time.Hour), sealpost.EventDemandDecided, bobDemand, bob, "policy", "IE", "subpoena", "",
 			map[string]string{"decision": "eligible", "policy_version": "test-1"}),
-		demandEvent(now.Add(-9*24*time.Hour), "notice.sent", lapsedDemand, alice, "system", "US", "search_warrant", lapsed,
+		demandEvent(now.Add(-9*24*time.Hour), sealpost.EventNoticeSent, lapsedDemand, alice, "system", "US", "search_warrant", lapsed,
 			map[string]string{"notice": "n-1"}),
 	} {
 		src.Add(e)
@@ -458,7 +458,7 @@ func TestPrivacyPage(t *testing.T) {
 		if ent.DemandOf() != lapsedDemand {
 			t.Errorf("entry %d is about %q", idx, ent.DemandOf())
 		}
-		if ent.Kind == "demand.decided" && ent.Salt != "" {
+		if ent.Kind == sealpost.EventDemandDecided && ent.Salt != "" {
 			t.Errorf("entry %d was logged under a gag yet carries its salt", idx)
 		}
 	}
@@ -481,7 +481,7 @@ func TestProofDownload(t *testing.T) {
 		switch {
 		case o.Entry.DemandOf() == gaggedDemand:
 			gagged = o.Index
-		case o.Entry.Kind == "demand.decided":
+		case o.Entry.Kind == sealpost.EventDemandDecided:
 			own = o.Index
 		}
 	}
@@ -507,7 +507,7 @@ func TestProofDownload(t *testing.T) {
 	if pe.Index != own {
 		t.Errorf("proof of entry %d, want %d", pe.Index, own)
 	}
-	if e, err := transparency.Parse(pe.Entry); err != nil || e.DemandOf() != lapsedDemand || e.Kind != "demand.decided" {
+	if e, err := transparency.Parse(pe.Entry); err != nil || e.DemandOf() != lapsedDemand || e.Kind != sealpost.EventDemandDecided {
 		t.Errorf("proved entry %q: %v", pe.Entry, err)
 	}
 	for name, p := range map[string]string{
@@ -613,7 +613,7 @@ func TestTransparencyReport(t *testing.T) {
 	// A new demand reaches the log: the next report counts it (the page
 	// caches reports only for the checkpoint they were computed from).
 	at := time.Unix(0, rep.Period.From.UnixNano()).Add(time.Hour)
-	f.src.Add(demandEvent(at, "demand.filed", "dm-new", "", "officer-a", "US", "search_warrant", "", map[string]string{"state": "received", "targets": "1"}))
+	f.src.Add(demandEvent(at, sealpost.EventDemandFiled, "dm-new", "", "officer-a", "US", "search_warrant", "", map[string]string{"state": "received", "targets": "1"}))
 	if _, err := f.ledger.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -199,7 +199,7 @@ sealed until the owner uses their recovery code.`,
 					if err != nil {
 						return err
 					}
-					if err := srv.Record(ctx, sealpost.Event{Kind: "account.reset", Account: sealpost.NormalizeAddress(args[0]), Actor: "admin",
+					if err := srv.Record(ctx, sealpost.Event{Kind: sealpost.EventAccountReset, Account: sealpost.NormalizeAddress(args[0]), Actor: "admin",
 						Detail: map[string]string{"sealed_generations": fmt.Sprint(res.SealedGenerations)}}); err != nil {
 						return err
 					}
@@ -252,7 +252,7 @@ func newAccountDeleteCmd() *cobra.Command {
 				if err := srv.Router.DeleteAccount(ctx, args[0]); err != nil {
 					return err
 				}
-				if err := srv.Record(ctx, sealpost.Event{Kind: "account.deleted", Account: sealpost.NormalizeAddress(args[0]), Actor: "admin"}); err != nil {
+				if err := srv.Record(ctx, sealpost.Event{Kind: sealpost.EventAccountDeleted, Account: sealpost.NormalizeAddress(args[0]), Actor: "admin"}); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", args[0])

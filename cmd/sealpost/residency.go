@@ -39,7 +39,7 @@ belongs to no account of its region, or if a referenced blob is missing.`,
 				// The audit reads every region's storage (metadata, never
 				// content): an operator's access, recorded in the journal
 				// and so in the transparency log.
-				if err := srv.Record(ctx, sealpost.Event{Kind: "residency.audit", Actor: "admin",
+				if err := srv.Record(ctx, sealpost.Event{Kind: sealpost.EventResidencyAudit, Actor: "admin",
 					Detail: map[string]string{"findings": strconv.Itoa(len(rep.Findings))}}); err != nil {
 					return err
 				}

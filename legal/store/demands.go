@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/legal"
 )
@@ -148,7 +149,7 @@ func (s *Store) File(ctx context.Context, d legal.Demand, docs map[string][]byte
 		detail["state"] = string(legal.Received)
 		detail["targets"] = strconv.Itoa(len(d.Targets))
 		detail["documents"] = strconv.Itoa(len(d.Documents))
-		if err := addEvent(ctx, tx, "demand.filed", "", filedBy, at, detail); err != nil {
+		if err := addEvent(ctx, tx, sealpost.EventDemandFiled, "", filedBy, at, detail); err != nil {
 			return err
 		}
 		for _, dec := range decisions {
@@ -160,7 +161,7 @@ func (s *Store) File(ctx context.Context, d legal.Demand, docs map[string][]byte
 				d.ID, dec.Target, string(dec.Decision), dec.PolicyVersion, string(b)); err != nil {
 				return err
 			}
-			if err := addEvent(ctx, tx, "demand.decided", dec.Target, ActorPolicy, at, decisionDetail(d, dec)); err != nil {
+			if err := addEvent(ctx, tx, sealpost.EventDemandDecided, dec.Target, ActorPolicy, at, decisionDetail(d, dec)); err != nil {
 				return err
 			}
 		}

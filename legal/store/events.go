@@ -12,7 +12,8 @@ import (
 // sequence number. Sequence numbers grow in commit order, so an event
 // never appears behind one already read.
 //
-// The kinds, each written in the transaction of its change:
+// The kinds (sealpost.EventKind, stored as these strings), each written in
+// the transaction of its change:
 //
 //	demand.filed       File; Actor the filer
 //	demand.decided     File, one per decision; Account the target, Actor "policy"

@@ -15,11 +15,13 @@ import (
 	"github.com/sealpost/sealpost/legal"
 )
 
-// wantEvent is what a test expects of an event: its kind, account, actor,
-// and some of its detail.
+// wantEvent is what a test expects of an event: its kind (as stored, so
+// the tests below spell out each kind's string), account, actor, and some
+// of its detail.
 type wantEvent struct {
-	kind, account, actor string
-	detail               map[string]string
+	kind           sealpost.EventKind
+	account, actor string
+	detail         map[string]string
 }
 
 // TestEvents runs every kind of mutation, each followed by a refused one,
@@ -227,7 +229,7 @@ func TestForward(t *testing.T) {
 	if err := s.AddOfficer(ctx, "olivia", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	if next, err := s.Forward(ctx, r, last); err != nil || next <= last || r.got[len(r.got)-1].Kind != "officer.added" {
+	if next, err := s.Forward(ctx, r, last); err != nil || next <= last || r.got[len(r.got)-1].Kind != sealpost.EventOfficerAdded {
 		t.Errorf("Forward after a change: %d %v", next, err)
 	}
 }

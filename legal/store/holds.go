@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
 
@@ -65,7 +66,7 @@ func (s *Store) PlaceHold(ctx context.Context, demandID, address, by string, at 
 			demandID, address, at.UnixNano(), by); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, "hold.placed", address, by, at, demandDetail(d.Demand))
+		return addEvent(ctx, tx, sealpost.EventHoldPlaced, address, by, at, demandDetail(d.Demand))
 	})
 }
 
@@ -95,7 +96,7 @@ func (s *Store) ReleaseHold(ctx context.Context, demandID, address, by string, a
 		} else if n == 0 {
 			return errors.E(errors.NotExist, errors.Errorf("no active hold on %s for demand %s", address, demandID))
 		}
-		return addEvent(ctx, tx, "hold.released", address, by, at, demandDetail(d.Demand))
+		return addEvent(ctx, tx, sealpost.EventHoldReleased, address, by, at, demandDetail(d.Demand))
 	})
 }
 

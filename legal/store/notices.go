@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
 
@@ -58,7 +59,7 @@ func (s *Store) AddNotice(ctx context.Context, n Notice) (Notice, error) {
 		detail := demandDetail(d.Demand)
 		detail["notice"] = strconv.FormatInt(n.ID, 10)
 		detail["due"] = n.Due.UTC().Format(time.RFC3339)
-		return addEvent(ctx, tx, "notice.queued", n.Address, ActorSystem, n.Queued, detail)
+		return addEvent(ctx, tx, sealpost.EventNoticeQueued, n.Address, ActorSystem, n.Queued, detail)
 	})
 	if err != nil {
 		return Notice{}, err
@@ -111,7 +112,7 @@ func (s *Store) MarkNoticeSent(ctx context.Context, id int64, at time.Time) erro
 		}
 		detail := demandDetail(d.Demand)
 		detail["notice"] = strconv.FormatInt(id, 10)
-		return addEvent(ctx, tx, "notice.sent", address, ActorSystem, at, detail)
+		return addEvent(ctx, tx, sealpost.EventNoticeSent, address, ActorSystem, at, detail)
 	})
 }
 

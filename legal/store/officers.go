@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )
 
@@ -136,7 +137,7 @@ func (s *Store) AddOfficer(ctx context.Context, name, password string) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO officers (name, password_hash, added) VALUES (?, ?, ?)`, name, h, now.UnixNano()); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, "officer.added", "", ActorAdmin, now, map[string]string{"officer": name})
+		return addEvent(ctx, tx, sealpost.EventOfficerAdded, "", ActorAdmin, now, map[string]string{"officer": name})
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/legal"
 )
@@ -44,7 +45,7 @@ func (s *Store) AddTransition(ctx context.Context, id string, t legal.Transition
 		detail := demandDetail(d.Demand)
 		detail["from"] = string(t.From)
 		detail["to"] = string(t.To)
-		return addEvent(ctx, tx, "demand.transition", "", t.Actor, t.At, detail)
+		return addEvent(ctx, tx, sealpost.EventDemandTransition, "", t.Actor, t.At, detail)
 	})
 }
 
@@ -85,7 +86,7 @@ func (s *Store) AddApproval(ctx context.Context, id string, a Approval) error {
 		detail := demandDetail(d.Demand)
 		detail["state"] = string(d.state)
 		detail["approvals"] = strconv.Itoa(n)
-		return addEvent(ctx, tx, "demand.approval", "", a.Officer, a.At, detail)
+		return addEvent(ctx, tx, sealpost.EventDemandApproval, "", a.Officer, a.At, detail)
 	})
 }
 
@@ -134,7 +135,7 @@ func (s *Store) AddDisclosure(ctx context.Context, demandID string, manifestSHA2
 		detail["disclosure"] = strconv.FormatInt(id, 10)
 		detail["manifest_sha256"] = manifestSHA256
 		detail["officers"] = strings.Join(by, ",")
-		return addEvent(ctx, tx, "demand.disclosure", "", strings.Join(by, ","), at, detail)
+		return addEvent(ctx, tx, sealpost.EventDemandDisclosure, "", strings.Join(by, ","), at, detail)
 	})
 }
 

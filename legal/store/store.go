@@ -210,13 +210,13 @@ const (
 )
 
 // addEvent appends an event to the outbox in tx.
-func addEvent(ctx context.Context, tx *sql.Tx, kind, account, actor string, at time.Time, detail map[string]string) error {
+func addEvent(ctx context.Context, tx *sql.Tx, kind sealpost.EventKind, account, actor string, at time.Time, detail map[string]string) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return errors.E(errors.Internal, err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO events (at, kind, account, actor, detail) VALUES (?, ?, ?, ?, ?)`,
-		at.UnixNano(), kind, account, actor, string(b))
+		at.UnixNano(), string(kind), account, actor, string(b))
 	return err
 }
 

@@ -58,11 +58,11 @@ func BenchmarkCompute(b *testing.B) {
 			return m
 		}
 		addr := fmt.Sprintf("user%d@demo.example", d%5000)
-		add(sealpost.Event{Time: when, Kind: "demand.filed", Actor: "officer", Detail: detail})
-		add(sealpost.Event{Time: when, Kind: "demand.decided", Account: addr, Actor: "policy", Detail: with("decision", "reject_out_of_jurisdiction")})
-		add(sealpost.Event{Time: when, Kind: "demand.transition", Actor: "officer", Detail: with("from", "received", "to", "in_review")})
-		add(sealpost.Event{Time: when, Kind: "demand.transition", Actor: "officer", Detail: with("from", "in_review", "to", "rejected")})
-		add(sealpost.Event{Time: when, Kind: "notice.sent", Account: addr, Actor: "system", Detail: detail})
+		add(sealpost.Event{Time: when, Kind: sealpost.EventDemandFiled, Actor: "officer", Detail: detail})
+		add(sealpost.Event{Time: when, Kind: sealpost.EventDemandDecided, Account: addr, Actor: "policy", Detail: with("decision", "reject_out_of_jurisdiction")})
+		add(sealpost.Event{Time: when, Kind: sealpost.EventDemandTransition, Actor: "officer", Detail: with("from", "received", "to", "in_review")})
+		add(sealpost.Event{Time: when, Kind: sealpost.EventDemandTransition, Actor: "officer", Detail: with("from", "in_review", "to", "rejected")})
+		add(sealpost.Event{Time: when, Kind: sealpost.EventNoticeSent, Account: addr, Actor: "system", Detail: detail})
 	}
 	if len(batch) > 0 {
 		if _, err := l.AppendAll(ctx, batch); err != nil {

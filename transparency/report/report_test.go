@@ -129,30 +129,30 @@ func at(s string) time.Time {
 func (l *testLog) filed(d demandSpec, when string, decisions ...string) {
 	l.t.Helper()
 	t := at(when)
-	l.event(transparency.SourceLegal, sealpost.Event{Time: t, Kind: "demand.filed", Actor: "Officer Alice",
+	l.event(transparency.SourceLegal, sealpost.Event{Time: t, Kind: sealpost.EventDemandFiled, Actor: "Officer Alice",
 		Detail: with(d.detail(), "state", "received", "targets", strconv.Itoa(len(d.targets)), "documents", "1")})
 	for i, dec := range decisions {
 		parts := strings.Split(dec+"||", "|")
-		l.event(transparency.SourceLegal, sealpost.Event{Time: t, Kind: "demand.decided", Account: d.targets[i], Actor: "policy",
+		l.event(transparency.SourceLegal, sealpost.Event{Time: t, Kind: sealpost.EventDemandDecided, Account: d.targets[i], Actor: "policy",
 			Detail: with(d.detail(), "decision", parts[0], "policy_version", "p1", "yields", parts[1], "category_decisions", parts[2])})
 	}
 }
 
 func (l *testLog) transition(d demandSpec, when, from, to string) {
 	l.t.Helper()
-	l.event(transparency.SourceLegal, sealpost.Event{Time: at(when), Kind: "demand.transition", Actor: "Officer Bob",
+	l.event(transparency.SourceLegal, sealpost.Event{Time: at(when), Kind: sealpost.EventDemandTransition, Actor: "Officer Bob",
 		Detail: with(d.detail(), "from", from, "to", to)})
 }
 
 func (l *testLog) disclosure(d demandSpec, when string) {
 	l.t.Helper()
-	l.event(transparency.SourceLegal, sealpost.Event{Time: at(when), Kind: "demand.disclosure", Actor: "Officer Alice,Officer Bob",
+	l.event(transparency.SourceLegal, sealpost.Event{Time: at(when), Kind: sealpost.EventDemandDisclosure, Actor: "Officer Alice,Officer Bob",
 		Detail: with(d.detail(), "state", "complied", "disclosure", "1", "manifest_sha256", strings.Repeat("ab", 32), "officers", "Officer Alice,Officer Bob")})
 }
 
 func (l *testLog) noticeSent(d demandSpec, when, addr string) {
 	l.t.Helper()
-	l.event(transparency.SourceLegal, sealpost.Event{Time: at(when), Kind: "notice.sent", Account: addr, Actor: "sealpost",
+	l.event(transparency.SourceLegal, sealpost.Event{Time: at(when), Kind: sealpost.EventNoticeSent, Account: addr, Actor: "sealpost",
 		Detail: with(d.detail(), "notice", "1")})
 }
 
@@ -235,9 +235,9 @@ func scenario(t *testing.T) *testLog {
 	l.filed(k, "2026-05-10T08:00:00Z", "reject_insufficient_instrument", "reject_insufficient_instrument")
 
 	// Entries about no demand.
-	l.event(transparency.SourceJournal, sealpost.Event{Time: at("2026-02-01T00:00:00Z"), Kind: "mailbox.move", Account: "ann@example.ie", Actor: "owner",
-		Detail: map[string]string{"from_region": "us", "to_region": "ie", "phase": "done"}})
-	l.event(transparency.SourceLegal, sealpost.Event{Time: at("2026-01-01T00:00:00Z"), Kind: "officer.added", Actor: "admin",
+	l.event(transparency.SourceJournal, sealpost.Event{Time: at("2026-02-01T00:00:00Z"), Kind: sealpost.EventMailboxMoveCompleted, Account: "ann@example.ie", Actor: "owner",
+		Detail: map[string]string{"from": "us", "to": "ie"}})
+	l.event(transparency.SourceLegal, sealpost.Event{Time: at("2026-01-01T00:00:00Z"), Kind: sealpost.EventOfficerAdded, Actor: "admin",
 		Detail: map[string]string{"officer": "Officer Alice"}})
 	return l
 }
@@ -325,7 +325,7 @@ func TestCompute(t *testing.T) {
 	// The gagged demand's decisions were logged without their salt.
 	for _, data := range entries {
 		e, _ := transparency.Parse(data)
-		if e.DemandOf() == "d-d" && e.Kind == "demand.decided" && e.Salt != "" {
+		if e.DemandOf() == "d-d" && e.Kind == sealpost.EventDemandDecided && e.Salt != "" {
 			t.Errorf("gagged decision logged with its salt: %s", data)
 		}
 	}
@@ -377,7 +377,7 @@ func TestNationalSecurityBand(t *testing.T) {
 		l.seq[transparency.SourceLegal]++
 		d := demandSpec{id: "ns-" + strconv.Itoa(i), country: "US", instrument: "national_security_request", received: "2026-08-01"}
 		pub, _ := l.blinder.Build(transparency.SourceLegal, l.seq[transparency.SourceLegal],
-			sealpost.Event{Time: at("2026-08-01T10:00:00Z"), Kind: "demand.filed", Actor: "Officer Alice", Detail: d.detail()}, l.w, nil)
+			sealpost.Event{Time: at("2026-08-01T10:00:00Z"), Kind: sealpost.EventDemandFiled, Actor: "Officer Alice", Detail: d.detail()}, l.w, nil)
 		if pub.Kind != transparency.KindWithheld {
 			t.Fatalf("entry not withheld: %+v", pub)
 		}
@@ -396,7 +396,7 @@ func TestNationalSecurityBand(t *testing.T) {
 		}
 	}
 	d := demandSpec{id: "ns-late", country: "US", instrument: "national_security_request", received: "2027-01-01"}
-	l.event(transparency.SourceLegal, sealpost.Event{Time: at("2027-01-01T00:00:00Z"), Kind: "demand.filed", Actor: "x", Detail: d.detail()})
+	l.event(transparency.SourceLegal, sealpost.Event{Time: at("2027-01-01T00:00:00Z"), Kind: sealpost.EventDemandFiled, Actor: "x", Detail: d.detail()})
 
 	cp, entries := l.snapshot()
 	r, err := Compute(cp, l.vkey, entries, mustPeriod(t, "2026-H2"))
@@ -507,12 +507,12 @@ func TestComputeBadEntry(t *testing.T) {
 		}, "entry 1:"},
 		{"bad targets", func(l *testLog) {
 			d := demandSpec{id: "bad", country: "US", instrument: "subpoena", received: "2026-01-01"}
-			l.event(transparency.SourceLegal, sealpost.Event{Time: at("2026-01-01T00:00:00Z"), Kind: "demand.filed", Detail: with(d.detail(), "targets", "many")})
+			l.event(transparency.SourceLegal, sealpost.Event{Time: at("2026-01-01T00:00:00Z"), Kind: sealpost.EventDemandFiled, Detail: with(d.detail(), "targets", "many")})
 		}, "entry 1:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newTestLog(t)
-			l.event(transparency.SourceJournal, sealpost.Event{Time: at("2026-01-01T00:00:00Z"), Kind: "policy.change", Actor: "admin"})
+			l.event(transparency.SourceJournal, sealpost.Event{Time: at("2026-01-01T00:00:00Z"), Kind: sealpost.EventPolicyLoaded, Actor: "admin"})
 			tc.add(l)
 			cp, entries := l.snapshot()
 			_, err := Compute(cp, l.vkey, entries, mustPeriod(t, "2026"))

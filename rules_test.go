@@ -1,6 +1,10 @@
 package sealpost
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/sealpost/sealpost/errors"
+)
 
 func TestMailboxNames(t *testing.T) {
 	for name, ok := range map[string]bool{
@@ -8,7 +12,7 @@ func TestMailboxNames(t *testing.T) {
 		"": false, "/a": false, "a/": false, "a//b": false, "a*": false, "b%": false,
 		"tab\there": false, "nul\x00": false, "\xff": false,
 	} {
-		if err := CheckMailboxName(name); (err == nil) != ok {
+		if err := CheckMailboxName(name); (err == nil) != ok || (err != nil && !errors.Is(errors.Invalid, err)) {
 			t.Errorf("CheckMailboxName(%q) = %v, want ok=%v", name, err, ok)
 		}
 	}
@@ -32,8 +36,8 @@ func TestQueuedMessageCheck(t *testing.T) {
 		"LF in sender":  {From: "a\n", Recipients: []string{"b@y.example"}, Blob: "r"},
 		"negative size": {Recipients: []string{"b@y.example"}, Blob: "r", Size: -1},
 	} {
-		if err := m.Check(); err == nil {
-			t.Errorf("%s: Check accepted %+v", name, m)
+		if err := m.Check(); !errors.Is(errors.Invalid, err) {
+			t.Errorf("%s: Check = %v for %+v, want an Invalid error", name, err, m)
 		}
 	}
 }

@@ -1,10 +1,14 @@
 // Package sealpost holds the types and small interfaces shared by every part
-// of Sealpost: accounts, mailboxes and messages, and the two storage
-// interfaces (a metadata Store and a sealed BlobStore) that the protocol
-// servers reach only through the postbox service.
+// of Sealpost. sealpost.go: accounts, mailboxes and messages, and the
+// storage interfaces (a region's metadata Store, the union of small
+// interfaces a caller may ask for alone, and the sealed BlobStore) that the
+// protocol servers reach only through the postbox service. directory.go:
+// regions and the global Directory of homes and moves. event.go: events and
+// their kinds, which the transparency log publishes. rules.go: what makes a
+// mailbox name or a queued message valid.
 //
-// This package imports nothing else from the project. Reading it is reading
-// the architecture; docs/ARCHITECTURE.md tells how the parts fit.
+// This package imports nothing else from the project but errors. Reading it
+// is reading the architecture; docs/ARCHITECTURE.md tells how the parts fit.
 package sealpost
 
 import (
@@ -315,6 +319,56 @@ type QueueStore interface {
 	Dequeue(ctx context.Context, id int64) ([]BlobRef, error)
 }
 
+// AccountImage is everything a region's metadata store holds about one
+// account, as needed to move it to another region unchanged: the blobs are
+// copied separately and the refs rewritten by the mover.
+type AccountImage struct {
+	Account   Account
+	Keys      []Key
+	Mailboxes []MailboxImage
+}
+
+// MailboxImage is one mailbox of an AccountImage with all its messages.
+// UIDValidity, UIDNext, HighestModSeq and every message's UID and ModSeq are
+// kept, so IMAP clients need not resynchronise after a move.
+type MailboxImage struct {
+	Mailbox  Mailbox
+	Messages []Message
+}
+
+// Inventory is what a region's metadata store holds, as the residency audit
+// needs it: the accounts, the blobs each references, and any rows that
+// belong to no account held here.
+type Inventory struct {
+	Accounts []Account
+	// Blobs maps every referenced blob to the address of the account whose
+	// message references it, or to "" for the outbound queue.
+	Blobs map[BlobRef]string
+	// Orphans describes rows that belong to no account in this store
+	// (a mailbox, key or message whose account or mailbox is missing).
+	Orphans []string
+}
+
+// RegionStore is what a region's Store offers beyond mail storage, for
+// residency: the region it belongs to, and moving accounts in and out.
+type RegionStore interface {
+	// Claim binds the store to a region: the first Claim records it, a
+	// later Claim with the same region is a no-op, and one with another
+	// region is a WrongRegion error. A store is claimed when opened, so
+	// one region's storage can never be mounted as another's.
+	Claim(ctx context.Context, region RegionID) error
+	// ExportAccount returns the account's whole image. NotExist if absent.
+	ExportAccount(ctx context.Context, addr string) (AccountImage, error)
+	// ImportAccount inserts an image verbatim in one transaction: account,
+	// key generations (new KeyIDs; messages are re-pointed to them),
+	// mailboxes with their UIDValidity/UIDNext/HighestModSeq, messages with
+	// their UIDs, flags, dates, ModSeqs and session keys. Exist if the
+	// address already has an account here. The image's IDs are ignored.
+	ImportAccount(ctx context.Context, img AccountImage) (Account, error)
+	// Inventory lists what the store holds.
+	Inventory(ctx context.Context) (Inventory, error)
+}
+
 // Store is the metadata store of one region: the union of the small
 // interfaces above, each of which a caller may ask for alone. Implementations:
 // store/sqlite (embedded) and store/postgres, and store/guard, which wraps
@@ -327,6 +381,15 @@ type Store interface {
 	QueueStore
 	RegionStore
 	Close() error
+}
+
+// Sealer seals plaintext to one public key: only the holder of the matching
+// private key can open what it writes. seal.Recipient is the implementation
+// (OpenPGP); the outbound queue is sealed with one. A Sealer is safe for
+// concurrent use.
+type Sealer interface {
+	// Seal writes the sealed form of plaintext to w.
+	Seal(w io.Writer, plaintext []byte) error
 }
 
 // BlobStore holds sealed blobs: opaque ciphertext, never plaintext.

@@ -34,7 +34,7 @@ type Options struct {
 	// MaxMessageSize bounds a message's size in bytes (0: 64 MiB).
 	MaxMessageSize int64
 	// QueueKey seals messages in the outbound queue. Required to Enqueue.
-	QueueKey *seal.Recipient
+	QueueKey sealpost.Sealer
 	// Logger receives structured logs; it never gets content or secrets.
 	Logger *slog.Logger
 	// Now returns the current time (tests may fix it).
@@ -43,6 +43,8 @@ type Options struct {
 	// which takes Params.MemoryKiB of memory (0: 2).
 	MaxConcurrentLogins int
 }
+
+var _ sealpost.Sealer = (*seal.Recipient)(nil)
 
 // Service is the postbox of one region. It is safe for concurrent use.
 type Service struct {

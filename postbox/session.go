@@ -216,7 +216,7 @@ func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error)
 func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.SpecialUse) error {
 	const op = "postbox.CreateMailbox"
 	name = strings.TrimSuffix(name, "/")
-	if err := validMailboxName(name); err != nil {
+	if err := sealpost.CheckMailboxName(name); err != nil {
 		return errors.E(op, err)
 	}
 	if strings.EqualFold(name, "INBOX") {
@@ -265,7 +265,7 @@ func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
 func (ss *Session) RenameMailbox(ctx context.Context, from, to string) error {
 	const op = "postbox.RenameMailbox"
 	to = strings.TrimSuffix(to, "/")
-	if err := validMailboxName(to); err != nil {
+	if err := sealpost.CheckMailboxName(to); err != nil {
 		return errors.E(op, err)
 	}
 	if strings.EqualFold(to, "INBOX") {
@@ -423,7 +423,7 @@ func (s *Service) rememberSessionKey(msg sealpost.Message, wrapped []byte) {
 // sessionKeyWriter batches the writes of wrapped session keys: they are a
 // cache, so losing some in a crash costs only a public-key operation later.
 type sessionKeyWriter struct {
-	store sealpost.Store
+	store sealpost.MessageStore
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -433,7 +433,7 @@ type sessionKeyWriter struct {
 	stopped chan struct{}
 }
 
-func newSessionKeyWriter(store sealpost.Store, log *slog.Logger) *sessionKeyWriter {
+func newSessionKeyWriter(store sealpost.MessageStore, log *slog.Logger) *sessionKeyWriter {
 	w := &sessionKeyWriter{
 		store: store, log: log,
 		pending: make(map[sealpost.MessageID][]byte),
@@ -488,11 +488,4 @@ func (w *sessionKeyWriter) close() {
 		close(w.done)
 	}
 	<-w.stopped
-}
-
-func validMailboxName(name string) error {
-	if err := sealpost.CheckMailboxName(name); err != nil {
-		return errors.E(errors.Invalid, err)
-	}
-	return nil
 }

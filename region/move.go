@@ -398,7 +398,7 @@ func readAll(ctx context.Context, blobs sealpost.BlobStore, ref sealpost.BlobRef
 // in end (either side of a move, so an interrupted move can be resumed by
 // its owner after the switch). A wrong password and an unknown address are
 // the same Permission error.
-func CheckOwner(ctx context.Context, store sealpost.Store, addr, password string) error {
+func CheckOwner(ctx context.Context, store sealpost.RegionStore, addr, password string) error {
 	const op = "region.CheckOwner"
 	img, err := store.ExportAccount(ctx, addr)
 	if errors.Is(errors.NotExist, err) {

@@ -12,7 +12,6 @@ import (
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/guard"
 	"github.com/sealpost/sealpost/store/postgres"
 	"github.com/sealpost/sealpost/store/sqlite"
@@ -68,7 +67,7 @@ func OpenBlobs(ctx context.Context, rc config.Region) (sealpost.BlobStore, func(
 }
 
 // openRegion opens one region's storage and builds its postbox.
-func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk *seal.Recipient, log *slog.Logger) (*Region, error) {
+func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, log *slog.Logger) (*Region, error) {
 	const op = "server.openRegion"
 	inner, err := openStore(ctx, rc)
 	if err != nil {

@@ -107,7 +107,7 @@ func CheckImage(img sealpost.AccountImage) (sealpost.AccountImage, error) {
 	uses := map[sealpost.SpecialUse]bool{}
 	for _, mi := range img.Mailboxes {
 		mb := mi.Mailbox
-		if err := CheckName(mb.Name); err != nil {
+		if err := sealpost.CheckMailboxName(mb.Name); err != nil {
 			return sealpost.AccountImage{}, err
 		}
 		if err := CheckUse(mb.Use); err != nil {

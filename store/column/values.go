@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/errors"
 )
 
 // Nanos encodes a time for storage: Unix nanoseconds, 0 for the zero time.
@@ -30,14 +29,6 @@ func ValidTime(t time.Time) bool {
 
 // Now is the current time as it will read back from storage.
 func Now() time.Time { return FromNanos(time.Now().UnixNano()) }
-
-// CheckName applies sealpost.CheckMailboxName, as an Invalid error.
-func CheckName(name string) error {
-	if err := sealpost.CheckMailboxName(name); err != nil {
-		return errors.E(errors.Invalid, err)
-	}
-	return nil
-}
 
 // NewMessage is the message a Store inserts for nm, before it has an ID,
 // UID or MODSEQ: flags normalised, the internal date as it will read back

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sealpost/sealpost/store/column"
 
 	"github.com/jackc/pgx/v5"
 
@@ -110,7 +109,7 @@ func lockAccount(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID) error 
 func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
 	const op = "postgres.CreateMailbox"
 	name = sealpost.CanonicalMailboxName(name)
-	if err := column.CheckName(name); err != nil {
+	if err := sealpost.CheckMailboxName(name); err != nil {
 		return sealpost.Mailbox{}, errors.E(op, err)
 	}
 	if use != sealpost.UseNone && (!strings.HasPrefix(string(use), `\`) || strings.ContainsAny(string(use), " \t\r\n\x00")) {
@@ -193,7 +192,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newName string) error {
 	const op = "postgres.RenameMailbox"
 	newName = sealpost.CanonicalMailboxName(newName)
-	if err := column.CheckName(newName); err != nil {
+	if err := sealpost.CheckMailboxName(newName); err != nil {
 		return errors.E(op, err)
 	}
 	return s.write(ctx, op, func(tx pgx.Tx) error {

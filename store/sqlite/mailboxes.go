@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealpost/sealpost/store/column"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
@@ -89,7 +88,7 @@ func mailboxByID(ctx context.Context, tx *sql.Tx, id sealpost.MailboxID) (sealpo
 func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
 	const op = "sqlite.CreateMailbox"
 	name = sealpost.CanonicalMailboxName(name)
-	if err := column.CheckName(name); err != nil {
+	if err := sealpost.CheckMailboxName(name); err != nil {
 		return sealpost.Mailbox{}, errors.E(op, err)
 	}
 	if use != sealpost.UseNone && (!strings.HasPrefix(string(use), `\`) || strings.ContainsAny(string(use), " \t\r\n")) {
@@ -196,7 +195,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newName string) error {
 	const op = "sqlite.RenameMailbox"
 	newName = sealpost.CanonicalMailboxName(newName)
-	if err := column.CheckName(newName); err != nil {
+	if err := sealpost.CheckMailboxName(newName); err != nil {
 		return errors.E(op, err)
 	}
 	return s.write(ctx, op, func(tx *sql.Tx) error {

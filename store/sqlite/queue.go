@@ -22,7 +22,7 @@ const recipientSep = "\n"
 func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, error) {
 	const op = "sqlite.Enqueue"
 	if err := m.Check(); err != nil {
-		return 0, errors.E(op, errors.Invalid, err)
+		return 0, errors.E(op, err)
 	}
 	if !column.ValidTime(m.Queued) || !column.ValidTime(m.NextTry) {
 		return 0, errors.E(op, errors.Invalid, errors.Str("time out of range"))

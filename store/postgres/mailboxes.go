@@ -5,7 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost"

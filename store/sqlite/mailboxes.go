@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 )

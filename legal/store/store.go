@@ -49,6 +49,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 // Store is the gateway's persistence in one SQLite file and a documents
@@ -57,16 +58,16 @@ type Store struct {
 	w      *sql.DB // the writer: one connection, BEGIN IMMEDIATE
 	r      *sql.DB // readers
 	docs   string  // the documents folder
-	argon2 Argon2Params
+	argon2 pwhash.Params
 }
 
 // Option configures Open.
 type Option func(*Store)
 
 // WithArgon2 sets the Argon2id parameters for new officer passwords (the
-// default is DefaultArgon2). Passwords already stored keep the parameters
-// recorded with them.
-func WithArgon2(p Argon2Params) Option { return func(s *Store) { s.argon2 = p } }
+// default is pwhash.DefaultParams, as for account passwords). Passwords
+// already stored keep the parameters recorded with them.
+func WithArgon2(p pwhash.Params) Option { return func(s *Store) { s.argon2 = p } }
 
 // pragmas are set on every connection. The driver runs busy_timeout first
 // and the rest in lexicographic order, so journal_mode is set before
@@ -88,11 +89,11 @@ func Open(path, docsDir string, opts ...Option) (*Store, error) {
 	if docsDir == "" {
 		return nil, errors.E(op, errors.Invalid, errors.Str("no documents folder"))
 	}
-	s := &Store{docs: docsDir, argon2: DefaultArgon2}
+	s := &Store{docs: docsDir, argon2: pwhash.DefaultParams}
 	for _, o := range opts {
 		o(s)
 	}
-	if err := s.argon2.validate(); err != nil {
+	if err := s.argon2.Validate(); err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	if err := os.MkdirAll(docsDir, 0o700); err != nil {

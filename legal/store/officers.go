@@ -61,7 +61,7 @@ func (s *Store) CheckOfficer(ctx context.Context, name, password string) error {
 	const op = "store.CheckOfficer"
 	denied := errors.E(op, errors.Permission, errors.Str("wrong officer name or password"))
 	var h string
-	err := s.r.QueryRowContext(ctx, `SELECT password_hash FROM officers WHERE name = ?`, name).Scan(&h)
+	err := s.db.R.QueryRowContext(ctx, `SELECT password_hash FROM officers WHERE name = ?`, name).Scan(&h)
 	if err == sql.ErrNoRows {
 		pwhash.Hash(s.argon2, password) // spend the time a real check would
 		return denied
@@ -82,7 +82,7 @@ func (s *Store) CheckOfficer(ctx context.Context, name, password string) error {
 // Officers lists the legal officers' names, sorted.
 func (s *Store) Officers(ctx context.Context) ([]string, error) {
 	const op = "store.Officers"
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM officers ORDER BY name`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT name FROM officers ORDER BY name`)
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}

@@ -102,23 +102,18 @@ func TestOfficers(t *testing.T) {
 // in, and that an unreadable hash is an Internal error, not a denial.
 func TestStoredOfficerHash(t *testing.T) {
 	ctx := context.Background()
-	s, dir := newStore(t)
+	s, _ := newStore(t)
 	for _, name := range []string{"olivia", "oscar", "broken"} {
 		if err := s.AddOfficer(ctx, name, "to be replaced"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	db, err := sql.Open("sqlite", filepath.Join(dir, "legal.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	for name, h := range map[string]string{
 		"olivia": "$argon2id$v=19$m=64,t=1,p=1$PEBscV7IzPkJX3BiR3thQg$FTWfXj26aqmcKoIptvwZriZWaZ5Q+okEgfXLBZ4IPJo",
 		"oscar":  "$argon2id$v=19$m=128,t=2,p=2$dK4r2cwTCTf1JjjHXc+jUQ$YZOfiAW/5yWRDsozDDFqpc4V49XP38+bayqY9/nS4ls",
 		"broken": "$argon2id$v=19$m=64,t=1000,p=1$PEBscV7IzPkJX3BiR3thQg$FTWfXj26aqmcKoIptvwZriZWaZ5Q+okEgfXLBZ4IPJo",
 	} {
-		if _, err := db.Exec(`UPDATE officers SET password_hash = ? WHERE name = ?`, h, name); err != nil {
+		if _, err := s.db.W.Exec(`UPDATE officers SET password_hash = ? WHERE name = ?`, h, name); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 // Config is the whole configuration of one Sealpost process.
@@ -78,6 +79,10 @@ type Argon2 struct {
 	MemoryKiB uint32 `toml:"memory_kib"`
 	Threads   uint8  `toml:"threads"`
 }
+
+// Params returns a as the Argon2id parameters that package seal and the
+// legal store take.
+func (a Argon2) Params() pwhash.Params { return pwhash.Params(a) }
 
 // Log configures structured logging.
 type Log struct {
@@ -183,7 +188,7 @@ func Default() Config {
 		Hostname: "localhost",
 		DataDir:  "sealpost-data",
 		Limits:   Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
-		Argon2:   Argon2{Time: 3, MemoryKiB: 64 * 1024, Threads: 2},
+		Argon2:   Argon2(pwhash.DefaultParams),
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -273,14 +278,8 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxRecipients < 1 || c.Limits.MaxRecipients > 10000 {
 		bad("limits.max_recipients: %d is outside 1 to 10000", c.Limits.MaxRecipients)
 	}
-	if c.Argon2.Time < 1 || c.Argon2.Time > 100 {
-		bad("argon2.time: %d is outside 1 to 100", c.Argon2.Time)
-	}
-	if c.Argon2.MemoryKiB < 8*uint32(max(c.Argon2.Threads, 1)) || c.Argon2.MemoryKiB > 4<<20 {
-		bad("argon2.memory_kib: %d is outside 8×threads to 4 GiB", c.Argon2.MemoryKiB)
-	}
-	if c.Argon2.Threads < 1 {
-		bad("argon2.threads: at least 1")
+	if err := c.Argon2.Params().Validate(); err != nil {
+		bad("argon2: %v", err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -10,8 +10,9 @@
 // (SQLite's WAL allows several processes); a deployment spread over
 // machines would keep the same three tables in a replicated database.
 //
-// Every change is one transaction, durable when the method returns
-// (WAL, synchronous=FULL).
+// Every change is one transaction on the one writer connection, durable
+// when the method returns (WAL, synchronous=FULL); lookups go to a small
+// pool of read-only connections (internal/sqlitedb).
 package directory
 
 import (
@@ -25,11 +26,12 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/sqlitedb"
 )
 
 // Dir is a sealpost.Directory in SQLite.
 type Dir struct {
-	db *sql.DB
+	db *sqlitedb.DB // changes on W, lookups on R
 }
 
 var _ sealpost.Directory = (*Dir)(nil)
@@ -56,16 +58,11 @@ CREATE TABLE IF NOT EXISTS moves (
 // Open opens (creating if needed) the directory database at path.
 func Open(path string) (*Dir, error) {
 	const op = "directory.Open"
-	if path == "" || strings.Contains(path, "?") {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("unsupported database path %q", path))
-	}
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Readers: 4})
 	if err != nil {
-		return nil, errors.E(op, errors.Internal, err)
+		return nil, errors.E(op, err)
 	}
-	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.W.Exec(schema); err != nil {
 		db.Close()
 		return nil, errors.E(op, errors.Internal, err)
 	}
@@ -110,7 +107,7 @@ func (d *Dir) AddDomain(ctx context.Context, dom sealpost.Domain) error {
 	if name == "" || strings.ContainsAny(name, "@ /") || !validRegion(dom.DefaultRegion) {
 		return errors.E(op, errors.Invalid, errors.Errorf("bad domain %q or region %q", dom.Name, dom.DefaultRegion))
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO domains (name, default_region) VALUES (?, ?)`, name, string(dom.DefaultRegion)); err != nil {
+	if _, err := d.db.W.ExecContext(ctx, `INSERT INTO domains (name, default_region) VALUES (?, ?)`, name, string(dom.DefaultRegion)); err != nil {
 		return errors.E(op, kindOf(err), err)
 	}
 	return nil
@@ -120,7 +117,7 @@ func (d *Dir) AddDomain(ctx context.Context, dom sealpost.Domain) error {
 func (d *Dir) Domain(ctx context.Context, name string) (sealpost.Domain, error) {
 	const op = "directory.Domain"
 	dom := sealpost.Domain{Name: sealpost.NormalizeAddress(name)}
-	err := d.db.QueryRowContext(ctx, `SELECT default_region FROM domains WHERE name = ?`, dom.Name).Scan(&dom.DefaultRegion)
+	err := d.db.R.QueryRowContext(ctx, `SELECT default_region FROM domains WHERE name = ?`, dom.Name).Scan(&dom.DefaultRegion)
 	if err == sql.ErrNoRows {
 		return dom, errors.E(op, errors.NotExist, errors.Errorf("domain %s is not hosted", dom.Name))
 	}
@@ -133,7 +130,7 @@ func (d *Dir) Domain(ctx context.Context, name string) (sealpost.Domain, error) 
 // Domains lists hosted domains.
 func (d *Dir) Domains(ctx context.Context) ([]sealpost.Domain, error) {
 	const op = "directory.Domains"
-	rows, err := d.db.QueryContext(ctx, `SELECT name, default_region FROM domains ORDER BY name`)
+	rows, err := d.db.R.QueryContext(ctx, `SELECT name, default_region FROM domains ORDER BY name`)
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}
@@ -156,7 +153,7 @@ func (d *Dir) Domains(ctx context.Context) ([]sealpost.Domain, error) {
 func (d *Dir) Home(ctx context.Context, addr string) (sealpost.RegionID, error) {
 	const op = "directory.Home"
 	var r sealpost.RegionID
-	err := d.db.QueryRowContext(ctx, `SELECT region FROM homes WHERE address = ?`, sealpost.NormalizeAddress(addr)).Scan(&r)
+	err := d.db.R.QueryRowContext(ctx, `SELECT region FROM homes WHERE address = ?`, sealpost.NormalizeAddress(addr)).Scan(&r)
 	if err == sql.ErrNoRows {
 		return "", errors.E(op, errors.NotExist, errors.Str("no such account"))
 	}
@@ -174,7 +171,7 @@ func (d *Dir) AddHome(ctx context.Context, h sealpost.Home) error {
 	if domain == "" || strings.IndexByte(addr, '@') == 0 || !validRegion(h.Region) {
 		return errors.E(op, errors.Invalid, errors.Errorf("bad address or region %q", h.Region))
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO homes (address, domain, region) VALUES (?, ?, ?)`,
+	if _, err := d.db.W.ExecContext(ctx, `INSERT INTO homes (address, domain, region) VALUES (?, ?, ?)`,
 		addr, domain, string(h.Region)); err != nil {
 		return errors.E(op, kindOf(err), err)
 	}
@@ -197,7 +194,7 @@ func (d *Dir) RemoveHome(ctx context.Context, addr string) error {
 // Homes lists every entry by address.
 func (d *Dir) Homes(ctx context.Context) ([]sealpost.Home, error) {
 	const op = "directory.Homes"
-	rows, err := d.db.QueryContext(ctx, `SELECT address, region FROM homes ORDER BY address`)
+	rows, err := d.db.R.QueryContext(ctx, `SELECT address, region FROM homes ORDER BY address`)
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}
@@ -218,7 +215,7 @@ func (d *Dir) Homes(ctx context.Context) ([]sealpost.Home, error) {
 
 // tx runs fn in a write transaction.
 func (d *Dir) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(op, kindOf(err), err)
 	}
@@ -321,7 +318,7 @@ func (d *Dir) forgetMove(ctx context.Context, op, addr string, want sealpost.Mov
 // Moves lists unfinished moves.
 func (d *Dir) Moves(ctx context.Context) ([]sealpost.Move, error) {
 	const op = "directory.Moves"
-	rows, err := d.db.QueryContext(ctx, `SELECT address, from_region, to_region, phase, started FROM moves ORDER BY address`)
+	rows, err := d.db.R.QueryContext(ctx, `SELECT address, from_region, to_region, phase, started FROM moves ORDER BY address`)
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}

@@ -22,10 +22,10 @@ import (
 	"github.com/sealpost/sealpost/cluster"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/internal/testenv"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/smtpserver"
 	"github.com/sealpost/sealpost/store/sqlite"
 )
@@ -105,7 +105,7 @@ func (e *env) startRegion(id sealpost.RegionID, accounts ...string) {
 		t.Fatal(err)
 	}
 	logger := mlog.New(r.log, slog.LevelDebug, false)
-	r.svc = postbox.New(r.store, r.blobs, postbox.Options{Params: seal.TestParams, MaxMessageSize: 4 << 20, Logger: logger})
+	r.svc = postbox.New(r.store, r.blobs, postbox.Options{Params: pwhash.TestParams, MaxMessageSize: 4 << 20, Logger: logger})
 	ctx := context.Background()
 	if err := r.svc.AddDomain(ctx, domain); err != nil {
 		t.Fatal(err)

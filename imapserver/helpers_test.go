@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/internal/testenv"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/sqlite"
 )
 
@@ -93,7 +93,7 @@ func (e *testEnv) start() {
 	if e.blobs, err = pack.Open(filepath.Join(e.dir, "blobs")); err != nil {
 		t.Fatal(err)
 	}
-	e.svc = postbox.New(e.store, e.blobs, postbox.Options{Params: seal.TestParams})
+	e.svc = postbox.New(e.store, e.blobs, postbox.Options{Params: pwhash.TestParams})
 	opts := e.opts
 	opts.TLSConfig = e.serverTLS
 	e.srv = New(e.svc, opts)

@@ -9,6 +9,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/fs"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/sqlite"
@@ -31,7 +32,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := postbox.New(store, blobs, postbox.Options{Params: seal.TestParams})
+	svc := postbox.New(store, blobs, postbox.Options{Params: pwhash.TestParams})
 	t.Cleanup(func() { svc.Close(); store.Close() })
 	if err := svc.AddDomain(context.Background(), "example.org"); err != nil {
 		t.Fatal(err)
@@ -198,11 +199,11 @@ func TestOwnKeyAccount(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	// The user's own key pair; the server only ever sees the public half.
-	verifier, secret, err := seal.NewPassword("users-own-passphrase", seal.TestParams)
+	verifier, secret, err := seal.NewPassword("users-own-passphrase", pwhash.TestParams)
 	if err != nil || verifier == nil {
 		t.Fatal(err)
 	}
-	gen, err := seal.Generate("own@example.org", secret, seal.TestParams, nil)
+	gen, err := seal.Generate("own@example.org", secret, pwhash.TestParams, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

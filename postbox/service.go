@@ -23,6 +23,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/seal"
 )
@@ -30,7 +31,7 @@ import (
 // Options configures a Service.
 type Options struct {
 	// Params are the Argon2id parameters for new passwords.
-	Params seal.Params
+	Params pwhash.Params
 	// MaxMessageSize bounds a message's size in bytes (0: 64 MiB).
 	MaxMessageSize int64
 	// QueueKey seals messages in the outbound queue. Required to Enqueue.
@@ -82,8 +83,8 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 	if opts.MaxConcurrentLogins <= 0 {
 		opts.MaxConcurrentLogins = 2
 	}
-	if opts.Params == (seal.Params{}) {
-		opts.Params = seal.DefaultParams
+	if opts.Params == (pwhash.Params{}) {
+		opts.Params = pwhash.DefaultParams
 	}
 	s := &Service{
 		store:      store,

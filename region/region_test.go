@@ -11,9 +11,9 @@ import (
 	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/directory"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
-	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/guard"
 	"github.com/sealpost/sealpost/store/sqlite"
 )
@@ -82,7 +82,7 @@ func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := postbox.New(guarded, blobs, postbox.Options{Params: seal.TestParams})
+	svc := postbox.New(guarded, blobs, postbox.Options{Params: pwhash.TestParams})
 	t.Cleanup(func() { svc.Close(); blobs.Close(); inner.Close() })
 	return &regionEnv{id: id, inner: inner, guard: guarded, blobs: blobs, svc: svc}
 }

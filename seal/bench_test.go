@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"testing"
+
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 func benchSetup(b *testing.B) (*testAccount, []byte, []byte) {
@@ -57,20 +59,20 @@ func BenchmarkOpenCached10KB(b *testing.B) {
 	}
 }
 
-// BenchmarkDerive is one login's Argon2id run with DefaultParams.
+// BenchmarkDerive is one login's Argon2id run with pwhash.DefaultParams.
 func BenchmarkDerive(b *testing.B) {
 	salt := make([]byte, saltLen)
 	for b.Loop() {
-		derive([]byte("correct horse battery staple"), salt, DefaultParams, infoAuth, infoKEK)
+		derive([]byte("correct horse battery staple"), salt, pwhash.DefaultParams, infoAuth, infoKEK)
 	}
 }
 
-// BenchmarkGenerate is account creation's key generation (TestParams, so
-// the recovery wrap's Argon2id does not dominate).
+// BenchmarkGenerate is account creation's key generation (pwhash.TestParams,
+// so the recovery wrap's Argon2id does not dominate).
 func BenchmarkGenerate(b *testing.B) {
 	s := &Secret{kek: make([]byte, keyLen)}
 	for b.Loop() {
-		if _, err := Generate(testAddr, s, TestParams, nil); err != nil {
+		if _, err := Generate(testAddr, s, pwhash.TestParams, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -55,15 +55,18 @@
 //
 // # Parameters
 //
-// DefaultParams is Argon2id with t=3 passes over 64 MiB: RFC 9106 section 4's
-// second recommended option (for memory-constrained uses), with parallelism
-// lowered from 4 to 2 lanes to match the 2-core machines Sealpost targets (a
-// lane count above the core count only adds latency). Every record stores
-// its parameters, so they can be raised later without invalidating existing
-// records. A stored record is rejected before any work is done when it asks
-// for more than 4 GiB of memory, more than 100 passes or zero lanes, so a
-// forged record cannot make the server allocate unbounded memory or spin
-// without end.
+// The Argon2id parameters are internal/pwhash's Params, shared with the
+// legal officers' passwords: pwhash.DefaultParams is t=3 passes over 64 MiB,
+// RFC 9106 section 4's second recommended option (for memory-constrained
+// uses), with parallelism lowered from 4 to 2 lanes to match the 2-core
+// machines Sealpost targets (a lane count above the core count only adds
+// latency). Every record stores its parameters, so they can be raised later
+// without invalidating existing records. A stored record is rejected before
+// any work is done when pwhash's limits refuse its parameters (more than
+// 4 GiB of memory, more than 100 passes, zero lanes), so a forged record
+// cannot make the server allocate unbounded memory or spin without end.
+// What this package adds is its own: the binary record formats, the HKDF
+// split of one Argon2id output into an auth key and a KEK, and the keys.
 //
 // # Records
 //

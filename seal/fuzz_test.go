@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 // The fuzz targets use fixed keys from testdata, so that the seed corpus
@@ -63,7 +66,7 @@ func loadFixture(t testing.TB) *fuzzFixture {
 	if fx.byPassword, err = u.Wrap(fx.secret); err != nil {
 		t.Fatal(err)
 	}
-	if fx.byRecovery, err = u.WrapRecovery(fuzzCode, TestParams); err != nil {
+	if fx.byRecovery, err = u.WrapRecovery(fuzzCode, pwhash.TestParams); err != nil {
 		t.Fatal(err)
 	}
 	return fx
@@ -85,11 +88,11 @@ func TestFixtures(t *testing.T) {
 }
 
 func writeFixtures(t *testing.T) {
-	v, s, err := NewPassword(fuzzPassword, TestParams)
+	v, s, err := NewPassword(fuzzPassword, pwhash.TestParams)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Generate("fuzz@sealpost.invalid", s, TestParams, nil)
+	g, err := Generate("fuzz@sealpost.invalid", s, pwhash.TestParams, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +133,7 @@ func writeFixtures(t *testing.T) {
 }
 
 // cheap reports whether p costs little enough to run while fuzzing.
-func cheap(p Params) bool {
+func cheap(p pwhash.Params) bool {
 	return p.Time <= 2 && p.MemoryKiB <= 256 && p.Threads <= 4
 }
 
@@ -210,4 +213,43 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("Open and OpenCached disagree on %d bytes", len(data))
 		}
 	})
+}
+
+// TestStoredRecordsOpen opens records written by an earlier build (the
+// fixture verifier and the seed corpus's password- and recovery-wrapped
+// bundles), so a change to the Argon2id derivation or to the record
+// formats that would lock out existing accounts fails here.
+func TestStoredRecordsOpen(t *testing.T) {
+	fx := loadFixture(t)
+	stored := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzUnwrap", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, lit, ok := bytes.Cut(bytes.TrimSpace(b), []byte("[]byte("))
+		if !ok || !bytes.HasSuffix(lit, []byte(")")) {
+			t.Fatalf("%s: not a fuzz corpus file", name)
+		}
+		s, err := strconv.Unquote(string(lit[:len(lit)-1]))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return []byte(s)
+	}
+	u, err := fx.secret.Unwrap(stored("password"))
+	if err != nil {
+		t.Fatalf("stored password-wrapped bundle: %v", err)
+	}
+	if u.Fingerprint() != fx.u.Fingerprint() {
+		t.Error("stored password-wrapped bundle opened to another key")
+	}
+	if u, err = UnwrapRecovery(stored("recovery"), fuzzCode); err != nil {
+		t.Fatalf("stored recovery-wrapped bundle: %v", err)
+	}
+	if u.Fingerprint() != fx.u.Fingerprint() {
+		t.Error("stored recovery-wrapped bundle opened to another key")
+	}
+	if _, err := CheckPassword(fx.verifier, fuzzPassword+"!"); !errors.Is(errors.Permission, err) {
+		t.Errorf("stored verifier with a wrong password: %v", err)
+	}
 }

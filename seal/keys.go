@@ -17,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/s2k"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 var errWiped = errors.Str("key has been wiped")
@@ -38,12 +39,12 @@ type Generated struct {
 // under a new recovery code stretched with p. rand may be nil for
 // crypto/rand (since Go 1.26 the standard library's key generation reads
 // crypto/rand whatever is passed).
-func Generate(address string, s *Secret, p Params, rnd io.Reader) (*Generated, error) {
+func Generate(address string, s *Secret, p pwhash.Params, rnd io.Reader) (*Generated, error) {
 	const op = "seal.Generate"
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	if _, err := s.key(); err != nil {

@@ -8,32 +8,8 @@ import (
 	"encoding/binary"
 	"io"
 
-	"golang.org/x/crypto/argon2"
-
 	"github.com/sealpost/sealpost/errors"
-)
-
-// Params are Argon2id cost parameters (RFC 9106 3.1). They are stored in
-// every record derived with them.
-type Params struct {
-	Time      uint32 // passes over memory, t
-	MemoryKiB uint32 // memory in KiB, m
-	Threads   uint8  // lanes, p
-}
-
-var (
-	// DefaultParams is RFC 9106 section 4's second recommended option
-	// (t=3, m=64 MiB) with 2 lanes instead of 4, matching a 2-core server.
-	DefaultParams = Params{Time: 3, MemoryKiB: 64 * 1024, Threads: 2}
-	// TestParams is cheap, for tests only: it offers no protection.
-	TestParams = Params{Time: 1, MemoryKiB: 64, Threads: 1}
-)
-
-// Limits on parameters read from a stored record, so that a malicious
-// record cannot exhaust memory or time (see the package doc).
-const (
-	maxTime      = 100
-	maxMemoryKiB = 4 << 20 // 4 GiB
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 const (
@@ -55,28 +31,18 @@ const (
 	infoRecoveryKEK = "sealpost v1 recovery key-encryption key"
 )
 
-// validate reports whether p is usable: at least one pass and one lane,
-// the 8 KiB per lane Argon2 requires (RFC 9106 3.1), and within the limits.
-func (p Params) validate() error {
-	switch {
-	case p.Time < 1 || p.Time > maxTime:
-		return errors.Errorf("argon2 time %d out of range 1..%d", p.Time, maxTime)
-	case p.Threads < 1:
-		return errors.Str("argon2 threads must be at least 1")
-	case p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxMemoryKiB:
-		return errors.Errorf("argon2 memory %d KiB out of range %d..%d", p.MemoryKiB, 8*uint32(p.Threads), maxMemoryKiB)
-	}
-	return nil
-}
-
-func (p Params) append(b []byte) []byte {
+// appendParams appends p as a record stores it: time and memory big-endian,
+// then the lanes (paramsLen bytes).
+func appendParams(b []byte, p pwhash.Params) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.Time)
 	b = binary.BigEndian.AppendUint32(b, p.MemoryKiB)
 	return append(b, p.Threads)
 }
 
-func parseParams(b []byte) Params {
-	return Params{
+// parseParams reads the parameters appendParams wrote. The caller checks
+// them with Validate before use.
+func parseParams(b []byte) pwhash.Params {
+	return pwhash.Params{
 		Time:      binary.BigEndian.Uint32(b[0:4]),
 		MemoryKiB: binary.BigEndian.Uint32(b[4:8]),
 		Threads:   b[8],
@@ -86,8 +52,8 @@ func parseParams(b []byte) Params {
 // derive runs Argon2id once over secret and splits its 64-byte output with
 // HKDF-SHA256 into two 32-byte keys named by info1 and info2. p must be
 // valid.
-func derive(secret, salt []byte, p Params, info1, info2 string) (k1, k2 []byte) {
-	ikm := argon2.IDKey(secret, salt, p.Time, p.MemoryKiB, p.Threads, 64)
+func derive(secret, salt []byte, p pwhash.Params, info1, info2 string) (k1, k2 []byte) {
+	ikm := pwhash.Key(secret, salt, p, 64)
 	defer wipe(ikm)
 	k1 = hkdfKey(ikm, info1)
 	if info2 != "" {
@@ -131,12 +97,12 @@ func (s *Secret) key() ([]byte, error) {
 // NewPassword derives keys from a new password under a fresh random salt. It
 // returns the verifier to store and the Secret whose KEK wraps the account's
 // key bundles.
-func NewPassword(password string, p Params) (verifier []byte, s *Secret, err error) {
+func NewPassword(password string, p pwhash.Params) (verifier []byte, s *Secret, err error) {
 	const op = "seal.NewPassword"
 	if password == "" {
 		return nil, nil, errors.E(op, errors.Invalid, errors.Str("empty password"))
 	}
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, nil, errors.E(op, errors.Invalid, err)
 	}
 	salt := make([]byte, saltLen)
@@ -149,7 +115,7 @@ func NewPassword(password string, p Params) (verifier []byte, s *Secret, err err
 
 	v := make([]byte, 0, verifierLen)
 	v = append(v, recVerifier, formatV1)
-	v = p.append(v)
+	v = appendParams(v, p)
 	v = append(v, salt...)
 	v = append(v, sum[:]...)
 	return v, &Secret{kek: kek}, nil
@@ -158,7 +124,7 @@ func NewPassword(password string, p Params) (verifier []byte, s *Secret, err err
 const verifierLen = 2 + paramsLen + saltLen + sha256.Size
 
 // parseVerifier splits a stored verifier record into its parts.
-func parseVerifier(v []byte) (p Params, salt, sum []byte, err error) {
+func parseVerifier(v []byte) (p pwhash.Params, salt, sum []byte, err error) {
 	if len(v) < 2 || v[0] != recVerifier {
 		return p, nil, nil, errors.Str("not a password verifier record")
 	}
@@ -169,7 +135,7 @@ func parseVerifier(v []byte) (p Params, salt, sum []byte, err error) {
 		return p, nil, nil, errors.Str("verifier record has the wrong length")
 	}
 	p = parseParams(v[2:])
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return p, nil, nil, err
 	}
 	salt = v[2+paramsLen : 2+paramsLen+saltLen]

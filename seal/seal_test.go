@@ -14,6 +14,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 const testAddr = "alice@demo.example"
@@ -27,11 +28,11 @@ type testAccount struct {
 
 func newTestAccount(t testing.TB, password string) *testAccount {
 	t.Helper()
-	v, s, err := NewPassword(password, TestParams)
+	v, s, err := NewPassword(password, pwhash.TestParams)
 	if err != nil {
 		t.Fatalf("NewPassword: %v", err)
 	}
-	g, err := Generate(testAddr, s, TestParams, nil)
+	g, err := Generate(testAddr, s, pwhash.TestParams, nil)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
@@ -121,7 +122,7 @@ func TestPassword(t *testing.T) {
 	wantKind(t, "empty password", err, errors.Permission)
 
 	// Another password's Secret does not unwrap the bundle.
-	_, other, err := NewPassword("battery staple", TestParams)
+	_, other, err := NewPassword("battery staple", pwhash.TestParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +138,13 @@ func TestPassword(t *testing.T) {
 	_, err = s.Unwrap(a.gen.WrappedByPassword)
 	wantKind(t, "Unwrap with wiped secret", err, errors.Invalid)
 
-	_, _, err = NewPassword("", TestParams)
+	_, _, err = NewPassword("", pwhash.TestParams)
 	wantKind(t, "NewPassword empty", err, errors.Invalid)
 }
 
 func TestPasswordChange(t *testing.T) {
 	a := newTestAccount(t, "old password")
-	v2, s2, err := NewPassword("new password", TestParams)
+	v2, s2, err := NewPassword("new password", pwhash.TestParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w2, err := a.gen.Unlocked.WrapRecovery(code2, TestParams)
+	w2, err := a.gen.Unlocked.WrapRecovery(code2, pwhash.TestParams)
 	if err != nil {
 		t.Fatalf("WrapRecovery: %v", err)
 	}
@@ -231,7 +232,7 @@ func TestRecovery(t *testing.T) {
 	}
 	_, err = UnwrapRecovery(w2, code)
 	wantKind(t, "old code on new wrap", err, errors.Permission)
-	_, err = a.gen.Unlocked.WrapRecovery("not a code", TestParams)
+	_, err = a.gen.Unlocked.WrapRecovery("not a code", pwhash.TestParams)
 	wantKind(t, "WrapRecovery bad code", err, errors.Invalid)
 }
 
@@ -516,36 +517,17 @@ func TestWipe(t *testing.T) {
 	}
 }
 
+// TestParamsValidate checks that the entry points refuse parameters
+// pwhash.Params.Validate refuses (the limits themselves are tested there).
 func TestParamsValidate(t *testing.T) {
-	tests := []struct {
-		p  Params
-		ok bool
-	}{
-		{DefaultParams, true},
-		{TestParams, true},
-		{Params{Time: 1, MemoryKiB: 8, Threads: 1}, true},
-		{Params{Time: 100, MemoryKiB: 4 << 20, Threads: 255}, true},
-		{Params{Time: 0, MemoryKiB: 64, Threads: 1}, false},
-		{Params{Time: 101, MemoryKiB: 64, Threads: 1}, false},
-		{Params{Time: 1, MemoryKiB: 64, Threads: 0}, false},
-		{Params{Time: 1, MemoryKiB: 7, Threads: 1}, false},
-		{Params{Time: 1, MemoryKiB: 15, Threads: 2}, false},
-		{Params{Time: 1, MemoryKiB: 4<<20 + 1, Threads: 1}, false},
-		{Params{Time: 1, MemoryKiB: ^uint32(0), Threads: 1}, false},
-	}
-	for _, tt := range tests {
-		if err := tt.p.validate(); (err == nil) != tt.ok {
-			t.Errorf("%+v: validate = %v, want ok=%v", tt.p, err, tt.ok)
-		}
-	}
-	_, _, err := NewPassword("pw", Params{})
+	_, _, err := NewPassword("pw", pwhash.Params{})
 	wantKind(t, "NewPassword zero params", err, errors.Invalid)
-	_, err = Generate(testAddr, &Secret{kek: make([]byte, keyLen)}, Params{}, nil)
+	_, err = Generate(testAddr, &Secret{kek: make([]byte, keyLen)}, pwhash.Params{}, nil)
 	wantKind(t, "Generate zero params", err, errors.Invalid)
 }
 
 func TestVerifierRecord(t *testing.T) {
-	v, _, err := NewPassword("pw", TestParams)
+	v, _, err := NewPassword("pw", pwhash.TestParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,10 +535,10 @@ func TestVerifierRecord(t *testing.T) {
 		t.Fatalf("verifier header % x, length %d", v[:2], len(v))
 	}
 	p, _, _, err := parseVerifier(v)
-	if err != nil || p != TestParams {
+	if err != nil || p != pwhash.TestParams {
 		t.Fatalf("parseVerifier: %+v, %v", p, err)
 	}
-	v2, _, _ := NewPassword("pw", TestParams)
+	v2, _, _ := NewPassword("pw", pwhash.TestParams)
 	if bytes.Equal(v, v2) {
 		t.Error("two verifiers of one password are equal: salt not random")
 	}
@@ -566,8 +548,8 @@ func TestVerifierRecord(t *testing.T) {
 		"long":        append(bytes.Clone(v), 0),
 		"type":        append([]byte{'X'}, v[1:]...),
 		"version":     append([]byte{'V', 2}, v[2:]...),
-		"huge memory": setParams(v, Params{Time: 1, MemoryKiB: 1 << 30, Threads: 1}),
-		"many passes": setParams(v, Params{Time: 1000, MemoryKiB: 64, Threads: 1}),
+		"huge memory": setParams(v, pwhash.Params{Time: 1, MemoryKiB: 1 << 30, Threads: 1}),
+		"many passes": setParams(v, pwhash.Params{Time: 1000, MemoryKiB: 64, Threads: 1}),
 	}
 	for name, rec := range bad {
 		_, err := CheckPassword(rec, "pw")
@@ -582,22 +564,22 @@ func TestVerifierRecord(t *testing.T) {
 	}
 }
 
-func setParams(v []byte, p Params) []byte {
+func setParams(v []byte, p pwhash.Params) []byte {
 	w := bytes.Clone(v)
-	p.append(w[2:2])
+	appendParams(w[2:2], p)
 	return w
 }
 
 func TestGenerate(t *testing.T) {
 	s := &Secret{kek: make([]byte, keyLen)}
 	for _, addr := range []string{"", "a<b>@c", "a\n@b", "bob (x)@c"} {
-		_, err := Generate(addr, s, TestParams, nil)
+		_, err := Generate(addr, s, pwhash.TestParams, nil)
 		wantKind(t, fmt.Sprintf("Generate(%q)", addr), err, errors.Invalid)
 	}
-	_, err := Generate(testAddr, &Secret{}, TestParams, nil)
+	_, err := Generate(testAddr, &Secret{}, pwhash.TestParams, nil)
 	wantKind(t, "Generate with wiped secret", err, errors.Invalid)
 
-	g, err := Generate(testAddr, s, TestParams, nil)
+	g, err := Generate(testAddr, s, pwhash.TestParams, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

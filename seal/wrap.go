@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 )
 
 const (
@@ -173,7 +174,7 @@ func (u *Unlocked) wrap(s *Secret, rnd io.Reader) ([]byte, error) {
 
 // WrapRecovery seals the bundle under a key derived from the recovery code
 // with Argon2id parameters p and a fresh salt, both kept in the record.
-func (u *Unlocked) WrapRecovery(code string, p Params) ([]byte, error) {
+func (u *Unlocked) WrapRecovery(code string, p pwhash.Params) ([]byte, error) {
 	const op = "seal.WrapRecovery"
 	raw, err := parseRecoveryCode(code)
 	if err != nil {
@@ -182,13 +183,13 @@ func (u *Unlocked) WrapRecovery(code string, p Params) ([]byte, error) {
 	return u.wrapRecovery(op, raw, p, rand.Reader)
 }
 
-func (u *Unlocked) wrapRecovery(op string, raw []byte, p Params, rnd io.Reader) ([]byte, error) {
-	if err := p.validate(); err != nil {
+func (u *Unlocked) wrapRecovery(op string, raw []byte, p pwhash.Params, rnd io.Reader) ([]byte, error) {
+	if err := p.Validate(); err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	header := make([]byte, 0, recoveryHeaderLen)
 	header = append(header, recRecovery, formatV1)
-	header = p.append(header)
+	header = appendParams(header, p)
 	salt := make([]byte, saltLen)
 	if _, err := io.ReadFull(rnd, salt); err != nil {
 		return nil, errors.E(op, errors.Internal, err)
@@ -244,7 +245,7 @@ func UnwrapRecovery(wrapped []byte, code string) (*Unlocked, error) {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	p := parseParams(wrapped[2:])
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	raw, err := parseRecoveryCode(code)

@@ -35,7 +35,7 @@ func (s *Server) OpenGateway() (*gateway.Gateway, error) {
 		return nil, err
 	}
 	st, err := store.Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "docs"),
-		store.WithArgon2(store.Argon2Params{Time: s.cfg.Argon2.Time, MemoryKiB: s.cfg.Argon2.MemoryKiB, Threads: s.cfg.Argon2.Threads}))
+		store.WithArgon2(s.cfg.Argon2.Params()))
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

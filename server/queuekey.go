@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/seal"
 )
 
@@ -17,7 +18,7 @@ import (
 // queue is sealed at rest to this deployment key, whose passphrase lives in
 // dir (an operator may keep dir on separate, access-controlled storage).
 // docs/SECURITY.md explains what this does and does not protect.
-func queueKey(dir string, p seal.Params) (*seal.Recipient, error) {
+func queueKey(dir string, p pwhash.Params) (*seal.Recipient, error) {
 	const op = "server.queueKey"
 	pubFile := filepath.Join(dir, "queue-key.pub")
 	if pub, err := os.ReadFile(pubFile); err == nil {

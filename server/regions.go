@@ -84,7 +84,7 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 		return nil, errors.E(op, errors.Errorf("region %s: %w", rc.ID, err))
 	}
 	svc := postbox.New(guarded, blobs, postbox.Options{
-		Params:         Params(cfg),
+		Params:         cfg.Argon2.Params(),
 		MaxMessageSize: cfg.Limits.MaxMessageSize,
 		QueueKey:       qk,
 		Logger:         log.With("region", rc.ID),

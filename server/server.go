@@ -25,7 +25,6 @@ import (
 	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
-	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/smtpserver"
 	"github.com/sealpost/sealpost/web"
 )
@@ -76,11 +75,6 @@ type listener struct {
 	ln   net.Listener
 }
 
-// Params returns the Argon2id parameters of the configuration.
-func Params(c config.Config) seal.Params {
-	return seal.Params{Time: c.Argon2.Time, MemoryKiB: c.Argon2.MemoryKiB, Threads: c.Argon2.Threads}
-}
-
 // Open opens the directory and the storage of the regions this process
 // serves (creating what is missing) and builds the services, without
 // listening.
@@ -108,7 +102,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if s.Dir, err = directory.Open(cfg.Directory); err != nil {
 		return nil, errors.E(op, err)
 	}
-	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), Params(cfg))
+	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), cfg.Argon2.Params())
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

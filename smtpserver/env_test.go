@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/internal/testenv"
 
 	"github.com/sealpost/sealpost"
@@ -50,11 +51,11 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := seal.NewPassword("queue key password", seal.TestParams)
+	_, secret, err := seal.NewPassword("queue key password", pwhash.TestParams)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := seal.Generate("queue@sealpost.invalid", secret, seal.TestParams, nil)
+	gen, err := seal.Generate("queue@sealpost.invalid", secret, pwhash.TestParams, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := postbox.New(store, blobs, postbox.Options{Params: seal.TestParams, QueueKey: qk, MaxMessageSize: 1 << 20})
+	svc := postbox.New(store, blobs, postbox.Options{Params: pwhash.TestParams, QueueKey: qk, MaxMessageSize: 1 << 20})
 	t.Cleanup(func() {
 		svc.Close()
 		store.Close()

@@ -64,7 +64,7 @@ func (l *Ledger) RefreshCanary(ctx context.Context) (bool, error) {
 	if err := l.catchUp(ctx); err != nil { // see Sync
 		return false, errors.E(op, err)
 	}
-	lapse, err := l.meta(ctx, l.db, "canary_lapse")
+	lapse, err := l.meta(ctx, l.db.W, "canary_lapse")
 	if err != nil {
 		return false, errors.E(op, errors.Internal, err)
 	}

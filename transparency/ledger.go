@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,10 +14,9 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/durable"
+	"github.com/sealpost/sealpost/internal/sqlitedb"
 	"github.com/sealpost/sealpost/tlog"
 	fmtlog "github.com/transparency-dev/formats/log"
-
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
 
 // A Source is where events come from: the legal store's outbox, the
@@ -62,7 +60,7 @@ type LedgerOptions struct {
 type Ledger struct {
 	o   LedgerOptions
 	dir string
-	db  *sql.DB
+	db  *sqlitedb.DB // the index: one connection (W)
 
 	mu sync.Mutex // serialises Sync and RefreshCanary
 }
@@ -80,13 +78,13 @@ func OpenLedger(dir string, o LedgerOptions) (*Ledger, error) {
 	if err := durable.PrivateDir(op, dir); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + (&url.URL{Path: filepath.Join(dir, "index.db")}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	// SyncNormal, as the index always had: commits survive a crash of the
+	// process but the last ones may be lost to a power failure; entries
+	// lost that way are indexed again from the log by catchUp.
+	db, err := sqlitedb.Open(filepath.Join(dir, "index.db"), sqlitedb.Options{Sync: sqlitedb.SyncNormal})
 	if err != nil {
-		return nil, errors.E(op, errors.Internal, err)
+		return nil, errors.E(op, err)
 	}
-	db.SetMaxOpenConns(1)
 	l := &Ledger{o: o, dir: dir, db: db}
 	if err := l.migrate(); err != nil {
 		db.Close()
@@ -103,7 +101,7 @@ func OpenLedger(dir string, o LedgerOptions) (*Ledger, error) {
 func (l *Ledger) Close() error { return l.db.Close() }
 
 func (l *Ledger) migrate() error {
-	_, err := l.db.Exec(`
+	_, err := l.db.W.Exec(`
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (src TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -136,7 +134,7 @@ func (l *Ledger) meta(ctx context.Context, q interface {
 // indexed returns how many log entries the index covers.
 func (l *Ledger) indexed(ctx context.Context) (uint64, error) {
 	var n sql.NullInt64
-	if err := l.db.QueryRowContext(ctx, `SELECT MAX(idx) + 1 FROM entries`).Scan(&n); err != nil {
+	if err := l.db.W.QueryRowContext(ctx, `SELECT MAX(idx) + 1 FROM entries`).Scan(&n); err != nil {
 		return 0, errors.E(errors.Internal, err)
 	}
 	return uint64(n.Int64), nil
@@ -196,7 +194,7 @@ func (l *Ledger) index(ctx context.Context, i uint64, src string, ev SourceEvent
 // indexAll records, in one transaction, the entries first, first+1, … made
 // from evs of src, and the reveals the first carried.
 func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []SourceEvent, reveals []Reveal, opens ...Opening) error {
-	tx, err := l.db.BeginTx(ctx, nil)
+	tx, err := l.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(errors.Internal, err)
 	}
@@ -245,7 +243,7 @@ func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []S
 
 func (l *Ledger) cursor(ctx context.Context, src string) (int64, error) {
 	var seq int64
-	err := l.db.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE src = ?`, src).Scan(&seq)
+	err := l.db.W.QueryRowContext(ctx, `SELECT seq FROM cursors WHERE src = ?`, src).Scan(&seq)
 	if err == sql.ErrNoRows {
 		return 0, nil
 	}
@@ -354,7 +352,7 @@ const maxOpenings = 32
 // openings rebuilds, from their sources, the full entries of a demand's
 // withheld entries not yet opened.
 func (l *Ledger) openings(ctx context.Context, demand string) ([]Opening, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT idx, src, seq FROM entries WHERE demand = ? AND covered = 'withheld' AND revealed = 0 ORDER BY idx LIMIT ?`, demand, maxOpenings)
+	rows, err := l.db.W.QueryContext(ctx, `SELECT idx, src, seq FROM entries WHERE demand = ? AND covered = 'withheld' AND revealed = 0 ORDER BY idx LIMIT ?`, demand, maxOpenings)
 	if err != nil {
 		return nil, errors.E(errors.Internal, err)
 	}
@@ -394,7 +392,7 @@ func (l *Ledger) openings(ctx context.Context, demand string) ([]Opening, error)
 // covered returns reveals for the covered, unrevealed entries about addr
 // for a demand.
 func (l *Ledger) covered(ctx context.Context, addr, demand string) ([]Reveal, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT idx, src, seq FROM entries WHERE account = ? AND demand = ? AND covered != '' AND covered != 'withheld' AND revealed = 0 ORDER BY idx`,
+	rows, err := l.db.W.QueryContext(ctx, `SELECT idx, src, seq FROM entries WHERE account = ? AND demand = ? AND covered != '' AND covered != 'withheld' AND revealed = 0 ORDER BY idx`,
 		l.o.Blinder.IndexKey(addr), demand)
 	if err != nil {
 		return nil, errors.E(errors.Internal, err)
@@ -424,7 +422,7 @@ func (l *Ledger) Owned(ctx context.Context, addr string, now time.Time) (Checked
 	if n, err := checkpointSize(cp); err == nil && n < size {
 		size = n
 	}
-	rows, err := l.db.QueryContext(ctx, `SELECT idx, src, seq, covered FROM entries WHERE account = ? AND idx < ? ORDER BY idx`,
+	rows, err := l.db.W.QueryContext(ctx, `SELECT idx, src, seq, covered FROM entries WHERE account = ? AND idx < ? ORDER BY idx`,
 		l.o.Blinder.IndexKey(addr), int64(size))
 	if err != nil {
 		return Checked{}, errors.E(op, errors.Internal, err)
@@ -480,7 +478,7 @@ func (l *Ledger) Owned(ctx context.Context, addr string, now time.Time) (Checked
 // Mine reports whether the entry at index is one of addr's (by the index).
 func (l *Ledger) Mine(ctx context.Context, addr string, index uint64) (bool, error) {
 	var n int
-	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries WHERE idx = ? AND account = ?`, int64(index), l.o.Blinder.IndexKey(addr)).Scan(&n)
+	err := l.db.W.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries WHERE idx = ? AND account = ?`, int64(index), l.o.Blinder.IndexKey(addr)).Scan(&n)
 	if err != nil {
 		return false, errors.E("transparency.Mine", errors.Internal, err)
 	}

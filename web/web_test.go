@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/legal"
 	"github.com/sealpost/sealpost/legal/disclose"
 	"github.com/sealpost/sealpost/legal/gateway"
@@ -65,7 +66,7 @@ func (mail) Authenticate(_ context.Context, addr, pass string) error {
 func newApp(t *testing.T) *httptest.Server {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "docs"), store.WithArgon2(store.TestArgon2))
+	st, err := store.Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "docs"), store.WithArgon2(pwhash.TestParams))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -438,7 +438,7 @@ func (s *Store) Document(ctx context.Context, id, name string) ([]byte, error) {
 	const op = "store.Document"
 	var sum string
 	var size int64
-	err := s.r.QueryRowContext(ctx, `SELECT sha256, size FROM documents WHERE demand = ? AND name = ?`, id, name).Scan(&sum, &size)
+	err := s.db.R.QueryRowContext(ctx, `SELECT sha256, size FROM documents WHERE demand = ? AND name = ?`, id, name).Scan(&sum, &size)
 	if err == sql.ErrNoRows {
 		return nil, errors.E(op, errors.NotExist, errors.Errorf("demand %q has no document %q", id, name))
 	}

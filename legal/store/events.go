@@ -43,7 +43,7 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]Event, er
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, at, kind, account, actor, detail FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, at, kind, account, actor, detail FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}

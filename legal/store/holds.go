@@ -116,7 +116,7 @@ func (s *Store) ActiveHolds(ctx context.Context) ([]Hold, error) {
 // hold: the data the mail store must retain whatever its owner deletes.
 func (s *Store) HeldAddresses(ctx context.Context) (map[string]bool, error) {
 	const op = "store.HeldAddresses"
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT address FROM holds WHERE released IS NULL`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT DISTINCT address FROM holds WHERE released IS NULL`)
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}

@@ -49,99 +49,62 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
+	"github.com/sealpost/sealpost/internal/sqlitedb"
 )
 
 // Store is the gateway's persistence in one SQLite file and a documents
 // folder.
 type Store struct {
-	w      *sql.DB // the writer: one connection, BEGIN IMMEDIATE
-	r      *sql.DB // readers
-	docs   string  // the documents folder
-	argon2 Argon2Params
+	db     *sqlitedb.DB // one writer connection (W), readers (R)
+	docs   string       // the documents folder
+	argon2 pwhash.Params
 }
 
 // Option configures Open.
 type Option func(*Store)
 
 // WithArgon2 sets the Argon2id parameters for new officer passwords (the
-// default is DefaultArgon2). Passwords already stored keep the parameters
-// recorded with them.
-func WithArgon2(p Argon2Params) Option { return func(s *Store) { s.argon2 = p } }
-
-// pragmas are set on every connection. The driver runs busy_timeout first
-// and the rest in lexicographic order, so journal_mode is set before
-// synchronous.
-const pragmas = "_pragma=busy_timeout(10000)" +
-	"&_pragma=foreign_keys(1)" +
-	"&_pragma=journal_mode(WAL)" +
-	"&_pragma=synchronous(FULL)"
+// default is pwhash.DefaultParams, as for account passwords). Passwords
+// already stored keep the parameters recorded with them.
+func WithArgon2(p pwhash.Params) Option { return func(s *Store) { s.argon2 = p } }
 
 // Open opens (creating if needed) the database at path and the documents
 // folder docsDir, and brings the schema up to date.
 func Open(path, docsDir string, opts ...Option) (*Store, error) {
 	const op = "store.Open"
-	// The driver splits the DSN at the first '?'; a path holding one would
-	// lose its tail. Refuse it rather than open the wrong file.
-	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("unsupported database path %q", path))
-	}
 	if docsDir == "" {
 		return nil, errors.E(op, errors.Invalid, errors.Str("no documents folder"))
 	}
-	s := &Store{docs: docsDir, argon2: DefaultArgon2}
+	s := &Store{docs: docsDir, argon2: pwhash.DefaultParams}
 	for _, o := range opts {
 		o(s)
 	}
-	if err := s.argon2.validate(); err != nil {
+	if err := s.argon2.Validate(); err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
-	if err := os.MkdirAll(docsDir, 0o700); err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	ctx := context.Background()
-	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	// The database first: an unusable path is refused before the
+	// documents folder is made.
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Readers: max(4, runtime.GOMAXPROCS(0))})
 	if err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
-	var mode string
-	if err := w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
-		w.Close()
-		return nil, errors.E(op, errors.Internal, errors.Errorf("journal_mode %q, want wal: %v", mode, err))
-	}
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
 		return nil, errors.E(op, err)
 	}
-	r, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
+	if err := os.MkdirAll(docsDir, 0o700); err != nil {
+		db.Close()
 		return nil, errors.E(op, errors.Internal, err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, errors.E(op, errors.Internal, err)
+	if err := migrate(context.Background(), db.W); err != nil {
+		db.Close()
+		return nil, errors.E(op, err)
 	}
-	s.w, s.r = w, r
+	s.db = db
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	rerr := s.r.Close()
-	werr := s.w.Close()
-	if werr != nil {
-		return errors.E("store.Close", errors.Internal, werr)
-	}
-	if rerr != nil {
-		return errors.E("store.Close", errors.Internal, rerr)
+	if err := s.db.Close(); err != nil {
+		return errors.E("store.Close", err)
 	}
 	return nil
 }
@@ -175,7 +138,7 @@ func wrap(op string, err error) error {
 
 // tx runs fn in a write transaction and commits it.
 func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(op, kindOf(err), err)
 	}
@@ -191,7 +154,7 @@ func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 
 // rtx runs fn in a read transaction, so that it sees one snapshot.
 func (s *Store) rtx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, err := s.db.R.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(op, kindOf(err), err)
 	}

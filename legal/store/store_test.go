@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/legal"
 )
 
@@ -21,7 +22,7 @@ var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func newStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "documents"), WithArgon2(TestArgon2))
+	s, err := Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "documents"), WithArgon2(pwhash.TestParams))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,14 +324,14 @@ func TestReopenAndSchema(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path, docs := filepath.Join(dir, "legal.db"), filepath.Join(dir, "documents")
-	s, err := Open(path, docs, WithArgon2(TestArgon2))
+	s, err := Open(path, docs, WithArgon2(pwhash.TestParams))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := file(t, s, "SW-1")
 	s.Close()
 
-	s, err = Open(path, docs, WithArgon2(TestArgon2))
+	s, err = Open(path, docs, WithArgon2(pwhash.TestParams))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +359,6 @@ func TestReopenAndSchema(t *testing.T) {
 		_, err := Open(bad, docs)
 		wantKind(t, err, errors.Invalid)
 	}
-	_, err = Open(filepath.Join(dir, "other.db"), docs, WithArgon2(Argon2Params{}))
+	_, err = Open(filepath.Join(dir, "other.db"), docs, WithArgon2(pwhash.Params{}))
 	wantKind(t, err, errors.Invalid)
 }

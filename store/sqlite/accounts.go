@@ -40,7 +40,7 @@ func (s *Store) AddDomain(ctx context.Context, domain string) error {
 // Domains lists hosted domains, sorted.
 func (s *Store) Domains(ctx context.Context) ([]string, error) {
 	const op = "sqlite.Domains"
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM domains ORDER BY name`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT name FROM domains ORDER BY name`)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
@@ -123,7 +123,7 @@ func scanAccount(row interface{ Scan(...any) error }) (sealpost.Account, error) 
 func (s *Store) Account(ctx context.Context, address string) (sealpost.Account, error) {
 	const op = "sqlite.Account"
 	addr := sealpost.NormalizeAddress(address)
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE address = ?`, addr))
+	a, err := scanAccount(s.db.R.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE address = ?`, addr))
 	if errors.IsErr(err, sql.ErrNoRows) {
 		return sealpost.Account{}, errors.E(op, notExist("account %s", addr))
 	}
@@ -136,7 +136,7 @@ func (s *Store) Account(ctx context.Context, address string) (sealpost.Account, 
 // Accounts lists all accounts, sorted by address.
 func (s *Store) Accounts(ctx context.Context) ([]sealpost.Account, error) {
 	const op = "sqlite.Accounts"
-	rows, err := s.r.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY address`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY address`)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
@@ -224,7 +224,7 @@ func mustAffect(res sql.Result, format string, args ...any) error {
 // account has none.
 func (s *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key, error) {
 	const op = "sqlite.Keys"
-	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM account_keys WHERE account = ? ORDER BY id`, id)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+keyColumns+` FROM account_keys WHERE account = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}

@@ -92,7 +92,7 @@ func (s *Store) commitLoop() {
 		batch := []*addReq{first}
 		// The transaction does not run under any caller's context: one
 		// caller giving up must not abort the others' work.
-		tx, err := s.w.BeginTx(context.Background(), nil)
+		tx, err := s.db.W.BeginTx(context.Background(), nil)
 	gather:
 		for len(batch) < maxBatch {
 			select {

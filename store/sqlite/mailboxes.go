@@ -30,7 +30,7 @@ func scanMailbox(row interface{ Scan(...any) error }) (sealpost.Mailbox, error) 
 // Mailboxes lists an account's mailboxes, sorted by name (byte order).
 func (s *Store) Mailboxes(ctx context.Context, acct sealpost.AccountID) ([]sealpost.Mailbox, error) {
 	const op = "sqlite.Mailboxes"
-	rows, err := s.r.QueryContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE account = ? ORDER BY name`, acct)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE account = ? ORDER BY name`, acct)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
@@ -50,7 +50,7 @@ func (s *Store) Mailboxes(ctx context.Context, acct sealpost.AccountID) ([]sealp
 func (s *Store) MailboxByName(ctx context.Context, acct sealpost.AccountID, name string) (sealpost.Mailbox, error) {
 	const op = "sqlite.MailboxByName"
 	name = sealpost.CanonicalMailboxName(name)
-	m, err := scanMailbox(s.r.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE account = ? AND name = ?`, acct, name))
+	m, err := scanMailbox(s.db.R.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE account = ? AND name = ?`, acct, name))
 	if errors.IsErr(err, sql.ErrNoRows) {
 		return sealpost.Mailbox{}, errors.E(op, notExist("mailbox %q", name))
 	}
@@ -63,7 +63,7 @@ func (s *Store) MailboxByUse(ctx context.Context, acct sealpost.AccountID, use s
 	if use == sealpost.UseNone {
 		return sealpost.Mailbox{}, errors.E(op, errors.Invalid, errors.Str("no special use given"))
 	}
-	m, err := scanMailbox(s.r.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes
+	m, err := scanMailbox(s.db.R.QueryRowContext(ctx, `SELECT `+mailboxColumns+` FROM mailboxes
 		WHERE account = ? AND special_use = ? ORDER BY id LIMIT 1`, acct, string(use)))
 	if errors.IsErr(err, sql.ErrNoRows) {
 		return sealpost.Mailbox{}, errors.E(op, notExist("no %s mailbox", use))

@@ -32,7 +32,7 @@ func scanMessage(row interface{ Scan(...any) error }) (sealpost.Message, error) 
 // if the mailbox is unknown.
 func (s *Store) Messages(ctx context.Context, mailbox sealpost.MailboxID, after sealpost.UID) ([]sealpost.Message, error) {
 	const op = "sqlite.Messages"
-	rows, err := s.r.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE mailbox = ? AND uid > ? ORDER BY uid`, mailbox, int64(after))
 	if err != nil {
 		return nil, dbErr(op, err)
@@ -52,7 +52,7 @@ func (s *Store) Messages(ctx context.Context, mailbox sealpost.MailboxID, after 
 	if len(out) == 0 {
 		// Tell an empty mailbox from a missing one.
 		var one int
-		err := s.r.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ?`, mailbox).Scan(&one)
+		err := s.db.R.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ?`, mailbox).Scan(&one)
 		if errors.IsErr(err, sql.ErrNoRows) {
 			return nil, errors.E(op, notExist("mailbox %d", mailbox))
 		} else if err != nil {

@@ -49,7 +49,7 @@ func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, e
 // Queue lists queued messages by ID.
 func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 	const op = "sqlite.Queue"
-	rows, err := s.r.QueryContext(ctx, `SELECT id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error
 		FROM queue ORDER BY id`)
 	if err != nil {
 		return nil, dbErr(op, err)

@@ -44,7 +44,7 @@ func (s *Store) Claim(ctx context.Context, region sealpost.RegionID) error {
 func (s *Store) ExportAccount(ctx context.Context, addr string) (sealpost.AccountImage, error) {
 	const op = "sqlite.ExportAccount"
 	addr = sealpost.NormalizeAddress(addr)
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, err := s.db.R.BeginTx(ctx, nil)
 	if err != nil {
 		return sealpost.AccountImage{}, dbErr(op, err)
 	}
@@ -211,7 +211,7 @@ func raiseUIDValidity(ctx context.Context, tx *sql.Tx, v int64) error {
 // Blobs: no account here references them.
 func (s *Store) Inventory(ctx context.Context) (sealpost.Inventory, error) {
 	const op = "sqlite.Inventory"
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, err := s.db.R.BeginTx(ctx, nil)
 	if err != nil {
 		return sealpost.Inventory{}, dbErr(op, err)
 	}

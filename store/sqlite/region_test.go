@@ -60,7 +60,7 @@ func TestMigrateToStoreMeta(t *testing.T) {
 	}
 	defer s.Close()
 	var v int
-	if err := s.r.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations) {
+	if err := s.db.R.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations) {
 		t.Fatalf("schema_version = %d, %v; want %d", v, err, len(migrations))
 	}
 	if _, err := s.Account(ctx, "alice@demo.example"); err != nil {
@@ -141,7 +141,7 @@ func TestImportRaisesCounter(t *testing.T) {
 	counter := func() int64 {
 		t.Helper()
 		var v int64
-		if err := s.r.QueryRow(`SELECT value FROM counters WHERE name = 'uidvalidity'`).Scan(&v); err != nil {
+		if err := s.db.R.QueryRow(`SELECT value FROM counters WHERE name = 'uidvalidity'`).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		return v

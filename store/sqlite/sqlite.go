@@ -15,7 +15,8 @@
 //
 // SQLite has one writer at a time. The Store keeps one writer connection
 // (every change goes through it, BEGIN IMMEDIATE) and a small pool of
-// read-only connections, which WAL lets read concurrently with the writer.
+// read-only connections, which WAL lets read concurrently with the writer;
+// internal/sqlitedb opens them.
 //
 // AddMessages, the hot path of delivery, is group-committed: a committer
 // goroutine takes every call pending at the moment, runs each in its own
@@ -36,7 +37,6 @@ import (
 	"database/sql"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -44,13 +44,13 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/sqlitedb"
 )
 
 // Store is a sealpost.Store in an SQLite database. It is safe for
 // concurrent use.
 type Store struct {
-	w *sql.DB // the single writer connection
-	r *sql.DB // read-only connections
+	db *sqlitedb.DB // one writer connection (W), read-only connections (R)
 
 	// adds feeds the group committer (see commit.go). mu guards closing it:
 	// senders hold mu.RLock while sending, Close takes mu.Lock.
@@ -64,82 +64,30 @@ type Store struct {
 
 var _ sealpost.Store = (*Store)(nil)
 
-// pragmas are set on every connection, writer and readers alike. The driver
-// runs busy_timeout first and the rest in lexicographic order, so
-// journal_mode is set before synchronous.
-const pragmas = "_pragma=busy_timeout(10000)" +
-	"&_pragma=foreign_keys(1)" +
-	"&_pragma=journal_mode(WAL)" +
-	"&_pragma=synchronous(FULL)"
-
 // Open opens (creating if needed) the database at path and brings its schema
-// up to date.
+// up to date. path is a plain file path (see sqlitedb.Open).
 func Open(path string) (*Store, error) {
 	const op = "sqlite.Open"
-	// The driver splits the DSN at the first '?'; a path holding one would
-	// lose its tail. Refuse it rather than open the wrong file.
-	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("unsupported database path %q", path))
-	}
 	ctx := context.Background()
-
-	w, err := sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{Readers: max(4, 2*runtime.GOMAXPROCS(0))})
 	if err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
-	if err := checkWAL(ctx, w); err != nil {
-		w.Close()
 		return nil, errors.E(op, err)
 	}
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
+	if err := migrate(ctx, db.W); err != nil {
+		db.Close()
 		return nil, errors.E(op, err)
 	}
-
-	r, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, errors.E(op, errors.Internal, err)
-	}
-
 	s := &Store{
-		w:    w,
-		r:    r,
+		db:   db,
 		adds: make(chan *addReq, 4*maxBatch),
 		done: make(chan struct{}),
 	}
-	if err := s.hot.prepare(ctx, w); err != nil {
-		w.Close()
-		r.Close()
+	if err := s.hot.prepare(ctx, db.W); err != nil {
+		db.Close()
 		return nil, errors.E(op, errors.Internal, err)
 	}
 	go s.commitLoop()
 	return s, nil
-}
-
-// checkWAL makes sure the connection really runs in WAL mode: the pragma
-// fails silently on some file systems, and durability then differs.
-func checkWAL(ctx context.Context, db *sql.DB) error {
-	var mode string
-	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		return errors.E(errors.Internal, err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return errors.E(errors.Internal, errors.Errorf("journal_mode is %q, want wal", mode))
-	}
-	return nil
 }
 
 // Close stops the group committer, after it has finished the calls already
@@ -155,13 +103,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	<-s.done
 	s.hot.close()
-	rerr := s.r.Close()
-	werr := s.w.Close()
-	if werr != nil {
-		return errors.E("sqlite.Close", errors.Internal, werr)
-	}
-	if rerr != nil {
-		return errors.E("sqlite.Close", errors.Internal, rerr)
+	if err := s.db.Close(); err != nil {
+		return errors.E("sqlite.Close", err)
 	}
 	return nil
 }
@@ -169,7 +112,7 @@ func (s *Store) Close() error {
 // write runs fn in a write transaction on the writer connection and commits.
 // An error from fn rolls back and is returned wrapped in op.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(op, err)
 	}

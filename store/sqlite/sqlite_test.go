@@ -99,7 +99,7 @@ func TestPragmas(t *testing.T) {
 	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode of the file = %q, %v; want wal", mode, err)
 	}
-	for _, db := range []*sql.DB{s.w, s.r} {
+	for _, db := range []*sql.DB{s.db.W, s.db.R} {
 		var sync, fk int
 		if err := db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
 			t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
@@ -109,7 +109,7 @@ func TestPragmas(t *testing.T) {
 		}
 	}
 	// Readers are read-only.
-	if _, err := s.r.Exec(`INSERT INTO domains (name) VALUES ('x.example')`); err == nil {
+	if _, err := s.db.R.Exec(`INSERT INTO domains (name) VALUES ('x.example')`); err == nil {
 		t.Fatal("a reader connection wrote")
 	}
 }
@@ -117,7 +117,7 @@ func TestPragmas(t *testing.T) {
 func TestSchemaVersion(t *testing.T) {
 	s, path := open(t)
 	var v int
-	if err := s.r.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations) {
+	if err := s.db.R.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations) {
 		t.Fatalf("schema_version = %d, %v; want %d", v, err, len(migrations))
 	}
 	s.Close()
@@ -126,7 +126,7 @@ func TestSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.w.Exec(`UPDATE schema_version SET version = ?`, len(migrations)+1); err != nil {
+	if _, err := s2.db.W.Exec(`UPDATE schema_version SET version = ?`, len(migrations)+1); err != nil {
 		t.Fatal(err)
 	}
 	s2.Close()
@@ -179,7 +179,7 @@ func TestBatchIsolation(t *testing.T) {
 		req(canceled, msg(inbox.ID, "d")),               // its caller gave up
 		req(ctx, msg(inbox.ID, "e"), msg(inbox.ID, "f")),
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,3 +71,19 @@ func EventKinds() []EventKind {
 		EventCanarySigned,
 	}
 }
+
+// SequencedEvent is an event with its number in its source.
+type SequencedEvent struct {
+	Seq int64
+	Event
+}
+
+// An EventSource is where events come from in order: the legal store's
+// outbox, the operator's journal. Events are numbered from 1 in the order
+// they were made durable, and a source never changes an event once read.
+// The transparency ledger reads every source from where it stopped.
+type EventSource interface {
+	// Events returns up to limit events numbered above after, in order
+	// (all of them if limit ≤ 0).
+	Events(ctx context.Context, after int64, limit int) ([]SequencedEvent, error)
+}

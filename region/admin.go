@@ -10,7 +10,7 @@ import (
 
 // This file is administration across regions: hosting a domain everywhere,
 // creating an account in its home region (directory first, so the region's
-// Guard lets the creation through), deleting one, and finding the postbox
+// guard lets the creation through), deleting one, and finding the postbox
 // that owns an address.
 
 // AddDomain hosts a domain in the directory, with the region its accounts

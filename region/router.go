@@ -1,9 +1,10 @@
-// Package region owns residency: which region an account lives in, and the
-// code that keeps its mail there. Guard wraps a region's store so that it
-// refuses every operation for an account homed elsewhere; Router sends each
+// Package region owns residency above the mail service: which region an
+// account lives in, and getting each operation there. Router sends each
 // login and delivery to the account's home region, in this process or over
 // a Link to another; Mover moves a mailbox between regions at its owner's
 // request; Audit checks every region's storage for anything out of place.
+// The enforcement below the mail service, a region's store refusing every
+// operation for an account homed elsewhere, is package store/guard.
 package region
 
 import (
@@ -14,9 +15,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
-	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/smtpserver"
 )
 
 // Router is the protocol servers' view of a deployment: it implements
@@ -34,7 +33,7 @@ type Router struct {
 	// homes caches the directory's answers for routeTTL: a delivery asks
 	// for each recipient's home several times (RCPT, DATA). A stale entry
 	// can only send an operation to the region an account just left,
-	// whose Guard refuses it (the sender retries); it never lets one
+	// whose guard refuses it (the sender retries); it never lets one
 	// through.
 	mu      sync.Mutex
 	homes   map[string]cachedHome
@@ -48,11 +47,6 @@ type cachedHome struct {
 
 // routeTTL bounds how long the router trusts a cached directory answer.
 const routeTTL = 5 * time.Second
-
-var (
-	_ smtpserver.Backend = (*Router)(nil)
-	_ imapserver.Backend = (*Router)(nil)
-)
 
 // NewRouter returns a router over the regions served in this process
 // (local) and those reached over links (remote). maxSize is the message

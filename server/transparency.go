@@ -16,7 +16,6 @@ import (
 	"github.com/sealpost/sealpost/journal"
 	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/legal/policy"
-	"github.com/sealpost/sealpost/legal/store"
 	"github.com/sealpost/sealpost/tlog"
 	"github.com/sealpost/sealpost/transparency"
 	"golang.org/x/mod/sumdb/note"
@@ -100,9 +99,9 @@ func (s *Server) OpenTransparency(ctx context.Context, gw *gateway.Gateway) (*Tr
 		Log:         lg,
 		Blinder:     blinder,
 		Withholding: transparency.Withholding{Instruments: instrumentNames(pol.Withhold())},
-		Sources: map[string]transparency.Source{
-			transparency.SourceLegal:   legalSource{gw.Store()},
-			transparency.SourceJournal: transparency.NewJournalSource(s.JournalPath()),
+		Sources: map[string]sealpost.EventSource{
+			transparency.SourceLegal:   gw.Store(),
+			transparency.SourceJournal: journal.NewSource(s.JournalPath()),
 		},
 		Canary: transparency.CanaryOptions{Signer: canary, Issuer: s.cfg.Hostname, LapseOn: instrumentNames(pol.CanaryLapsesOn())},
 		Now:    s.opts.Now,
@@ -158,21 +157,6 @@ func (s *Server) recordPolicy(ctx context.Context, gw *gateway.Gateway) error {
 		}
 	}
 	return s.Record(ctx, sealpost.Event{Kind: sealpost.EventPolicyLoaded, Actor: "admin", Detail: detail})
-}
-
-// legalSource is the legal store's event outbox as a transparency source.
-type legalSource struct{ st *store.Store }
-
-func (l legalSource) Events(ctx context.Context, after int64, limit int) ([]transparency.SourceEvent, error) {
-	evs, err := l.st.Events(ctx, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]transparency.SourceEvent, len(evs))
-	for i, e := range evs {
-		out[i] = transparency.SourceEvent{Seq: e.Seq, Event: e.Event}
-	}
-	return out, nil
 }
 
 // noteKey loads, or makes once, a note signer key named name.

@@ -84,7 +84,7 @@ func (l *Ledger) RefreshCanary(ctx context.Context) (bool, error) {
 		return false, errors.E(op, errors.Internal, err)
 	}
 	sum := sha256.Sum256(signed)
-	ev := SourceEvent{Seq: now.Unix()}
+	ev := sealpost.SequencedEvent{Seq: now.Unix()}
 	ev.Time, ev.Kind, ev.Actor = now, sealpost.EventCanarySigned, "system"
 	ev.Detail = map[string]string{"statement_sha256": hex.EncodeToString(sum[:]), "expires": expires.Format(time.RFC3339)}
 	pub, _ := l.o.Blinder.Build(SourceCanary, ev.Seq, ev.Event, Withholding{}, nil)

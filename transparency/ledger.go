@@ -19,20 +19,6 @@ import (
 	fmtlog "github.com/transparency-dev/formats/log"
 )
 
-// A Source is where events come from: the legal store's outbox, the
-// operator's journal. Events are numbered from 1 in the order they were
-// made durable, and a source never changes an event once read.
-type Source interface {
-	// Events returns up to limit events numbered above after, in order.
-	Events(ctx context.Context, after int64, limit int) ([]SourceEvent, error)
-}
-
-// A SourceEvent is an event with its number in its source.
-type SourceEvent struct {
-	Seq int64
-	sealpost.Event
-}
-
 // LedgerOptions configure a Ledger.
 type LedgerOptions struct {
 	Log         *tlog.Log
@@ -40,7 +26,7 @@ type LedgerOptions struct {
 	Withholding Withholding
 	// Sources, by name (SourceLegal, SourceJournal, …): every event of
 	// each is published once, in order.
-	Sources map[string]Source
+	Sources map[string]sealpost.EventSource
 	// Canary, if its Signer is set, is the warrant canary the ledger
 	// issues (RefreshCanary).
 	Canary CanaryOptions
@@ -164,7 +150,7 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 		if err != nil {
 			return errors.E(errors.Internal, errors.Errorf("log entry %d: %w", i, err))
 		}
-		var ev SourceEvent
+		var ev sealpost.SequencedEvent
 		if src, ok := l.o.Sources[e.Src]; ok {
 			evs, err := src.Events(ctx, e.Seq-1, 1)
 			if err != nil {
@@ -177,7 +163,7 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 		if ev.Seq == 0 {
 			// An entry of no source (a canary) or one whose source is not
 			// open here: indexed as about no account.
-			ev = SourceEvent{Seq: e.Seq, Event: sealpost.Event{Kind: e.Kind}}
+			ev = sealpost.SequencedEvent{Seq: e.Seq, Event: sealpost.Event{Kind: e.Kind}}
 		}
 		if err := l.index(ctx, i, e.Src, ev, nil); err != nil {
 			return err
@@ -187,13 +173,13 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 }
 
 // index records entry i, made from ev of src, and the reveals it carried.
-func (l *Ledger) index(ctx context.Context, i uint64, src string, ev SourceEvent, reveals []Reveal) error {
-	return l.indexAll(ctx, i, src, []SourceEvent{ev}, reveals)
+func (l *Ledger) index(ctx context.Context, i uint64, src string, ev sealpost.SequencedEvent, reveals []Reveal) error {
+	return l.indexAll(ctx, i, src, []sealpost.SequencedEvent{ev}, reveals)
 }
 
 // indexAll records, in one transaction, the entries first, first+1, … made
 // from evs of src, and the reveals the first carried.
-func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []SourceEvent, reveals []Reveal, opens ...Opening) error {
+func (l *Ledger) indexAll(ctx context.Context, first uint64, src string, evs []sealpost.SequencedEvent, reveals []Reveal, opens ...Opening) error {
 	tx, err := l.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return errors.E(errors.Internal, err)
@@ -311,7 +297,7 @@ func (l *Ledger) Sync(ctx context.Context) (int, error) {
 // the first may reveal or open earlier entries: a notice sent once an
 // order has lapsed reveals the salts of the entries it covered and, for a
 // withheld instrument, opens the withheld entries of its demand.
-func (l *Ledger) publish(ctx context.Context, src string, evs []SourceEvent) error {
+func (l *Ledger) publish(ctx context.Context, src string, evs []sealpost.SequencedEvent) error {
 	var reveals []Reveal
 	var opens []Opening
 	if ev := evs[0]; treatments[ev.Kind].Reveals && ev.Account != "" && ev.Detail["demand"] != "" {

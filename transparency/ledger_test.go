@@ -26,7 +26,7 @@ type fixture struct {
 	skey       string
 	log        *tlog.Log
 	blinder    *Blinder
-	legal      *SliceSource
+	legal      *journal.Memory
 	opts       LedgerOptions
 	now        time.Time
 	canaryVKey string
@@ -44,7 +44,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: t.TempDir(), skey: skey, blinder: b, legal: &SliceSource{}, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{dir: t.TempDir(), skey: skey, blinder: b, legal: &journal.Memory{}, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	csk, cvk, err := note.GenerateKey(rand.Reader, "test.example/canary")
 	f.canaryVKey = cvk
 	if err != nil {
@@ -57,7 +57,7 @@ func newFixture(t testing.TB) *fixture {
 	f.opts = LedgerOptions{
 		Blinder:     b,
 		Withholding: Withholding{Instruments: []string{"national_security_request"}},
-		Sources:     map[string]Source{SourceLegal: f.legal},
+		Sources:     map[string]sealpost.EventSource{SourceLegal: f.legal},
 		Canary:      CanaryOptions{Signer: signer, Issuer: "test.example", Every: 24 * time.Hour, LapseOn: []string{"national_security_request"}},
 		Now:         func() time.Time { return f.now },
 	}
@@ -487,34 +487,5 @@ func TestLedgerOpensWithheld(t *testing.T) {
 	data, _ = f.log.Entry(ctx, 4)
 	if again, _ := Parse(data); len(again.Opens) != 0 {
 		t.Errorf("the openings were published twice: %s", data)
-	}
-}
-
-// TestJournalSource reads the operator's journal as a source, and sees
-// what is appended after a first read.
-func TestJournalSource(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.jsonl")
-	src := NewJournalSource(path)
-	if evs, err := src.Events(ctx, 0, 0); err != nil || len(evs) != 0 {
-		t.Fatalf("no journal yet: %v, %v", evs, err)
-	}
-	j, err := journal.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	for i, kind := range []sealpost.EventKind{sealpost.EventMailboxMoveRequested, sealpost.EventMailboxMoveCompleted, sealpost.EventAccountReset} {
-		if err := j.Record(ctx, sealpost.Event{Time: at, Kind: kind, Account: "alice@demo.example", Actor: "owner"}); err != nil {
-			t.Fatal(err)
-		}
-		evs, err := src.Events(ctx, int64(i), 0)
-		if err != nil || len(evs) != 1 || evs[0].Seq != int64(i+1) || evs[0].Kind != kind {
-			t.Fatalf("after event %d: %+v, %v", i+1, evs, err)
-		}
-	}
-	if evs, _ := src.Events(ctx, 1, 1); len(evs) != 1 || evs[0].Kind != sealpost.EventMailboxMoveCompleted {
-		t.Errorf("Events(1, 1) = %+v", evs)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/journal"
 	"github.com/sealpost/sealpost/tlog"
 	"github.com/sealpost/sealpost/transparency"
 	"github.com/sealpost/sealpost/transparency/report"
@@ -101,7 +102,7 @@ type fixture struct {
 	canary note.Verifier
 	// period is the report period the demands fall in.
 	period string
-	src    *transparency.SliceSource // the legal events fed to the ledger
+	src    *journal.Memory // the legal events fed to the ledger
 }
 
 // The demands of the fixture.
@@ -157,7 +158,7 @@ func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	t0 := now.Add(-60 * 24 * time.Hour)
 	lapsed := now.Add(-10 * 24 * time.Hour).Format(time.DateOnly)
 	gagged := now.Add(365 * 24 * time.Hour).Format(time.DateOnly)
-	src := &transparency.SliceSource{}
+	src := &journal.Memory{}
 	for _, e := range []sealpost.Event{
 		demandEvent(t0, sealpost.EventDemandFiled, lapsedDemand, "", "officer-a", "US", "search_warrant", lapsed,
 			map[string]string{"state": "received", "targets": "1", "documents": "1"}),
@@ -181,7 +182,7 @@ func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	led, err := transparency.OpenLedger(filepath.Join(dir, "index"), transparency.LedgerOptions{
 		Log: lg, Blinder: blinder,
 		Withholding: transparency.Withholding{Instruments: []string{"national_security_request"}},
-		Sources:     map[string]transparency.Source{transparency.SourceLegal: src},
+		Sources:     map[string]sealpost.EventSource{transparency.SourceLegal: src},
 		Canary:      transparency.CanaryOptions{Signer: signer, Issuer: "demo.example", Every: 24 * time.Hour},
 		Now:         clk.Now,
 	})

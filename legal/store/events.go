@@ -8,7 +8,7 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-// Event is an entry of the store's outbox: a sealpost.Event with its
+// The store's outbox is its events, each a sealpost.Event with its
 // sequence number. Sequence numbers grow in commit order, so an event
 // never appears behind one already read.
 //
@@ -31,14 +31,12 @@ import (
 // and nondisclosure_until: a consumer publishing entries can withhold
 // what a nondisclosure order covers. Detail never holds a password, a
 // document, a notice's text, a review note or anything of the mail.
-type Event struct {
-	Seq int64
-	sealpost.Event
-}
+var _ sealpost.EventSource = (*Store)(nil)
 
 // Events returns up to limit events with a sequence number above after,
-// in order (all of them if limit ≤ 0).
-func (s *Store) Events(ctx context.Context, after int64, limit int) ([]Event, error) {
+// in order (all of them if limit ≤ 0): the outbox as the transparency
+// ledger reads it.
+func (s *Store) Events(ctx context.Context, after int64, limit int) ([]sealpost.SequencedEvent, error) {
 	const op = "store.Events"
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
@@ -48,9 +46,9 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]Event, er
 		return nil, errors.E(op, kindOf(err), err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []sealpost.SequencedEvent
 	for rows.Next() {
-		var e Event
+		var e sealpost.SequencedEvent
 		var at int64
 		var detail string
 		if err := rows.Scan(&e.Seq, &at, &e.Kind, &e.Account, &e.Actor, &detail); err != nil {

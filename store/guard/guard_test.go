@@ -95,7 +95,7 @@ func (h homing) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 func TestConformance(t *testing.T) {
 	var mu sync.Mutex
 	dirs := map[*testing.T]*directory.Dir{}
-	storetest.Run(t, func(t *testing.T) sealpost.Store {
+	storetest.Run(t, storetest.Harness{Open: func(t *testing.T) sealpost.Store {
 		mu.Lock()
 		dir := dirs[t]
 		if dir == nil {
@@ -108,7 +108,7 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return homing{Store: g, dir: dir, region: "ie"}
-	})
+	}})
 }
 
 func openDir(t *testing.T) *directory.Dir {

@@ -149,9 +149,56 @@ func open(t testing.TB) (*Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) sealpost.Store {
-		s, _ := open(t)
-		return s
+	var mu sync.Mutex
+	dsns := map[sealpost.Store]string{}
+	storetest.Run(t, storetest.Harness{
+		Open: func(t *testing.T) sealpost.Store {
+			s, d := open(t)
+			mu.Lock()
+			dsns[s] = d
+			mu.Unlock()
+			return s
+		},
+		Reopen: func(t *testing.T, s sealpost.Store) sealpost.Store {
+			mu.Lock()
+			d := dsns[s]
+			mu.Unlock()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, err := Open(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s2.Close() })
+			return s2
+		},
+		// session_replication_role = replica skips the foreign keys'
+		// triggers: a hand edit, or a restore gone wrong.
+		Orphan: func(t *testing.T, s sealpost.Store) {
+			tx, err := s.(*Store).pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			for _, q := range []string{
+				`SET LOCAL session_replication_role = replica`,
+				`INSERT INTO mailboxes (id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq)
+					VALUES (700, 3, 'INBOX', '\Inbox', TRUE, 5, 2, 2)`,
+				`INSERT INTO account_keys (id, account, created, public_key, active) VALUES (400, 3, 0, '\x01', TRUE)`,
+				`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
+					VALUES (900, 2000, 1, '', 0, 1, 1, 'lost-blob', 0)`,
+				`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
+					VALUES (901, 700, 1, '', 0, 1, 1, 'stray-blob', 400)`,
+			} {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
 }
 
@@ -170,49 +217,6 @@ func setup(t *testing.T, s *Store) sealpost.Mailbox {
 		t.Fatal(err)
 	}
 	return inbox
-}
-
-func TestReopen(t *testing.T) {
-	s, d := open(t)
-	inbox := setup(t, s)
-	added, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "b1", Size: 3, Flags: []sealpost.Flag{`\Seen`}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "b2"}}); !errors.Is(errors.Unavailable, err) {
-		t.Fatalf("AddMessages after Close: %v, want Unavailable", err)
-	}
-	if _, err := s.Messages(ctx, inbox.ID, 0); !errors.Is(errors.Unavailable, err) {
-		t.Fatalf("Messages after Close: %v, want Unavailable", err)
-	}
-
-	s2, err := Open(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	got, err := s2.MailboxByName(ctx, inbox.Account, "inbox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.UIDValidity != inbox.UIDValidity || got.UIDNext != 2 || got.ID != inbox.ID {
-		t.Fatalf("INBOX after reopen = %+v, was %+v", got, inbox)
-	}
-	msgs, err := s2.Messages(ctx, inbox.ID, 0)
-	if err != nil || len(msgs) != 1 || msgs[0].ID != added[0].ID || !slices.Equal(msgs[0].Flags, added[0].Flags) ||
-		!msgs[0].InternalDate.Equal(added[0].InternalDate) {
-		t.Fatalf("messages after reopen: %+v, %v", msgs, err)
-	}
-	mb, err := s2.CreateMailbox(ctx, inbox.Account, "New", sealpost.UseNone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mb.UIDValidity <= inbox.UIDValidity {
-		t.Fatalf("UIDVALIDITY %d after reopen, not above %d", mb.UIDValidity, inbox.UIDValidity)
-	}
 }
 
 func schemaVersion(t *testing.T, s *Store) int {

@@ -1,35 +1,12 @@
 package postgres
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/errors"
 )
-
-// TestClaimPersists checks that a claim outlives the process that made it:
-// a store reopened under another region refuses it.
-func TestClaimPersists(t *testing.T) {
-	s, d := open(t)
-	if err := s.Claim(ctx, "ie"); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	s2, err := Open(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if err := s2.Claim(ctx, "us"); !errors.Is(errors.WrongRegion, err) {
-		t.Fatalf("Claim(us) of a reopened store claimed by ie: %v, want WrongRegion", err)
-	}
-	if err := s2.Claim(ctx, "ie"); err != nil {
-		t.Fatalf("Claim(ie) of a reopened store claimed by ie: %v", err)
-	}
-}
 
 // TestMigrateToStoreMeta opens a database at schema version 1 (before
 // store_meta) holding an account: the new migration applies and the data
@@ -67,60 +44,6 @@ func TestMigrateToStoreMeta(t *testing.T) {
 	}
 	if err := s.Claim(ctx, "ie"); err != nil {
 		t.Fatalf("Claim after migration: %v", err)
-	}
-}
-
-// TestInventoryOrphans writes rows no account owns, with foreign keys off
-// (session_replication_role = replica skips their triggers: a hand edit,
-// or a restore gone wrong), and checks that Inventory names each and keeps
-// their blobs out of Blobs.
-func TestInventoryOrphans(t *testing.T) {
-	s, _ := open(t)
-	inbox := setup(t, s)
-	if _, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "alice-blob", Size: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	for _, q := range []string{
-		`SET LOCAL session_replication_role = replica`,
-		`INSERT INTO mailboxes (id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq)
-			VALUES (700, 3, 'INBOX', '\Inbox', TRUE, 5, 2, 2)`,
-		`INSERT INTO account_keys (id, account, created, public_key, active) VALUES (400, 3, 0, '\x01', TRUE)`,
-		`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
-			VALUES (900, 2000, 1, '', 0, 1, 1, 'lost-blob', 0)`,
-		`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
-			VALUES (901, 700, 1, '', 0, 1, 1, 'stray-blob', 400)`,
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	inv, err := s.Inventory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		`mailbox 700 ("INBOX") of missing account 3`,
-		`key 400 of missing account 3`,
-		`message 901 (blob "stray-blob") in mailbox 700 of missing account 3`,
-		`message 900 (blob "lost-blob") in missing mailbox 2000`,
-	}
-	if !slices.Equal(inv.Orphans, want) {
-		t.Fatalf("Orphans = %q, want %q", inv.Orphans, want)
-	}
-	if len(inv.Blobs) != 1 || inv.Blobs["alice-blob"] != "alice@demo.example" {
-		t.Fatalf("Blobs = %q, want alice-blob only", inv.Blobs)
-	}
-	if len(inv.Accounts) != 1 || inv.Accounts[0].ID != inbox.Account {
-		t.Fatalf("Accounts = %+v", inv.Accounts)
 	}
 }
 

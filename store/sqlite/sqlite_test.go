@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/sealpost/sealpost/store/column"
@@ -26,64 +27,57 @@ func open(t testing.TB) (*Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) sealpost.Store {
-		s, _ := open(t)
-		return s
+	var mu sync.Mutex
+	paths := map[sealpost.Store]string{}
+	storetest.Run(t, storetest.Harness{
+		Open: func(t *testing.T) sealpost.Store {
+			s, path := open(t)
+			mu.Lock()
+			paths[s] = path
+			mu.Unlock()
+			return s
+		},
+		Reopen: func(t *testing.T, s sealpost.Store) sealpost.Store {
+			mu.Lock()
+			path := paths[s]
+			mu.Unlock()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s2.Close() })
+			return s2
+		},
+		Orphan: func(t *testing.T, s sealpost.Store) {
+			mu.Lock()
+			path := paths[s]
+			mu.Unlock()
+			raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			for _, q := range []string{
+				`INSERT INTO mailboxes (id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq)
+					VALUES (700, 3, 'INBOX', '\Inbox', TRUE, 5, 2, 2)`,
+				`INSERT INTO account_keys (id, account, created, public_key, active) VALUES (400, 3, 0, X'01', TRUE)`,
+				`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
+					VALUES (900, 2000, 1, '', 0, 1, 1, 'lost-blob', 0)`,
+				`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
+					VALUES (901, 700, 1, '', 0, 1, 1, 'stray-blob', 400)`,
+			} {
+				if _, err := raw.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+		},
 	})
 }
 
 var ctx = context.Background()
-
-func TestReopen(t *testing.T) {
-	s, path := open(t)
-	if err := s.AddDomain(ctx, "demo.example"); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, sealpost.Account{Address: "alice@demo.example"}, sealpost.Key{PublicKey: []byte("pk")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inbox, err := s.MailboxByName(ctx, a.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	added, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "b1", Size: 3, Flags: []sealpost.Flag{`\Seen`}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: inbox.ID, Blob: "b2"}}); !errors.Is(errors.Unavailable, err) {
-		t.Fatalf("AddMessages after Close: %v, want Unavailable", err)
-	}
-
-	s2, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	got, err := s2.MailboxByName(ctx, a.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.UIDValidity != inbox.UIDValidity || got.UIDNext != 2 || got.ID != inbox.ID {
-		t.Fatalf("INBOX after reopen = %+v, was %+v", got, inbox)
-	}
-	msgs, err := s2.Messages(ctx, inbox.ID, 0)
-	if err != nil || len(msgs) != 1 || msgs[0].ID != added[0].ID || !slices.Equal(msgs[0].Flags, added[0].Flags) ||
-		!msgs[0].InternalDate.Equal(added[0].InternalDate) {
-		t.Fatalf("messages after reopen: %+v, %v", msgs, err)
-	}
-	// UIDVALIDITY keeps growing across a reopen.
-	mb, err := s2.CreateMailbox(ctx, a.ID, "New", sealpost.UseNone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mb.UIDValidity <= inbox.UIDValidity {
-		t.Fatalf("UIDVALIDITY %d after reopen, not above %d", mb.UIDValidity, inbox.UIDValidity)
-	}
-}
 
 // TestPragmas checks what durability rests on: the file is in WAL mode (seen
 // by a connection that sets nothing itself), commits are synchronous=FULL,

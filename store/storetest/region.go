@@ -26,6 +26,7 @@ var regionTests = []test{
 	{"ImportBlobs", testImportBlobs},
 	{"ImportExisting", testImportExisting},
 	{"ImportInvalid", testImportInvalid},
+	{"ImportRaisesUIDValidity", testImportRaisesUIDValidity},
 	{"Inventory", testInventory},
 }
 
@@ -679,4 +680,28 @@ func testInventory(t *testing.T, e *env) {
 	}
 	delete(want, bs[0].Blob)
 	check("after DeleteAccount", a)
+}
+
+// testImportRaisesUIDValidity checks that UIDVALIDITY values handed out
+// after an import are above every imported one, and that importing a lower
+// one does not bring them down (RFC 9051 2.3.1.1: a mailbox name never gets
+// a UIDVALIDITY it had before).
+func testImportRaisesUIDValidity(t *testing.T, e *env) {
+	img := func(addr string, validity uint32) sealpost.AccountImage {
+		return sealpost.AccountImage{
+			Account: sealpost.Account{Address: addr},
+			Mailboxes: []sealpost.MailboxImage{{Mailbox: sealpost.Mailbox{
+				Name: "INBOX", Use: sealpost.UseInbox, UIDValidity: validity, UIDNext: 1, HighestModSeq: 1}}},
+		}
+	}
+	e.domain("demo.example")
+	a := e.importImage(img("a@demo.example", 4_000_000_000))
+	first := e.create(a.ID, "First")
+	if first.UIDValidity <= 4_000_000_000 {
+		t.Fatalf("a mailbox created after importing UIDVALIDITY 4000000000 got %d", first.UIDValidity)
+	}
+	b := e.importImage(img("b@demo.example", 7))
+	if second := e.create(b.ID, "Second"); second.UIDValidity <= first.UIDValidity {
+		t.Fatalf("after importing UIDVALIDITY 7, a new mailbox got %d, not above %d", second.UIDValidity, first.UIDValidity)
+	}
 }

@@ -1,9 +1,9 @@
 // Package storetest is the conformance suite for sealpost.Store. Every
-// implementation (store/sqlite, later store/postgres) runs it from its own
-// tests:
+// implementation (store/sqlite, store/postgres, and store/guard over
+// either) runs it from its own tests:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) sealpost.Store { ... })
+//		storetest.Run(t, storetest.Harness{Open: ..., Reopen: ...})
 //	}
 //
 // The suite uses only the interface and the error kinds (errors.Is) its doc
@@ -26,10 +26,29 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-// Run runs the suite. open returns a new, empty store; it is called once per
-// subtest (twice by those that move an account from one store to another)
-// and should close the store with t.Cleanup.
-func Run(t *testing.T, open func(t *testing.T) sealpost.Store) {
+// Harness is what the suite needs of an implementation beyond the
+// interface. Only Open is required; the tests that need a hook that is not
+// set do not run (an implementation over another store, such as the guard,
+// leaves them to the store it wraps).
+type Harness struct {
+	// Open returns a new, empty store. It is called once per subtest
+	// (twice by those that move an account from one store to another) and
+	// should close the store with t.Cleanup.
+	Open func(t *testing.T) sealpost.Store
+	// Reopen closes s and opens its storage again, as the next process
+	// would. The persistence tests need it.
+	Reopen func(t *testing.T, s sealpost.Store) sealpost.Store
+	// Orphan writes into s, behind its back (as a hand edit with foreign
+	// keys off would), rows that belong to no account: mailbox 700
+	// ("INBOX", \Inbox, UIDVALIDITY 5, UIDNEXT 2, HIGHESTMODSEQ 2) and key
+	// 400 (active) of the missing account 3; message 900 (UID 1, blob
+	// "lost-blob", key 0) in the missing mailbox 2000; message 901 (UID 1,
+	// blob "stray-blob", key 400) in mailbox 700. The orphans test needs it.
+	Orphan func(t *testing.T, s sealpost.Store)
+}
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
 	groups := []struct {
 		name  string
 		tests []test
@@ -39,12 +58,13 @@ func Run(t *testing.T, open func(t *testing.T) sealpost.Store) {
 		{"Messages", messageTests},
 		{"Queue", queueTests},
 		{"Region", regionTests},
+		{"Persistence", persistenceTests(h)},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			for _, tt := range g.tests {
 				t.Run(tt.name, func(t *testing.T) {
-					tt.fn(t, &env{t: t, s: open(t), open: open})
+					tt.fn(t, &env{t: t, s: h.Open(t), h: h})
 				})
 			}
 		})
@@ -58,16 +78,16 @@ type test struct {
 
 // env is one subtest's store with helpers that fail the test on error.
 type env struct {
-	t    *testing.T
-	s    sealpost.Store
-	open func(t *testing.T) sealpost.Store
+	t *testing.T
+	s sealpost.Store
+	h Harness
 }
 
 // another returns an env on a second new, empty store, for the subtests
 // that move an account between stores (regions).
 func (e *env) another() *env {
 	e.t.Helper()
-	return &env{t: e.t, s: e.open(e.t), open: e.open}
+	return &env{t: e.t, s: e.h.Open(e.t), h: e.h}
 }
 
 var ctx = context.Background()

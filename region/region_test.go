@@ -12,6 +12,7 @@ import (
 	"github.com/sealpost/sealpost/directory"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/pwhash"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/store/guard"
@@ -58,7 +59,7 @@ func newWorld(t *testing.T) *world {
 		local[id] = w.regions[id].svc
 	}
 	w.router = region.NewRouter(dir, local, nil, 1<<20)
-	must(t, w.router.AddDomain(ctx, "demo.example", "ie"))
+	testkit.Must(t, w.router.AddDomain(ctx, "demo.example", "ie"))
 	for addr, id := range map[string]sealpost.RegionID{"alice@demo.example": "ie", "bob@demo.example": "us"} {
 		if _, _, err := w.router.CreateAccount(ctx, addr, addr+"-pass", id); err != nil {
 			t.Fatal(err)
@@ -87,24 +88,10 @@ func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Di
 	return &regionEnv{id: id, inner: inner, guard: guarded, blobs: blobs, svc: svc}
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantKind(t *testing.T, what string, err error, kind errors.Kind) {
-	t.Helper()
-	if !errors.Is(kind, err) {
-		t.Errorf("%s: got %v, want a %v error", what, err, kind)
-	}
-}
-
 func deliver(t *testing.T, w *world, rcpts []string, body string) {
 	t.Helper()
 	raw := []byte("From: x@example.org\r\nSubject: test\r\n\r\n" + body + "\r\n")
-	must(t, w.router.Deliver(context.Background(), postbox.Envelope{From: "x@example.org", Recipients: rcpts}, raw))
+	testkit.Must(t, w.router.Deliver(context.Background(), postbox.Envelope{From: "x@example.org", Recipients: rcpts}, raw))
 }
 
 // bodies logs in and returns the bodies in the account's INBOX, with the
@@ -118,7 +105,7 @@ func bodies(t *testing.T, w *world, addr string) (uint32, []sealpost.UID, []stri
 	}
 	defer sess.Close()
 	mb, err := sess.Select(ctx, "INBOX")
-	must(t, err)
+	testkit.Must(t, err)
 	defer sess.Release(mb)
 	var validity uint32
 	var msgs []sealpost.Message
@@ -133,7 +120,7 @@ func bodies(t *testing.T, w *world, addr string) (uint32, []sealpost.UID, []stri
 			// Sealed to a key generation this password no longer opens.
 			b = []byte("\r\n\r\n<sealed>")
 		} else {
-			must(t, err)
+			testkit.Must(t, err)
 		}
 		uids = append(uids, m.UID)
 		out = append(out, string(b[bytes.Index(b, []byte("\r\n\r\n"))+4:]))
@@ -159,15 +146,15 @@ func TestRouterDeliversToHomeRegion(t *testing.T) {
 		}
 	}
 	inv, err := w.regions["ie"].inner.Inventory(ctx)
-	must(t, err)
+	testkit.Must(t, err)
 	if len(inv.Blobs) != 1 {
 		t.Errorf("ie holds %d blobs, want 1 (alice's copy only)", len(inv.Blobs))
 	}
 	// A wrong password and an unknown address fail alike.
 	_, err = w.router.Login(ctx, "alice@demo.example", "wrong")
-	wantKind(t, "wrong password", err, errors.Permission)
+	testkit.WantKind(t, "wrong password", err, errors.Permission)
 	_, err = w.router.Login(ctx, "nobody@demo.example", "x")
-	wantKind(t, "unknown account", err, errors.Permission)
+	testkit.WantKind(t, "unknown account", err, errors.Permission)
 	if ok, _ := w.router.IsHostedDomain(ctx, "demo.example"); !ok {
 		t.Error("demo.example not hosted")
 	}
@@ -182,7 +169,7 @@ func TestMoveKeepsMailAndUIDs(t *testing.T) {
 	validity, uids, before := bodies(t, w, "alice@demo.example")
 	ie, us := w.regions["ie"], w.regions["us"]
 	m := &region.Mover{Dir: w.dir, From: ie.end(), To: us.end()}
-	must(t, m.Move(ctx, "alice@demo.example"))
+	testkit.Must(t, m.Move(ctx, "alice@demo.example"))
 
 	if home, _ := w.dir.Home(ctx, "alice@demo.example"); home != "us" {
 		t.Fatalf("home after move = %s", home)
@@ -193,7 +180,7 @@ func TestMoveKeepsMailAndUIDs(t *testing.T) {
 	}
 	// Nothing of alice's is left in ie.
 	rep, err := region.Audit(ctx, w.dir, []region.End{ie.rawEnd(), us.rawEnd()})
-	must(t, err)
+	testkit.Must(t, err)
 	if len(rep.Findings) != 0 {
 		t.Errorf("audit after move: %+v", rep.Findings)
 	}
@@ -207,12 +194,12 @@ func TestMoveKeepsMailAndUIDs(t *testing.T) {
 		t.Errorf("UIDs after a new delivery: %v", uids3)
 	}
 	// Moving again to where it already lives is refused.
-	wantKind(t, "move to its own home", m.Move(ctx, "alice@demo.example"), errors.Exist)
+	testkit.WantKind(t, "move to its own home", m.Move(ctx, "alice@demo.example"), errors.Exist)
 }
 
 func countBlobs(t *testing.T, b sealpost.BlobStore) int {
 	n := 0
-	must(t, b.List(context.Background(), func(sealpost.BlobRef) error { n++; return nil }))
+	testkit.Must(t, b.List(context.Background(), func(sealpost.BlobRef) error { n++; return nil }))
 	return n
 }
 
@@ -246,13 +233,13 @@ func TestMoveResumesAfterCrashAtEveryPoint(t *testing.T) {
 			}
 			// The second run, as after a restart, completes.
 			m2 := &region.Mover{Dir: w.dir, From: ie.end(), To: us.end()}
-			must(t, m2.Move(ctx, "alice@demo.example"))
+			testkit.Must(t, m2.Move(ctx, "alice@demo.example"))
 			v2, uids2, after := bodies(t, w, "alice@demo.example")
 			if v2 != validity || fmt.Sprint(uids2) != fmt.Sprint(uids) || fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Errorf("after resumed move: %d %v %q; before %d %v %q", v2, uids2, after, validity, uids, before)
 			}
 			rep, err := region.Audit(ctx, w.dir, []region.End{ie.rawEnd(), us.rawEnd()})
-			must(t, err)
+			testkit.Must(t, err)
 			if len(rep.Findings) != 0 {
 				t.Errorf("audit: %+v", rep.Findings)
 			}
@@ -272,7 +259,7 @@ func TestAuditFindsMisplacedData(t *testing.T) {
 	ie, us := w.regions["ie"], w.regions["us"]
 	ends := []region.End{ie.rawEnd(), us.rawEnd()}
 	rep, err := region.Audit(ctx, w.dir, ends)
-	must(t, err)
+	testkit.Must(t, err)
 	if len(rep.Findings) != 0 {
 		t.Fatalf("clean deployment: %+v", rep.Findings)
 	}
@@ -280,7 +267,7 @@ func TestAuditFindsMisplacedData(t *testing.T) {
 	// Misplace alice's whole account (keys and mail rows) into us by hand,
 	// behind the guard's back, with one of her sealed blobs.
 	img, err := ie.inner.ExportAccount(ctx, "alice@demo.example")
-	must(t, err)
+	testkit.Must(t, err)
 	inbox := -1
 	for i, mb := range img.Mailboxes {
 		if mb.Mailbox.Use == sealpost.UseInbox {
@@ -288,25 +275,25 @@ func TestAuditFindsMisplacedData(t *testing.T) {
 		}
 	}
 	data, err := ie.blobs.Get(ctx, img.Mailboxes[inbox].Messages[0].Blob)
-	must(t, err)
+	testkit.Must(t, err)
 	sealed := data.(interface{ Bytes() []byte }).Bytes()
 	data.Close()
 	ref, err := us.blobs.Put(ctx, sealed)
-	must(t, err)
+	testkit.Must(t, err)
 	img.Mailboxes[inbox].Messages[0].Blob = ref
 	_, err = us.inner.ImportAccount(ctx, img)
-	must(t, err)
+	testkit.Must(t, err)
 	rep, err = region.Audit(ctx, w.dir, ends)
-	must(t, err)
+	testkit.Must(t, err)
 	if len(rep.Findings) != 1 || rep.Findings[0].Region != "us" || rep.Findings[0].Item != "account alice@demo.example" {
 		t.Errorf("misplaced account: findings %+v", rep.Findings)
 	}
 
 	// A stray sealed blob, referenced by nothing in ie.
 	stray, err := ie.blobs.Put(ctx, sealed)
-	must(t, err)
+	testkit.Must(t, err)
 	rep, err = region.Audit(ctx, w.dir, ends)
-	must(t, err)
+	testkit.Must(t, err)
 	found := false
 	for _, f := range rep.Findings {
 		if f.Region == "ie" && f.Item == "blob "+string(stray) {

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/internal/kindtest"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/transparency"
 )
 
@@ -16,5 +16,5 @@ func TestEveryAccountKindInWords(t *testing.T) {
 		tr, known := transparency.TreatmentOf(k)
 		return tr.Account || !known // an unknown kind may be about one too
 	}
-	kindtest.Covers(t, "the owner's page's words (kinds)", kinds, aboutAccount, transparency.KindWithheld)
+	testkit.Covers(t, "the owner's page's words (kinds)", kinds, aboutAccount, transparency.KindWithheld)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/journal"
 	"github.com/sealpost/sealpost/tlog"
 	"github.com/sealpost/sealpost/transparency"
@@ -78,19 +79,6 @@ func (o *owners) Move(ctx context.Context, addr, pass, to string) error {
 	return nil
 }
 
-// clock is a settable clock for the ledger (its canary).
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // fixture is the web app over a real transparency.Ledger over a real
 // tlog.Log, fed demand events shaped like legal/store's.
 type fixture struct {
@@ -98,7 +86,7 @@ type fixture struct {
 	ledger *transparency.Ledger
 	log    *tlog.Log
 	owners *owners
-	clock  *clock
+	clock  *testkit.Clock
 	canary note.Verifier
 	// period is the report period the demands fall in.
 	period string
@@ -154,7 +142,7 @@ func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	verifier, _ := note.NewVerifier(cvk)
 
 	now := time.Now().UTC().Truncate(time.Second)
-	clk := &clock{now: now}
+	clk := testkit.NewClock(now)
 	t0 := now.Add(-60 * 24 * time.Hour)
 	lapsed := now.Add(-10 * 24 * time.Hour).Format(time.DateOnly)
 	gagged := now.Add(365 * 24 * time.Hour).Format(time.DateOnly)

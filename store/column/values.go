@@ -1,9 +1,11 @@
 package column
 
 import (
+	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
 )
 
 // Nanos encodes a time for storage: Unix nanoseconds, 0 for the zero time.
@@ -48,3 +50,32 @@ func NewMessage(nm sealpost.NewMessage) sealpost.Message {
 	}
 	return m
 }
+
+// Queued is m as Enqueue stores it: checked (QueuedMessage.Check), its
+// times within range, a zero Queued set to now and a zero NextTry to
+// Queued. The error is Invalid.
+func Queued(m sealpost.QueuedMessage) (sealpost.QueuedMessage, error) {
+	if err := m.Check(); err != nil {
+		return m, err
+	}
+	if !ValidTime(m.Queued) || !ValidTime(m.NextTry) {
+		return m, errors.E(errors.Invalid, errors.Str("time out of range"))
+	}
+	if m.Queued.IsZero() {
+		m.Queued = Now()
+	}
+	if m.NextTry.IsZero() {
+		m.NextTry = m.Queued
+	}
+	return m, nil
+}
+
+// Recipients are stored one per line: an address never holds CR or LF
+// (RFC 5321 4.1.2, and QueuedMessage.Check).
+const recipientSep = "\n"
+
+// JoinRecipients is the stored form of a queued message's recipients.
+func JoinRecipients(rcpts []string) string { return strings.Join(rcpts, recipientSep) }
+
+// SplitRecipients reads what JoinRecipients stored.
+func SplitRecipients(s string) []string { return strings.Split(s, recipientSep) }

@@ -10,6 +10,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/directory"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/store/guard"
 	"github.com/sealpost/sealpost/store/sqlite"
 	"github.com/sealpost/sealpost/store/storetest"
@@ -131,69 +132,37 @@ func openInner(t *testing.T) *sqlite.Store {
 	return s
 }
 
-// clock is a settable clock for the guard's re-checks.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // deployment is two regions over one directory: ie homes alice, us homes
 // bob, each region's store behind its guard.
 type deployment struct {
 	dir    *directory.Dir
-	clock  *clock
+	clock  *testkit.Clock
 	inner  map[sealpost.RegionID]*sqlite.Store
 	guards map[sealpost.RegionID]*guard.Store
 }
 
 func newDeployment(t *testing.T) *deployment {
 	t.Helper()
-	d := &deployment{dir: openDir(t), clock: &clock{now: time.Now()},
+	d := &deployment{dir: openDir(t), clock: testkit.NewClock(time.Now()),
 		inner: map[sealpost.RegionID]*sqlite.Store{}, guards: map[sealpost.RegionID]*guard.Store{}}
-	must(t, d.dir.AddDomain(ctx, sealpost.Domain{Name: "demo.example", DefaultRegion: "ie"}))
+	testkit.Must(t, d.dir.AddDomain(ctx, sealpost.Domain{Name: "demo.example", DefaultRegion: "ie"}))
 	for _, r := range []sealpost.RegionID{"ie", "us"} {
 		d.inner[r] = openInner(t)
 		g, err := guard.New(ctx, d.inner[r], r, d.dir, guard.WithClock(d.clock.Now))
-		must(t, err)
-		must(t, g.AddDomain(ctx, "demo.example"))
+		testkit.Must(t, err)
+		testkit.Must(t, g.AddDomain(ctx, "demo.example"))
 		d.guards[r] = g
 	}
 	for addr, r := range map[string]sealpost.RegionID{"alice@demo.example": "ie", "bob@demo.example": "us"} {
-		must(t, d.dir.AddHome(ctx, sealpost.Home{Address: addr, Region: r}))
+		testkit.Must(t, d.dir.AddHome(ctx, sealpost.Home{Address: addr, Region: r}))
 		_, err := d.guards[r].CreateAccount(ctx, sealpost.Account{Address: addr}, key())
-		must(t, err)
+		testkit.Must(t, err)
 	}
 	return d
 }
 
 func key() sealpost.Key {
 	return sealpost.Key{PublicKey: []byte("public"), WrappedByPassword: []byte("wrapped"), Active: true}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func wantKind(t *testing.T, what string, err error, kind errors.Kind) {
-	t.Helper()
-	if !errors.Is(kind, err) {
-		t.Errorf("%s: got %v, want a %v error", what, err, kind)
-	}
 }
 
 // The guard refuses every operation for an account homed elsewhere, by
@@ -203,62 +172,62 @@ func TestRefusesForeignAccounts(t *testing.T) {
 	ie, us := d.guards["ie"], d.guards["us"]
 
 	_, err := ie.Account(ctx, "bob@demo.example")
-	wantKind(t, "ie.Account(bob)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.Account(bob)", err, errors.WrongRegion)
 	_, err = us.Account(ctx, "alice@demo.example")
-	wantKind(t, "us.Account(alice)", err, errors.WrongRegion)
+	testkit.WantKind(t, "us.Account(alice)", err, errors.WrongRegion)
 	_, err = ie.ExportAccount(ctx, "bob@demo.example")
-	wantKind(t, "ie.Export(bob)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.Export(bob)", err, errors.WrongRegion)
 
 	// Creating an account the directory does not home, or homes elsewhere.
 	_, err = ie.CreateAccount(ctx, sealpost.Account{Address: "carol@demo.example"}, key())
-	wantKind(t, "create without a directory entry", err, errors.NotExist)
-	must(t, d.dir.AddHome(ctx, sealpost.Home{Address: "carol@demo.example", Region: "us"}))
+	testkit.WantKind(t, "create without a directory entry", err, errors.NotExist)
+	testkit.Must(t, d.dir.AddHome(ctx, sealpost.Home{Address: "carol@demo.example", Region: "us"}))
 	_, err = ie.CreateAccount(ctx, sealpost.Account{Address: "carol@demo.example"}, key())
-	wantKind(t, "create in the wrong region", err, errors.WrongRegion)
+	testkit.WantKind(t, "create in the wrong region", err, errors.WrongRegion)
 
 	// IDs: bob's account and mailbox IDs in us are unknown to ie's guard
 	// (they may even collide with ie's own IDs, so use some ie never
 	// handed out).
 	bob, err := us.Account(ctx, "bob@demo.example")
-	must(t, err)
+	testkit.Must(t, err)
 	mbs, err := us.Mailboxes(ctx, bob.ID)
-	must(t, err)
+	testkit.Must(t, err)
 	for _, id := range []sealpost.AccountID{bob.ID + 100, 999} {
 		_, err = ie.Mailboxes(ctx, id)
-		wantKind(t, "ie.Mailboxes(unvouched id)", err, errors.WrongRegion)
+		testkit.WantKind(t, "ie.Mailboxes(unvouched id)", err, errors.WrongRegion)
 		_, err = ie.Keys(ctx, id)
-		wantKind(t, "ie.Keys(unvouched id)", err, errors.WrongRegion)
+		testkit.WantKind(t, "ie.Keys(unvouched id)", err, errors.WrongRegion)
 		_, err = ie.DeleteAccount(ctx, id)
-		wantKind(t, "ie.DeleteAccount(unvouched id)", err, errors.WrongRegion)
+		testkit.WantKind(t, "ie.DeleteAccount(unvouched id)", err, errors.WrongRegion)
 		_, err = ie.CreateMailbox(ctx, id, "x", sealpost.UseNone)
-		wantKind(t, "ie.CreateMailbox(unvouched id)", err, errors.WrongRegion)
+		testkit.WantKind(t, "ie.CreateMailbox(unvouched id)", err, errors.WrongRegion)
 	}
 	other := mbs[0].ID + 1000
 	_, err = ie.Messages(ctx, other, 0)
-	wantKind(t, "ie.Messages(unvouched mailbox)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.Messages(unvouched mailbox)", err, errors.WrongRegion)
 	_, err = ie.AddMessages(ctx, []sealpost.NewMessage{{Mailbox: other, Size: 1, Blob: "x", InternalDate: time.Now()}})
-	wantKind(t, "ie.AddMessages(unvouched mailbox)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.AddMessages(unvouched mailbox)", err, errors.WrongRegion)
 	_, err = ie.SetFlags(ctx, other, []sealpost.UID{1}, sealpost.FlagsAdd, []sealpost.Flag{sealpost.FlagSeen})
-	wantKind(t, "ie.SetFlags(unvouched mailbox)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.SetFlags(unvouched mailbox)", err, errors.WrongRegion)
 	_, err = ie.Expunge(ctx, other, []sealpost.UID{1})
-	wantKind(t, "ie.Expunge(unvouched mailbox)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.Expunge(unvouched mailbox)", err, errors.WrongRegion)
 	err = ie.RenameMailbox(ctx, other, "y")
-	wantKind(t, "ie.RenameMailbox(unvouched mailbox)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.RenameMailbox(unvouched mailbox)", err, errors.WrongRegion)
 	_, err = ie.DeleteMailbox(ctx, other)
-	wantKind(t, "ie.DeleteMailbox(unvouched mailbox)", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.DeleteMailbox(unvouched mailbox)", err, errors.WrongRegion)
 	_, err = ie.ImportAccount(ctx, sealpost.AccountImage{Account: bob})
-	wantKind(t, "ie.Import(bob) without a move", err, errors.WrongRegion)
+	testkit.WantKind(t, "ie.Import(bob) without a move", err, errors.WrongRegion)
 
 	// Accounts lists only those homed here.
 	accts, err := ie.Accounts(ctx)
-	must(t, err)
+	testkit.Must(t, err)
 	if len(accts) != 1 || accts[0].Address != "alice@demo.example" {
 		t.Errorf("ie.Accounts = %v", accts)
 	}
 
 	// A store claimed by one region cannot be opened as another.
 	_, err = guard.New(ctx, d.inner["ie"], "us", d.dir)
-	wantKind(t, "claiming ie's store for us", err, errors.WrongRegion)
+	testkit.WantKind(t, "claiming ie's store for us", err, errors.WrongRegion)
 }
 
 // When the directory moves an account away, the guard stops serving IDs it
@@ -267,26 +236,26 @@ func TestRechecksVouchedIDs(t *testing.T) {
 	d := newDeployment(t)
 	ie := d.guards["ie"]
 	alice, err := ie.Account(ctx, "alice@demo.example")
-	must(t, err)
+	testkit.Must(t, err)
 	_, err = ie.Mailboxes(ctx, alice.ID)
-	must(t, err)
+	testkit.Must(t, err)
 
 	// A move is recorded: by address the mailbox is frozen at once
 	// (Unavailable); a vouched ID keeps working until the re-check.
-	must(t, d.dir.StartMove(ctx, sealpost.Move{Address: "alice@demo.example", From: "ie", To: "us"}))
+	testkit.Must(t, d.dir.StartMove(ctx, sealpost.Move{Address: "alice@demo.example", From: "ie", To: "us"}))
 	_, err = ie.Account(ctx, "alice@demo.example")
-	wantKind(t, "Account during a move", err, errors.Unavailable)
+	testkit.WantKind(t, "Account during a move", err, errors.Unavailable)
 	_, err = ie.Mailboxes(ctx, alice.ID)
-	must(t, err)
+	testkit.Must(t, err)
 	d.clock.Add(guard.Recheck)
 	_, err = ie.Mailboxes(ctx, alice.ID)
-	wantKind(t, "Mailboxes after the re-check during a move", err, errors.Unavailable)
+	testkit.WantKind(t, "Mailboxes after the re-check during a move", err, errors.Unavailable)
 
 	// Once switched, the source refuses the ID for good.
-	must(t, d.dir.SwitchMove(ctx, "alice@demo.example"))
+	testkit.Must(t, d.dir.SwitchMove(ctx, "alice@demo.example"))
 	d.clock.Add(guard.Recheck)
 	_, err = ie.Keys(ctx, alice.ID)
-	wantKind(t, "Keys on the source after the switch", err, errors.WrongRegion)
+	testkit.WantKind(t, "Keys on the source after the switch", err, errors.WrongRegion)
 	_, err = ie.Mailboxes(ctx, alice.ID)
-	wantKind(t, "Mailboxes on the source after the switch", err, errors.WrongRegion)
+	testkit.WantKind(t, "Mailboxes on the source after the switch", err, errors.WrongRegion)
 }

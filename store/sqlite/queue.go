@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/sealpost/sealpost/store/column"
@@ -12,32 +11,20 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-// Recipients are stored one per line: an address never holds CR or LF
-// (RFC 5321 4.1.2).
-const recipientSep = "\n"
-
 // Enqueue adds a message to the outbound queue, durably, and returns its ID.
 // A zero Queued is set to now and a zero NextTry to Queued. Invalid without
 // recipients or blob, or with a recipient holding CR or LF.
 func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, error) {
 	const op = "sqlite.Enqueue"
-	if err := m.Check(); err != nil {
+	m, err := column.Queued(m)
+	if err != nil {
 		return 0, errors.E(op, err)
 	}
-	if !column.ValidTime(m.Queued) || !column.ValidTime(m.NextTry) {
-		return 0, errors.E(op, errors.Invalid, errors.Str("time out of range"))
-	}
-	if m.Queued.IsZero() {
-		m.Queued = column.Now()
-	}
-	if m.NextTry.IsZero() {
-		m.NextTry = m.Queued
-	}
 	var id int64
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.write(ctx, op, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO queue (from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			m.From, strings.Join(m.Recipients, recipientSep), string(m.Blob), m.Size,
+			m.From, column.JoinRecipients(m.Recipients), string(m.Blob), m.Size,
 			column.Nanos(m.Queued), column.Nanos(m.NextTry), m.Attempts, m.LastError).Scan(&id)
 	})
 	if err != nil {
@@ -63,7 +50,7 @@ func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 		if err := rows.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError); err != nil {
 			return nil, dbErr(op, err)
 		}
-		m.Recipients = strings.Split(rcpts, recipientSep)
+		m.Recipients = column.SplitRecipients(rcpts)
 		m.Blob = sealpost.BlobRef(blob)
 		m.Queued = column.FromNanos(queued)
 		m.NextTry = column.FromNanos(next)

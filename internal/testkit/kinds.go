@@ -1,8 +1,4 @@
-// Package kindtest is for tests of the tables that treat events by kind
-// (sealpost.EventKind): it checks that a table has an entry for every kind
-// it must, and no entry for a kind that does not exist, so that a new kind
-// fails the tests of every part that has not yet decided what to do with it.
-package kindtest
+package testkit
 
 import (
 	"slices"
@@ -11,7 +7,11 @@ import (
 	"github.com/sealpost/sealpost"
 )
 
-// Covers reports through t each kind of sealpost.EventKinds that need
+// Covers is for tests of the tables that treat events by kind
+// (sealpost.EventKind): it checks that a table has an entry for every kind
+// it must, and no entry for a kind that does not exist, so that a new kind
+// fails the tests of every part that has not yet decided what to do with
+// it. It reports through t each kind of sealpost.EventKinds that need
 // (every kind if nil) says table must have and it lacks, and each key of
 // table that is neither one of sealpost.EventKinds nor in also. name names
 // the table in the messages.

@@ -149,34 +149,18 @@ func open(t testing.TB) (*Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	var mu sync.Mutex
-	dsns := map[sealpost.Store]string{}
-	storetest.Run(t, storetest.Harness{
-		Open: func(t *testing.T) sealpost.Store {
-			s, d := open(t)
-			mu.Lock()
-			dsns[s] = d
-			mu.Unlock()
-			return s
-		},
-		Reopen: func(t *testing.T, s sealpost.Store) sealpost.Store {
-			mu.Lock()
-			d := dsns[s]
-			mu.Unlock()
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s2, err := Open(ctx, d)
+	storetest.Run(t, storetest.ByName(
+		func(t *testing.T) (sealpost.Store, string) { return open(t) },
+		func(d string) (sealpost.Store, error) { return Open(ctx, d) },
+		// session_replication_role = replica skips the foreign keys'
+		// triggers: a hand edit, or a restore gone wrong.
+		func(t *testing.T, d string) {
+			s, err := Open(ctx, d)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { s2.Close() })
-			return s2
-		},
-		// session_replication_role = replica skips the foreign keys'
-		// triggers: a hand edit, or a restore gone wrong.
-		Orphan: func(t *testing.T, s sealpost.Store) {
-			tx, err := s.(*Store).pool.Begin(ctx)
+			defer s.Close()
+			tx, err := s.pool.Begin(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,8 +182,7 @@ func TestConformance(t *testing.T) {
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-		},
-	})
+		}))
 }
 
 // setup creates alice@demo.example and returns her INBOX.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/sealpost/sealpost/store/column"
@@ -27,34 +26,10 @@ func open(t testing.TB) (*Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	var mu sync.Mutex
-	paths := map[sealpost.Store]string{}
-	storetest.Run(t, storetest.Harness{
-		Open: func(t *testing.T) sealpost.Store {
-			s, path := open(t)
-			mu.Lock()
-			paths[s] = path
-			mu.Unlock()
-			return s
-		},
-		Reopen: func(t *testing.T, s sealpost.Store) sealpost.Store {
-			mu.Lock()
-			path := paths[s]
-			mu.Unlock()
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s2, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s2.Close() })
-			return s2
-		},
-		Orphan: func(t *testing.T, s sealpost.Store) {
-			mu.Lock()
-			path := paths[s]
-			mu.Unlock()
+	storetest.Run(t, storetest.ByName(
+		func(t *testing.T) (sealpost.Store, string) { return open(t) },
+		func(path string) (sealpost.Store, error) { return Open(path) },
+		func(t *testing.T, path string) {
 			raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)")
 			if err != nil {
 				t.Fatal(err)
@@ -73,8 +48,7 @@ func TestConformance(t *testing.T) {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
-		},
-	})
+		}))
 }
 
 var ctx = context.Background()

@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +46,46 @@ type Harness struct {
 	// "lost-blob", key 0) in the missing mailbox 2000; message 901 (UID 1,
 	// blob "stray-blob", key 400) in mailbox 700. The orphans test needs it.
 	Orphan func(t *testing.T, s sealpost.Store)
+}
+
+// ByName is the Harness of a store opened by a name (a file path, a DSN):
+// open makes a new store (closed with t.Cleanup) and returns its name,
+// reopen opens the named storage again, and orphan, if not nil, writes the
+// orphans test's rows into the named storage behind the store's back.
+func ByName(open func(t *testing.T) (sealpost.Store, string), reopen func(name string) (sealpost.Store, error),
+	orphan func(t *testing.T, name string)) Harness {
+	var mu sync.Mutex
+	names := map[sealpost.Store]string{}
+	name := func(s sealpost.Store) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return names[s]
+	}
+	h := Harness{
+		Open: func(t *testing.T) sealpost.Store {
+			s, n := open(t)
+			mu.Lock()
+			names[s] = n
+			mu.Unlock()
+			return s
+		},
+		Reopen: func(t *testing.T, s sealpost.Store) sealpost.Store {
+			n := name(s)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, err := reopen(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s2.Close() })
+			return s2
+		},
+	}
+	if orphan != nil {
+		h.Orphan = func(t *testing.T, s sealpost.Store) { orphan(t, name(s)) }
+	}
+	return h
 }
 
 // Run runs the suite.

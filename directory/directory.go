@@ -21,9 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/sqlitedb"
@@ -72,22 +69,6 @@ func Open(path string) (*Dir, error) {
 // Close closes the database.
 func (d *Dir) Close() error { return d.db.Close() }
 
-// kindOf maps SQLite constraint failures to error kinds.
-func kindOf(err error) errors.Kind {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return errors.Exist
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return errors.NotExist
-		case sqlite3.SQLITE_BUSY:
-			return errors.Unavailable
-		}
-	}
-	return errors.Internal
-}
-
 func validRegion(r sealpost.RegionID) bool {
 	if len(r) == 0 || len(r) > 32 {
 		return false
@@ -108,7 +89,7 @@ func (d *Dir) AddDomain(ctx context.Context, dom sealpost.Domain) error {
 		return errors.E(op, errors.Invalid, errors.Errorf("bad domain %q or region %q", dom.Name, dom.DefaultRegion))
 	}
 	if _, err := d.db.W.ExecContext(ctx, `INSERT INTO domains (name, default_region) VALUES (?, ?)`, name, string(dom.DefaultRegion)); err != nil {
-		return errors.E(op, kindOf(err), err)
+		return sqlitedb.E(op, err)
 	}
 	return nil
 }
@@ -122,7 +103,7 @@ func (d *Dir) Domain(ctx context.Context, name string) (sealpost.Domain, error) 
 		return dom, errors.E(op, errors.NotExist, errors.Errorf("domain %s is not hosted", dom.Name))
 	}
 	if err != nil {
-		return dom, errors.E(op, kindOf(err), err)
+		return dom, sqlitedb.E(op, err)
 	}
 	return dom, nil
 }
@@ -132,7 +113,7 @@ func (d *Dir) Domains(ctx context.Context) ([]sealpost.Domain, error) {
 	const op = "directory.Domains"
 	rows, err := d.db.R.QueryContext(ctx, `SELECT name, default_region FROM domains ORDER BY name`)
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, sqlitedb.E(op, err)
 	}
 	defer rows.Close()
 	var out []sealpost.Domain
@@ -158,7 +139,7 @@ func (d *Dir) Home(ctx context.Context, addr string) (sealpost.RegionID, error) 
 		return "", errors.E(op, errors.NotExist, errors.Str("no such account"))
 	}
 	if err != nil {
-		return "", errors.E(op, kindOf(err), err)
+		return "", sqlitedb.E(op, err)
 	}
 	return r, nil
 }
@@ -173,7 +154,7 @@ func (d *Dir) AddHome(ctx context.Context, h sealpost.Home) error {
 	}
 	if _, err := d.db.W.ExecContext(ctx, `INSERT INTO homes (address, domain, region) VALUES (?, ?, ?)`,
 		addr, domain, string(h.Region)); err != nil {
-		return errors.E(op, kindOf(err), err)
+		return sqlitedb.E(op, err)
 	}
 	return nil
 }
@@ -196,7 +177,7 @@ func (d *Dir) Homes(ctx context.Context) ([]sealpost.Home, error) {
 	const op = "directory.Homes"
 	rows, err := d.db.R.QueryContext(ctx, `SELECT address, region FROM homes ORDER BY address`)
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, sqlitedb.E(op, err)
 	}
 	defer rows.Close()
 	var out []sealpost.Home
@@ -217,17 +198,17 @@ func (d *Dir) Homes(ctx context.Context) ([]sealpost.Home, error) {
 func (d *Dir) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := d.db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return errors.E(op, kindOf(err), err)
+		return sqlitedb.E(op, err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		if _, ok := err.(*errors.Error); ok {
 			return errors.E(op, err)
 		}
-		return errors.E(op, kindOf(err), err)
+		return sqlitedb.E(op, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return errors.E(op, kindOf(err), err)
+		return sqlitedb.E(op, err)
 	}
 	return nil
 }
@@ -320,7 +301,7 @@ func (d *Dir) Moves(ctx context.Context) ([]sealpost.Move, error) {
 	const op = "directory.Moves"
 	rows, err := d.db.R.QueryContext(ctx, `SELECT address, from_region, to_region, phase, started FROM moves ORDER BY address`)
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, sqlitedb.E(op, err)
 	}
 	defer rows.Close()
 	var out []sealpost.Move

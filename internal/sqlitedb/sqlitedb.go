@@ -30,7 +30,8 @@ import (
 	"database/sql"
 	"strings"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+	"modernc.org/sqlite" // and its database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sealpost/sealpost/errors"
 )
@@ -159,4 +160,44 @@ func (db *DB) Close() error {
 		return errors.E("sqlitedb.Close", errors.Internal, rerr)
 	}
 	return nil
+}
+
+// KindOf classifies an error from database/sql over SQLite: an error that
+// already has a Kind keeps it; a canceled context and SQLITE_BUSY, LOCKED
+// or INTERRUPT are Unavailable (retrying may succeed); no rows and a
+// foreign-key violation are NotExist (a row refers to something missing);
+// a unique or primary-key violation is Exist; a CHECK or NOT NULL
+// violation is Invalid; anything else is Internal.
+func KindOf(err error) errors.Kind {
+	if k := errors.KindOf(err); k != errors.Other {
+		return k
+	}
+	switch {
+	case errors.IsErr(err, context.Canceled), errors.IsErr(err, context.DeadlineExceeded):
+		return errors.Unavailable
+	case errors.IsErr(err, sql.ErrNoRows):
+		return errors.NotExist
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return errors.Exist
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return errors.NotExist
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return errors.Invalid
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT:
+			return errors.Unavailable
+		}
+	}
+	return errors.Internal
+}
+
+// E is err as an error of op, classified by KindOf; nil for nil.
+func E(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.E(op, KindOf(err), err)
 }

@@ -133,3 +133,50 @@ func TestOpenBad(t *testing.T) {
 		t.Error("Open in a missing directory succeeded")
 	}
 }
+
+// KindOf gives each constraint failure the kind callers branch on.
+func TestKindOf(t *testing.T) {
+	db, _ := open(t, Options{})
+	for _, q := range []string{
+		`CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL CHECK (name <> ''))`,
+		`CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER NOT NULL REFERENCES p(id))`,
+		`INSERT INTO p (id, name) VALUES (1, 'a')`,
+	} {
+		if _, err := db.W.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, errCanceled := db.W.ExecContext(canceled, `INSERT INTO p (id, name) VALUES (9, 'z')`)
+	for _, tt := range []struct {
+		what string
+		err  error
+		want errors.Kind
+	}{
+		{"duplicate key", exec(db, `INSERT INTO p (id, name) VALUES (1, 'b')`), errors.Exist},
+		{"duplicate unique", exec(db, `INSERT INTO p (id, name) VALUES (2, 'a')`), errors.Exist},
+		{"foreign key", exec(db, `INSERT INTO c (id, p) VALUES (1, 7)`), errors.NotExist},
+		{"check", exec(db, `INSERT INTO p (id, name) VALUES (3, '')`), errors.Invalid},
+		{"not null", exec(db, `INSERT INTO p (id) VALUES (4)`), errors.Invalid},
+		{"no rows", db.W.QueryRow(`SELECT id FROM p WHERE id = 5`).Scan(new(int)), errors.NotExist},
+		{"canceled", errCanceled, errors.Unavailable},
+		{"syntax", exec(db, `INSERT INTO`), errors.Internal},
+		{"kind kept", errors.E(errors.Permission, errors.Str("x")), errors.Permission},
+	} {
+		if got := KindOf(tt.err); got != tt.want {
+			t.Errorf("%s: KindOf(%v) = %v, want %v", tt.what, tt.err, got, tt.want)
+		}
+		if err := E("op", tt.err); !errors.Is(tt.want, err) {
+			t.Errorf("%s: E = %v, want kind %v", tt.what, err, tt.want)
+		}
+	}
+	if E("op", nil) != nil {
+		t.Error("E of nil is not nil")
+	}
+}
+
+func exec(db *DB, q string) error {
+	_, err := db.W.Exec(q)
+	return err
+}

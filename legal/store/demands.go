@@ -443,7 +443,7 @@ func (s *Store) Document(ctx context.Context, id, name string) ([]byte, error) {
 		return nil, errors.E(op, errors.NotExist, errors.Errorf("demand %q has no document %q", id, name))
 	}
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, wrap(op, err)
 	}
 	b, err := s.readDocument(sum, size)
 	if err != nil {

@@ -43,7 +43,7 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]sealpost.
 	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT seq, at, kind, account, actor, detail FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []sealpost.SequencedEvent

@@ -118,7 +118,7 @@ func (s *Store) HeldAddresses(ctx context.Context) (map[string]bool, error) {
 	const op = "store.HeldAddresses"
 	rows, err := s.db.R.QueryContext(ctx, `SELECT DISTINCT address FROM holds WHERE released IS NULL`)
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	out := make(map[string]bool)

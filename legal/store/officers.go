@@ -68,7 +68,7 @@ func (s *Store) CheckOfficer(ctx context.Context, name, password string) error {
 		return denied
 	}
 	if err != nil {
-		return errors.E(op, kindOf(err), err)
+		return wrap(op, err)
 	}
 	ok, err := pwhash.Check(h, password)
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *Store) Officers(ctx context.Context) ([]string, error) {
 	const op = "store.Officers"
 	rows, err := s.db.R.QueryContext(ctx, `SELECT name FROM officers ORDER BY name`)
 	if err != nil {
-		return nil, errors.E(op, kindOf(err), err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []string

@@ -44,9 +44,6 @@ import (
 	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/pwhash"
@@ -109,45 +106,22 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// kindOf maps SQLite failures to error kinds.
-func kindOf(err error) errors.Kind {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-			return errors.Exist
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return errors.NotExist
-		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
-			return errors.Invalid
-		case sqlite3.SQLITE_BUSY:
-			return errors.Unavailable
-		}
-	}
-	return errors.Internal
-}
-
-// wrap returns err as an error of op: an *errors.Error keeps its kind,
-// anything else is classified by kindOf.
-func wrap(op string, err error) error {
-	if _, ok := err.(*errors.Error); ok {
-		return errors.E(op, err)
-	}
-	return errors.E(op, kindOf(err), err)
-}
+// wrap returns err as an error of op, classified by sqlitedb.KindOf (an
+// *errors.Error keeps its kind).
+func wrap(op string, err error) error { return sqlitedb.E(op, err) }
 
 // tx runs fn in a write transaction and commits it.
 func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return errors.E(op, kindOf(err), err)
+		return wrap(op, err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return wrap(op, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return errors.E(op, kindOf(err), err)
+		return wrap(op, err)
 	}
 	return nil
 }
@@ -156,7 +130,7 @@ func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 func (s *Store) rtx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.R.BeginTx(ctx, nil)
 	if err != nil {
-		return errors.E(op, kindOf(err), err)
+		return wrap(op, err)
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {

@@ -39,9 +39,6 @@ import (
 	"slices"
 	"sync"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/sqlitedb"
@@ -128,32 +125,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 
 // dbErr wraps err in op, giving a kind to errors that come straight from the
 // driver or database/sql.
-func dbErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.KindOf(err) != errors.Other {
-		return errors.E(op, err)
-	}
-	switch {
-	case errors.IsErr(err, context.Canceled), errors.IsErr(err, context.DeadlineExceeded):
-		return errors.E(op, errors.Unavailable, err)
-	case errors.IsErr(err, sql.ErrNoRows):
-		return errors.E(op, errors.NotExist, err)
-	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return errors.E(op, errors.Exist, err)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return errors.E(op, errors.NotExist, err)
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT:
-			return errors.E(op, errors.Unavailable, err)
-		}
-	}
-	return errors.E(op, errors.Internal, err)
-}
+func dbErr(op string, err error) error { return sqlitedb.E(op, err) }
 
 // notExist is a NotExist cause naming what is missing.
 func notExist(format string, args ...any) error {

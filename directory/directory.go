@@ -163,7 +163,7 @@ func (d *Dir) AddHome(ctx context.Context, h sealpost.Home) error {
 func (d *Dir) RemoveHome(ctx context.Context, addr string) error {
 	const op = "directory.RemoveHome"
 	addr = sealpost.NormalizeAddress(addr)
-	return d.tx(ctx, op, func(tx *sql.Tx) error {
+	return d.db.Write(ctx, op, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM moves WHERE address = ?`, addr); err != nil {
 			return err
 		}
@@ -194,25 +194,6 @@ func (d *Dir) Homes(ctx context.Context) ([]sealpost.Home, error) {
 	return out, nil
 }
 
-// tx runs fn in a write transaction.
-func (d *Dir) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := d.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return sqlitedb.E(op, err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		if _, ok := err.(*errors.Error); ok {
-			return errors.E(op, err)
-		}
-		return sqlitedb.E(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return sqlitedb.E(op, err)
-	}
-	return nil
-}
-
 // StartMove records a move in phase copy.
 func (d *Dir) StartMove(ctx context.Context, m sealpost.Move) error {
 	const op = "directory.StartMove"
@@ -223,7 +204,7 @@ func (d *Dir) StartMove(ctx context.Context, m sealpost.Move) error {
 	if m.Started.IsZero() {
 		m.Started = time.Now()
 	}
-	return d.tx(ctx, op, func(tx *sql.Tx) error {
+	return d.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var home sealpost.RegionID
 		err := tx.QueryRowContext(ctx, `SELECT region FROM homes WHERE address = ?`, addr).Scan(&home)
 		if err == sql.ErrNoRows {
@@ -246,7 +227,7 @@ func (d *Dir) StartMove(ctx context.Context, m sealpost.Move) error {
 func (d *Dir) SwitchMove(ctx context.Context, addr string) error {
 	const op = "directory.SwitchMove"
 	addr = sealpost.NormalizeAddress(addr)
-	return d.tx(ctx, op, func(tx *sql.Tx) error {
+	return d.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var to string
 		var phase sealpost.MovePhase
 		err := tx.QueryRowContext(ctx, `SELECT to_region, phase FROM moves WHERE address = ?`, addr).Scan(&to, &phase)
@@ -279,7 +260,7 @@ func (d *Dir) AbandonMove(ctx context.Context, addr string) error {
 
 func (d *Dir) forgetMove(ctx context.Context, op, addr string, want sealpost.MovePhase) error {
 	addr = sealpost.NormalizeAddress(addr)
-	return d.tx(ctx, op, func(tx *sql.Tx) error {
+	return d.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var phase sealpost.MovePhase
 		err := tx.QueryRowContext(ctx, `SELECT phase FROM moves WHERE address = ?`, addr).Scan(&phase)
 		if err == sql.ErrNoRows {

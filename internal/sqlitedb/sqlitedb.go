@@ -201,3 +201,28 @@ func E(op string, err error) error {
 	}
 	return errors.E(op, KindOf(err), err)
 }
+
+// Write runs fn in a transaction on the writer and commits it; an error
+// from fn rolls it back. Errors are returned as errors of op (E).
+func (db *DB) Write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return E(op, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return E(op, err)
+	}
+	return E(op, tx.Commit())
+}
+
+// Read runs fn in a read transaction on the readers, so that it sees one
+// snapshot. Errors are returned as errors of op (E).
+func (db *DB) Read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.R.BeginTx(ctx, nil)
+	if err != nil {
+		return E(op, err)
+	}
+	defer tx.Rollback()
+	return E(op, fn(tx))
+}

@@ -112,7 +112,7 @@ func (s *Store) File(ctx context.Context, d legal.Demand, docs map[string][]byte
 		}
 	}
 	key := dedupeKey(d.Authority, d.Reference)
-	err = s.tx(ctx, op, func(tx *sql.Tx) error {
+	err = s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var first string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM demands WHERE dedupe_key = ?`, key).Scan(&first)
 		if err == nil {
@@ -270,7 +270,7 @@ func isSHA256(s string) bool {
 func (s *Store) Demand(ctx context.Context, id string) (Record, error) {
 	const op = "store.Demand"
 	var rec Record
-	err := s.rtx(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Read(ctx, op, func(tx *sql.Tx) error {
 		var body string
 		var filed int64
 		err := tx.QueryRowContext(ctx, `SELECT state, demand, filed, filed_by FROM demands WHERE id = ?`, id).
@@ -403,7 +403,7 @@ func disclosuresOf(ctx context.Context, tx *sql.Tx, id string) ([]Disclosure, er
 func (s *Store) Demands(ctx context.Context) ([]Summary, error) {
 	const op = "store.Demands"
 	var out []Summary
-	err := s.rtx(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Read(ctx, op, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT state, demand, filed FROM demands ORDER BY seq`)
 		if err != nil {
 			return err

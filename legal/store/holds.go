@@ -46,7 +46,7 @@ func (s *Store) PlaceHold(ctx context.Context, demandID, address, by string, at 
 	if err := checkText("actor", by); err != nil {
 		return errors.E(op, err)
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		d, err := demandState(ctx, tx, demandID)
 		if err != nil {
 			return err
@@ -81,7 +81,7 @@ func (s *Store) ReleaseHold(ctx context.Context, demandID, address, by string, a
 	if err := checkText("actor", by); err != nil {
 		return errors.E(op, err)
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		d, err := demandState(ctx, tx, demandID)
 		if err != nil {
 			return err
@@ -104,7 +104,7 @@ func (s *Store) ReleaseHold(ctx context.Context, demandID, address, by string, a
 func (s *Store) ActiveHolds(ctx context.Context) ([]Hold, error) {
 	const op = "store.ActiveHolds"
 	var out []Hold
-	err := s.rtx(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Read(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = queryHolds(ctx, tx, `WHERE released IS NULL ORDER BY address, demand`)
 		return err

@@ -44,7 +44,7 @@ func (s *Store) AddNotice(ctx context.Context, n Notice) (Notice, error) {
 	case n.Sent != nil:
 		return Notice{}, errors.E(op, errors.Invalid, errors.Str("a new notice cannot have been sent"))
 	}
-	err := s.tx(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		d, err := demandState(ctx, tx, n.DemandID)
 		if err != nil {
 			return err
@@ -73,7 +73,7 @@ func (s *Store) AddNotice(ctx context.Context, n Notice) (Notice, error) {
 func (s *Store) DueNotices(ctx context.Context, now time.Time) ([]Notice, error) {
 	const op = "store.DueNotices"
 	var out []Notice
-	err := s.rtx(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Read(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = queryNotices(ctx, tx, `WHERE sent IS NULL AND due <= ? ORDER BY due, id`, now.UnixNano())
 		return err
@@ -90,7 +90,7 @@ func (s *Store) MarkNoticeSent(ctx context.Context, id int64, at time.Time) erro
 	if at.IsZero() {
 		return errors.E(op, errors.Invalid, errors.Str("sending needs a time"))
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var demandID, address string
 		var sent sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT demand, address, sent FROM notices WHERE id = ?`, id).Scan(&demandID, &address, &sent)
@@ -124,7 +124,7 @@ func (s *Store) MarkNoticeSent(ctx context.Context, id int64, at time.Time) erro
 func (s *Store) NoticesFor(ctx context.Context, address string) ([]Notice, error) {
 	const op = "store.NoticesFor"
 	var out []Notice
-	err := s.rtx(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Read(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = queryNotices(ctx, tx, `WHERE address = ? AND sent IS NOT NULL ORDER BY sent, id`, normalizeAddress(address))
 		return err

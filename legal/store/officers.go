@@ -40,7 +40,7 @@ func (s *Store) AddOfficer(ctx context.Context, name, password string) error {
 		return errors.E(op, err)
 	}
 	now := time.Now()
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM officers WHERE name = ?`, name).Scan(&n); err != nil {
 			return err

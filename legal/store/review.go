@@ -27,7 +27,7 @@ func (s *Store) AddTransition(ctx context.Context, id string, t legal.Transition
 	if err := checkText("actor", t.Actor); err != nil {
 		return errors.E(op, err)
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		d, err := demandState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -61,7 +61,7 @@ func (s *Store) AddApproval(ctx context.Context, id string, a Approval) error {
 	if err := checkText("officer", a.Officer); err != nil {
 		return errors.E(op, err)
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		d, err := demandState(ctx, tx, id)
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (s *Store) AddDisclosure(ctx context.Context, demandID string, manifestSHA2
 			return errors.E(op, errors.Invalid, errors.Errorf("officer %q named twice", o))
 		}
 	}
-	return s.tx(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		d, err := demandState(ctx, tx, demandID)
 		if err != nil {
 			return err

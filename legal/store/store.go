@@ -110,35 +110,6 @@ func (s *Store) Close() error {
 // *errors.Error keeps its kind).
 func wrap(op string, err error) error { return sqlitedb.E(op, err) }
 
-// tx runs fn in a write transaction and commits it.
-func (s *Store) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return wrap(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return wrap(op, err)
-	}
-	return nil
-}
-
-// rtx runs fn in a read transaction, so that it sees one snapshot.
-func (s *Store) rtx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.R.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(op, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return wrap(op, err)
-	}
-	return nil
-}
-
 // Actors of events that no person caused.
 const (
 	ActorPolicy = "policy"   // the jurisdiction policy's decisions

@@ -23,7 +23,7 @@ func (s *Store) AddDomain(ctx context.Context, domain string) error {
 	if d == "" || strings.ContainsAny(d, "@ \t\r\n") {
 		return errors.E(op, errors.Invalid, errors.Errorf("bad domain %q", domain))
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM domains WHERE name = ?`, d).Scan(&one)
 		if err == nil {
@@ -69,7 +69,7 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	}
 	acct.Address = addr
 	acct.Created = column.Now()
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM domains WHERE name = ?`, domain).Scan(&one)
 		if errors.IsErr(err, sql.ErrNoRows) {
@@ -157,7 +157,7 @@ func (s *Store) Accounts(ctx context.Context) ([]sealpost.Account, error) {
 func (s *Store) DeleteAccount(ctx context.Context, id sealpost.AccountID) ([]sealpost.BlobRef, error) {
 	const op = "sqlite.DeleteAccount"
 	var blobs []sealpost.BlobRef
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		candidates, err := blobSet(ctx, tx, `SELECT DISTINCT m.blob_ref FROM messages m
 			JOIN mailboxes b ON b.id = m.mailbox WHERE b.account = ?`, id)
 		if err != nil {
@@ -199,7 +199,7 @@ func blobSet(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[se
 // SetPasswordVerifier replaces the account's password verifier.
 func (s *Store) SetPasswordVerifier(ctx context.Context, id sealpost.AccountID, verifier []byte) error {
 	const op = "sqlite.SetPasswordVerifier"
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET verifier = ? WHERE id = ?`, verifier, id)
 		if err != nil {
 			return err
@@ -247,7 +247,7 @@ func (s *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key
 // account other than the key's.
 func (s *Store) PutKey(ctx context.Context, key sealpost.Key) (sealpost.KeyID, error) {
 	const op = "sqlite.PutKey"
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		if key.ID == 0 {
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, key.Account).Scan(&one)

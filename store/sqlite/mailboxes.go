@@ -94,7 +94,7 @@ func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name
 		return sealpost.Mailbox{}, errors.E(op, errors.Invalid, errors.Errorf("bad special use %q", use))
 	}
 	var m sealpost.Mailbox
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, acct).Scan(&one)
 		if errors.IsErr(err, sql.ErrNoRows) {
@@ -169,7 +169,7 @@ func nextUIDValidity(ctx context.Context, tx *sql.Tx) (uint32, error) {
 func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sealpost.BlobRef, error) {
 	const op = "sqlite.DeleteMailbox"
 	var blobs []sealpost.BlobRef
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		candidates, err := blobSet(ctx, tx, `SELECT DISTINCT blob_ref FROM messages WHERE mailbox = ?`, id)
 		if err != nil {
 			return err
@@ -197,7 +197,7 @@ func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newNam
 	if err := sealpost.CheckMailboxName(newName); err != nil {
 		return errors.E(op, err)
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		m, err := mailboxByID(ctx, tx, id)
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func (s *Store) RenameMailbox(ctx context.Context, id sealpost.MailboxID, newNam
 // SetSubscribed sets the subscription flag of a mailbox.
 func (s *Store) SetSubscribed(ctx context.Context, id sealpost.MailboxID, subscribed bool) error {
 	const op = "sqlite.SetSubscribed"
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE mailboxes SET subscribed = ? WHERE id = ?`, subscribed, id)
 		if err != nil {
 			return err

@@ -96,7 +96,7 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 		return nil, errors.E(opName, errors.Invalid, errors.Errorf("unknown flag operation %d", op))
 	}
 	var out []sealpost.Message
-	err := s.write(ctx, opName, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, opName, func(tx *sql.Tx) error {
 		out = nil
 		mb, err := mailboxByID(ctx, tx, mailbox)
 		if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) SetFlags(ctx context.Context, mailbox sealpost.MailboxID, uids [
 func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []sealpost.UID) (sealpost.Expunged, error) {
 	const op = "sqlite.Expunge"
 	var out sealpost.Expunged
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		out = sealpost.Expunged{}
 		if _, err := mailboxByID(ctx, tx, mailbox); err != nil {
 			return err
@@ -196,7 +196,7 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID) ([]sealpost.Message, error) {
 	const op = "sqlite.CopyMessages"
 	var out []sealpost.Message
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		out = nil
 		src, err := mailboxByID(ctx, tx, from)
 		if err != nil {
@@ -255,7 +255,7 @@ func (s *Store) SetSessionKeys(ctx context.Context, keys map[sealpost.MessageID]
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		upd, err := tx.PrepareContext(ctx, `UPDATE messages SET session_key = ? WHERE id = ?`)
 		if err != nil {
 			return err

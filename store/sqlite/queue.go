@@ -21,7 +21,7 @@ func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, e
 		return 0, errors.E(op, err)
 	}
 	var id int64
-	err = s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO queue (from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			m.From, column.JoinRecipients(m.Recipients), string(m.Blob), m.Size,
@@ -64,7 +64,7 @@ func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, error) {
 	const op = "sqlite.Dequeue"
 	var blobs []sealpost.BlobRef
-	err := s.write(ctx, op, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var ref string
 		err := tx.QueryRowContext(ctx, `DELETE FROM queue WHERE id = ? RETURNING blob_ref`, id).Scan(&ref)
 		if errors.IsErr(err, sql.ErrNoRows) {
@@ -88,7 +88,7 @@ func (s *Store) Reschedule(ctx context.Context, id int64, nextTry time.Time, las
 	if !column.ValidTime(nextTry) {
 		return errors.E(op, errors.Invalid, errors.Str("time out of range"))
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE queue SET attempts = attempts + 1, next_try = ?, last_error = ? WHERE id = ?`,
 			column.Nanos(nextTry), lastError, id)
 		if err != nil {

@@ -20,7 +20,7 @@ func (s *Store) Claim(ctx context.Context, region sealpost.RegionID) error {
 	if err := column.CheckRegion(region); err != nil {
 		return errors.E(op, err)
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var have string
 		err := tx.QueryRowContext(ctx, `SELECT value FROM store_meta WHERE name = 'region'`).Scan(&have)
 		switch {
@@ -134,7 +134,7 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 	}
 	acct := img.Account
 	domain := sealpost.DomainOf(acct.Address)
-	err = s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM domains WHERE name = ?`, domain).Scan(&one)
 		if errors.IsErr(err, sql.ErrNoRows) {

@@ -106,23 +106,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// write runs fn in a write transaction on the writer connection and commits.
-// An error from fn rolls back and is returned wrapped in op.
-func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(op, err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return dbErr(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return dbErr(op, err)
-	}
-	return nil
-}
-
 // dbErr wraps err in op, giving a kind to errors that come straight from the
 // driver or database/sql.
 func dbErr(op string, err error) error { return sqlitedb.E(op, err) }

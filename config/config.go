@@ -38,6 +38,13 @@ type Config struct {
 	// Legal configures the lawful-demand gateway.
 	Legal Legal `toml:"legal"`
 
+	// DNS, Outbound, MX and MTASTS configure mail to and from other
+	// servers (config/mail.go).
+	DNS      DNS      `toml:"dns"`
+	Outbound Outbound `toml:"outbound"`
+	MX       MX       `toml:"mx"`
+	MTASTS   MTASTS   `toml:"mta_sts"`
+
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
 	Limits Limits `toml:"limits"`
@@ -190,6 +197,9 @@ func Default() Config {
 		Limits:   Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
 		Argon2:   Argon2(pwhash.DefaultParams),
 		Log:      Log{Level: "info", Format: "text"},
+		DNS:      DefaultDNS,
+		Outbound: DefaultOutbound,
+		MTASTS:   DefaultMTASTS,
 	}
 }
 
@@ -213,7 +223,7 @@ func Load(path string) (Config, error) {
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.TLS.Cert, &c.TLS.Key, &c.Legal.Policy} {
+	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.TLS.Cert, &c.TLS.Key, &c.Legal.Policy, &c.Outbound.RelayPasswordFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -244,6 +254,7 @@ func (c *Config) Validate() error {
 		bad("data_dir: required")
 	}
 	c.validateRegions(bad)
+	c.validateMail(bad)
 	for name, addr := range map[string]string{
 		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission,
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/errors"
 )
@@ -50,14 +51,22 @@ func TestLoadRejects(t *testing.T) {
 		"s3 without bucket": region + "blobs.kind = \"s3\"\nblobs.endpoint = \"x:1\"\n[tls]\nself_signed = true\n",
 		"shared storage": region + "store.path = \"m.db\"\n" + strings.NewReplacer(`"ie"`, `"us"`, `"IE"`, `"US"`).Replace(region) +
 			"store.path = \"m.db\"\n[tls]\nself_signed = true\n",
-		"half cluster":  region + "[cluster]\nca = \"ca.crt\"\n[tls]\nself_signed = true\n",
-		"unknown key":   region + "hostnme = \"x\"\n[tls]\nself_signed = true\n",
-		"bad listen":    region + "[listen]\nsmtp = \"nonsense\"\n[tls]\nself_signed = true\n",
-		"no tls":        "",
-		"both tls":      region + "[tls]\nself_signed = true\ncert = \"a\"\nkey = \"b\"\n",
-		"tiny argon2":   region + "[argon2]\nmemory_kib = 1\n[tls]\nself_signed = true\n",
-		"bad log level": region + "[log]\nlevel = \"loud\"\n[tls]\nself_signed = true\n",
-		"syntax":        "hostname = \n",
+		"half cluster":         region + "[cluster]\nca = \"ca.crt\"\n[tls]\nself_signed = true\n",
+		"unknown key":          region + "hostnme = \"x\"\n[tls]\nself_signed = true\n",
+		"bad listen":           region + "[listen]\nsmtp = \"nonsense\"\n[tls]\nself_signed = true\n",
+		"no tls":               "",
+		"both tls":             region + "[tls]\nself_signed = true\ncert = \"a\"\nkey = \"b\"\n",
+		"tiny argon2":          region + "[argon2]\nmemory_kib = 1\n[tls]\nself_signed = true\n",
+		"bad log level":        region + "[log]\nlevel = \"loud\"\n[tls]\nself_signed = true\n",
+		"syntax":               "hostname = \n",
+		"bad dns server":       region + "[dns]\nservers = [\"127.0.0.1\"]\n[tls]\nself_signed = true\n",
+		"bad duration":         region + "[outbound]\nmin_backoff = \"soon\"\n[tls]\nself_signed = true\n",
+		"backoff order":        region + "[outbound]\nmin_backoff = \"2h\"\nmax_backoff = \"1h\"\n[tls]\nself_signed = true\n",
+		"relay creds in clear": region + "[outbound]\nrelay = \"smtp.example:25\"\nrelay_tls = \"none\"\nrelay_user = \"u\"\nrelay_password_file = \"p\"\n[tls]\nself_signed = true\n",
+		"bad relay tls":        region + "[outbound]\nrelay_tls = \"maybe\"\n[tls]\nself_signed = true\n",
+		"bad trusted relay":    region + "[mx]\ntrusted_relays = [\"10.0.0.1\"]\n[tls]\nself_signed = true\n",
+		"bad mta-sts mode":     region + "[mta_sts]\nmode = \"strict\"\n[tls]\nself_signed = true\n",
+		"short max_age":        region + "[mta_sts]\nmax_age = \"10m\"\n[tls]\nself_signed = true\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.toml")
@@ -76,5 +85,40 @@ func TestDefaultIsValidWithTLS(t *testing.T) {
 	c.Regions = []Region{{ID: "ie", Name: "Ireland", Country: "IE", Zones: []string{"EU"}}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The mail sections read durations as strings, "never" as zero, and keep
+// Postfix's schedule by default.
+func TestMailSections(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(path, []byte(region+`[dns]
+servers = ["127.0.0.1:5353"]
+trust_ad = true
+[outbound]
+max_backoff = "2h"
+delay_warning = "never"
+relay = "smtp.example:587"
+relay_user = "u"
+relay_password_file = "relay.pass"
+[mx]
+trusted_relays = ["192.0.2.0/24", "2001:db8::/32"]
+[tls]
+self_signed = true
+`), 0o600)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Outbound
+	if o.MinBackoff.D() != 300*time.Second || o.MaxBackoff.D() != 2*time.Hour || o.Lifetime.D() != 5*24*time.Hour ||
+		o.DelayWarning != 0 || o.Port != 25 || o.RelayTLS != "starttls" || o.PerDomain != 4 {
+		t.Errorf("outbound = %+v", o)
+	}
+	if o.RelayPasswordFile != filepath.Join(filepath.Dir(path), "relay.pass") {
+		t.Errorf("relay_password_file not made absolute: %s", o.RelayPasswordFile)
+	}
+	if !c.DNS.TrustAD || c.DNS.Timeout.D() != 5*time.Second || len(c.MX.TrustedRelayPrefixes()) != 2 || c.MTASTS.Mode != "enforce" {
+		t.Errorf("dns %+v, mx %+v, mta-sts %+v", c.DNS, c.MX, c.MTASTS)
 	}
 }

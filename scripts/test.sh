@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command. Installs the outside programs the tests drive
-# (gnupg, isync's mbsync, python3, postgresql, chromium) when missing and allowed (root
+# (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
+# python3-dkim as an independent DKIM verifier) when missing and allowed (root
 # with apt), and builds versitygw (an S3 server) with go install; without
 # them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
 # set, as in CI). Then go vet and the tests.
@@ -13,10 +14,19 @@ command -v mbsync >/dev/null || need+=(isync)
 command -v python3 >/dev/null || need+=(python3)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+[ -x /usr/sbin/postfix ] || need+=(postfix)
+[ -x /usr/bin/dkimverify ] || need+=(python3-dkim)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Postfix: no system configuration, and no packaged daemon started on
+    # port 25 while installing (the tests run private instances).
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
       { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1; } ||
       echo "could not install ${need[*]}: the tests that need them will skip"

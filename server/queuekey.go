@@ -60,3 +60,42 @@ func queueKey(dir string, p pwhash.Params) (*seal.Recipient, error) {
 	}
 	return seal.ParseRecipient(gen.PublicKey)
 }
+
+// openQueueKey unlocks the deployment key made by queueKey: the private
+// half that opens the outbound queue and the sealed DKIM keys, in memory
+// only, for the delivery service of this process. It needs the
+// passphrase file beside the key.
+func openQueueKey(dir string) (*seal.Unlocked, error) {
+	const op = "server.openQueueKey"
+	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+	pass, err := read("queue-key.passphrase")
+	if err != nil {
+		return nil, errors.E(op, errors.Unavailable, errors.Errorf("the deployment key's passphrase: %w", err))
+	}
+	verifier, err := read("queue-key.verifier")
+	if err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	wrapped, err := read("queue-key.wrapped")
+	if err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	secret, err := seal.CheckPassword(verifier, string(pass))
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	defer secret.Wipe()
+	u, err := secret.Unwrap(wrapped)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	return u, nil
+}
+
+// OpenSealed opens data sealed to the deployment key (a queue entry, a
+// DKIM key) with u. Deployment-key blobs carry no cached session key, so
+// every open is one public-key operation.
+func OpenSealed(u *seal.Unlocked, sealed []byte) ([]byte, error) {
+	plain, _, err := u.Open(sealed, nil)
+	return plain, err
+}

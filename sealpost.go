@@ -103,6 +103,18 @@ type Account struct {
 	// OwnKey is set when the account registered its own OpenPGP public key:
 	// the server holds no private key and stores mail as PGP/MIME.
 	OwnKey bool
+	// Settings are the owner's choices.
+	Settings AccountSettings
+}
+
+// AccountSettings are what an account's owner chooses about how the server
+// treats their mail. The zero value is the default of every setting.
+type AccountSettings struct {
+	// SaveSent files a copy of each message submitted over SMTP in Sent.
+	// Off by default: mail clients (Thunderbird, Apple Mail, neomutt,
+	// phones) save their own copy with IMAP APPEND, and a server copy
+	// would make two.
+	SaveSent bool
 }
 
 // Key is one generation of an account's key pair as stored: the public key
@@ -199,16 +211,23 @@ const (
 
 // QueuedMessage is a message in the outbound queue: sealed to the queue key,
 // waiting for delivery to another server.
+//
+// An entry's recipients share one domain (the delivery to that domain's
+// mail exchangers is one SMTP transaction); a message for several domains
+// is several entries sharing one blob. Delivered and bounced recipients are
+// removed as delivery goes; the entry is dequeued when none is left.
 type QueuedMessage struct {
 	ID         int64
-	From       string // envelope sender
-	Recipients []string
+	From       string   // envelope sender; "" (a bounce) is never bounced again
+	Recipients []string // those still to deliver
 	Blob       BlobRef
 	Size       int64
-	Queued     time.Time
+	Queued     time.Time // when it was accepted: its lifetime counts from here
 	NextTry    time.Time
 	Attempts   int
-	LastError  string
+	LastError  string // the last temporary failure, as the remote server said it
+	Held       bool   // put on hold by the operator: not tried until released
+	Warned     bool   // the sender has been told the message is delayed
 }
 
 // AccountStore holds domains, accounts and their key generations.
@@ -234,6 +253,9 @@ type AccountStore interface {
 	DeleteAccount(ctx context.Context, id AccountID) ([]BlobRef, error)
 	// SetPasswordVerifier replaces the account's password verifier.
 	SetPasswordVerifier(ctx context.Context, id AccountID, verifier []byte) error
+	// SetSettings replaces the account's settings. NotExist for an unknown
+	// account.
+	SetSettings(ctx context.Context, id AccountID, s AccountSettings) error
 	// Keys lists the account's key generations, oldest first.
 	Keys(ctx context.Context, id AccountID) ([]Key, error)
 	// PutKey updates an existing key generation's wraps and Active flag, or
@@ -305,17 +327,22 @@ type MessageStore interface {
 	SetSessionKeys(ctx context.Context, keys map[MessageID][]byte) error
 }
 
-// QueueStore holds the outbound queue.
+// QueueStore holds a region's outbound queue: messages for other servers,
+// sealed to the deployment key (see QueuedMessage).
 type QueueStore interface {
-	// Enqueue adds a message to the outbound queue, durably.
-	Enqueue(ctx context.Context, m QueuedMessage) (int64, error)
+	// Enqueue adds messages to the queue in one transaction, durably, and
+	// returns their IDs in input order. Invalid if any fails
+	// QueuedMessage.Check; a zero Queued is now, a zero NextTry Queued.
+	Enqueue(ctx context.Context, msgs []QueuedMessage) ([]int64, error)
 	// Queue lists queued messages by ID.
 	Queue(ctx context.Context) ([]QueuedMessage, error)
-	// Reschedule records a failed delivery attempt: Attempts grows by one,
-	// NextTry and LastError are set. NotExist for an unknown ID.
-	Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error
+	// UpdateQueued stores what delivery and the operator change of the
+	// entry m.ID: Recipients, NextTry, Attempts, LastError, Held and
+	// Warned. NotExist for an unknown ID; Invalid if m has no recipients
+	// (Dequeue it instead).
+	UpdateQueued(ctx context.Context, m QueuedMessage) error
 	// Dequeue removes a delivered or abandoned message and returns its blob
-	// if no longer referenced.
+	// if no longer referenced. NotExist for an unknown ID.
 	Dequeue(ctx context.Context, id int64) ([]BlobRef, error)
 }
 

@@ -66,7 +66,8 @@ type Service struct {
 	domains    domainCache
 	loginKey   [32]byte // random, in memory only: keys passwordCheck
 
-	sk *sessionKeyWriter
+	sk        *sessionKeyWriter
+	onEnqueue atomic.Pointer[func()]
 }
 
 // New returns a Service over the given stores.
@@ -342,7 +343,10 @@ func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox seal
 }
 
 // Enqueue puts a message for remote recipients into the outbound queue,
-// sealed to the queue key. When it returns nil the message is durable.
+// sealed to the queue key: one entry per recipient domain (each is
+// delivered to its own mail exchangers), all sharing one sealed blob, in
+// one transaction. When it returns nil the message is durable, and the
+// delivery service, if one watches (OnEnqueue), is told.
 func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error {
 	const op = "postbox.Enqueue"
 	if s.opts.QueueKey == nil {
@@ -357,15 +361,34 @@ func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, raw 
 		return errors.E(op, err)
 	}
 	now := s.opts.Now()
-	_, err = s.store.Enqueue(ctx, sealpost.QueuedMessage{
-		From: from, Recipients: rcpts, Blob: ref, Size: int64(len(raw)), Queued: now, NextTry: now,
-	})
-	if err != nil {
+	var entries []sealpost.QueuedMessage
+	byDomain := map[string]int{}
+	for _, r := range rcpts {
+		d := sealpost.DomainOf(sealpost.NormalizeAddress(r))
+		i, ok := byDomain[d]
+		if !ok {
+			i = len(entries)
+			byDomain[d] = i
+			entries = append(entries, sealpost.QueuedMessage{From: from, Blob: ref, Size: int64(len(raw)), Queued: now, NextTry: now})
+		}
+		entries[i].Recipients = append(entries[i].Recipients, r)
+	}
+	if _, err := s.store.Enqueue(ctx, entries); err != nil {
 		s.blobs.Delete(ctx, ref)
 		return errors.E(op, err)
 	}
+	if f := s.onEnqueue.Load(); f != nil {
+		(*f)()
+	}
 	return nil
 }
+
+// OnEnqueue sets a function called after each Enqueue (the delivery
+// service's wake-up). It must not block.
+func (s *Service) OnEnqueue(f func()) { s.onEnqueue.Store(&f) }
+
+// Blobs returns the region's blob store, for the delivery service.
+func (s *Service) Blobs() sealpost.BlobStore { return s.blobs }
 
 func blobsOf(msgs []sealpost.NewMessage) []sealpost.BlobRef {
 	refs := make([]sealpost.BlobRef, len(msgs))

@@ -70,6 +70,39 @@ func Queued(m sealpost.QueuedMessage) (sealpost.QueuedMessage, error) {
 	return m, nil
 }
 
+// QueuedAll is Queued of each message.
+func QueuedAll(msgs []sealpost.QueuedMessage) ([]sealpost.QueuedMessage, error) {
+	out := make([]sealpost.QueuedMessage, len(msgs))
+	for i, m := range msgs {
+		var err error
+		if out[i], err = Queued(m); err != nil {
+			return nil, errors.E(errors.Invalid, errors.Errorf("message %d: %w", i, err))
+		}
+	}
+	return out, nil
+}
+
+// CheckUpdate checks the fields UpdateQueued stores. The error is Invalid.
+func CheckUpdate(m sealpost.QueuedMessage) error {
+	if err := m.Check(); err != nil {
+		return err
+	}
+	if !ValidTime(m.NextTry) || m.NextTry.IsZero() {
+		return errors.E(errors.Invalid, errors.Str("next try time missing or out of range"))
+	}
+	return nil
+}
+
+// ScannedQueued completes a queued message read from a row: its
+// recipients, blob and times in their stored forms.
+func ScannedQueued(m sealpost.QueuedMessage, rcpts, blob string, queued, next int64) sealpost.QueuedMessage {
+	m.Recipients = SplitRecipients(rcpts)
+	m.Blob = sealpost.BlobRef(blob)
+	m.Queued = FromNanos(queued)
+	m.NextTry = FromNanos(next)
+	return m
+}
+
 // Recipients are stored one per line: an address never holds CR or LF
 // (RFC 5321 4.1.2, and QueuedMessage.Check).
 const recipientSep = "\n"

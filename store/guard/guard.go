@@ -327,6 +327,13 @@ func (g *Store) SetPasswordVerifier(ctx context.Context, id sealpost.AccountID, 
 	return g.inner.SetPasswordVerifier(ctx, id, verifier)
 }
 
+func (g *Store) SetSettings(ctx context.Context, id sealpost.AccountID, set sealpost.AccountSettings) error {
+	if err := g.account(ctx, "guard.SetSettings", id); err != nil {
+		return err
+	}
+	return g.inner.SetSettings(ctx, id, set)
+}
+
 func (g *Store) Keys(ctx context.Context, id sealpost.AccountID) ([]sealpost.Key, error) {
 	if err := g.account(ctx, "guard.Keys", id); err != nil {
 		return nil, err

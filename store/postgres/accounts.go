@@ -81,9 +81,9 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		}
 		// A concurrent creation of the same address, or removal of the
 		// domain, still fails here: 23505 is Exist, 23503 NotExist.
-		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
+		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -105,12 +105,12 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return acct, nil
 }
 
-const accountColumns = `id, address, created, verifier, own_key`
+const accountColumns = `id, address, created, verifier, own_key, save_sent`
 
 func scanAccount(row pgx.Row) (sealpost.Account, error) {
 	var a sealpost.Account
 	var id, created int64
-	if err := row.Scan(&id, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey); err != nil {
+	if err := row.Scan(&id, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent); err != nil {
 		return sealpost.Account{}, err
 	}
 	a.ID = sealpost.AccountID(id)
@@ -194,6 +194,22 @@ func blobSet(ctx context.Context, tx pgx.Tx, query string, args ...any) (map[sea
 		set[sealpost.BlobRef(r)] = true
 	}
 	return set, nil
+}
+
+// SetSettings replaces the account's settings. NotExist for an unknown
+// account.
+func (s *Store) SetSettings(ctx context.Context, id sealpost.AccountID, set sealpost.AccountSettings) error {
+	const op = "postgres.SetSettings"
+	return s.write(ctx, op, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET save_sent = $1 WHERE id = $2`, set.SaveSent, int64(id))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notExist("account %d", id)
+		}
+		return nil
+	})
 }
 
 // SetPasswordVerifier replaces the account's password verifier. NotExist

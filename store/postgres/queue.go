@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"time"
 
 	"github.com/sealpost/sealpost/store/column"
 
@@ -12,26 +11,33 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-// Enqueue adds a message to the outbound queue, durably, and returns its ID.
-// A zero Queued is set to now and a zero NextTry to Queued. Invalid without
-// recipients or blob, or with a recipient holding CR or LF.
-func (s *Store) Enqueue(ctx context.Context, m sealpost.QueuedMessage) (int64, error) {
+// Enqueue adds messages to the outbound queue in one transaction, durably,
+// and returns their IDs. A zero Queued is set to now and a zero NextTry to
+// Queued. Invalid without recipients or blob, or with a recipient holding
+// CR or LF.
+func (s *Store) Enqueue(ctx context.Context, msgs []sealpost.QueuedMessage) ([]int64, error) {
 	const op = "postgres.Enqueue"
-	m, err := column.Queued(m)
+	msgs, err := column.QueuedAll(msgs)
 	if err != nil {
-		return 0, errors.E(op, err)
+		return nil, errors.E(op, err)
 	}
-	var id int64
+	ids := make([]int64, len(msgs))
 	err = s.write(ctx, op, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO queue (from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			m.From, column.JoinRecipients(m.Recipients), string(m.Blob), m.Size,
-			column.Nanos(m.Queued), column.Nanos(m.NextTry), m.Attempts, m.LastError).Scan(&id)
+		for i, m := range msgs {
+			err := tx.QueryRow(ctx, `INSERT INTO queue (from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+				m.From, column.JoinRecipients(m.Recipients), string(m.Blob), m.Size,
+				column.Nanos(m.Queued), column.Nanos(m.NextTry), m.Attempts, m.LastError, m.Held, m.Warned).Scan(&ids[i])
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return id, nil
+	return ids, nil
 }
 
 // Queue lists queued messages by ID.
@@ -40,25 +46,40 @@ func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 	if err := s.read(op); err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error
+	rows, _ := s.pool.Query(ctx, `SELECT id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned
 		FROM queue ORDER BY id`)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealpost.QueuedMessage, error) {
 		var m sealpost.QueuedMessage
 		var rcpts, blob string
 		var queued, next int64
-		if err := r.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError); err != nil {
+		if err := r.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError, &m.Held, &m.Warned); err != nil {
 			return m, err
 		}
-		m.Recipients = column.SplitRecipients(rcpts)
-		m.Blob = sealpost.BlobRef(blob)
-		m.Queued = column.FromNanos(queued)
-		m.NextTry = column.FromNanos(next)
-		return m, nil
+		return column.ScannedQueued(m, rcpts, blob, queued, next), nil
 	})
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
 	return out, nil
+}
+
+// UpdateQueued stores what delivery and the operator change of an entry.
+func (s *Store) UpdateQueued(ctx context.Context, m sealpost.QueuedMessage) error {
+	const op = "postgres.UpdateQueued"
+	if err := column.CheckUpdate(m); err != nil {
+		return errors.E(op, err)
+	}
+	return s.write(ctx, op, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE queue SET recipients = $1, next_try = $2, attempts = $3, last_error = $4, held = $5, warned = $6
+			WHERE id = $7`, column.JoinRecipients(m.Recipients), column.Nanos(m.NextTry), m.Attempts, m.LastError, m.Held, m.Warned, m.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notExist("queued message %d", m.ID)
+		}
+		return nil
+	})
 }
 
 // Dequeue removes a queued message and returns its blob if nothing else
@@ -79,24 +100,4 @@ func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, erro
 		return err
 	})
 	return blobs, err
-}
-
-// Reschedule records a failed delivery attempt: it increments Attempts and
-// sets NextTry and LastError. NotExist if there is no such message.
-func (s *Store) Reschedule(ctx context.Context, id int64, nextTry time.Time, lastError string) error {
-	const op = "postgres.Reschedule"
-	if !column.ValidTime(nextTry) {
-		return errors.E(op, errors.Invalid, errors.Str("time out of range"))
-	}
-	return s.write(ctx, op, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE queue SET attempts = attempts + 1, next_try = $1, last_error = $2 WHERE id = $3`,
-			column.Nanos(nextTry), lastError, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return notExist("queued message %d", id)
-		}
-		return nil
-	})
 }

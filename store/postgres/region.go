@@ -156,9 +156,9 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 			return exist("account %s", acct.Address)
 		}
 		var id int64
-		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&id)
+		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&id)
 		if err != nil {
 			return err
 		}

@@ -83,9 +83,9 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		} else if !errors.IsErr(err, sql.ErrNoRows) {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
+		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -107,12 +107,12 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return acct, nil
 }
 
-const accountColumns = `id, address, created, verifier, own_key`
+const accountColumns = `id, address, created, verifier, own_key, save_sent`
 
 func scanAccount(row interface{ Scan(...any) error }) (sealpost.Account, error) {
 	var a sealpost.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey); err != nil {
+	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent); err != nil {
 		return sealpost.Account{}, err
 	}
 	a.Created = column.FromNanos(created)
@@ -201,6 +201,18 @@ func (s *Store) SetPasswordVerifier(ctx context.Context, id sealpost.AccountID, 
 	const op = "sqlite.SetPasswordVerifier"
 	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET verifier = ? WHERE id = ?`, verifier, id)
+		if err != nil {
+			return err
+		}
+		return mustAffect(res, "account %d", id)
+	})
+}
+
+// SetSettings replaces the account's settings. NotExist if there is none.
+func (s *Store) SetSettings(ctx context.Context, id sealpost.AccountID, set sealpost.AccountSettings) error {
+	const op = "sqlite.SetSettings"
+	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET save_sent = ? WHERE id = ?`, set.SaveSent, id)
 		if err != nil {
 			return err
 		}

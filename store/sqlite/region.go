@@ -148,9 +148,9 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		} else if !errors.IsErr(err, sql.ErrNoRows) {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey).Scan(&acct.ID)
+		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}

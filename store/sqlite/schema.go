@@ -104,6 +104,13 @@ CREATE TABLE store_meta (
 	value TEXT NOT NULL
 );
 `,
+	// 3: outbound delivery (issue 11): queue entries can be held and
+	// remember the delay notice; accounts have settings.
+	`
+ALTER TABLE queue ADD COLUMN held BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE queue ADD COLUMN warned BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE accounts ADD COLUMN save_sent BOOLEAN NOT NULL DEFAULT FALSE;
+`,
 }
 
 // migrate brings the database to the newest schema version, one step per

@@ -16,6 +16,7 @@ var accountTests = []test{
 	{"DefaultMailboxes", testDefaultMailboxes},
 	{"Accounts", testAccounts},
 	{"PasswordVerifier", testPasswordVerifier},
+	{"Settings", testSettings},
 	{"Keys", testKeys},
 	{"DeleteAccount", testDeleteAccount},
 }
@@ -159,6 +160,35 @@ func testPasswordVerifier(t *testing.T, e *env) {
 	wantKind(t, e.s.SetPasswordVerifier(ctx, a.ID, []byte("x")), errors.NotExist, "SetPasswordVerifier of a deleted account")
 }
 
+// testSettings: a new account has the default settings; SetSettings
+// changes them for that account only, as Account and Accounts read them.
+func testSettings(t *testing.T, e *env) {
+	a, b := e.account("alice@demo.example"), e.account("bob@demo.example")
+	if a.Settings != (sealpost.AccountSettings{}) {
+		t.Fatalf("a new account's settings: %+v", a.Settings)
+	}
+	on := sealpost.AccountSettings{SaveSent: true}
+	if err := e.s.SetSettings(ctx, a.ID, on); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.s.Account(ctx, a.Address); err != nil || got.Settings != on {
+		t.Fatalf("Account after SetSettings: %+v, %v", got, err)
+	}
+	if as, err := e.s.Accounts(ctx); err != nil || len(as) != 2 || as[0].Settings != on || as[1].Settings != (sealpost.AccountSettings{}) {
+		t.Fatalf("Accounts after SetSettings of alice: %+v, %v", as, err)
+	}
+	if err := e.s.SetSettings(ctx, a.ID, sealpost.AccountSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.s.Account(ctx, a.Address); got.Settings.SaveSent {
+		t.Fatal("SetSettings back to the default did not take")
+	}
+	if _, err := e.s.DeleteAccount(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, e.s.SetSettings(ctx, b.ID, on), errors.NotExist, "SetSettings of a deleted account")
+}
+
 // activeKeys returns the IDs of the active generations.
 func activeKeys(keys []sealpost.Key) []sealpost.KeyID {
 	var out []sealpost.KeyID
@@ -271,10 +301,7 @@ func testDeleteAccount(t *testing.T, e *env) {
 	// A queued message refers to the same blob as one of alice's messages.
 	shared := newMsg(inbox.ID)
 	e.add(shared)
-	qid, err := e.s.Enqueue(ctx, sealpost.QueuedMessage{From: a.Address, Recipients: []string{"x@elsewhere.example"}, Blob: shared.Blob, Size: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	qid := e.enqueue(sealpost.QueuedMessage{From: a.Address, Recipients: []string{"x@elsewhere.example"}, Blob: shared.Blob, Size: 1})
 	bobsInbox := e.mailbox(b.ID, "INBOX")
 	bobs := e.add(newMsg(bobsInbox.ID))
 

@@ -109,6 +109,11 @@ func populate(e *env) (sealpost.Account, []sealpost.BlobRef) {
 	t := e.t
 	t.Helper()
 	a := e.account("alice@demo.example")
+	// Settings other than the defaults travel with the account.
+	a.Settings = sealpost.AccountSettings{SaveSent: true}
+	if err := e.s.SetSettings(ctx, a.ID, a.Settings); err != nil {
+		t.Fatal(err)
+	}
 	k2 := testKey("second")
 	k2.Account, k2.Active, k2.WrappedByPassword = a.ID, false, nil
 	if _, err := e.s.PutKey(ctx, k2); err != nil {
@@ -224,6 +229,8 @@ func sameAccount(got, want sealpost.Account) string {
 		return fmt.Sprintf("PasswordVerifier %q, want %q", got.PasswordVerifier, want.PasswordVerifier)
 	case got.OwnKey != want.OwnKey:
 		return fmt.Sprintf("OwnKey %v, want %v", got.OwnKey, want.OwnKey)
+	case got.Settings != want.Settings:
+		return fmt.Sprintf("Settings %+v, want %+v", got.Settings, want.Settings)
 	}
 	return ""
 }
@@ -466,10 +473,7 @@ func testImportBlobs(t *testing.T, e *env) {
 	wantRefs(t, blobs, "DeleteAccount before the import", ms[0].Blob, ms[1].Blob, ms[2].Blob, ms[3].Blob)
 
 	dst := e
-	qid, err := dst.s.Enqueue(ctx, sealpost.QueuedMessage{From: a.Address, Recipients: []string{"x@elsewhere.example"}, Blob: ms[3].Blob, Size: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	qid := dst.enqueue(sealpost.QueuedMessage{From: a.Address, Recipients: []string{"x@elsewhere.example"}, Blob: ms[3].Blob, Size: 1})
 	got := dst.importImage(img)
 	dinbox, darchive := dst.mailbox(got.ID, "INBOX"), dst.mailbox(got.ID, "Archive")
 
@@ -639,9 +643,7 @@ func testInventory(t *testing.T, e *env) {
 	bs := e.add(newMsg(e.mailbox(b.ID, "INBOX").ID))
 	queued := newBlob()
 	for _, ref := range []sealpost.BlobRef{queued, as[1].Blob} {
-		if _, err := e.s.Enqueue(ctx, sealpost.QueuedMessage{From: a.Address, Recipients: []string{"x@elsewhere.example"}, Blob: ref, Size: 1}); err != nil {
-			t.Fatal(err)
-		}
+		e.enqueue(sealpost.QueuedMessage{From: a.Address, Recipients: []string{"x@elsewhere.example"}, Blob: ref, Size: 1})
 	}
 
 	want := map[sealpost.BlobRef]string{

@@ -126,29 +126,46 @@ func TestDeliverReadRestart(t *testing.T) {
 	}
 }
 
+// Submission delivers; the server files no Sent copy by default (mail
+// clients APPEND their own), and one per message once the owner's setting
+// says so, changed while the server runs.
 func TestSubmissionAndSent(t *testing.T) {
 	dir := t.TempDir()
-	d := testenv.StartDemo(t, filepath.Join(dir, "data"), filepath.Join(dir, "demo.log"))
-	c, err := smtp.DialStartTLS(d.Addrs["submission"], testenv.ClientTLS())
-	if err != nil {
-		t.Fatal(err)
+	data := filepath.Join(dir, "data")
+	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+	submit := func(subject string) []byte {
+		t.Helper()
+		c, err := smtp.DialStartTLS(d.Addrs["submission"], testenv.ClientTLS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Auth(plainAuth(alice, alicePass)); err != nil {
+			t.Fatalf("AUTH: %v", err)
+		}
+		raw := message(alice, bob, subject, "Noon?")
+		if err := c.SendMail(alice, []string{bob}, bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+		return raw
 	}
-	defer c.Close()
-	if err := c.Auth(plainAuth(alice, alicePass)); err != nil {
-		t.Fatalf("AUTH: %v", err)
-	}
-	raw := message(alice, bob, "lunch", "Noon?")
-	if err := c.SendMail(alice, []string{bob}, bytes.NewReader(raw)); err != nil {
-		t.Fatal(err)
-	}
+	submit("lunch")
 	cb := login(t, d.Addrs["imaps"], bob, bobPass)
 	if _, got := fetchAll(t, cb, "INBOX"); len(got) != 1 {
 		t.Fatalf("bob's INBOX has %d messages, want 1", len(got))
 	}
 	ca := login(t, d.Addrs["imaps"], alice, alicePass)
+	if _, sent := fetchAll(t, ca, "Sent"); len(sent) != 0 {
+		t.Fatalf("alice's Sent has %d server copies by default, want none", len(sent))
+	}
+	out := mustSealpost(t, "", "account", "settings", alice, "--save-sent", "on", "--data", data)
+	if !strings.Contains(out, "save-sent  on") {
+		t.Fatalf("account settings said %q", out)
+	}
+	raw := submit("dinner")
 	_, sent := fetchAll(t, ca, "Sent")
 	if len(sent) != 1 {
-		t.Fatalf("alice's Sent has %d messages, want 1", len(sent))
+		t.Fatalf("alice's Sent after --save-sent on: %d messages, want 1", len(sent))
 	}
 	for _, b := range sent {
 		if !bytes.Contains(b, raw) {

@@ -141,8 +141,8 @@ imaps = "127.0.0.1:0"`)
 	if _, in := fetchAll(t, cb, "INBOX"); len(in) != 1 {
 		t.Errorf("bob's INBOX has %d messages, want 1", len(in))
 	}
-	if _, sent := fetchAll(t, cb, "Sent"); len(sent) != 1 {
-		t.Errorf("bob's Sent has %d messages, want 1", len(sent))
+	if _, sent := fetchAll(t, cb, "Sent"); len(sent) != 0 {
+		t.Errorf("bob's Sent has %d server copies, want none (the default)", len(sent))
 	}
 	cb.Logout().Wait()
 	if _, err := loginErr(fd.Addrs["imaps"], alice, "wrong-password"); err == nil {
@@ -155,7 +155,8 @@ imaps = "127.0.0.1:0"`)
 	// Each region's storage holds its own account only; the front door's
 	// folder holds no mail, sealed or not.
 	out := mustSealpost(t, "", "residency", "audit", "--config", ieConf)
-	for _, want := range []string{"OK:", "region ie: 2 blobs", "alice@demo.example  home ie", "region us: 2 blobs", "bob@demo.example  home us"} {
+	// bob keeps no server Sent copy (the default): us holds alice's message to him.
+	for _, want := range []string{"OK:", "region ie: 2 blobs", "alice@demo.example  home ie", "region us: 1 blobs", "bob@demo.example  home us"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("audit lacks %q:\n%s", want, out)
 		}

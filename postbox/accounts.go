@@ -331,3 +331,19 @@ func validPassword(p string) error {
 	}
 	return nil
 }
+
+// SetSettings changes an account's settings with change, which is given
+// the current ones, and returns the new ones.
+func (s *Service) SetSettings(ctx context.Context, addr string, change func(*sealpost.AccountSettings)) (sealpost.AccountSettings, error) {
+	const op = "postbox.SetSettings"
+	acct, err := s.LookupAccount(ctx, addr)
+	if err != nil {
+		return sealpost.AccountSettings{}, errors.E(op, err)
+	}
+	set := acct.Settings
+	change(&set)
+	if err := s.store.SetSettings(ctx, acct.ID, set); err != nil {
+		return sealpost.AccountSettings{}, errors.E(op, err)
+	}
+	return set, nil
+}

@@ -23,8 +23,10 @@ import (
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/legal/gateway"
+	"github.com/sealpost/sealpost/outbound"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
+	"github.com/sealpost/sealpost/resolver"
 	"github.com/sealpost/sealpost/smtpserver"
 	"github.com/sealpost/sealpost/web"
 )
@@ -63,6 +65,11 @@ type Server struct {
 	Transparency *Transparency
 	Links        map[sealpost.RegionID]*region.Link
 	Router       *region.Router
+	// Resolver answers the DNS questions of mail (nil when no server is
+	// configured or in /etc/resolv.conf).
+	Resolver *resolver.Resolver
+	// Delivery delivers each served region's queue, once Start has run.
+	Delivery map[sealpost.RegionID]*outbound.Service
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -100,6 +107,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		}
 	}()
 	if s.Dir, err = directory.Open(cfg.Directory); err != nil {
+		return nil, errors.E(op, err)
+	}
+	if s.Resolver, err = openResolver(cfg); err != nil {
 		return nil, errors.E(op, err)
 	}
 	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), cfg.Argon2.Params())
@@ -263,6 +273,7 @@ func (s *Server) Start() error {
 		s.closeLocked()
 		return err
 	}
+
 	for _, sp := range specs {
 		ln, err := net.Listen("tcp", sp.addr)
 		if err != nil {
@@ -281,6 +292,22 @@ func (s *Server) Start() error {
 				s.log.Error("listener stopped", "listener", name, "err", err)
 			}
 		}(sp.name, sp.serve, ln)
+	}
+	if !s.opts.FrontDoor {
+		if err := s.startCtl(); err != nil {
+			s.closeLocked()
+			return err
+		}
+		mx := s.cfg.Listen.SMTP
+		for _, l := range s.listeners {
+			if l.name == "smtp" {
+				mx = l.ln.Addr().String()
+			}
+		}
+		if err := s.startDelivery(mx); err != nil {
+			s.closeLocked()
+			return err
+		}
 	}
 	return nil
 }

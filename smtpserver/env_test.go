@@ -81,6 +81,19 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, store: store, blobs: blobs, svc: svc, queue: gen}
 }
 
+// saveSent turns the account's server copy of submitted mail on.
+func (e *env) saveSent(addr string) {
+	e.t.Helper()
+	ctx := context.Background()
+	a, err := e.store.Account(ctx, addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.store.SetSettings(ctx, a.ID, sealpost.AccountSettings{SaveSent: true}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // serve starts a Server on 127.0.0.1:0 (TLS if tlsLn) and returns it with
 // its address.
 func (e *env) serve(opts Options, tlsLn *tls.Config) (*Server, string) {

@@ -7,11 +7,15 @@ import (
 	"encoding/base32"
 	"errors"
 	"io"
+	"mime"
 	"net"
+	"net/mail"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/sealpost/sealpost"
 )
 
 var (
@@ -215,4 +219,39 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b32.EncodeToString(b)
+}
+
+// checkFrom refuses a submitted message whose From: header names anyone
+// but the authenticated account (RFC 6409 8.1 lets the MSA refuse what the
+// user does not own; DMARC receivers would anyway), or has no From: at
+// all (RFC 5322 3.6: it is required). Every address of a From: with
+// several must be the account's.
+func (ss *session) checkFrom(msg []byte) *smtp.SMTPError {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(msg)
+	}
+	h, err := mail.ReadMessage(bytes.NewReader(append(msg[:end:end], "\r\n\r\n"...)))
+	if err != nil {
+		return replyNoFrom
+	}
+	froms := h.Header["From"]
+	if len(froms) != 1 {
+		return replyNoFrom
+	}
+	dec := mime.WordDecoder{}
+	v, err := dec.DecodeHeader(froms[0])
+	if err != nil {
+		v = froms[0]
+	}
+	list, err := mail.ParseAddressList(v)
+	if err != nil || len(list) == 0 {
+		return replyNoFrom
+	}
+	for _, a := range list {
+		if sealpost.NormalizeAddress(a.Address) != ss.acct.Address {
+			return replyNotYourFrom
+		}
+	}
+	return nil
 }

@@ -54,6 +54,7 @@ func TestPythonMX(t *testing.T) {
 
 func TestPythonSubmission(t *testing.T) {
 	e := newEnv(t)
+	e.saveSent(alice)
 	srvTLS, _ := selfSigned()
 	_, addr := e.serve(Options{Mode: Submission, TLSConfig: srvTLS}, nil)
 	body := msg("From: alice@example.test", "To: bob@example.test, erin@elsewhere.example",

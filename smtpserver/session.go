@@ -36,6 +36,10 @@ var (
 		Message: "Authentication required"}
 	replyNotYourAddress = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: "Sender address is not the authenticated user's address"}
+	replyNotYourFrom = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "The From: header is not the authenticated user's address"}
+	replyNoFrom = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: "The message has no valid From: header (RFC 5322 3.6.2)"}
 	replyTempFailure = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Local error in processing, try again later"}
 	replyRejected = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
@@ -235,6 +239,10 @@ func (ss *session) Data(r io.Reader) (err error) {
 	now := ss.s.opts.Now()
 	msg := data
 	if ss.s.opts.Mode == Submission {
+		if e := ss.checkFrom(data); e != nil {
+			ss.s.log.Info("message refused", "remote", ss.ip, "reason", e.Message)
+			return e
+		}
 		msg = addSubmissionHeaders(data, now, ss.s.opts.Hostname)
 	}
 	trace := ss.receivedHeader(id, now)
@@ -252,11 +260,13 @@ func (ss *session) Data(r io.Reader) (err error) {
 	return nil
 }
 
-// store makes the message durable everywhere it goes. On submission the
-// sender's Sent copy is filed first: if a later step fails the client
-// retries, and the only duplicate is in the sender's own Sent folder.
+// store makes the message durable everywhere it goes. On submission, if
+// the account keeps server copies (AccountSettings.SaveSent; mail clients
+// save their own with APPEND, so it is off by default), the sender's Sent
+// copy is filed first: if a later step fails the client retries, and the
+// only duplicate is in the sender's own Sent folder.
 func (ss *session) store(ctx context.Context, full, msg []byte) error {
-	if ss.acct != nil {
+	if ss.acct != nil && ss.acct.Settings.SaveSent {
 		// The Sent copy is the message as submitted (with the fields of
 		// RFC 6409 8.2 and 8.3 if they were missing), without the trace
 		// header, which describes its transfer to the recipients.

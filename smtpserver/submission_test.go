@@ -52,6 +52,7 @@ func TestSubmissionNoAuthWithoutTLS(t *testing.T) {
 // remote recipient is delivered, queued sealed, and filed in Sent.
 func TestSubmission(t *testing.T) {
 	e := newEnv(t)
+	e.saveSent(alice)
 	srvTLS, cliTLS := selfSigned()
 	_, addr := e.serve(Options{Mode: Submission, TLSConfig: srvTLS, Hostname: "smtp.example.test"}, nil)
 	c, err := smtp.DialStartTLS(addr, cliTLS)
@@ -150,6 +151,7 @@ func TestSubmission(t *testing.T) {
 // Message-ID: are added when missing (RFC 6409 8.2, 8.3).
 func TestSubmissionImplicitTLS(t *testing.T) {
 	e := newEnv(t)
+	e.saveSent(bob)
 	srvTLS, cliTLS := selfSigned()
 	_, addr := e.serve(Options{Mode: Submission, ImplicitTLS: true, TLSConfig: srvTLS, MaxConnections: 4}, srvTLS)
 	c, err := smtp.DialTLS(addr, cliTLS)
@@ -270,7 +272,7 @@ func TestLogRedaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		const secret = "CONTENT-7731"
-		if err := c.SendMail(alice, []string{bob, "zed@elsewhere.example"}, strings.NewReader(msg("Subject: "+secret, "", secret))); err != nil {
+		if err := c.SendMail(alice, []string{bob, "zed@elsewhere.example"}, strings.NewReader(msg("From: "+alice, "Subject: "+secret, "", secret))); err != nil {
 			t.Fatal(err)
 		}
 		c.Quit()
@@ -307,4 +309,50 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestSubmissionFromAndSent: by default the server keeps no Sent copy (the
+// client APPENDs its own); the From: header must be the authenticated
+// account's, every address of it, and present.
+func TestSubmissionFromAndSent(t *testing.T) {
+	e := newEnv(t)
+	srvTLS, cliTLS := selfSigned()
+	_, addr := e.serve(Options{Mode: Submission, TLSConfig: srvTLS}, nil)
+	c, err := smtp.DialStartTLS(addr, cliTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", alice, password)); err != nil {
+		t.Fatal(err)
+	}
+	send := func(headers ...string) error {
+		return c.SendMail(alice, []string{bob}, strings.NewReader(msg(append(headers, "Subject: x", "", "body")...)))
+	}
+	for name, tt := range map[string]struct {
+		headers []string
+		code    int
+		enh     smtp.EnhancedCode
+	}{
+		"someone else":        {[]string{"From: Bob <bob@example.test>"}, 553, smtp.EnhancedCode{5, 7, 1}},
+		"one of two is not":   {[]string{"From: alice@example.test, mallory@elsewhere.example"}, 553, smtp.EnhancedCode{5, 7, 1}},
+		"encoded other":       {[]string{"From: =?utf-8?q?Alice?= <mallory@elsewhere.example>"}, 553, smtp.EnhancedCode{5, 7, 1}},
+		"no From":             {[]string{"To: bob@example.test"}, 554, smtp.EnhancedCode{5, 6, 0}},
+		"two From fields":     {[]string{"From: alice@example.test", "From: alice@example.test"}, 554, smtp.EnhancedCode{5, 6, 0}},
+		"not an address list": {[]string{"From: <<<"}, 554, smtp.EnhancedCode{5, 6, 0}},
+	} {
+		wantCode(t, name, send(tt.headers...), tt.code, tt.enh)
+	}
+	if got, _ := e.bodies(bob, "INBOX"); len(got) != 0 {
+		t.Fatalf("a refused message reached bob: %d", len(got))
+	}
+	if err := send("From: =?utf-8?q?Al=C3=AFce?= <Alice@Example.TEST>"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.bodies(bob, "INBOX"); len(got) != 1 {
+		t.Fatalf("bob has %d messages", len(got))
+	}
+	if sent, _ := e.bodies(alice, "Sent"); len(sent) != 0 {
+		t.Errorf("Sent holds %d server copies by default", len(sent))
+	}
 }

@@ -54,9 +54,9 @@ func (l *lineReader) read(file, prompt string) (string, error) {
 func newAccountCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "account",
-		Short: "Manage accounts: add, list, passwd, delete",
+		Short: "Manage accounts: add, list, passwd, delete, move, settings",
 	}
-	cmd.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountPasswdCmd(), newAccountDeleteCmd(), newAccountMoveCmd())
+	cmd.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountPasswdCmd(), newAccountDeleteCmd(), newAccountMoveCmd(), newAccountSettingsCmd())
 	return cmd
 }
 

@@ -60,8 +60,8 @@ func (s *Server) startDelivery(mx string) error {
 		svc, err := outbound.New(outbound.Options{
 			Hostname: s.cfg.Hostname,
 			Queue:    r.Store, Blobs: r.Blobs,
-			Open:   func(sealed []byte) ([]byte, error) { return OpenSealed(key, sealed) },
-			Notify: s.notifySender,
+			Open:     func(sealed []byte) ([]byte, error) { return OpenSealed(key, sealed) },
+			Notify:   s.notifySender,
 			Resolver: s.Resolver, Relay: relay, Port: o.Port, Loop: func(ap netip.AddrPort) bool { return isOwnMX(mx, ap) },
 			MinBackoff: o.MinBackoff.D(), MaxBackoff: o.MaxBackoff.D(), Lifetime: o.Lifetime.D(), DelayWarning: o.DelayWarning.D(),
 			Concurrency: o.Concurrency, PerDomain: o.PerDomain, PerConnection: o.PerConnection,

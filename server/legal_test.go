@@ -14,8 +14,9 @@ import (
 )
 
 // openDemo opens a server like the demo's (regions ie and us, alice and
-// bob) in a temporary folder, without listening.
-func openDemo(tb testing.TB) *server.Server {
+// bob) in a temporary folder, without listening; edits change its
+// configuration first.
+func openDemo(tb testing.TB, edits ...func(*config.Config)) *server.Server {
 	tb.Helper()
 	c := config.Default()
 	c.DataDir = tb.TempDir()
@@ -24,6 +25,9 @@ func openDemo(tb testing.TB) *server.Server {
 	c.Regions = []config.Region{
 		{ID: "ie", Name: "Ireland", Country: "IE", Zones: []string{"EU"}, Entity: "Sealpost Ireland Ltd", EntityCountry: "IE"},
 		{ID: "us", Name: "United States", Country: "US", Zones: []string{"US"}, Entity: "Sealpost Inc.", EntityCountry: "US"},
+	}
+	for _, edit := range edits {
+		edit(&c)
 	}
 	if err := c.Validate(); err != nil {
 		tb.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/legal/gateway"
+	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
@@ -259,6 +260,14 @@ func (s *Server) Start() error {
 			app.SetNow(s.opts.Now)
 		}
 		app.EnableTransparency(s.Owners(), s.Transparency.Ledger)
+		// RFC 8461: every hosted domain's policy names this server as its
+		// MX; operators publish its _mta-sts record and route
+		// mta-sts.DOMAIN here with a certificate valid for that name.
+		policy, err := mtasts.PolicyText(mtasts.Mode(s.cfg.MTASTS.Mode), []string{s.cfg.Hostname}, s.cfg.MTASTS.MaxAge.D())
+		if err != nil {
+			return errors.E("server.Start", errors.Invalid, err)
+		}
+		app.EnableMTASTS(s.Router, policy)
 		srv := &http.Server{Handler: app, ReadHeaderTimeout: 30 * time.Second}
 		// Officers' and owners' passwords cross this listener: plain HTTP
 		// only on loopback (the demo), TLS with the server's certificate

@@ -2,10 +2,12 @@
 // the legal console, where legal officers file and review government
 // demands (docs/LEGAL.md); and, once EnableTransparency is called, each
 // account owner's privacy page (/me) and the public transparency pages
-// (/log/, /transparency, /canary). Pages are Go html/template: they work in
-// any browser, with a screen reader, and on a phone. The one script,
-// /static/verify.js, only checks in the reader's browser the log proofs the
-// privacy page shows; without it the page says the proofs are unchecked.
+// (/log/, /transparency, /canary); once EnableMTASTS is called, the MTA-STS
+// policy of each hosted domain (RFC 8461, at mta-sts.DOMAIN). Pages are Go
+// html/template: they work in any browser, with a screen reader, and on a
+// phone. The one script, /static/verify.js, only checks in the reader's
+// browser the log proofs the privacy page shows; without it the page says
+// the proofs are unchecked.
 //
 // The API (under /api/v1/) and the console share one gateway and one rule:
 // only legal officers act on demands. The API takes an officer's name and

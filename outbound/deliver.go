@@ -15,7 +15,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/dane"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/mtasts"
 )
 
 // outcomeKind is what became of a recipient in one attempt.
@@ -60,13 +62,16 @@ func (f failure) apply(rcpts []string) []outcome {
 type host struct {
 	name  string       // as the MX record names it, no trailing dot
 	addrs []netip.Addr // when known in advance (an address literal, the relay given as one)
-	// requireTLS: no delivery without TLS; verify: the certificate must
-	// be valid for name (WebPKI).
-	requireTLS, verify bool
+	// requireTLS: no delivery without TLS (a relay, an MTA-STS policy in
+	// enforce mode, DANE); tls verifies what must be verified.
+	requireTLS bool
+	tls        *tls.Config
 	// implicit: TLS from the first byte (a relay on port 465).
 	implicit bool
 	port     int
 	auth     sasl.Client // AUTH after TLS (the relay)
+	// skip: the TLS policy rules this host out, and why.
+	skip *failure
 }
 
 // deliver delivers a batch of entries for one destination: it finds the
@@ -75,6 +80,9 @@ type host struct {
 // outcome as soon as it is known.
 func (s *Service) deliver(ctx context.Context, dest string, batch []sealpost.QueuedMessage) {
 	hosts, f := s.route(ctx, dest)
+	if f == nil {
+		hosts, f = s.policy(ctx, dest, hosts)
+	}
 	if f != nil {
 		for _, m := range batch {
 			s.finish(ctx, m, f.apply(m.Recipients), nil)
@@ -85,6 +93,10 @@ func (s *Service) deliver(ctx context.Context, dest string, batch []sealpost.Que
 	last := failure{kind: temporary, status: [3]int{4, 4, 1}, text: "No mail exchanger could be reached"}
 	loops, tried := 0, 0
 	for _, h := range hosts {
+		if h.skip != nil {
+			last = *h.skip
+			continue
+		}
 		addrs := h.addrs
 		if addrs == nil {
 			ips, ans, err := s.o.Resolver.IPs(ctx, h.name)
@@ -136,7 +148,7 @@ func (s *Service) route(ctx context.Context, dest string) ([]host, *failure) {
 	if r := s.o.Relay; r.Addr != "" {
 		name, port, _ := net.SplitHostPort(r.Addr)
 		p, _ := strconv.Atoi(port)
-		h := host{name: name, port: p, requireTLS: r.TLS != RelayPlain, verify: r.TLS != RelayPlain, implicit: r.TLS == RelayImplicit}
+		h := host{name: name, port: p, requireTLS: r.TLS != RelayPlain, tls: s.tlsConfig(name, r.TLS != RelayPlain), implicit: r.TLS == RelayImplicit}
 		if ip, err := netip.ParseAddr(name); err == nil {
 			h.addrs = []netip.Addr{ip}
 		}
@@ -152,7 +164,7 @@ func (s *Service) route(ctx context.Context, dest string) ([]host, *failure) {
 		if err != nil {
 			return nil, &failure{kind: permanent, status: [3]int{5, 1, 2}, text: "Bad address literal " + dest}
 		}
-		return []host{{name: dest, addrs: []netip.Addr{ip}, port: s.o.Port}}, nil
+		return []host{{name: dest, addrs: []netip.Addr{ip}, port: s.o.Port, tls: s.tlsConfig(lit, false)}}, nil
 	}
 	mxs, ans, err := s.o.Resolver.MX(ctx, dest)
 	switch {
@@ -165,7 +177,7 @@ func (s *Service) route(ctx context.Context, dest string) ([]host, *failure) {
 		return nil, &failure{kind: permanent, status: [3]int{5, 1, 10}, text: "The domain " + dest + " accepts no mail (null MX)"}
 	case len(mxs) == 0:
 		// RFC 5321 5.1: no MX, the domain itself is the host.
-		return []host{{name: dest, port: s.o.Port}}, nil
+		return []host{{name: dest, port: s.o.Port, tls: s.tlsConfig(dest, false)}}, nil
 	}
 	// RFC 5321 5.1: in preference order, randomized among equals.
 	var hosts []host
@@ -178,10 +190,46 @@ func (s *Service) route(ctx context.Context, dest string) ([]host, *failure) {
 		rand.Shuffle(len(same), func(a, b int) { same[a], same[b] = same[b], same[a] })
 		for _, mx := range same {
 			if name := strings.TrimSuffix(mx.Host, "."); name != "" {
-				hosts = append(hosts, host{name: name, port: s.o.Port})
+				hosts = append(hosts, host{name: name, port: s.o.Port, tls: s.tlsConfig(name, false)})
 			}
 		}
 		i = j
+	}
+	return hosts, nil
+}
+
+// policy applies the destination's TLS policy to its mail exchangers
+// (not to a relay, whose TLS is configured): MTA-STS (RFC 8461 4, 5) in
+// enforce mode keeps only the hosts the policy names and requires TLS with
+// a certificate valid for each (WebPKI); DANE (RFC 7672 2.2), where the
+// resolver authenticated the host's TLSA records, requires TLS matching
+// them. A host so secured is never tried in plaintext. A policy that
+// cannot be looked up defers the whole destination.
+func (s *Service) policy(ctx context.Context, dest string, hosts []host) ([]host, *failure) {
+	if s.o.Relay.Addr != "" || s.o.Resolver == nil || strings.HasPrefix(dest, "[") {
+		return hosts, nil
+	}
+	var sts *mtasts.Policy
+	if s.o.STS != nil {
+		var err error
+		if sts, err = s.o.STS.Get(ctx, dest); err != nil {
+			return nil, &failure{kind: temporary, status: [3]int{4, 4, 3}, text: "Cannot look up the MTA-STS policy of " + dest}
+		}
+	}
+	for i := range hosts {
+		h := &hosts[i]
+		if sts.Enforced() && !sts.Match(h.name) {
+			h.skip = &failure{kind: temporary, status: [3]int{4, 7, 5},
+				text: fmt.Sprintf("%s is not a mail exchanger the MTA-STS policy of %s names", h.name, dest)}
+			continue
+		}
+		dp, err := dane.Lookup(ctx, s.o.Resolver, h.name, h.port)
+		if err != nil {
+			h.skip = &failure{kind: temporary, status: [3]int{4, 7, 5}, text: "Cannot look up the DANE records of " + h.name}
+			continue
+		}
+		h.requireTLS = sts.Enforced() || dp.Applies
+		h.tls = dp.TLSConfig(sts.TLSConfig(h.tls, h.name))
 	}
 	return hosts, nil
 }
@@ -210,7 +258,7 @@ func (s *Service) session(ctx context.Context, h host, ap netip.AddrPort, tryTLS
 		return nil, err
 	}
 	if h.implicit {
-		tc := tls.Client(conn, s.tlsConfig(h.name, h.verify))
+		tc := tls.Client(conn, h.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
 			return nil, tlsFailure{"TLS handshake: " + err.Error()}
@@ -227,7 +275,7 @@ func (s *Service) session(ctx context.Context, h host, ap netip.AddrPort, tryTLS
 		offered, _ := c.Extension("STARTTLS")
 		switch {
 		case offered && tryTLS:
-			if err := c.StartTLS(s.tlsConfig(h.name, h.verify)); err != nil {
+			if err := c.StartTLS(h.tls); err != nil {
 				c.Close()
 				return nil, tlsFailure{"STARTTLS: " + err.Error()}
 			}

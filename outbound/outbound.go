@@ -35,6 +35,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/mlog"
+	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/resolver"
 )
 
@@ -82,6 +83,10 @@ type Options struct {
 	Sign Signer
 	// Relay, if Addr is set, sends everything through a smarthost.
 	Relay Relay
+	// STS, if set, gives destinations' MTA-STS policies (RFC 8461).
+	// DANE (RFC 7672) applies wherever Resolver authenticates TLSA
+	// records (a resolver configured to trust a validating server).
+	STS *mtasts.Cache
 	// Port is the port of the mail exchangers (25; tests use another).
 	Port int
 	// Loop reports whether an address is one of this server's own MX

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"strconv"
 	"strings"
@@ -70,6 +71,7 @@ func newPeer(t *testing.T, ip string, o peerOptions) *peer {
 	srv.Domain = "peer.example.test"
 	srv.EnableSMTPUTF8 = true
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.ErrorLog = log.New(io.Discard, "", 0) // connections the tests cut on purpose
 	switch {
 	case o.badTLS:
 		srv.TLSConfig = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/resolver"
@@ -53,6 +54,15 @@ func (s *Server) startDelivery(mx string) error {
 		s.log.Warn("the deployment key cannot be opened: mail to other domains stays queued", "err", err)
 		return nil
 	}
+	var sts *mtasts.Cache
+	if s.Resolver != nil && relay.Addr == "" {
+		sts, err = mtasts.Open(mtasts.Options{Resolver: s.Resolver, File: filepath.Join(s.cfg.DataDir, "mta-sts.json"),
+			Logger: s.log.With("part", "mta-sts"), Now: s.opts.Now})
+		if err != nil {
+			key.Wipe()
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var n int
@@ -62,7 +72,7 @@ func (s *Server) startDelivery(mx string) error {
 			Queue:    r.Store, Blobs: r.Blobs,
 			Open:     func(sealed []byte) ([]byte, error) { return OpenSealed(key, sealed) },
 			Notify:   s.notifySender,
-			Resolver: s.Resolver, Relay: relay, Port: o.Port, Loop: func(ap netip.AddrPort) bool { return isOwnMX(mx, ap) },
+			Resolver: s.Resolver, Relay: relay, STS: sts, Port: o.Port, Loop: func(ap netip.AddrPort) bool { return isOwnMX(mx, ap) },
 			MinBackoff: o.MinBackoff.D(), MaxBackoff: o.MaxBackoff.D(), Lifetime: o.Lifetime.D(), DelayWarning: o.DelayWarning.D(),
 			Concurrency: o.Concurrency, PerDomain: o.PerDomain, PerConnection: o.PerConnection,
 			Logger: s.log.With("region", id),

@@ -25,3 +25,14 @@ func NeedTool(t testing.TB, name, pkg string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// missing skips the test for want of what (or fails it when
+// SEALPOST_REQUIRE_TOOLS is set).
+func missing(t testing.TB, what string) {
+	t.Helper()
+	msg := "this test needs " + what
+	if os.Getenv("SEALPOST_REQUIRE_TOOLS") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}

@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-smtp"
+
+	"github.com/sealpost/sealpost/internal/testenv"
+)
+
+// outboundConfig writes a one-region configuration whose DNS is the test's
+// server and whose queue retries after a second, and hosts sender.test with
+// alice in it. It returns the configuration file.
+func outboundConfig(t *testing.T, dir, dnsAddr string) string {
+	t.Helper()
+	conf := filepath.Join(dir, "sealpost.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`hostname = "mail.sender.test"
+data_dir = "data"
+[[region]]
+id = "eu"
+name = "Europe"
+country = "DE"
+zones = ["EU"]
+[listen]
+smtp = "127.0.0.1:0"
+submissions = "127.0.0.1:0"
+imaps = "127.0.0.1:0"
+[tls]
+self_signed = true
+[dns]
+servers = [%q]
+timeout = "2s"
+[outbound]
+min_backoff = "1s"
+max_backoff = "2s"
+concurrency = 8
+per_domain = 8
+per_connection = 50
+[argon2]
+time = 1
+memory_kib = 1024
+threads = 1
+`, dnsAddr)), 0o600)
+	mustSealpost(t, "", "domain", "add", "sender.test", "--config", conf)
+	mustSealpost(t, alicePass+"\n", "account", "add", "alice@sender.test", "--config", conf)
+	return conf
+}
+
+var messageID = regexp.MustCompile(`(?m)^Message-ID: <([^>]+)>`)
+
+// TestOutboundCrash delivers 1,000 submitted messages to a real Postfix
+// and kills the server with SIGKILL in the middle of it. After a restart
+// every message arrives, and none more than twice: only a message whose
+// 250 came back but was not yet recorded is sent again, at most one per
+// connection in flight.
+func TestOutboundCrash(t *testing.T) {
+	dns := testenv.NewDNS(t, "peer.test. 300 IN MX 10 mx.peer.test.", "mx.peer.test. 300 IN A 127.0.0.2")
+	pf := testenv.StartPostfix(t, testenv.PostfixOptions{Addr: "127.0.0.2:25", Domains: []string{"peer.test"}})
+	dir := t.TempDir()
+	conf := outboundConfig(t, dir, dns.Addr)
+	logFile := filepath.Join(dir, "serve.log")
+	d := testenv.Start(t, logFile, "serve", "--config", conf)
+
+	// The queue fills first: while DNS fails, every message is deferred.
+	dns.Fail("peer.test", 2) // SERVFAIL
+	const n, clients = 1000, 4
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Go(func() {
+			c, err := smtp.DialTLS(d.Addrs["submissions"], testenv.ClientTLS())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			if err := c.Auth(plainAuth("alice@sender.test", alicePass)); err != nil {
+				t.Error(err)
+				return
+			}
+			for i := w; i < n; i += clients {
+				to := fmt.Sprintf("r%d@peer.test", i%10)
+				raw := message("alice@sender.test", to, fmt.Sprintf("crash %d", i), strings.Repeat("sealed, then sent.\r\n", 50))
+				if err := c.SendMail("alice@sender.test", []string{to}, bytes.NewReader(raw)); err != nil {
+					t.Errorf("submission %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if len(pf.Messages()) != 0 {
+		t.Fatal("delivered while DNS failed")
+	}
+	dns.Fail("peer.test", 0)
+
+	// Kill the server once Postfix has some, not all.
+	deadline := time.Now().Add(60 * time.Second)
+	for len(pf.Messages()) < 100 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.Kill()
+	before := len(pf.Messages())
+	if before >= n {
+		t.Fatalf("all %d were delivered before the kill: the test proves nothing", before)
+	}
+	t.Logf("killed with %d of %d delivered", before, n)
+
+	d = testenv.Start(t, logFile, "serve", "--config", conf)
+	defer d.Stop()
+	deadline = time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if out := mustSealpost(t, "", "queue", "list", "--config", conf); strings.Contains(out, "The queue is empty") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for pf.Queued() > 0 && time.Now().Before(deadline) { // Postfix's own hand-off to its Maildir
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	counts := map[string]int{}
+	for _, m := range pf.Messages() {
+		if id := messageID.FindSubmatch(m); id != nil {
+			counts[string(id[1])]++
+		}
+	}
+	dups := 0
+	for i := range n {
+		id := fmt.Sprintf("crash-%d@e2e.test", i)
+		switch counts[id] {
+		case 0:
+			t.Errorf("message %d was lost", i)
+		case 1:
+		case 2:
+			dups++
+		default:
+			t.Errorf("message %d arrived %d times", i, counts[id])
+		}
+	}
+	// At most one message per connection in flight (concurrency 8) is
+	// delivered twice.
+	if dups > 8 {
+		t.Errorf("%d messages arrived twice, more than the 8 connections in flight", dups)
+	}
+	t.Logf("after the restart: %d messages, %d delivered twice", len(pf.Messages()), dups)
+}
+
+// TestOutboundBounce: through the real binary, a recipient Postfix refuses
+// and a domain with a null MX each earn alice exactly one bounce in her
+// INBOX, read over IMAP; the other recipient gets the message; the queue
+// ends empty. A temporary refusal stays queued, and 'queue list' says why.
+func TestOutboundBounce(t *testing.T) {
+	dns := testenv.NewDNS(t, "peer.test. 300 IN MX 10 mx.peer.test.", "mx.peer.test. 300 IN A 127.0.0.2",
+		"nomail.test. 300 IN MX 0 .")
+	pf := testenv.StartPostfix(t, testenv.PostfixOptions{Addr: "127.0.0.2:25", Domains: []string{"peer.test"}})
+	dir := t.TempDir()
+	conf := outboundConfig(t, dir, dns.Addr)
+	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf)
+	defer d.Stop()
+	c, err := smtp.DialTLS(d.Addrs["submissions"], testenv.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(plainAuth("alice@sender.test", alicePass)); err != nil {
+		t.Fatal(err)
+	}
+	rcpts := []string{"carol@peer.test", "perm-dave@peer.test", "erin@nomail.test", "temp-frank@peer.test"}
+	if err := c.SendMail("alice@sender.test", rcpts, bytes.NewReader(message("alice@sender.test", "carol@peer.test", "bounce me", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	var dsns map[imap.UID][]byte
+	for time.Now().Before(deadline) {
+		ca := login(t, d.Addrs["imaps"], "alice@sender.test", alicePass)
+		_, dsns = fetchAll(t, ca, "INBOX")
+		ca.Logout().Wait()
+		if len(dsns) >= 2 && len(pf.Messages()) >= 1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(dsns) != 2 {
+		t.Fatalf("alice has %d messages in INBOX, want 2 bounces", len(dsns))
+	}
+	var all string
+	for _, b := range dsns {
+		if !bytes.Contains(b, []byte("report-type=delivery-status")) || !bytes.Contains(b, []byte("From: Mail Delivery System")) {
+			t.Errorf("not a bounce: %.300q", b)
+		}
+		all += string(b)
+	}
+	for _, want := range []string{"Final-Recipient: rfc822; perm-dave@peer.test", "Status: 5.1.1", "Final-Recipient: rfc822; erin@nomail.test", "Status: 5.1.10"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the bounces lack %q", want)
+		}
+	}
+	if strings.Contains(all, "carol@peer.test>: ") || strings.Contains(all, "Final-Recipient: rfc822; temp-frank") {
+		t.Error("a bounce names a recipient that was delivered or deferred")
+	}
+	if got := pf.Messages(); len(got) != 1 || !bytes.Contains(got[0], []byte("Subject: bounce me")) {
+		t.Fatalf("Postfix holds %d messages", len(got))
+	}
+	out := mustSealpost(t, "", "queue", "list", "--config", conf)
+	if !strings.Contains(out, "temp-frank@peer.test") || !strings.Contains(out, "4.2.0") || !strings.Contains(out, "1 queued") {
+		t.Errorf("queue list:\n%s", out)
+	}
+	if strings.Contains(out, "hello") {
+		t.Error("queue list shows content")
+	}
+}

@@ -38,7 +38,7 @@ func openDemo(tb testing.TB, edits ...func(*config.Config)) *server.Server {
 	}
 	tb.Cleanup(func() { srv.Close() })
 	ctx := context.Background()
-	if _, err := server.EnsureDemo(ctx, srv.Router, "demo.example", []server.DemoAccount{
+	if _, err := srv.EnsureDemo(ctx, "demo.example", []server.DemoAccount{
 		{Address: "alice@demo.example", Password: "alice-demo-pass", Region: "ie"},
 		{Address: "bob@demo.example", Password: "bob-demo-pass", Region: "us"},
 	}); err != nil {

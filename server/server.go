@@ -20,6 +20,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/directory"
+	"github.com/sealpost/sealpost/dkimsign"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/legal/gateway"
@@ -71,6 +72,10 @@ type Server struct {
 	Resolver *resolver.Resolver
 	// Delivery delivers each served region's queue, once Start has run.
 	Delivery map[sealpost.RegionID]*outbound.Service
+	// DKIM holds the hosted domains' DKIM keys; Sign works once the
+	// deployment key can be unlocked (server/dkim.go).
+	DKIM   *dkimsign.Keys
+	deploy *deploymentKey
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -115,6 +120,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	}
 	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), cfg.Argon2.Params())
 	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	if err := s.openDKIM(ctx, qk); err != nil {
 		return nil, errors.E(op, err)
 	}
 	var cert tls.Certificate
@@ -415,6 +423,9 @@ func (s *Server) closeStores() error {
 			err = cerr
 		}
 	}
+	if s.deploy != nil {
+		s.deploy.wipe()
+	}
 	return err
 }
 
@@ -434,16 +445,17 @@ type DemoAccount struct {
 	Region            sealpost.RegionID
 }
 
-// EnsureDemo hosts the demo domain (default region: the first account's) and
-// creates the demo accounts that are missing, each in its region. It
-// returns the addresses it created.
-func EnsureDemo(ctx context.Context, rt *region.Router, domain string, accounts []DemoAccount) ([]string, error) {
+// EnsureDemo hosts the demo domain (default region: the first account's)
+// with its DKIM keys, and creates the demo accounts that are missing, each
+// in its region. It returns the addresses it created.
+func (s *Server) EnsureDemo(ctx context.Context, domain string, accounts []DemoAccount) ([]string, error) {
 	if len(accounts) == 0 {
 		return nil, nil
 	}
-	if err := rt.AddDomain(ctx, domain, accounts[0].Region); err != nil && !errors.Is(errors.Exist, err) {
+	if err := s.AddDomain(ctx, domain, accounts[0].Region); err != nil && !errors.Is(errors.Exist, err) {
 		return nil, err
 	}
+	rt := s.Router
 	var created []string
 	for _, a := range accounts {
 		if svc, _, err := rt.Postbox(ctx, a.Address); err == nil {

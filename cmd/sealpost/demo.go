@@ -133,7 +133,7 @@ func runDemo(cmd *cobra.Command, c config.Config, clockOffset time.Duration) err
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	created, err := server.EnsureDemo(ctx, srv.Router, demoDomain, demoAccounts)
+	created, err := srv.EnsureDemo(ctx, demoDomain, demoAccounts)
 	if err != nil {
 		return err
 	}

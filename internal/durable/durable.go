@@ -1,7 +1,7 @@
 // Package durable owns the file-system steps that make data survive a crash:
 // creating a private directory, fsyncing a directory so that its entries are
-// durable, and writing a small file atomically. The blob stores and the
-// server's key files share them.
+// durable, writing a small file atomically, and locking a file against
+// other processes. The blob stores and the server's key files share them.
 package durable
 
 import (

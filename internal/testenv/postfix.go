@@ -47,10 +47,10 @@ type Postfix struct {
 func StartPostfix(t testing.TB, o PostfixOptions) *Postfix {
 	t.Helper()
 	if _, err := os.Stat("/usr/sbin/postfix"); err != nil {
-		missing(t, "postfix (Debian package postfix)")
+		missing(t, "this test needs postfix: install Debian's postfix package (make test does)")
 	}
 	if os.Geteuid() != 0 {
-		missing(t, "root, to run a private Postfix")
+		missing(t, "this test needs root, to run a private Postfix")
 	}
 	host, port, err := net.SplitHostPort(o.Addr)
 	if err != nil {

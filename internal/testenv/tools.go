@@ -18,19 +18,29 @@ func NeedTool(t testing.TB, name, pkg string) string {
 	if err == nil {
 		return p
 	}
-	msg := name + " not found: install Debian's " + pkg + " package (make test does) to run this test"
-	if os.Getenv("SEALPOST_REQUIRE_TOOLS") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	missing(t, name+" not found: install Debian's "+pkg+" package (make test does) to run this test")
 	return ""
 }
 
-// missing skips the test for want of what (or fails it when
-// SEALPOST_REQUIRE_TOOLS is set).
-func missing(t testing.TB, what string) {
+// DebianPython is the system's Python 3, the one Debian's python3-*
+// packages install modules for (a python3 earlier on PATH, such as
+// pyenv's, does not see them).
+const DebianPython = "/usr/bin/python3"
+
+// NeedPythonModule returns DebianPython when it can import module, which
+// Debian's package pkg provides; otherwise it skips or fails as NeedTool.
+func NeedPythonModule(t testing.TB, module, pkg string) string {
 	t.Helper()
-	msg := "this test needs " + what
+	if err := exec.Command(DebianPython, "-c", "import "+module).Run(); err != nil {
+		missing(t, DebianPython+" cannot import "+module+": install Debian's "+pkg+" package (make test does) to run this test")
+	}
+	return DebianPython
+}
+
+// missing skips the test with msg, or fails it when SEALPOST_REQUIRE_TOOLS
+// is set.
+func missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("SEALPOST_REQUIRE_TOOLS") != "" {
 		t.Fatal(msg)
 	}

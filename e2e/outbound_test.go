@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -210,14 +212,64 @@ func TestOutboundBounce(t *testing.T) {
 	if strings.Contains(all, "carol@peer.test>: ") || strings.Contains(all, "Final-Recipient: rfc822; temp-frank") {
 		t.Error("a bounce names a recipient that was delivered or deferred")
 	}
-	if got := pf.Messages(); len(got) != 1 || !bytes.Contains(got[0], []byte("Subject: bounce me")) {
+	got := pf.Messages()
+	if len(got) != 1 || !bytes.Contains(got[0], []byte("Subject: bounce me")) {
 		t.Fatalf("Postfix holds %d messages", len(got))
 	}
+	// Both DKIM signatures verify with dkimpy, an implementation
+	// independent of ours, against the records 'domain records' prints.
+	verifyDKIM(t, bytes.ReplaceAll(got[0], []byte("\n"), []byte("\r\n")), mustSealpost(t, "", "domain", "records", "sender.test", "--config", conf))
 	out := mustSealpost(t, "", "queue", "list", "--config", conf)
 	if !strings.Contains(out, "temp-frank@peer.test") || !strings.Contains(out, "4.2.0") || !strings.Contains(out, "1 queued") {
 		t.Errorf("queue list:\n%s", out)
 	}
 	if strings.Contains(out, "hello") {
 		t.Error("queue list shows content")
+	}
+}
+
+// verifyDKIM checks every DKIM signature of msg with Debian's dkimpy,
+// resolving keys from zone (the output of 'sealpost domain records'). It
+// wants two signatures, ed25519-sha256 and rsa-sha256, both good.
+func verifyDKIM(t *testing.T, msg []byte, zone string) {
+	t.Helper()
+	py := testenv.NeedPythonModule(t, "dkim", "python3-dkim")
+	records := map[string]string{}
+	quoted := regexp.MustCompile(`"([^"]*)"`)
+	for _, line := range strings.Split(zone, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || !strings.Contains(f[0], "._domainkey.") || f[3] != "TXT" {
+			continue
+		}
+		var v strings.Builder
+		for _, m := range quoted.FindAllStringSubmatch(line, -1) {
+			v.WriteString(m[1])
+		}
+		records[f[0]] = v.String()
+	}
+	if len(records) < 2 {
+		t.Fatalf("domain records printed %d DKIM keys:\n%s", len(records), zone)
+	}
+	dir := t.TempDir()
+	js, _ := json.Marshal(records)
+	os.WriteFile(filepath.Join(dir, "msg.eml"), msg, 0o600)
+	os.WriteFile(filepath.Join(dir, "records.json"), js, 0o600)
+	out, err := exec.Command(py, "../dkimsign/testdata/verify.py", filepath.Join(dir, "msg.eml"), filepath.Join(dir, "records.json")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("verify.py: %v\n%s", err, out)
+	}
+	algs := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct {
+			Algorithm, Error string
+			OK               bool
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil || !r.OK {
+			t.Errorf("dkimpy: %s (%v)", line, err)
+		}
+		algs[r.Algorithm] = r.OK
+	}
+	if !algs["ed25519-sha256"] || !algs["rsa-sha256"] {
+		t.Errorf("dkimpy verified %v, want ed25519-sha256 and rsa-sha256", algs)
 	}
 }

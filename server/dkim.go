@@ -67,8 +67,17 @@ type deploymentKey struct {
 }
 
 // open opens what is sealed to the deployment key, unlocking it first if
-// needed (one Argon2id derivation per process).
+// needed (one Argon2id derivation per process). Opens run concurrently.
 func (d *deploymentKey) open(sealed []byte) ([]byte, error) {
+	u, err := d.unlock()
+	if err != nil {
+		return nil, err
+	}
+	return OpenSealed(u, sealed)
+}
+
+// unlock returns the unlocked key, unlocking it the first time.
+func (d *deploymentKey) unlock() (*seal.Unlocked, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.u == nil {
@@ -78,7 +87,7 @@ func (d *deploymentKey) open(sealed []byte) ([]byte, error) {
 		}
 		d.u = u
 	}
-	return OpenSealed(d.u, sealed)
+	return d.u, nil
 }
 
 func (d *deploymentKey) wipe() {

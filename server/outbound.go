@@ -49,8 +49,7 @@ func (s *Server) startDelivery(mx string) error {
 		s.log.Warn("no DNS server configured or in /etc/resolv.conf: mail to other domains stays queued")
 		return nil
 	}
-	key, err := openQueueKey(filepath.Join(s.cfg.DataDir, "keys"))
-	if err != nil {
+	if _, err := s.deploy.unlock(); err != nil {
 		s.log.Warn("the deployment key cannot be opened: mail to other domains stays queued", "err", err)
 		return nil
 	}
@@ -59,9 +58,12 @@ func (s *Server) startDelivery(mx string) error {
 		sts, err = mtasts.Open(mtasts.Options{Resolver: s.Resolver, File: filepath.Join(s.cfg.DataDir, "mta-sts.json"),
 			Logger: s.log.With("part", "mta-sts"), Now: s.opts.Now})
 		if err != nil {
-			key.Wipe()
 			return err
 		}
+	}
+	var signer outbound.Signer
+	if s.DKIM != nil {
+		signer = s.DKIM
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -70,7 +72,8 @@ func (s *Server) startDelivery(mx string) error {
 		svc, err := outbound.New(outbound.Options{
 			Hostname: s.cfg.Hostname,
 			Queue:    r.Store, Blobs: r.Blobs,
-			Open:     func(sealed []byte) ([]byte, error) { return OpenSealed(key, sealed) },
+			Open:     s.deploy.open,
+			Sign:     signer,
 			Notify:   s.notifySender,
 			Resolver: s.Resolver, Relay: relay, STS: sts, Port: o.Port, Loop: func(ap netip.AddrPort) bool { return isOwnMX(mx, ap) },
 			MinBackoff: o.MinBackoff.D(), MaxBackoff: o.MaxBackoff.D(), Lifetime: o.Lifetime.D(), DelayWarning: o.DelayWarning.D(),
@@ -100,7 +103,6 @@ func (s *Server) startDelivery(mx string) error {
 		for range n {
 			<-done
 		}
-		key.Wipe()
 		return nil
 	})
 	return nil

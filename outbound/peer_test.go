@@ -20,7 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealpost/sealpost"
-	"github.com/sealpost/sealpost/blob/fs"
+	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/internal/testenv"
 	"github.com/sealpost/sealpost/internal/testkit"
@@ -35,7 +35,7 @@ import (
 // anything else is accepted; a sender "slow..." has its DATA answered
 // after a tenth of a second.
 type peer struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 
 	mu    sync.Mutex
@@ -64,7 +64,7 @@ type peerOptions struct {
 	badTLS   bool // offer STARTTLS, then fail every handshake
 }
 
-func newPeer(t *testing.T, ip string, o peerOptions) *peer {
+func newPeer(t testing.TB, ip string, o peerOptions) *peer {
 	t.Helper()
 	p := &peer{t: t, requireAuth: o.auth}
 	srv := smtp.NewServer(peerBackend{p})
@@ -221,9 +221,9 @@ func (s *peerSession) Logout() error { return nil }
 // env is a region's queue with a delivery service over it, a real DNS
 // server, and the notices it filed.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	store  *sqlite.Store
-	blobs  *fs.Store
+	blobs  *pack.Store
 	key    *seal.Recipient
 	dns    *testenv.DNS
 	clock  *testkit.Clock
@@ -237,14 +237,15 @@ type notice struct {
 	msg []byte
 }
 
-func newEnv(t *testing.T, o Options, records ...string) *env {
+func newEnv(t testing.TB, o Options, records ...string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(dir + "/meta.db")
 	testkit.Must(t, err)
 	t.Cleanup(func() { st.Close() })
-	blobs, err := fs.Open(dir + "/blobs")
+	blobs, err := pack.Open(dir + "/blobs") // the default deployment's blob store
 	testkit.Must(t, err)
+	t.Cleanup(func() { blobs.Close() })
 	_, secret, err := seal.NewPassword("queue key", pwhash.TestParams)
 	testkit.Must(t, err)
 	gen, err := seal.Generate("queue@sealpost.invalid", secret, pwhash.TestParams, nil)

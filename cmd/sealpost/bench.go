@@ -82,7 +82,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Load-test any SMTP or IMAP server",
 		Long:  benchLong,
 	}
-	cmd.AddCommand(newBenchSMTPCmd(), newBenchIMAPCmd())
+	cmd.AddCommand(newBenchSMTPCmd(), newBenchIMAPCmd(), newBenchSinkCmd())
 	return cmd
 }
 
@@ -155,5 +155,40 @@ func newBenchIMAPCmd() *cobra.Command {
 	f.IntVar(&o.IdleConns, "idle-conns", 100, "connections to hold in IDLE for --op idle")
 	f.DurationVar(&o.Hold, "hold", 10*time.Second, "how long --op idle holds its connections")
 	f.IntVar(&o.PID, "pid", 0, "server process id whose VmRSS --op idle reports")
+	return cmd
+}
+
+func newBenchSinkCmd() *cobra.Command {
+	var o bench.SinkOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "sink --addr HOST:PORT --messages N",
+		Short: "Receive and discard N messages over SMTP, and report the rate they came at",
+		Long: `Listen on --addr as an SMTP server that takes every message and discards
+it, until --messages have arrived, then report the rate from the first
+arrival to the last. It is the far end of an outbound delivery benchmark:
+point an MTA's delivery at it (Postfix's relayhost, Sealpost's relay), and
+each is timed the same way (scripts/bench-outbound.sh).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			r, err := bench.RunSink(ctx, o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return r.WriteJSON(cmd.OutOrStdout())
+			}
+			return r.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "", "address to listen on, host:port (required)")
+	f.IntVar(&o.Messages, "messages", 1000, "messages to wait for")
+	f.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "stop and report after this long")
+	f.BoolVar(&asJSON, "json", false, "report as JSON")
+	cmd.MarkFlagRequired("addr")
 	return cmd
 }

@@ -33,15 +33,23 @@ func NewDNS(t testing.TB, rrs ...string) *DNS {
 	t.Helper()
 	d := &DNS{rrs: map[string][]dns.RR{}, fail: map[string]int{}, silent: map[string]bool{}}
 	d.Add(t, rrs...)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", d.Addr)
-	if err != nil {
+	// The UDP port the system picks may be taken for TCP: pick again.
+	var pc net.PacketConn
+	var ln net.Listener
+	for attempt := 0; ; attempt++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Addr = pc.LocalAddr().String()
+		if ln, err = net.Listen("tcp", d.Addr); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		if attempt == 20 {
+			t.Fatal(err)
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: d}
 	tcp := &dns.Server{Listener: ln, Handler: d}

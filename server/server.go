@@ -25,6 +25,7 @@ import (
 	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
+	"github.com/sealpost/sealpost/resolver"
 	"github.com/sealpost/sealpost/smtpserver"
 	"github.com/sealpost/sealpost/web"
 )
@@ -63,6 +64,9 @@ type Server struct {
 	Transparency *Transparency
 	Links        map[sealpost.RegionID]*region.Link
 	Router       *region.Router
+	// Resolver is the process's DNS for mail (config [dns]): the MX's
+	// checks, outbound delivery. Nil when nothing names a DNS server.
+	Resolver *resolver.Resolver
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -116,6 +120,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.Resolver, err = openResolver(cfg, log); err != nil {
+		return nil, errors.E(op, err)
+	}
 
 	local := map[sealpost.RegionID]*postbox.Service{}
 	for _, rc := range cfg.Regions {
@@ -191,7 +198,13 @@ func (s *Server) Start() error {
 		}
 	}
 	if l.SMTP != "" {
-		srv := smtpserver.New(s.Router, smtpOpts(smtpserver.MX, false))
+		checker, err := s.mxChecker()
+		if err != nil {
+			return err
+		}
+		opts := smtpOpts(smtpserver.MX, false)
+		opts.Checker = checker
+		srv := smtpserver.New(s.Router, opts)
 		add("smtp", l.SMTP, false, srv.Serve, srv.Close)
 	}
 	if s.opts.FrontDoor {

@@ -107,7 +107,7 @@ func (c *Checker) evaluate(res *Result, p policyLookup) (Verdict, string) {
 		d.Result, d.Err = authres.ResultTempError, p.err
 		// Whatever the record, an identifier aligned in strict mode
 		// passes: the policy does not matter then.
-		if alignedPass(res, from, true, true) {
+		if alignedWith(authres.ResultPass, res, from, true, true) {
 			return Accept, ""
 		}
 		return TempFail, "DMARC policy unavailable"
@@ -119,7 +119,7 @@ func (c *Checker) evaluate(res *Result, p policyLookup) (Verdict, string) {
 	rec := p.rec
 	strictSPF := rec.SPFAlignment == dmarc.AlignmentStrict
 	strictDKIM := rec.DKIMAlignment == dmarc.AlignmentStrict
-	if alignedPass(res, from, strictSPF, strictDKIM) {
+	if alignedWith(authres.ResultPass, res, from, strictSPF, strictDKIM) {
 		d.Result = authres.ResultPass
 		return Accept, ""
 	}
@@ -141,7 +141,7 @@ func (c *Checker) evaluate(res *Result, p policyLookup) (Verdict, string) {
 	}
 	d.Policy = string(policy)
 	d.Result = authres.ResultFail
-	if tempAligned(res, from, strictSPF, strictDKIM) {
+	if alignedWith(authres.ResultTempError, res, from, strictSPF, strictDKIM) {
 		// An aligned identifier could not be checked: it might pass.
 		d.Result = authres.ResultTempError
 		if policy == dmarc.PolicyNone {
@@ -158,29 +158,15 @@ func (c *Checker) evaluate(res *Result, p policyLookup) (Verdict, string) {
 	return Accept, ""
 }
 
-// alignedPass reports whether SPF or a DKIM signature passed with a domain
-// aligned with the From: domain (RFC 7489 3.1.1, 3.1.2; the SPF domain is
-// the MAIL FROM's, or HELO's for the null sender, RFC 7489 3.1.2).
-func alignedPass(res *Result, from string, strictSPF, strictDKIM bool) bool {
-	if res.SPF.Result == authres.ResultPass && aligned(res.SPF.Domain, from, strictSPF) {
+// alignedWith reports whether SPF or a DKIM signature got the result want
+// with a domain aligned with the From: domain (RFC 7489 3.1.1, 3.1.2; the
+// SPF domain is the MAIL FROM's, or HELO's for the null sender).
+func alignedWith(want authres.ResultValue, res *Result, from string, strictSPF, strictDKIM bool) bool {
+	if res.SPF.Result == want && aligned(res.SPF.Domain, from, strictSPF) {
 		return true
 	}
 	for _, s := range res.DKIM {
-		if s.Result == authres.ResultPass && aligned(s.Domain, from, strictDKIM) {
-			return true
-		}
-	}
-	return false
-}
-
-// tempAligned reports whether an identifier aligned with the From: domain
-// got a temperror.
-func tempAligned(res *Result, from string, strictSPF, strictDKIM bool) bool {
-	if res.SPF.Result == authres.ResultTempError && aligned(res.SPF.Domain, from, strictSPF) {
-		return true
-	}
-	for _, s := range res.DKIM {
-		if s.Result == authres.ResultTempError && aligned(s.Domain, from, strictDKIM) {
+		if s.Result == want && aligned(s.Domain, from, strictDKIM) {
 			return true
 		}
 	}

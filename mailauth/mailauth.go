@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/authres"
+	"golang.org/x/net/idna"
 
 	"github.com/sealpost/sealpost/errors"
 )
@@ -262,11 +263,11 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 func (c *Checker) ownDomains(ctx context.Context, res *Result, from, mailFrom string) {
 	const op = "mailauth.Check"
 	mf, _ := domainName(domainOf(mailFrom))
-	for _, d := range []string{from, mf} {
-		if d == "" || res.Verdict == Reject {
+	for i, d := range []string{from, mf} {
+		if d == "" || (i == 1 && d == from) || res.Verdict == Reject {
 			continue
 		}
-		hosted, err := c.o.Hosted(ctx, d)
+		hosted, err := c.hosted(ctx, d)
 		if err != nil {
 			res.Verdict, res.Reason = TempFail, "hosted-domain lookup failed"
 			res.Err = errors.E(op, errors.Unavailable, err)
@@ -283,6 +284,19 @@ func (c *Checker) ownDomains(ctx context.Context, res *Result, from, mailFrom st
 			res.Verdict, res.Reason = Reject, "own domain without our DKIM signature"
 		}
 	}
+}
+
+// hosted reports whether d (lower case, A-labels) is one of our domains,
+// whether the directory holds it in A-labels or U-labels (RFC 5890).
+func (c *Checker) hosted(ctx context.Context, d string) (bool, error) {
+	hosted, err := c.o.Hosted(ctx, d)
+	if hosted || err != nil {
+		return hosted, err
+	}
+	if u, uerr := idna.ToUnicode(d); uerr == nil && u != d {
+		return c.o.Hosted(ctx, u)
+	}
+	return false, nil
 }
 
 // signedBy returns pass if a signature with d= exactly d verified,

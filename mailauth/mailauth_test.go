@@ -148,6 +148,8 @@ func TestCheck(t *testing.T) {
 			want{Reject, "pass", nil, "temperror", ""}},
 		{"own domain, policy temperror", "x@spf-fail.example", "", message("From: alice@ours.example"), 0,
 			want{Reject, "fail", nil, "temperror", ""}},
+		{"own internationalized domain", "x@spf-pass.example", "", message("From: =?utf-8?q?J=C3=B6rg?= <jörg@bücher-ours.example>"), 0,
+			want{Reject, "pass", nil, "none", ""}},
 		{"hosted lookup fails", "x@broken-hosted.example", "", message("From: x@spf-pass.example"), 0,
 			want{TempFail, "none", nil, "none", ""}},
 

@@ -3,6 +3,7 @@ module github.com/sealpost/sealpost
 go 1.26.8
 
 require (
+	blitiri.com.ar/go/spf v1.6.0
 	cel.dev/cel-go v0.33.2
 	github.com/BurntSushi/toml v1.6.0
 	github.com/ProtonMail/go-crypto v1.5.2

@@ -111,7 +111,7 @@ memory_kib = 1024
 threads = 1
 `), 0o600)
 	mustSealpost(t, "", "domain", "add", "example.net", "--config", conf)
-	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf)
+	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf, "--dns", testenv.SenderDNS(t).Addr)
 	if d.Addrs["smtp"] == "" || d.Addrs["imaps"] == "" {
 		t.Fatalf("serve did not print its listeners: %v", d.Addrs)
 	}

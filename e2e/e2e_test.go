@@ -79,18 +79,30 @@ func fetchAll(t testing.TB, c *imapclient.Client, mailbox string) (uint32, map[i
 	return sel.UIDValidity, out
 }
 
-// stripTrace removes the Received: header the server prepends.
+// stripTrace removes the two fields the MX prepends: its
+// Authentication-Results: (RFC 8601), which must say DMARC passed, then
+// Received:.
 func stripTrace(t testing.TB, b []byte) []byte {
 	t.Helper()
+	ar := firstField(b)
+	if !bytes.HasPrefix(b, []byte("Authentication-Results: ")) || !bytes.Contains(b[:ar], []byte("dmarc=pass")) {
+		t.Fatalf("stored message lacks the MX's Authentication-Results: with dmarc=pass: %.200q", b)
+	}
+	b = b[ar:]
 	if !bytes.HasPrefix(b, []byte("Received: ")) {
 		t.Fatalf("stored message lacks the prepended Received: header: %.60q", b)
 	}
+	return b[firstField(b):]
+}
+
+// firstField returns the length of b's first (folded) header field.
+func firstField(b []byte) int {
 	for i := 0; i+2 < len(b); i++ {
 		if b[i] == '\r' && b[i+1] == '\n' && b[i+2] != ' ' && b[i+2] != '\t' {
-			return b[i+2:]
+			return i + 2
 		}
 	}
-	return nil
+	return len(b)
 }
 
 func TestDeliverReadRestart(t *testing.T) {

@@ -86,7 +86,8 @@ imaps = "127.0.0.1:0"`)
 
 	ie := testenv.Start(t, filepath.Join(dir, "ie.log"), "serve", "--config", ieConf, "--region", "ie")
 	us := testenv.Start(t, filepath.Join(dir, "us.log"), "serve", "--config", usConf, "--region", "us")
-	fd := testenv.Start(t, filepath.Join(dir, "fd.log"), "serve", "--config", fdConf, "--front-door")
+	// The front door runs the MX, which checks mail with this DNS.
+	fd := testenv.Start(t, filepath.Join(dir, "fd.log"), "serve", "--config", fdConf, "--front-door", "--dns", testenv.SenderDNS(t).Addr)
 	if ie.Addrs["internal-ie"] != internal["ie"] || us.Addrs["internal-us"] != internal["us"] {
 		t.Fatalf("nodes listen on %v and %v, want internal addresses %v", ie.Addrs, us.Addrs, internal)
 	}

@@ -64,7 +64,7 @@ func TestServePostgresRegion(t *testing.T) {
 	mustSealpost(t, alicePass+"\n", "account", "add", alice, "--config", conf)
 	mustSealpost(t, bobPass+"\n", "account", "add", bob, "--region", "us", "--config", conf)
 
-	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf)
+	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf, "--dns", testenv.SenderDNS(t).Addr)
 	for _, who := range []struct{ user, pass string }{{alice, alicePass}, {bob, bobPass}} {
 		for i := 0; i < 3; i++ {
 			deliver(t, d.Addrs["smtp"], "x@example.org", who.user, message("x@example.org", who.user, fmt.Sprintf("msg %d", i), "hello "+who.user))
@@ -116,7 +116,7 @@ func TestServePostgresRegion(t *testing.T) {
 	if got := inv(); got[alice] != 3 || got[bob] != 3 {
 		t.Errorf("after the move PostgreSQL holds %v", got)
 	}
-	d = testenv.Start(t, filepath.Join(dir, "serve2.log"), "serve", "--config", conf)
+	d = testenv.Start(t, filepath.Join(dir, "serve2.log"), "serve", "--config", conf, "--dns", testenv.SenderDNS(t).Addr)
 	c = login(t, d.Addrs["imaps"], alice, alicePass)
 	validity2, after := fetchAll(t, c, "INBOX")
 	if validity2 != validity || len(after) != len(before) {

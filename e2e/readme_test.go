@@ -27,7 +27,7 @@ func TestREADMESnippet(t *testing.T) {
 	dir := t.TempDir()
 	d := testenv.StartDemo(t, filepath.Join(dir, "data"), filepath.Join(dir, "demo.log"))
 	port := func(name string) string { return d.Addrs[name][strings.LastIndexByte(d.Addrs[name], ':')+1:] }
-	script := strings.NewReplacer("2525", port("smtp"), "1993", port("imaps")).Replace(string(m[1]))
+	script := strings.NewReplacer("2525", port("smtp"), "2465", port("submissions"), "1993", port("imaps")).Replace(string(m[1]))
 	out, err := exec.Command(py, "-c", script).CombinedOutput()
 	if err != nil {
 		t.Fatalf("README snippet: %v\n%s", err, out)

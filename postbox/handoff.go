@@ -60,10 +60,12 @@ func (s *Service) RecipientKey(ctx context.Context, addr string) (RecipientKey, 
 }
 
 // DeliverSealed files a message sealed elsewhere (by SealMessage, to the key
-// RecipientKey returned) in addr's INBOX. keyID must still be the active
-// generation (else Invalid: the sender fetches the key again and reseals).
-// When it returns nil the message is durable.
-func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64) error {
+// RecipientKey returned) in addr's mailbox of the given use: UseInbox, or
+// UseJunk for a message the MX quarantined (any other use is Invalid).
+// keyID must still be the active generation (else Invalid: the sender
+// fetches the key again and reseals). When it returns nil the message is
+// durable.
+func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64, use sealpost.SpecialUse) error {
 	const op = "postbox.DeliverSealed"
 	if size < 0 || size > s.opts.MaxMessageSize || int64(len(sealed)) > 2*s.opts.MaxMessageSize+(1<<20) {
 		return errors.E(op, errors.TooLarge)
@@ -80,12 +82,16 @@ func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost
 		s.forgetTarget(addr)
 		return errors.E(op, errors.Invalid, errors.Errorf("sealed to key %d, the active key is %d", keyID, want))
 	}
+	mbox, err := s.filing(ctx, t, use)
+	if err != nil {
+		return errors.E(op, err)
+	}
 	ref, err := s.blobs.Put(ctx, sealed)
 	if err != nil {
 		return errors.E(op, err)
 	}
 	added, err := s.store.AddMessages(ctx, []sealpost.NewMessage{{
-		Mailbox: t.inbox, InternalDate: s.opts.Now(), Size: size, Blob: ref, Key: keyID,
+		Mailbox: mbox, InternalDate: s.opts.Now(), Size: size, Blob: ref, Key: keyID,
 	}})
 	if err != nil {
 		s.forgetTarget(addr)

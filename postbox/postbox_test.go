@@ -5,6 +5,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/fs"
@@ -313,5 +314,73 @@ func TestSharedUnlock(t *testing.T) {
 	defer s3.Close()
 	if b, err := s3.Body(ctx, msg); err != nil || !bytes.Equal(b, raw) {
 		t.Fatalf("fresh session: %q, %v", b, err)
+	}
+}
+
+// A quarantined delivery (Envelope.Junk) goes to Junk; once the owner has
+// deleted Junk, to INBOX. DeliverSealed files only into INBOX or Junk.
+func TestDeliverJunk(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	if _, err := e.svc.CreateAccount(ctx, "ann@example.org", "ann-password"); err != nil {
+		t.Fatal(err)
+	}
+	count := func(sess *postbox.Session, mailbox string) int {
+		t.Helper()
+		m, err := sess.Select(ctx, mailbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Release(m)
+		n := 0
+		m.Read(func(_ sealpost.Mailbox, msgs []sealpost.Message) { n = len(msgs) })
+		return n
+	}
+	raw := []byte("Subject: dubious\r\n\r\nclick here\r\n")
+	junk := postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}, Junk: true}
+	if err := e.svc.Deliver(ctx, junk, raw); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if j, in := count(sess, "Junk"), count(sess, "INBOX"); j != 1 || in != 0 {
+		t.Fatalf("Junk %d, INBOX %d; want 1, 0", j, in)
+	}
+
+	rk, err := e.svc.RecipientKey(ctx, "ann@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := seal.ParseRecipient(rk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, size, err := postbox.SealMessage(r, rk.OwnKey, raw, "x@y.example", rk.Address, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DeliverSealed(ctx, "ann@example.org", rk.KeyID, sealed, size, sealpost.UseJunk); err != nil {
+		t.Fatal(err)
+	}
+	for _, use := range []sealpost.SpecialUse{sealpost.UseSent, sealpost.UseHeld, sealpost.UseTrash} {
+		if err := e.svc.DeliverSealed(ctx, "ann@example.org", rk.KeyID, sealed, size, use); !errors.Is(errors.Invalid, err) {
+			t.Errorf("DeliverSealed into %s: %v, want Invalid", use, err)
+		}
+	}
+	if j := count(sess, "Junk"); j != 2 {
+		t.Fatalf("Junk has %d messages after DeliverSealed, want 2", j)
+	}
+
+	if err := sess.DeleteMailbox(ctx, "Junk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Deliver(ctx, junk, raw); err != nil {
+		t.Fatal(err)
+	}
+	if in := count(sess, "INBOX"); in != 1 {
+		t.Fatalf("without Junk: INBOX has %d messages, want 1", in)
 	}
 }

@@ -250,10 +250,23 @@ func (s *Service) sealTo(ctx context.Context, acct sealpost.Account, keyID sealp
 type Envelope struct {
 	From       string   // reverse path, may be ""
 	Recipients []string // local recipients, already checked with LookupAccount
+	// Junk files the message in each recipient's Junk mailbox instead of
+	// INBOX: the MX quarantines it (DMARC p=quarantine, RFC 7489 6.3).
+	Junk bool
 }
 
-// Deliver seals raw to each recipient and files it in their INBOX. When it
-// returns nil every copy is durable. Each recipient gets its own sealed blob.
+// Use is the special use of the mailbox the delivery goes to: UseJunk or
+// UseInbox.
+func (e Envelope) Use() sealpost.SpecialUse {
+	if e.Junk {
+		return sealpost.UseJunk
+	}
+	return sealpost.UseInbox
+}
+
+// Deliver seals raw to each recipient and files it in their INBOX (or Junk,
+// with env.Junk). When it returns nil every copy is durable. Each recipient
+// gets its own sealed blob.
 func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	const op = "postbox.Deliver"
 	if int64(len(raw)) > s.opts.MaxMessageSize {
@@ -272,13 +285,18 @@ func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 			continue
 		}
 		seen[t.acct.ID] = true
+		mbox, err := s.filing(ctx, t, env.Use())
+		if err != nil {
+			s.deleteBlobs(ctx, blobsOf(msgs))
+			return errors.E(op, err)
+		}
 		ref, keyID, size, err := s.sealTo(ctx, t.acct, t.keyID, t.r, raw, env.From)
 		if err != nil {
 			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
 		}
 		msgs = append(msgs, sealpost.NewMessage{
-			Mailbox: t.inbox, InternalDate: now, Size: size, Blob: ref, Key: keyID,
+			Mailbox: mbox, InternalDate: now, Size: size, Blob: ref, Key: keyID,
 		})
 	}
 	added, err := s.store.AddMessages(ctx, msgs)

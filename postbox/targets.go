@@ -103,3 +103,27 @@ func (s *Service) LookupRecipient(ctx context.Context, addr string) (sealpost.Ac
 	}
 	return t.acct, nil
 }
+
+// filing returns the mailbox a delivery to t goes to: its INBOX, or for
+// use UseJunk its Junk mailbox (INBOX if the owner has deleted it: the
+// message's Authentication-Results: still says why it was quarantined).
+// Any other use is Invalid: deliveries never reach Sent or the hold.
+func (s *Service) filing(ctx context.Context, t *target, use sealpost.SpecialUse) (sealpost.MailboxID, error) {
+	const op = "postbox.filing"
+	switch use {
+	case sealpost.UseInbox, sealpost.UseNone:
+		return t.inbox, nil
+	case sealpost.UseJunk:
+	default:
+		return 0, errors.E(op, errors.Invalid, errors.Errorf("delivery to a %s mailbox", use))
+	}
+	junk, err := s.store.MailboxByUse(ctx, t.acct.ID, sealpost.UseJunk)
+	if errors.Is(errors.NotExist, err) {
+		s.log.Warn("quarantined message filed in INBOX: the account has no Junk mailbox", "account", t.acct.ID)
+		return t.inbox, nil
+	}
+	if err != nil {
+		return 0, errors.E(op, err)
+	}
+	return junk.ID, nil
+}

@@ -27,12 +27,14 @@ import (
 // authenticated TLS, see package cluster), and the Link that calls it.
 //
 //	GET  /v1/recipient?address=A            → 200 {"address","key_id","public_key","own_key"}
-//	POST /v1/deliver?address=A&key_id=K&size=N   body: the sealed message → 204 once durable
+//	POST /v1/deliver?address=A&key_id=K&size=N[&use=\Junk]   body: the sealed message → 204 once durable
 //
 // Only public keys and sealed bytes cross: a sender seals in its own memory
 // and the home region stores what it receives. Errors map to status codes
 // (404 no such account, 421 homed elsewhere, 409 sealed to a key no longer
-// active, 413 too large, 503 try later) and back to error kinds.
+// active, 413 too large, 503 try later) and back to error kinds. A
+// delivery goes to the account's INBOX, or with use=\Junk to its Junk
+// mailbox (a message the MX quarantined); no other mailbox can be named.
 
 // maxSealedOverhead bounds how much bigger than the message its sealed form
 // may be (PGP/MIME for own-key accounts is base64-armoured).
@@ -61,13 +63,18 @@ func Handler(svc *postbox.Service, log *slog.Logger) http.Handler {
 			http.Error(w, "bad key_id or size", http.StatusBadRequest)
 			return
 		}
+		use := sealpost.SpecialUse(q.Get("use"))
+		if use != sealpost.UseNone && use != sealpost.UseInbox && use != sealpost.UseJunk {
+			http.Error(w, "bad use", http.StatusBadRequest)
+			return
+		}
 		limit := svc.MaxMessageSize()*2 + maxSealedOverhead
 		sealed, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
 			return
 		}
-		if err := svc.DeliverSealed(r.Context(), q.Get("address"), sealpost.KeyID(keyID), sealed, size); err != nil {
+		if err := svc.DeliverSealed(r.Context(), q.Get("address"), sealpost.KeyID(keyID), sealed, size, use); err != nil {
 			httpError(w, log, "deliver", err)
 			return
 		}
@@ -208,11 +215,15 @@ func (l *Link) RecipientKey(ctx context.Context, addr string) (postbox.Recipient
 	return k.rk, k.r, nil
 }
 
-// DeliverSealed hands a sealed message to the home region and returns once
-// it is durable there.
-func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64) error {
+// DeliverSealed hands a sealed message to the home region, for addr's
+// mailbox of the given use (UseInbox or UseJunk), and returns once it is
+// durable there.
+func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64, use sealpost.SpecialUse) error {
 	const op = "region.Link.DeliverSealed"
 	u := fmt.Sprintf("%s/v1/deliver?address=%s&key_id=%d&size=%d", l.base, url.QueryEscape(addr), keyID, size)
+	if use != sealpost.UseNone && use != sealpost.UseInbox {
+		u += "&use=" + url.QueryEscape(string(use))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(sealed))
 	if err != nil {
 		return errors.E(op, errors.Internal, err)
@@ -228,9 +239,10 @@ func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.Ke
 }
 
 // Deliver seals raw for addr in this process's memory and hands the sealed
-// message to addr's home region. If the home region has meanwhile made a
-// new key generation active, it fetches the key again and reseals once.
-func (l *Link) Deliver(ctx context.Context, from, addr string, raw []byte, now time.Time) error {
+// message to addr's home region, for its mailbox of the given use (see
+// DeliverSealed). If the home region has meanwhile made a new key
+// generation active, it fetches the key again and reseals once.
+func (l *Link) Deliver(ctx context.Context, from, addr string, use sealpost.SpecialUse, raw []byte, now time.Time) error {
 	const op = "region.Link.Deliver"
 	for attempt := 0; ; attempt++ {
 		rk, r, err := l.RecipientKey(ctx, addr)
@@ -241,7 +253,7 @@ func (l *Link) Deliver(ctx context.Context, from, addr string, raw []byte, now t
 		if err != nil {
 			return errors.E(op, err)
 		}
-		err = l.DeliverSealed(ctx, addr, rk.KeyID, sealed, size)
+		err = l.DeliverSealed(ctx, addr, rk.KeyID, sealed, size, use)
 		if errors.Is(errors.Invalid, err) && attempt == 0 {
 			l.mu.Lock()
 			delete(l.keys, sealpost.NormalizeAddress(addr))

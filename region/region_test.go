@@ -98,13 +98,19 @@ func deliver(t *testing.T, w *world, rcpts []string, body string) {
 // mailbox's UIDVALIDITY and UIDs.
 func bodies(t *testing.T, w *world, addr string) (uint32, []sealpost.UID, []string) {
 	t.Helper()
+	return mailboxBodies(t, w, addr, "INBOX")
+}
+
+// mailboxBodies is bodies for any mailbox.
+func mailboxBodies(t *testing.T, w *world, addr, mailbox string) (uint32, []sealpost.UID, []string) {
+	t.Helper()
 	ctx := context.Background()
 	sess, err := w.router.Login(ctx, addr, addr+"-pass")
 	if err != nil {
 		t.Fatalf("login %s: %v", addr, err)
 	}
 	defer sess.Close()
-	mb, err := sess.Select(ctx, "INBOX")
+	mb, err := sess.Select(ctx, mailbox)
 	testkit.Must(t, err)
 	defer sess.Release(mb)
 	var validity uint32
@@ -157,6 +163,23 @@ func TestRouterDeliversToHomeRegion(t *testing.T) {
 	testkit.WantKind(t, "unknown account", err, errors.Permission)
 	if ok, _ := w.router.IsHostedDomain(ctx, "demo.example"); !ok {
 		t.Error("demo.example not hosted")
+	}
+}
+
+// A quarantined message (Envelope.Junk) lands in each recipient's Junk
+// mailbox in its home region, and in no INBOX.
+func TestRouterDeliversJunk(t *testing.T) {
+	w := newWorld(t)
+	raw := []byte("From: x@example.org\r\nSubject: q\r\n\r\nquarantined\r\n")
+	testkit.Must(t, w.router.Deliver(context.Background(),
+		postbox.Envelope{From: "x@example.org", Recipients: []string{"alice@demo.example", "bob@demo.example"}, Junk: true}, raw))
+	for _, addr := range []string{"alice@demo.example", "bob@demo.example"} {
+		if _, _, got := mailboxBodies(t, w, addr, "Junk"); len(got) != 1 || got[0] != "quarantined\r\n" {
+			t.Errorf("%s: Junk %q", addr, got)
+		}
+		if _, _, got := bodies(t, w, addr); len(got) != 0 {
+			t.Errorf("%s: INBOX %q", addr, got)
+		}
 	}
 }
 

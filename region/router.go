@@ -228,7 +228,7 @@ func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 		for _, rcpt := range stale {
 			r.forget(rcpt)
 		}
-		_, err = r.deliver(ctx, postbox.Envelope{From: env.From, Recipients: stale}, raw)
+		_, err = r.deliver(ctx, postbox.Envelope{From: env.From, Recipients: stale, Junk: env.Junk}, raw)
 	}
 	return err
 }
@@ -256,10 +256,10 @@ func (r *Router) deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 		rcpts := byRegion[id]
 		var err error
 		if s, ok := r.local[id]; ok {
-			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts}, raw)
+			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts, Junk: env.Junk}, raw)
 		} else if l, ok := r.remote[id]; ok {
 			for _, rcpt := range rcpts {
-				if err = l.Deliver(ctx, env.From, rcpt, raw, r.now()); err != nil {
+				if err = l.Deliver(ctx, env.From, rcpt, env.Use(), raw, r.now()); err != nil {
 					break
 				}
 			}

@@ -15,22 +15,10 @@ import (
 	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/resolver"
 )
 
 // This file wires delivery to other servers: one outbound.Service per
 // region served here, over that region's queue, woken by each Enqueue.
-
-// openResolver builds the DNS resolver of cfg.DNS. With no servers in the
-// configuration and none in /etc/resolv.conf it returns nil: mail to
-// other domains then stays queued (and says why).
-func openResolver(cfg config.Config) (*resolver.Resolver, error) {
-	r, err := resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.D(), TrustAD: cfg.DNS.TrustAD})
-	if errors.Is(errors.Invalid, err) && len(cfg.DNS.Servers) == 0 {
-		return nil, nil
-	}
-	return r, err
-}
 
 // startDelivery starts the delivery services, unless delivery is disabled
 // or this process serves no region. mx is the address the MX listener is

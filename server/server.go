@@ -115,9 +115,6 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if s.Dir, err = directory.Open(cfg.Directory); err != nil {
 		return nil, errors.E(op, err)
 	}
-	if s.Resolver, err = openResolver(cfg); err != nil {
-		return nil, errors.E(op, err)
-	}
 	qk, err := queueKey(filepath.Join(cfg.DataDir, "keys"), cfg.Argon2.Params())
 	if err != nil {
 		return nil, errors.E(op, err)
@@ -135,6 +132,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		return nil, errors.E(op, errors.Invalid, err)
 	}
 	s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.Resolver, err = openResolver(cfg, log); err != nil {
+		return nil, errors.E(op, err)
+	}
 
 	local := map[sealpost.RegionID]*postbox.Service{}
 	for _, rc := range cfg.Regions {
@@ -210,7 +210,13 @@ func (s *Server) Start() error {
 		}
 	}
 	if l.SMTP != "" {
-		srv := smtpserver.New(s.Router, smtpOpts(smtpserver.MX, false))
+		checker, err := s.mxChecker()
+		if err != nil {
+			return err
+		}
+		opts := smtpOpts(smtpserver.MX, false)
+		opts.Checker = checker
+		srv := smtpserver.New(s.Router, opts)
 		add("smtp", l.SMTP, false, srv.Serve, srv.Close)
 	}
 	if s.opts.FrontDoor {

@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/internal/testenv"
+	"github.com/sealpost/sealpost/mailauth"
+	"github.com/sealpost/sealpost/resolver"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/pack"
@@ -31,13 +34,30 @@ const (
 	password = "correct horse battery"
 )
 
-// env is a real Sealpost stack in a temporary directory.
+// env is a real Sealpost stack in a temporary directory, with a real DNS
+// server for the MX's checks (package mailauth).
 type env struct {
 	t     testing.TB
 	store *sqlite.Store
 	blobs *pack.Store
 	svc   *postbox.Service
 	queue *seal.Generated // the queue key, to open queued blobs
+	dns   *testenv.DNS
+	// checker authenticates MX mail in servers from serve (unless the
+	// Options name another); nil: no checks.
+	checker *mailauth.Checker
+}
+
+// senderRecords are what the test senders' domains publish: carol's
+// elsewhere.example authorizes loopback with SPF and asks for DMARC
+// p=reject, so its mail passes aligned; quarantine.example authorizes
+// no one and asks for p=quarantine; bücher.example (for SMTPUTF8)
+// publishes nothing.
+var senderRecords = []string{
+	`elsewhere.example. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
+	`_dmarc.elsewhere.example. 300 IN TXT "v=DMARC1; p=reject"`,
+	`quarantine.example. 300 IN TXT "v=spf1 -all"`,
+	`_dmarc.quarantine.example. 300 IN TXT "v=DMARC1; p=quarantine"`,
 }
 
 func newEnv(t testing.TB) *env {
@@ -78,7 +98,16 @@ func newEnv(t testing.TB) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{t: t, store: store, blobs: blobs, svc: svc, queue: gen}
+	d := testenv.NewDNS(t, senderRecords...)
+	r, err := resolver.New(resolver.Options{Servers: []string{d.Addr}, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := mailauth.New(mailauth.Options{Hostname: "mx.example.test", Resolver: r, Hosted: svc.IsHostedDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, store: store, blobs: blobs, svc: svc, queue: gen, dns: d, checker: checker}
 }
 
 // saveSent turns the account's server copy of submitted mail on.
@@ -100,6 +129,9 @@ func (e *env) serve(opts Options, tlsLn *tls.Config) (*Server, string) {
 	e.t.Helper()
 	if opts.Hostname == "" {
 		opts.Hostname = "mx.example.test"
+	}
+	if opts.Mode == MX && opts.Checker == nil && e.checker != nil {
+		opts.Checker = e.checker
 	}
 	srv := New(e.svc, opts)
 	var ln net.Listener
@@ -174,19 +206,31 @@ func (e *env) count(addr string, use sealpost.SpecialUse) int {
 	return len(msgs)
 }
 
-// splitReceived splits a stored message into its first header field, which
-// must be the Received: header this package adds, and the rest.
+// splitReceived splits a stored message into the Received: header this
+// package adds, which must be its first field or come right after the
+// MX's Authentication-Results:, and the rest.
 func splitReceived(t testing.TB, stored []byte) (string, []byte) {
 	t.Helper()
+	if bytes.HasPrefix(stored, []byte("Authentication-Results: ")) {
+		_, stored = splitField(t, stored)
+	}
 	s := string(stored)
 	if !strings.HasPrefix(s, "Received: ") {
 		t.Fatalf("stored message does not start with Received:\n%q", s)
 	}
+	return splitField(t, stored)
+}
+
+// splitField splits a stored message into its first (folded) field and the
+// rest.
+func splitField(t testing.TB, stored []byte) (string, []byte) {
+	t.Helper()
+	s := string(stored)
 	i := 0
 	for {
 		j := strings.Index(s[i:], "\r\n")
 		if j < 0 {
-			t.Fatalf("unterminated Received: header in %q", s)
+			t.Fatalf("unterminated header field in %q", s)
 		}
 		i += j + 2
 		if i >= len(s) || (s[i] != ' ' && s[i] != '\t') {

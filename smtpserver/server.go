@@ -14,7 +14,9 @@
 // CRLF.CRLF and messages with bare CR or LF are refused, so no SMTP
 // smuggling is possible through this server. The stored message is a
 // Received: trace header (RFC 5321 4.4) followed by the bytes received,
-// byte for byte.
+// byte for byte; on MX with a Checker, an Authentication-Results: field
+// (RFC 8601) comes first, and DMARC (package mailauth) may refuse the
+// message (550 5.7.1), defer it (451 4.7.0) or have it filed in Junk.
 //
 // The EHLO reply offers PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870),
@@ -120,6 +122,10 @@ type Options struct {
 	// mutually authenticated TLS but reaches the server as a wrapped
 	// connection that go-smtp cannot recognize as TLS.
 	InsecureAuth bool
+	// Checker, in MX mode, authenticates each message (SPF, DKIM, DMARC;
+	// see authcheck.go) before it is sealed: refused, filed in Junk, or
+	// stored with its Authentication-Results: field. Nil: no checks.
+	Checker Checker
 	// Logger receives structured logs (default: discarded).
 	Logger *slog.Logger
 	// Now returns the current time (tests may fix it).

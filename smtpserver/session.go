@@ -102,6 +102,7 @@ type session struct {
 	utf8   bool
 	local  []string // normalized hosted recipients
 	remote []string // normalized recipients elsewhere (submission)
+	junk   bool     // quarantined by the MX's checks (authcheck.go)
 }
 
 // submissionSession adds AUTH (see auth.go); MX sessions do not offer it.
@@ -130,7 +131,7 @@ func (ss *session) ctx() (context.Context, context.CancelFunc) {
 // Reset discards the transaction (RSET, a new EHLO, or the end of DATA).
 func (ss *session) Reset() {
 	defer ss.recover(nil)
-	ss.from, ss.mail, ss.utf8, ss.local, ss.remote = "", false, false, nil, nil
+	ss.from, ss.mail, ss.utf8, ss.local, ss.remote, ss.junk = "", false, false, nil, nil, false
 }
 
 // Logout ends the session.
@@ -245,9 +246,14 @@ func (ss *session) Data(r io.Reader) (err error) {
 		}
 		msg = addSubmissionHeaders(data, now, ss.s.opts.Hostname)
 	}
+	ar, junk, err := ss.authCheck(id, data)
+	if err != nil {
+		return err
+	}
+	ss.junk = junk
 	trace := ss.receivedHeader(id, now)
-	full := make([]byte, 0, len(trace)+len(msg))
-	full = append(append(full, trace...), msg...)
+	full := make([]byte, 0, len(ar)+len(trace)+len(msg))
+	full = append(append(append(full, ar...), trace...), msg...)
 
 	ctx, cancel := ss.ctx()
 	defer cancel()
@@ -275,7 +281,7 @@ func (ss *session) store(ctx context.Context, full, msg []byte) error {
 		}
 	}
 	if len(ss.local) > 0 {
-		if err := ss.s.svc.Deliver(ctx, postbox.Envelope{From: ss.from, Recipients: ss.local}, full); err != nil {
+		if err := ss.s.svc.Deliver(ctx, postbox.Envelope{From: ss.from, Recipients: ss.local, Junk: ss.junk}, full); err != nil {
 			return err
 		}
 	}

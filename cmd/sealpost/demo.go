@@ -59,6 +59,7 @@ func demoConfig(data string) config.Config {
 
 func newDemoCmd() *cobra.Command {
 	var data, pprofAddr string
+	var dnsServers []string
 	var clockOffset time.Duration
 	c := demoConfig("")
 	cmd := &cobra.Command{
@@ -85,6 +86,11 @@ console and with 'sealpost demand ...':
   officer-a  password officer-a-demo-pass
   officer-b  password officer-b-demo-pass
 
+The MX authenticates mail from outside (SPF, DKIM, DMARC) with the DNS
+servers of /etc/resolv.conf, or those given with --dns HOST:PORT; mail
+claiming to be from demo.example is refused there. Submit as a demo account
+(port 2465 or 2587) to send mail between them.
+
 It prints "ready" on a line of its own once every listener accepts
 connections. Restarting with the same DIR keeps all mail.`,
 		Args: cobra.NoArgs,
@@ -97,6 +103,9 @@ connections. Restarting with the same DIR keeps all mail.`,
 				return err
 			}
 			c.DataDir = abs
+			if len(dnsServers) > 0 {
+				c.DNS.Servers = dnsServers
+			}
 			if err := startPprof(pprofAddr); err != nil {
 				return err
 			}
@@ -111,6 +120,8 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringVar(&c.Listen.IMAP, "imap", c.Listen.IMAP, "IMAP (STARTTLS) address")
 	f.StringVar(&c.Listen.IMAPS, "imaps", c.Listen.IMAPS, "IMAP (implicit TLS) address")
 	f.StringVar(&c.Legal.Web, "web", c.Legal.Web, "web app and JSON API (legal console) address")
+	f.StringSliceVar(&dnsServers, "dns", nil, "DNS server HOST:PORT for the MX's SPF, DKIM and DMARC checks (repeatable; default: /etc/resolv.conf)")
+	f.BoolVar(&c.MX.NoAuthChecks, "no-auth-checks", false, "turn the MX's SPF, DKIM and DMARC checks off (benchmarks against servers that check nothing)")
 	f.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn, error")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
 	f.DurationVar(&clockOffset, "clock-offset", 0, "run the legal gateway, the log and the web app this far ahead (to show a nondisclosure order lapse)")

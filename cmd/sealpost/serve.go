@@ -12,6 +12,7 @@ func newServeCmd() *cobra.Command {
 	var regions []string
 	var frontDoor bool
 	var pprofAddr string
+	var dnsServers []string
 	cmd := &cobra.Command{
 		Use:   "serve --config sealpost.toml [--region ID]... | --front-door",
 		Short: "Run the server from a configuration file",
@@ -25,12 +26,18 @@ storage, and listens on each one's internal address for the front door.
 With --front-door it opens no region's storage: it terminates IMAP and
 submission, authenticates at the account's home region and proxies the
 session there, and runs the MX, handing each message sealed to its
-recipient's home region.`,
+recipient's home region.
+
+--dns HOST:PORT (repeatable) overrides [dns] servers: the resolvers the MX
+checks SPF, DKIM and DMARC with.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := cf.load()
 			if err != nil {
 				return err
+			}
+			if len(dnsServers) > 0 {
+				c.DNS.Servers = dnsServers
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
 			if err := startPprof(pprofAddr); err != nil {
@@ -59,5 +66,6 @@ recipient's home region.`,
 	cmd.Flags().StringSliceVar(&regions, "region", nil, "serve only this region (repeatable)")
 	cmd.Flags().BoolVar(&frontDoor, "front-door", false, "run as the front door of separate regional nodes")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
+	cmd.Flags().StringSliceVar(&dnsServers, "dns", nil, "DNS server HOST:PORT, overriding [dns] servers (repeatable)")
 	return cmd
 }

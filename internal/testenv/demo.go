@@ -44,9 +44,12 @@ var (
 type Demo struct {
 	Data  string
 	Addrs map[string]string // listener name → address
-	cmd   *exec.Cmd
-	done  chan struct{}
-	log   *os.File
+	// DNS is the DNS server a demo started by StartDemoArgs resolves
+	// with (SenderRecords), for tests to publish more.
+	DNS  *DNS
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
 }
 
 // StartDemo runs `sealpost demo --data data` with every listener on
@@ -61,12 +64,31 @@ func StartDemo(t testing.TB, data string, logFile string) *Demo {
 }
 
 // StartDemoArgs is StartDemo with the listener flags given (none: the
-// demo's documented default ports).
+// demo's documented default ports). The demo resolves with a DNS server
+// of its own (SenderDNS), so that its MX checks mail from example.org
+// as it would on the Internet.
 func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *Demo {
 	t.Helper()
-	d := Start(t, logFile, append([]string{"demo", "--data", data, "--log-level", "debug"}, args...)...)
-	d.Data = data
+	dns := SenderDNS(t)
+	d := Start(t, logFile, append([]string{"demo", "--data", data, "--log-level", "debug", "--dns", dns.Addr}, args...)...)
+	d.Data, d.DNS = data, dns
 	return d
+}
+
+// SenderRecords are what the integration tests' correspondents publish:
+// example.org authorizes loopback with SPF (RFC 7208) and asks for DMARC
+// p=reject (RFC 7489), so that its mail to an MX on loopback passes
+// aligned, and a forgery of it would be refused.
+var SenderRecords = []string{
+	`example.org. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
+	`_dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject"`,
+}
+
+// SenderDNS starts a DNS server publishing SenderRecords, to pass to
+// sealpost with --dns.
+func SenderDNS(t testing.TB) *DNS {
+	t.Helper()
+	return NewDNS(t, SenderRecords...)
 }
 
 // Start runs the sealpost binary with args (demo, or serve) and waits for

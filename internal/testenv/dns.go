@@ -33,12 +33,13 @@ func NewDNS(t testing.TB, rrs ...string) *DNS {
 	t.Helper()
 	d := &DNS{rrs: map[string][]dns.RR{}, fail: map[string]int{}, silent: map[string]bool{}}
 	d.Add(t, rrs...)
-	// The UDP port the system picks may be taken for TCP: try others.
+	// The UDP port the system picks may be taken for TCP: pick again.
 	var pc net.PacketConn
 	var ln net.Listener
-	var err error
-	for range 20 {
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+	for attempt := 0; ; attempt++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
 			t.Fatal(err)
 		}
 		d.Addr = pc.LocalAddr().String()
@@ -46,9 +47,9 @@ func NewDNS(t testing.TB, rrs ...string) *DNS {
 			break
 		}
 		pc.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
+		if attempt == 20 {
+			t.Fatal(err)
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: d}
 	tcp := &dns.Server{Listener: ln, Handler: d}

@@ -1,0 +1,294 @@
+package mailauth
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+	"unicode"
+
+	"github.com/emersion/go-msgauth/authres"
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// This file reads what the checks need from the untrusted message (the
+// author's domain) and from the envelope, and validates domain names.
+
+// fromStatus is how the message's From: field (RFC 5322 3.6.2) looked.
+type fromStatus int
+
+const (
+	fromOK        fromStatus = iota // exactly one field with exactly one address at a domain
+	fromMissing                     // no From: field at all
+	fromMalformed                   // several fields, zero or several addresses, unparseable, or no usable domain
+)
+
+// maxHeader bounds how much of a message is scanned for its header section.
+const maxHeader = 1 << 20
+
+// authorDomain extracts the RFC5322.From domain (RFC 7489 3.1, 6.6.1): the
+// domain of the one address of the one From: field, lower-cased and in
+// A-label form (RFC 8616 4), or a status saying why there is none.
+func authorDomain(msg []byte) (string, fromStatus) {
+	var values []string
+	for name, value := range headerFields(msg) {
+		if strings.EqualFold(name, "From") {
+			values = append(values, value)
+		}
+	}
+	switch len(values) {
+	case 0:
+		return "", fromMissing
+	case 1:
+	default:
+		return "", fromMalformed // RFC 5322 3.6: at most one From: field
+	}
+	p := mail.AddressParser{WordDecoder: &lenientWords}
+	list, err := p.ParseList(values[0])
+	if err != nil || len(list) != 1 {
+		return "", fromMalformed
+	}
+	at := strings.LastIndexByte(list[0].Address, '@')
+	if at < 0 {
+		return "", fromMalformed
+	}
+	d, ok := domainName(list[0].Address[at+1:])
+	if !ok {
+		return "", fromMalformed
+	}
+	return d, fromOK
+}
+
+// lenientWords decodes RFC 2047 encoded words in display names whatever
+// their charset: only the address matters here, and an unknown charset in
+// a display name must not make the From: field unreadable.
+var lenientWords = mime.WordDecoder{CharsetReader: anyCharset}
+
+// headerFields yields the name and unfolded value of each field of msg's
+// header section (RFC 5322 2.2), up to the first empty line. Lines may end
+// in CRLF or LF. A line that is neither a field nor a continuation ends the
+// header section, as it would for a mail reader.
+func headerFields(msg []byte) func(yield func(name, value string) bool) {
+	return func(yield func(name, value string) bool) {
+		if len(msg) > maxHeader {
+			msg = msg[:maxHeader]
+		}
+		var name string
+		var value []byte
+		have := false
+		flush := func() bool {
+			if !have {
+				return true
+			}
+			have = false
+			return yield(name, strings.TrimSpace(string(value)))
+		}
+		for len(msg) > 0 {
+			line := msg
+			if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+				line, msg = msg[:i], msg[i+1:]
+			} else {
+				msg = nil
+			}
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if len(line) == 0 {
+				break // end of the header section
+			}
+			if line[0] == ' ' || line[0] == '\t' {
+				if have { // RFC 5322 2.2.3: unfolding
+					value = append(value, line...)
+				}
+				continue
+			}
+			n, v, ok := bytes.Cut(line, []byte(":"))
+			n = bytes.TrimRight(n, " \t") // RFC 5322 4.5: obsolete WSP before ':'
+			if !ok || len(n) == 0 || !fieldName(n) {
+				break
+			}
+			if !flush() {
+				return
+			}
+			name, value, have = string(n), append([]byte(nil), v...), true
+		}
+		flush()
+	}
+}
+
+// fieldName reports whether n is an RFC 5322 2.2 field name.
+func fieldName(n []byte) bool {
+	for _, c := range n {
+		if c < 33 || c > 126 || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// countFields returns how many fields of msg's header section are named name.
+func countFields(msg []byte, name string) int {
+	n := 0
+	for f := range headerFields(msg) {
+		if strings.EqualFold(f, name) {
+			n++
+		}
+	}
+	return n
+}
+
+// domainName returns d lower-cased in A-label form (RFC 5890; RFC 8616 4:
+// the DNS is asked in A-labels) if it is a multi-label domain name that the
+// DNS can hold (RFC 1035 2.3.4, RFC 7208 4.3), with "_" allowed in labels as
+// in DKIM selectors and DMARC names.
+func domainName(d string) (string, bool) {
+	d = strings.TrimSuffix(d, ".")
+	if d == "" {
+		return "", false
+	}
+	ascii := true
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if !ascii {
+		a, err := idna.Lookup.ToASCII(d)
+		if err != nil {
+			return "", false
+		}
+		d = a
+	}
+	d = strings.ToLower(d)
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return "", false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", false
+			}
+		}
+	}
+	return d, true
+}
+
+// domainOf returns the domain of an envelope address ("" for the null
+// reverse-path or a bare local part).
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// orgDomain is the Organizational Domain of RFC 7489 3.2: the public suffix
+// (golang.org/x/net/publicsuffix) plus one label; a name that is itself a
+// public suffix is its own.
+func orgDomain(d string) string {
+	o, err := publicsuffix.EffectiveTLDPlusOne(d)
+	if err != nil {
+		return d
+	}
+	return o
+}
+
+// aligned reports whether two domains are in alignment (RFC 7489 3.1):
+// identical in strict mode, of the same Organizational Domain in relaxed.
+func aligned(a, b string, strict bool) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return !strict && orgDomain(a) == orgDomain(b)
+}
+
+// mailFromProperty is the smtp.mailfrom value (RFC 8601 2.7.2): the
+// address, or only its domain when the local part is not a dot-atom
+// (RFC 5322 3.2.3); "" without a usable domain.
+func mailFromProperty(mailFrom, domain string) string {
+	if domain == "" {
+		return ""
+	}
+	local := mailFrom[:max(strings.LastIndexByte(mailFrom, '@'), 0)]
+	if !dotAtom(local) {
+		return domain
+	}
+	return local + "@" + domain
+}
+
+// dotAtom reports whether s is an RFC 5322 3.2.3 dot-atom (with UTF-8
+// letters, RFC 6532 3.2).
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r >= 0x80 && unicode.IsPrint(r) ||
+			strings.ContainsRune(".!#$%&'*+-/=?^_`{|}~", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// anyCharset is mime.WordDecoder's CharsetReader: the bytes as they are,
+// whatever the charset.
+func anyCharset(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+
+// header formats the Authentication-Results: field (RFC 8601 2.2) with
+// go-msgauth/authres, one method a line: spf with smtp.mailfrom (or
+// smtp.helo for the null sender), dkim with header.d for each signature (or
+// dkim=none), dmarc with header.from. Every domain in it was validated as a
+// domain name and a local part is kept only when it is a plain dot-atom, so
+// no sender can break the field or add a result to it (many readers split
+// it at every ";", quoted or not).
+func (c *Checker) header(res *Result, in Input) string {
+	spfRes := &authres.SPFResult{Value: res.SPF.Result}
+	if res.SPF.Helo {
+		spfRes.Helo = res.SPF.Domain
+	} else {
+		spfRes.From = mailFromProperty(in.MailFrom, res.SPF.Domain)
+	}
+	results := []authres.Result{spfRes}
+	if len(res.DKIM) == 0 {
+		results = append(results, &authres.DKIMResult{Value: authres.ResultNone})
+	}
+	for _, s := range res.DKIM {
+		results = append(results, &authres.DKIMResult{Value: s.Result, Domain: s.Domain, Reason: dkimReasons[s.Result]})
+	}
+	dm := &authres.DMARCResult{Value: res.DMARC.Result, From: res.DMARC.From}
+	if res.DMARC.Policy != "" {
+		dm.Reason = "p=" + res.DMARC.Policy
+		if !res.DMARC.Sampled {
+			dm.Reason += " (not sampled by pct)"
+		}
+	}
+	results = append(results, dm)
+
+	var b strings.Builder
+	b.WriteString("Authentication-Results: ")
+	b.WriteString(c.o.Hostname)
+	for _, r := range results {
+		// Format with an empty authserv-id gives "; method=value props".
+		b.WriteString(";\r\n\t")
+		b.WriteString(strings.TrimSpace(strings.TrimPrefix(authres.Format("", []authres.Result{r}), ";")))
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// dkimReasons explain a DKIM result that is not pass in the header.
+var dkimReasons = map[authres.ResultValue]string{
+	authres.ResultFail:      "signature did not verify",
+	authres.ResultPermError: "bad signature or key",
+	authres.ResultTempError: "key unavailable",
+}

@@ -34,7 +34,7 @@ func startMX(t *testing.T, dns *testenv.DNS, edit func(*config.Config)) *server.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	if _, err := server.EnsureDemo(t.Context(), srv.Router, "demo.example",
+	if _, err := srv.EnsureDemo(t.Context(), "demo.example",
 		[]server.DemoAccount{{Address: "bob@demo.example", Password: "bob-demo-pass", Region: "us"}}); err != nil {
 		t.Fatal(err)
 	}

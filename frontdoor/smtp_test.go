@@ -98,8 +98,8 @@ func TestSubmissionRegions(t *testing.T) {
 			if n := e.count(tc.home, tc.user, sealpost.UseInbox); n != 1 {
 				t.Errorf("INBOX in %s holds %d messages, want 1", tc.home, n)
 			}
-			if n := e.count(tc.home, tc.user, sealpost.UseSent); n != 1 {
-				t.Errorf("Sent in %s holds %d messages, want 1", tc.home, n)
+			if n := e.count(tc.home, tc.user, sealpost.UseSent); n != 0 {
+				t.Errorf("Sent in %s holds %d server copies, want none (the default)", tc.home, n)
 			}
 			if n := e.count(tc.away, tc.user, sealpost.UseInbox); n != -1 {
 				t.Errorf("%s has an account in %s", tc.user, tc.away)

@@ -336,6 +336,11 @@ type QueueStore interface {
 	Enqueue(ctx context.Context, msgs []QueuedMessage) ([]int64, error)
 	// Queue lists queued messages by ID.
 	Queue(ctx context.Context) ([]QueuedMessage, error)
+	// QueueDue returns up to limit entries, not held, whose NextTry is at
+	// or before now, earliest first, and the NextTry of the earliest
+	// entry not held after now (zero if none): what a delivery service
+	// asks, without reading the whole queue.
+	QueueDue(ctx context.Context, now time.Time, limit int) ([]QueuedMessage, time.Time, error)
 	// UpdateQueued stores what delivery and the operator change of the
 	// entry m.ID: Recipients, NextTry, Attempts, LastError, Held and
 	// Warned. NotExist for an unknown ID; Invalid if m has no recipients

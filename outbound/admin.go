@@ -100,6 +100,7 @@ func (s *Service) Act(ctx context.Context, id int64, act Action) (later bool, er
 		return true, nil
 	}
 	s.inflight[id] = true // the scheduler leaves it alone meanwhile
+	s.forget(id)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

@@ -73,7 +73,7 @@ func TestActionDuringDelivery(t *testing.T) {
 	e := newEnv(t, Options{Port: p.port()}, "example.test. 300 IN MX 10 mx.example.test.", "mx.example.test. 300 IN A 127.0.0.2")
 	m := e.enqueue("slow@sealpost.example.test", []string{"temp@example.test", "bob@example.test"}, msg)
 	var wg sync.WaitGroup
-	e.svc.cycle(context.Background(), &wg)
+	e.svc.cycle(context.Background(), &wg, true)
 	later, err := e.svc.Act(context.Background(), m.ID, Hold)
 	wg.Wait()
 	if err != nil || !later {

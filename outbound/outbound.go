@@ -124,11 +124,15 @@ type Service struct {
 	mem  *semaphore.Weighted // the MaxInFlight budget, in bytes
 
 	mu       sync.Mutex
-	inflight map[int64]bool   // entries being delivered
-	domains  map[string]int   // workers per destination
-	workers  int              // workers in all
-	hold     map[int64]func() // operator actions waiting for an entry in flight
-	done     chan struct{}    // a worker finished
+	backlog  map[string][]sealpost.QueuedMessage // due entries not started, by destination, from the last read
+	order    []string                            // the backlog's destinations, in the order read
+	nextDue  time.Time                           // when the next entry not in the backlog falls due
+	stale    bool                                // the last read found due entries not in flight
+	inflight map[int64]bool                      // entries being delivered
+	domains  map[string]int                      // workers per destination
+	workers  int                                 // workers in all
+	hold     map[int64]func()                    // operator actions waiting for an entry in flight
+	done     chan struct{}                       // a worker finished
 }
 
 // New returns a service. It starts nothing: call Run.
@@ -191,7 +195,8 @@ func New(o Options) (*Service, error) {
 		wake:     make(chan struct{}, 1),
 		mem:      semaphore.NewWeighted(o.MaxInFlight),
 		inflight: map[int64]bool{}, domains: map[string]int{}, hold: map[int64]func(){},
-		done: make(chan struct{}, 1),
+		backlog: map[string][]sealpost.QueuedMessage{},
+		done:    make(chan struct{}, 1),
 	}
 	return s, nil
 }
@@ -205,15 +210,25 @@ func (s *Service) Wake() {
 	}
 }
 
+// dueBatch bounds the due entries one read of the queue takes.
+const dueBatch = 5000
+
 // Run delivers until ctx ends, then waits for the deliveries in flight to
 // record their outcome (each is bounded by the SMTP timeouts).
+//
+// It reads the due part of the queue (QueueDue) when woken (an Enqueue, an
+// operator's action), when the next entry falls due, at least every Poll,
+// and when the entries of the last read have all been started; a worker
+// that finishes only lets the next ones of that read start, so that a long
+// queue is not read again for every message sent.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	reread := true
 	for {
-		next := s.cycle(ctx, &wg)
+		next := s.cycle(ctx, &wg, reread)
 		wait := s.o.Poll
 		if !next.IsZero() {
 			wait = min(wait, max(next.Sub(s.o.Now()), 10*time.Millisecond))
@@ -223,8 +238,16 @@ func (s *Service) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+			reread = true
 		case <-s.done:
+			// Read again only when the last read is used up and found
+			// work: due entries still in flight are not worth reading
+			// again; new ones come with a wake, a due time or Poll.
+			s.mu.Lock()
+			reread = len(s.order) == 0 && s.stale
+			s.mu.Unlock()
 		case <-timer.C:
+			reread = true
 		}
 		if !timer.Stop() {
 			select {
@@ -235,43 +258,42 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// cycle reads the queue, bounces what has expired, and starts workers for
-// the due entries as the limits allow. It returns when the next entry not
-// started falls due (zero if none).
-func (s *Service) cycle(ctx context.Context, wg *sync.WaitGroup) time.Time {
-	q, err := s.o.Queue.Queue(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("read queue", "err", err)
+// cycle reads the due entries when reread is set, and starts workers for
+// them as the limits allow. It returns when the next entry not yet read
+// falls due (zero if none is known).
+func (s *Service) cycle(ctx context.Context, wg *sync.WaitGroup, reread bool) time.Time {
+	if reread {
+		now := s.o.Now()
+		due, next, err := s.o.Queue.QueueDue(ctx, now, dueBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("read queue", "err", err)
+			}
+			next = now.Add(s.o.Poll)
 		}
-		return s.o.Now().Add(s.o.Poll)
-	}
-	now := s.o.Now()
-	var next time.Time
-	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
-			next = t
+		if len(due) == dueBatch {
+			next = now // more is due than one read takes
 		}
+		s.mu.Lock()
+		s.backlog, s.order, s.nextDue, s.stale = map[string][]sealpost.QueuedMessage{}, nil, next, false
+		for _, m := range due {
+			if s.inflight[m.ID] {
+				continue
+			}
+			s.stale = true
+			dest := s.destination(m)
+			if _, ok := s.backlog[dest]; !ok {
+				s.order = append(s.order, dest)
+			}
+			s.backlog[dest] = append(s.backlog[dest], m)
+		}
+		s.mu.Unlock()
 	}
-	due := map[string][]sealpost.QueuedMessage{}
-	var order []string
 	s.mu.Lock()
-	for _, m := range q {
-		if s.inflight[m.ID] || m.Held {
-			continue
-		}
-		if m.NextTry.After(now) {
-			later(m.NextTry)
-			continue
-		}
-		dest := s.destination(m)
-		if _, ok := due[dest]; !ok {
-			order = append(order, dest)
-		}
-		due[dest] = append(due[dest], m)
-	}
-	for _, dest := range order {
-		batch := due[dest]
+	defer s.mu.Unlock()
+	order := s.order[:0]
+	for _, dest := range s.order {
+		batch := s.backlog[dest]
 		for len(batch) > 0 && s.domains[dest] < s.o.PerDomain && s.workers < s.o.Concurrency {
 			n := min(len(batch), s.o.PerConnection)
 			work := slices.Clone(batch[:n])
@@ -284,11 +306,22 @@ func (s *Service) cycle(ctx context.Context, wg *sync.WaitGroup) time.Time {
 			wg.Go(func() { s.work(ctx, dest, work) })
 		}
 		if len(batch) > 0 {
-			later(now) // more is due: look again when a worker is free
+			s.backlog[dest] = batch
+			order = append(order, dest)
+		} else {
+			delete(s.backlog, dest)
 		}
 	}
-	s.mu.Unlock()
-	return next
+	s.order = order
+	return s.nextDue
+}
+
+// forget drops an entry from the backlog (an operator acted on it).
+// The caller holds s.mu.
+func (s *Service) forget(id int64) {
+	for dest, batch := range s.backlog {
+		s.backlog[dest] = slices.DeleteFunc(batch, func(m sealpost.QueuedMessage) bool { return m.ID == id })
+	}
 }
 
 // destination is what entries are grouped by for one connection: the

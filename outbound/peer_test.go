@@ -295,7 +295,7 @@ func (e *env) enqueue(from string, rcpts []string, msg string) sealpost.QueuedMe
 func (e *env) run() {
 	e.t.Helper()
 	var wg sync.WaitGroup
-	e.svc.cycle(context.Background(), &wg)
+	e.svc.cycle(context.Background(), &wg, true)
 	wg.Wait()
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/sealpost/sealpost/store/column"
 
@@ -46,21 +47,39 @@ func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 	if err := s.read(op); err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned
-		FROM queue ORDER BY id`)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealpost.QueuedMessage, error) {
-		var m sealpost.QueuedMessage
-		var rcpts, blob string
-		var queued, next int64
-		if err := r.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError, &m.Held, &m.Warned); err != nil {
-			return m, err
-		}
-		return column.ScannedQueued(m, rcpts, blob, queued, next), nil
-	})
+	rows, _ := s.pool.Query(ctx, `SELECT `+queueColumns+` FROM queue ORDER BY id`)
+	out, err := pgx.CollectRows(rows, scanQueued)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
 	return out, nil
+}
+
+// QueueDue returns the due entries, earliest first, and when the next one
+// falls due (the queue_due index serves both).
+func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]sealpost.QueuedMessage, time.Time, error) {
+	const op = "postgres.QueueDue"
+	if limit <= 0 {
+		return nil, time.Time{}, errors.E(op, errors.Invalid, errors.Str("limit must be positive"))
+	}
+	if err := s.read(op); err != nil {
+		return nil, time.Time{}, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+queueColumns+`
+		FROM queue WHERE held = FALSE AND next_try <= $1 ORDER BY next_try, id LIMIT $2`, column.Nanos(now), limit)
+	out, err := pgx.CollectRows(rows, scanQueued)
+	if err != nil {
+		return nil, time.Time{}, dbErr(op, err)
+	}
+	var next *int64
+	if err := s.pool.QueryRow(ctx, `SELECT MIN(next_try) FROM queue WHERE held = FALSE AND next_try > $1`, column.Nanos(now)).Scan(&next); err != nil {
+		return nil, time.Time{}, dbErr(op, err)
+	}
+	var at time.Time
+	if next != nil {
+		at = column.FromNanos(*next)
+	}
+	return out, at, nil
 }
 
 // UpdateQueued stores what delivery and the operator change of an entry.
@@ -100,4 +119,17 @@ func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, erro
 		return err
 	})
 	return blobs, err
+}
+
+const queueColumns = `id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned`
+
+// scanQueued reads a queue row of queueColumns.
+func scanQueued(r pgx.CollectableRow) (sealpost.QueuedMessage, error) {
+	var m sealpost.QueuedMessage
+	var rcpts, blob string
+	var queued, next int64
+	if err := r.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError, &m.Held, &m.Warned); err != nil {
+		return m, err
+	}
+	return column.ScannedQueued(m, rcpts, blob, queued, next), nil
 }

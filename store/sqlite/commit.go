@@ -10,30 +10,50 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-// maxBatch is the most AddMessages calls committed in one transaction.
+// maxBatch is the most calls committed in one transaction.
 const maxBatch = 256
 
-// addReq is one AddMessages call waiting for the group committer.
-type addReq struct {
-	ctx  context.Context
-	msgs []sealpost.NewMessage
-	res  chan addRes // buffered: the committer never blocks on it
+// job is one call waiting for the group committer: run does its work in
+// the batch's transaction, inside a savepoint of its own.
+type job struct {
+	ctx context.Context
+	run func(ctx context.Context, tx *sql.Tx) error
+	res chan error // buffered: the committer never blocks on it
 }
 
-type addRes struct {
-	msgs []sealpost.Message
-	err  error
+// group runs fn as part of the group commit (see the package doc) and
+// returns once the transaction it joined is durable, or fn failed (its
+// savepoint rolled back, the rest of the batch unaffected). If ctx ends
+// while the call waits, group returns an Unavailable error, but a call the
+// committer had already begun may still commit: as with any remote
+// database, an error here does not prove the change absent.
+func (s *Store) group(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	j := &job{ctx: ctx, run: fn, res: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errors.E(op, errors.Unavailable, errors.Str("store closed"))
+	}
+	select {
+	case s.jobs <- j:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return errors.E(op, errors.Unavailable, ctx.Err())
+	}
+	select {
+	case err := <-j.res:
+		return dbErr(op, err)
+	case <-ctx.Done():
+		return errors.E(op, errors.Unavailable, ctx.Err())
+	}
 }
 
 // AddMessages inserts messages in one transaction, assigning UIDs and
 // MODSEQs in their mailboxes; it returns them in input order. NotExist if a
 // mailbox is unknown (and then nothing is inserted); Invalid for a bad flag,
 // a negative size or a missing blob ref. A zero InternalDate is set to now.
-//
-// The call joins the group commit (see the package doc). If ctx ends while
-// the call waits, AddMessages returns an Unavailable error, but a call the
-// committer had already begun may still commit: as with any remote
-// database, an error here does not prove the messages absent.
+// It joins the group commit.
 func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
 	const op = "sqlite.AddMessages"
 	if len(msgs) == 0 {
@@ -44,28 +64,16 @@ func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]
 			return nil, errors.E(op, err)
 		}
 	}
-	req := &addReq{ctx: ctx, msgs: msgs, res: make(chan addRes, 1)}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return nil, errors.E(op, errors.Unavailable, errors.Str("store closed"))
+	var out []sealpost.Message
+	err := s.group(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		out, err = s.hot.insertMessages(ctx, tx, msgs)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	select {
-	case s.adds <- req:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return nil, errors.E(op, errors.Unavailable, ctx.Err())
-	}
-	select {
-	case r := <-req.res:
-		if r.err != nil {
-			return nil, dbErr(op, r.err)
-		}
-		return r.msgs, nil
-	case <-ctx.Done():
-		return nil, errors.E(op, errors.Unavailable, ctx.Err())
-	}
+	return out, nil
 }
 
 // checkNewMessage validates a message before it is queued for commit.
@@ -85,29 +93,29 @@ func checkNewMessage(m sealpost.NewMessage) error {
 // commitLoop is the group committer. It takes the first pending call, opens
 // a transaction (waiting for the writer connection if another write holds
 // it), gathers whatever else queued up meanwhile, and commits them together.
-// It exits when s.adds is closed and drained.
+// It exits when s.jobs is closed and drained.
 func (s *Store) commitLoop() {
 	defer close(s.done)
-	for first := range s.adds {
-		batch := []*addReq{first}
+	for first := range s.jobs {
+		batch := []*job{first}
 		// The transaction does not run under any caller's context: one
 		// caller giving up must not abort the others' work.
 		tx, err := s.db.W.BeginTx(context.Background(), nil)
 	gather:
 		for len(batch) < maxBatch {
 			select {
-			case req, ok := <-s.adds:
+			case j, ok := <-s.jobs:
 				if !ok {
 					break gather
 				}
-				batch = append(batch, req)
+				batch = append(batch, j)
 			default:
 				break gather
 			}
 		}
 		if err != nil {
-			for _, req := range batch {
-				req.res <- addRes{err: err}
+			for _, j := range batch {
+				j.res <- err
 			}
 			continue
 		}
@@ -119,36 +127,34 @@ func (s *Store) commitLoop() {
 // commits, and answers every caller. A call that fails rolls back to its
 // savepoint and fails alone; if the transaction itself fails, every call
 // that had not failed by itself gets that error.
-func (s *Store) commitBatch(tx *sql.Tx, batch []*addReq) {
+func (s *Store) commitBatch(tx *sql.Tx, batch []*job) {
 	ctx := context.Background()
-	results := make([]addRes, len(batch))
+	results := make([]error, len(batch))
+	failed := make([]bool, len(batch))
 	fatal := func(err error) {
 		tx.Rollback()
-		for i, req := range batch {
-			if results[i].err == nil {
-				results[i] = addRes{err: err}
+		for i, j := range batch {
+			if !failed[i] {
+				results[i] = err
 			}
-			req.res <- results[i]
+			j.res <- results[i]
 		}
 	}
-	for i, req := range batch {
-		if err := req.ctx.Err(); err != nil {
-			results[i].err = errors.E(errors.Unavailable, err)
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i], failed[i] = errors.E(errors.Unavailable, err), true
 			continue
 		}
 		if _, err := tx.StmtContext(ctx, s.hot.savepoint).ExecContext(ctx); err != nil {
 			fatal(err)
 			return
 		}
-		msgs, err := s.hot.insertMessages(ctx, tx, req.msgs)
-		if err != nil {
-			results[i].err = err
+		if err := j.run(ctx, tx); err != nil {
+			results[i], failed[i] = err, true
 			if _, err := tx.StmtContext(ctx, s.hot.rollbackTo).ExecContext(ctx); err != nil {
 				fatal(err)
 				return
 			}
-		} else {
-			results[i].msgs = msgs
 		}
 		if _, err := tx.StmtContext(ctx, s.hot.release).ExecContext(ctx); err != nil {
 			fatal(err)
@@ -159,8 +165,8 @@ func (s *Store) commitBatch(tx *sql.Tx, batch []*addReq) {
 		fatal(err)
 		return
 	}
-	for i, req := range batch {
-		req.res <- results[i]
+	for i, j := range batch {
+		j.res <- results[i]
 	}
 }
 
@@ -185,9 +191,9 @@ func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&h.savepoint, `SAVEPOINT add_messages`},
-		{&h.release, `RELEASE SAVEPOINT add_messages`},
-		{&h.rollbackTo, `ROLLBACK TO SAVEPOINT add_messages`},
+		{&h.savepoint, `SAVEPOINT call`},
+		{&h.release, `RELEASE SAVEPOINT call`},
+		{&h.rollbackTo, `ROLLBACK TO SAVEPOINT call`},
 		{&h.nextUID, sqlNextUID},
 		{&h.insert, sqlInsertMessage},
 	} {

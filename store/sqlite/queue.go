@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/sealpost/sealpost/store/column"
 
@@ -42,23 +43,41 @@ func (s *Store) Enqueue(ctx context.Context, msgs []sealpost.QueuedMessage) ([]i
 // Queue lists queued messages by ID.
 func (s *Store) Queue(ctx context.Context) ([]sealpost.QueuedMessage, error) {
 	const op = "sqlite.Queue"
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned
-		FROM queue ORDER BY id`)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+queueColumns+` FROM queue ORDER BY id`)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
 	defer rows.Close()
-	var out []sealpost.QueuedMessage
-	for rows.Next() {
-		var m sealpost.QueuedMessage
-		var rcpts, blob string
-		var queued, next int64
-		if err := rows.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError, &m.Held, &m.Warned); err != nil {
-			return nil, dbErr(op, err)
-		}
-		out = append(out, column.ScannedQueued(m, rcpts, blob, queued, next))
+	out, err := scanQueued(rows)
+	return out, dbErr(op, err)
+}
+
+// QueueDue returns the due entries, earliest first, and when the next one
+// falls due (the queue_due index serves both).
+func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]sealpost.QueuedMessage, time.Time, error) {
+	const op = "sqlite.QueueDue"
+	if limit <= 0 {
+		return nil, time.Time{}, errors.E(op, errors.Invalid, errors.Str("limit must be positive"))
 	}
-	return out, dbErr(op, rows.Err())
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+queueColumns+`
+		FROM queue WHERE held = FALSE AND next_try <= ? ORDER BY next_try, id LIMIT ?`, column.Nanos(now), limit)
+	if err != nil {
+		return nil, time.Time{}, dbErr(op, err)
+	}
+	defer rows.Close()
+	out, err := scanQueued(rows)
+	if err != nil {
+		return nil, time.Time{}, dbErr(op, err)
+	}
+	var next sql.NullInt64
+	if err := s.db.R.QueryRowContext(ctx, `SELECT MIN(next_try) FROM queue WHERE held = FALSE AND next_try > ?`, column.Nanos(now)).Scan(&next); err != nil {
+		return nil, time.Time{}, dbErr(op, err)
+	}
+	var at time.Time
+	if next.Valid {
+		at = column.FromNanos(next.Int64)
+	}
+	return out, at, nil
 }
 
 // UpdateQueued stores what delivery and the operator change of an entry.
@@ -67,7 +86,9 @@ func (s *Store) UpdateQueued(ctx context.Context, m sealpost.QueuedMessage) erro
 	if err := column.CheckUpdate(m); err != nil {
 		return errors.E(op, err)
 	}
-	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
+	// The delivery service records each outcome before its next message:
+	// many connections record at once, so they share commits.
+	return s.group(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE queue SET recipients = ?, next_try = ?, attempts = ?, last_error = ?, held = ?, warned = ?
 			WHERE id = ?`, column.JoinRecipients(m.Recipients), column.Nanos(m.NextTry), m.Attempts, m.LastError, m.Held, m.Warned, m.ID)
 		if err != nil {
@@ -82,7 +103,7 @@ func (s *Store) UpdateQueued(ctx context.Context, m sealpost.QueuedMessage) erro
 func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, error) {
 	const op = "sqlite.Dequeue"
 	var blobs []sealpost.BlobRef
-	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
+	err := s.group(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		var ref string
 		err := tx.QueryRowContext(ctx, `DELETE FROM queue WHERE id = ? RETURNING blob_ref`, id).Scan(&ref)
 		if errors.IsErr(err, sql.ErrNoRows) {
@@ -94,4 +115,22 @@ func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, erro
 		return err
 	})
 	return blobs, err
+}
+
+const queueColumns = `id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned`
+
+// scanQueued reads queue rows of queueColumns.
+func scanQueued(rows *sql.Rows) ([]sealpost.QueuedMessage, error) {
+	defer rows.Close()
+	var out []sealpost.QueuedMessage
+	for rows.Next() {
+		var m sealpost.QueuedMessage
+		var rcpts, blob string
+		var queued, next int64
+		if err := rows.Scan(&m.ID, &m.From, &rcpts, &blob, &m.Size, &queued, &next, &m.Attempts, &m.LastError, &m.Held, &m.Warned); err != nil {
+			return nil, err
+		}
+		out = append(out, column.ScannedQueued(m, rcpts, blob, queued, next))
+	}
+	return out, rows.Err()
 }

@@ -49,9 +49,9 @@ import (
 type Store struct {
 	db *sqlitedb.DB // one writer connection (W), read-only connections (R)
 
-	// adds feeds the group committer (see commit.go). mu guards closing it:
+	// jobs feeds the group committer (see commit.go). mu guards closing it:
 	// senders hold mu.RLock while sending, Close takes mu.Lock.
-	adds   chan *addReq
+	jobs   chan *job
 	mu     sync.RWMutex
 	closed bool
 	done   chan struct{} // closed when the committer has exited
@@ -76,7 +76,7 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{
 		db:   db,
-		adds: make(chan *addReq, 4*maxBatch),
+		jobs: make(chan *job, 4*maxBatch),
 		done: make(chan struct{}),
 	}
 	if err := s.hot.prepare(ctx, db.W); err != nil {
@@ -96,7 +96,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.adds)
+	close(s.jobs)
 	s.mu.Unlock()
 	<-s.done
 	s.hot.close()

@@ -135,26 +135,34 @@ func TestBatchIsolation(t *testing.T) {
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	req := func(c context.Context, msgs ...sealpost.NewMessage) *addReq {
-		return &addReq{ctx: c, msgs: msgs, res: make(chan addRes, 1)}
+	type result struct {
+		msgs []sealpost.Message
+		err  error
+	}
+	results := make([]result, 4)
+	req := func(i int, c context.Context, msgs ...sealpost.NewMessage) *job {
+		return &job{ctx: c, res: make(chan error, 1), run: func(ctx context.Context, tx *sql.Tx) error {
+			var err error
+			results[i].msgs, err = s.hot.insertMessages(ctx, tx, msgs)
+			return err
+		}}
 	}
 	msg := func(mb sealpost.MailboxID, blob string) sealpost.NewMessage {
 		return sealpost.NewMessage{Mailbox: mb, Blob: sealpost.BlobRef(blob), Size: 1}
 	}
-	batch := []*addReq{
-		req(ctx, msg(inbox.ID, "a")),
-		req(ctx, msg(inbox.ID, "b"), msg(gone.ID, "c")), // fails: second mailbox gone
-		req(canceled, msg(inbox.ID, "d")),               // its caller gave up
-		req(ctx, msg(inbox.ID, "e"), msg(inbox.ID, "f")),
+	batch := []*job{
+		req(0, ctx, msg(inbox.ID, "a")),
+		req(1, ctx, msg(inbox.ID, "b"), msg(gone.ID, "c")), // fails: second mailbox gone
+		req(2, canceled, msg(inbox.ID, "d")),               // its caller gave up
+		req(3, ctx, msg(inbox.ID, "e"), msg(inbox.ID, "f")),
 	}
 	tx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.commitBatch(tx, batch)
-	results := make([]addRes, len(batch))
 	for i, r := range batch {
-		results[i] = <-r.res
+		results[i].err = <-r.res
 	}
 	if results[0].err != nil || len(results[0].msgs) != 1 || results[0].msgs[0].UID != 1 {
 		t.Fatalf("first call: %+v", results[0])

@@ -16,6 +16,7 @@ var queueTests = []test{
 	{"Invalid", testQueueInvalid},
 	{"EnqueueAtomic", testEnqueueAtomic},
 	{"UpdateQueued", testUpdateQueued},
+	{"QueueDue", testQueueDue},
 }
 
 func sameQueued(got, want sealpost.QueuedMessage) bool {
@@ -198,4 +199,40 @@ func testUpdateQueued(t *testing.T, e *env) {
 	none := m
 	none.Recipients = nil
 	wantKind(t, e.s.UpdateQueued(ctx, none), errors.Invalid, "UpdateQueued with no recipients left")
+}
+
+// testQueueDue: the due entries, earliest first, without the held ones or
+// those not due yet, up to the limit; and when the next falls due.
+func testQueueDue(t *testing.T, e *env) {
+	at := func(d time.Duration) sealpost.QueuedMessage {
+		return sealpost.QueuedMessage{From: "a@demo.example", Recipients: []string{"b@x.example"}, Blob: newBlob(), Size: 1,
+			Queued: date, NextTry: date.Add(d)}
+	}
+	if q, next, err := e.s.QueueDue(ctx, date, 10); err != nil || len(q) != 0 || !next.IsZero() {
+		t.Fatalf("QueueDue of an empty queue: %v, %v, %v", q, next, err)
+	}
+	late := e.enqueue(at(2 * time.Minute))
+	early := e.enqueue(at(-time.Hour))
+	now := e.enqueue(at(0))
+	held := at(-2 * time.Hour)
+	held.Held = true
+	e.enqueue(held)
+	heldLater := at(time.Minute)
+	heldLater.Held = true
+	e.enqueue(heldLater)
+	q, next, err := e.s.QueueDue(ctx, date, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 2 || q[0].ID != early || q[1].ID != now || !next.Equal(date.Add(2*time.Minute)) {
+		t.Fatalf("QueueDue = %+v, next %v; want entries %d and %d, next %v", q, next, early, now, date.Add(2*time.Minute))
+	}
+	if q, _, _ := e.s.QueueDue(ctx, date, 1); len(q) != 1 || q[0].ID != early {
+		t.Fatalf("QueueDue with limit 1 = %+v", q)
+	}
+	if q, next, _ := e.s.QueueDue(ctx, date.Add(time.Hour), 10); len(q) != 3 || q[2].ID != late || !next.IsZero() {
+		t.Fatalf("QueueDue an hour later = %+v, next %v", q, next)
+	}
+	_, _, err = e.s.QueueDue(ctx, date, 0)
+	wantKind(t, err, errors.Invalid, "QueueDue with limit 0")
 }

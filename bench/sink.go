@@ -45,7 +45,16 @@ func RunSink(ctx context.Context, o SinkOptions) (Result, error) {
 	srv.MaxMessageBytes = 1 << 30
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Let the sender read the last 250s and say QUIT: closing at
+		// once would fail the messages still in flight, and the sender
+		// would retry them much later.
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 	r := Result{Phase: "sink", Unit: "messages"}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

@@ -338,45 +338,35 @@ func (s *Service) transaction(ctx context.Context, c *smtp.Client, h host, m sea
 	}
 	defer s.mem.Release(budget(m.Size, s.o.MaxInFlight))
 	opts := &smtp.MailOptions{Size: int64(len(msg)), UTF8: needsUTF8(m)}
-	if err := c.Mail(m.From, opts); err != nil {
-		se, ok := err.(*smtp.SMTPError)
-		if !ok {
-			return msg, nil, true
-		}
+	// MAIL, RCPT and DATA in one write where the server offers
+	// PIPELINING (RFC 2920), each in turn where it does not.
+	tr, err := c.Transaction(m.From, opts, m.Recipients, nil)
+	if err != nil {
+		// The connection failed: every recipient is tried again.
+		return msg, connLost(h.name, err).apply(m.Recipients), true
+	}
+	if tr.Mail != nil {
 		c.Reset()
-		return msg, replyFailure(se, h.name).apply(m.Recipients), false
+		return msg, replyFailure(tr.Mail.(*smtp.SMTPError), h.name).apply(m.Recipients), false
 	}
 	var accepted []string
 	for i, r := range m.Recipients {
-		err := c.Rcpt(r, nil)
-		if err == nil {
+		if tr.Rcpt[i] == nil {
 			accepted = append(accepted, r)
 			continue
 		}
-		se, ok := err.(*smtp.SMTPError)
-		if !ok {
-			// Those accepted so far and those not yet offered are tried
-			// again; refusals already given stand.
-			lost := connLost(h.name, err)
-			outs = append(outs, lost.apply(accepted)...)
-			return msg, append(outs, lost.apply(m.Recipients[i:])...), true
-		}
-		outs = append(outs, replyFailure(se, h.name).apply([]string{r})...)
+		outs = append(outs, replyFailure(tr.Rcpt[i].(*smtp.SMTPError), h.name).apply([]string{r})...)
 	}
-	if len(accepted) == 0 {
+	if tr.Data == nil {
 		if c.Reset() != nil {
 			broken = true
 		}
+		if tr.DataErr != nil {
+			outs = append(outs, replyFailure(tr.DataErr.(*smtp.SMTPError), h.name).apply(accepted)...)
+		}
 		return msg, outs, broken
 	}
-	w, err := c.Data()
-	if err != nil {
-		if se, ok := err.(*smtp.SMTPError); ok {
-			c.Reset()
-			return msg, append(outs, replyFailure(se, h.name).apply(accepted)...), false
-		}
-		return msg, append(outs, connLost(h.name, err).apply(accepted)...), true
-	}
+	w := tr.Data
 	_, werr := w.Write(msg)
 	resp, err := w.CloseWithResponse()
 	switch {

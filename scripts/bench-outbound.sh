@@ -100,7 +100,7 @@ sealpost_round() {
   echo "sealpost round $1: $(rate "$out") msg/s"
 }
 
-echo "# outbound delivery, $N x $SIZE B, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), Postfix $(postconf -h mail_version 2>/dev/null), Sealpost $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "# outbound delivery, $N x $SIZE B, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), Postfix $(postconf -d -h mail_version 2>/dev/null), Sealpost $(git -C "$ROOT" rev-parse --short HEAD)"
 for r in $(seq "$ROUNDS"); do
   postfix_round "$r"
   sealpost_round "$r"

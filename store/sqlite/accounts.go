@@ -172,7 +172,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id sealpost.AccountID) ([]sea
 		} else if n == 0 {
 			return notExist("account %d", id)
 		}
-		blobs, err = unreferenced(ctx, tx, candidates)
+		blobs, err = unreferenced(ctx, tx.StmtContext(ctx, s.hot.blobUsed), candidates)
 		return err
 	})
 	return blobs, err

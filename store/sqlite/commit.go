@@ -170,12 +170,14 @@ func (s *Store) commitBatch(tx *sql.Tx, batch []*job) {
 	}
 }
 
-// hotStmts are the statements of the group committer, prepared once on the
-// single writer connection: SQLite's parser costs more than the insert
-// itself, and the committer runs five statements per delivery.
+// hotStmts are the statements of the group committer and of the queue's
+// updates, prepared once on the single writer connection: SQLite's parser
+// costs more than the insert itself, and the committer runs five
+// statements per delivery, the outbound queue three per message sent.
 type hotStmts struct {
 	savepoint, release, rollbackTo *sql.Stmt
 	nextUID, insert                *sql.Stmt
+	dequeue, blobUsed, updateQueue *sql.Stmt
 }
 
 const (
@@ -196,6 +198,9 @@ func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
 		{&h.rollbackTo, `ROLLBACK TO SAVEPOINT call`},
 		{&h.nextUID, sqlNextUID},
 		{&h.insert, sqlInsertMessage},
+		{&h.dequeue, sqlDequeue},
+		{&h.blobUsed, sqlBlobUsed},
+		{&h.updateQueue, sqlUpdateQueued},
 	} {
 		st, err := w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -208,7 +213,7 @@ func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
 }
 
 func (h *hotStmts) close() {
-	for _, st := range []*sql.Stmt{h.savepoint, h.release, h.rollbackTo, h.nextUID, h.insert} {
+	for _, st := range []*sql.Stmt{h.savepoint, h.release, h.rollbackTo, h.nextUID, h.insert, h.dequeue, h.blobUsed, h.updateQueue} {
 		if st != nil {
 			st.Close()
 		}

@@ -181,7 +181,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 		if err := mustAffect(res, "mailbox %d", id); err != nil {
 			return err
 		}
-		blobs, err = unreferenced(ctx, tx, candidates)
+		blobs, err = unreferenced(ctx, tx.StmtContext(ctx, s.hot.blobUsed), candidates)
 		return err
 	})
 	return blobs, err

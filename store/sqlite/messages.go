@@ -179,7 +179,7 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 			return err
 		}
 		out.ModSeq = uint64(modseq)
-		out.Blobs, err = unreferenced(ctx, tx, candidates)
+		out.Blobs, err = unreferenced(ctx, tx.StmtContext(ctx, s.hot.blobUsed), candidates)
 		return err
 	})
 	if err != nil {

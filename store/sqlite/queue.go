@@ -89,8 +89,7 @@ func (s *Store) UpdateQueued(ctx context.Context, m sealpost.QueuedMessage) erro
 	// The delivery service records each outcome before its next message:
 	// many connections record at once, so they share commits.
 	return s.group(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE queue SET recipients = ?, next_try = ?, attempts = ?, last_error = ?, held = ?, warned = ?
-			WHERE id = ?`, column.JoinRecipients(m.Recipients), column.Nanos(m.NextTry), m.Attempts, m.LastError, m.Held, m.Warned, m.ID)
+		res, err := tx.StmtContext(ctx, s.hot.updateQueue).ExecContext(ctx, column.JoinRecipients(m.Recipients), column.Nanos(m.NextTry), m.Attempts, m.LastError, m.Held, m.Warned, m.ID)
 		if err != nil {
 			return err
 		}
@@ -105,17 +104,23 @@ func (s *Store) Dequeue(ctx context.Context, id int64) ([]sealpost.BlobRef, erro
 	var blobs []sealpost.BlobRef
 	err := s.group(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		var ref string
-		err := tx.QueryRowContext(ctx, `DELETE FROM queue WHERE id = ? RETURNING blob_ref`, id).Scan(&ref)
+		err := tx.StmtContext(ctx, s.hot.dequeue).QueryRowContext(ctx, id).Scan(&ref)
 		if errors.IsErr(err, sql.ErrNoRows) {
 			return notExist("queued message %d", id)
 		} else if err != nil {
 			return err
 		}
-		blobs, err = unreferenced(ctx, tx, map[sealpost.BlobRef]bool{sealpost.BlobRef(ref): true})
+		blobs, err = unreferenced(ctx, tx.StmtContext(ctx, s.hot.blobUsed), map[sealpost.BlobRef]bool{sealpost.BlobRef(ref): true})
 		return err
 	})
 	return blobs, err
 }
+
+const (
+	sqlUpdateQueued = `UPDATE queue SET recipients = ?, next_try = ?, attempts = ?, last_error = ?, held = ?, warned = ?
+		WHERE id = ?`
+	sqlDequeue = `DELETE FROM queue WHERE id = ? RETURNING blob_ref`
+)
 
 const queueColumns = `id, from_addr, recipients, blob_ref, size, queued, next_try, attempts, last_error, held, warned`
 

@@ -125,19 +125,19 @@ func exist(format string, args ...any) error {
 	return errors.E(errors.Exist, errors.Errorf(format, args...))
 }
 
+// sqlBlobUsed finds whether a message or a queue entry references a blob.
+const sqlBlobUsed = `SELECT 1 FROM messages WHERE blob_ref = ?
+	UNION ALL SELECT 1 FROM queue WHERE blob_ref = ? LIMIT 1`
+
 // unreferenced returns, sorted, the blobs among candidates that no message
-// and no queued message refers to any more. It runs inside the transaction
-// that removed the references.
-func unreferenced(ctx context.Context, tx *sql.Tx, candidates map[sealpost.BlobRef]bool) ([]sealpost.BlobRef, error) {
+// and no queued message refers to any more, asking stmt (sqlBlobUsed,
+// bound to the transaction that removed the references; unreferenced
+// closes it).
+func unreferenced(ctx context.Context, stmt *sql.Stmt, candidates map[sealpost.BlobRef]bool) ([]sealpost.BlobRef, error) {
+	defer stmt.Close()
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `SELECT 1 FROM messages WHERE blob_ref = ?
-		UNION ALL SELECT 1 FROM queue WHERE blob_ref = ? LIMIT 1`)
-	if err != nil {
-		return nil, err
-	}
-	defer stmt.Close()
 	var out []sealpost.BlobRef
 	for ref := range candidates {
 		var one int

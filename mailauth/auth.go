@@ -99,14 +99,14 @@ func checkSPF(ctx context.Context, r guard, ip netip.Addr, helo, mailFrom string
 // signature that verified is pass, one whose key could not be had for now
 // temperror, one that is malformed or has no usable key permerror, and one
 // that does not verify (or signs with l=, which go-msgauth refuses) fail.
-func verifyDKIM(ctx context.Context, r guard, msg []byte, max int) []DKIMResult {
+func verifyDKIM(ctx context.Context, r guard, msg []byte, max int, keys *dkim.KeyCache) []DKIMResult {
 	n := countFields(msg, "DKIM-Signature")
 	if n == 0 {
 		return nil
 	}
 	lookup := func(name string) ([]string, error) { return r.LookupTXT(ctx, name) }
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
-		LookupTXT: lookup, MaxVerifications: max,
+		LookupTXT: lookup, MaxVerifications: max, KeyCache: keys,
 	})
 	if err != nil && !errors.IsErr(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
 		// The header section could not be read as DKIM reads it.

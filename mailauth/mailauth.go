@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/authres"
+	"github.com/emersion/go-msgauth/dkim"
 	"golang.org/x/net/idna"
 
 	"github.com/sealpost/sealpost/errors"
@@ -89,6 +90,9 @@ type Options struct {
 // Checker authenticates messages. It is safe for concurrent use.
 type Checker struct {
 	o Options
+	// keys keeps DKIM public keys once parsed, by their record's text
+	// (the record itself is looked up through the resolver's cache).
+	keys *dkim.KeyCache
 }
 
 // New returns a Checker, or an Invalid error if a required option is
@@ -116,7 +120,7 @@ func New(o Options) (*Checker, error) {
 		o.Sample = func() int { return rand.IntN(100) }
 	}
 	o.TrustedRelays = slices.Clone(o.TrustedRelays)
-	return &Checker{o: o}, nil
+	return &Checker{o: o, keys: &dkim.KeyCache{Max: 10000}}, nil
 }
 
 // Input is what the MX knows of a message when its data has ended.
@@ -232,12 +236,15 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	from, status := authorDomain(in.Message)
 	var res Result
 	var policy policyLookup
+	// SPF and the DMARC record wait on DNS: they run beside the DKIM
+	// verification, which runs here (mostly CPU, and this goroutine's
+	// stack has already grown for it).
 	var wg sync.WaitGroup
 	wg.Go(func() { res.SPF = checkSPF(ctx, r, ip, in.Helo, in.MailFrom) })
-	wg.Go(func() { res.DKIM = verifyDKIM(ctx, r, in.Message, c.o.MaxSignatures) })
 	if status == fromOK {
 		wg.Go(func() { policy = lookupPolicy(ctx, r, from) })
 	}
+	res.DKIM = verifyDKIM(ctx, r, in.Message, c.o.MaxSignatures, c.keys)
 	wg.Wait()
 
 	res.DMARC = DMARCResult{From: from}

@@ -27,6 +27,9 @@ func (r *Router) AddDomain(ctx context.Context, domain string, defaultRegion sea
 	if err != nil && !exists {
 		return errors.E(op, err)
 	}
+	r.mu.Lock()
+	delete(r.domains, sealpost.NormalizeAddress(domain)) // a cached "not hosted"
+	r.mu.Unlock()
 	// Every region's store keeps the hosted domains too (accounts may be
 	// created in any region); adding is idempotent so a rerun after a
 	// crash completes it.

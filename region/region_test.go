@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/pack"
@@ -325,5 +326,34 @@ func TestAuditFindsMisplacedData(t *testing.T) {
 	}
 	if !found || len(rep.Findings) != 2 {
 		t.Errorf("stray blob %s not named: %+v", stray, rep.Findings)
+	}
+}
+
+// IsHostedDomain caches "no" as it caches "yes", and adding the domain
+// through the router forgets the cached "no" at once; a domain added
+// behind its back (another process, on the same directory) is seen once
+// the cached answer expires.
+func TestIsHostedDomainCache(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Now())
+	local := map[sealpost.RegionID]*postbox.Service{"ie": w.regions["ie"].svc, "us": w.regions["us"].svc}
+	w.router = region.NewRouter(w.dir, local, nil, 1<<20, region.WithClock(clock.Now))
+	for _, d := range []string{"later.example", "behind.example"} {
+		if ok, err := w.router.IsHostedDomain(ctx, d); ok || err != nil {
+			t.Fatalf("%s hosted before it was added: %v, %v", d, ok, err)
+		}
+	}
+	testkit.Must(t, w.router.AddDomain(ctx, "later.example", "ie"))
+	if ok, _ := w.router.IsHostedDomain(ctx, "later.example"); !ok {
+		t.Error("later.example not hosted right after AddDomain")
+	}
+	testkit.Must(t, w.dir.AddDomain(ctx, sealpost.Domain{Name: "behind.example", DefaultRegion: "ie"}))
+	if ok, _ := w.router.IsHostedDomain(ctx, "behind.example"); ok {
+		t.Error("the cached answer was not used")
+	}
+	clock.Add(6 * time.Second)
+	if ok, _ := w.router.IsHostedDomain(ctx, "behind.example"); !ok {
+		t.Error("behind.example not hosted after the cached answer expired")
 	}
 }

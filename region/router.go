@@ -37,7 +37,15 @@ type Router struct {
 	// through.
 	mu      sync.Mutex
 	homes   map[string]cachedHome
-	domains map[string]time.Time // hosted domains, with when they were seen
+	domains map[string]cachedDomain
+}
+
+// cachedDomain is the directory's answer about a domain: every message
+// from outside asks twice (its From and MAIL FROM domains: a forgery of
+// ours?), most often about a domain not hosted here.
+type cachedDomain struct {
+	hosted bool
+	at     time.Time
 }
 
 type cachedHome struct {
@@ -48,12 +56,24 @@ type cachedHome struct {
 // routeTTL bounds how long the router trusts a cached directory answer.
 const routeTTL = 5 * time.Second
 
+// RouterOption configures NewRouter.
+type RouterOption func(*Router)
+
+// WithClock makes the router read the time from now (tests; the default
+// is time.Now).
+func WithClock(now func() time.Time) RouterOption {
+	return func(r *Router) { r.now = now }
+}
+
 // NewRouter returns a router over the regions served in this process
 // (local) and those reached over links (remote). maxSize is the message
 // size limit of the deployment.
-func NewRouter(dir sealpost.Directory, local map[sealpost.RegionID]*postbox.Service, remote map[sealpost.RegionID]*Link, maxSize int64) *Router {
+func NewRouter(dir sealpost.Directory, local map[sealpost.RegionID]*postbox.Service, remote map[sealpost.RegionID]*Link, maxSize int64, opts ...RouterOption) *Router {
 	r := &Router{dir: dir, local: local, remote: remote, max: maxSize, now: time.Now,
-		homes: make(map[string]cachedHome), domains: make(map[string]time.Time)}
+		homes: make(map[string]cachedHome), domains: make(map[string]cachedDomain)}
+	for _, o := range opts {
+		o(r)
+	}
 	for id := range local {
 		r.order = append(r.order, id)
 	}
@@ -164,30 +184,29 @@ func (r *Router) Login(ctx context.Context, addr, password string) (*postbox.Ses
 	return sess, err
 }
 
-// IsHostedDomain asks the directory (hosted domains are cached).
+// IsHostedDomain asks the directory. Its answers, yes and no, are cached
+// for routeTTL: a domain added or removed is seen as such within that.
 func (r *Router) IsHostedDomain(ctx context.Context, domain string) (bool, error) {
 	domain = sealpost.NormalizeAddress(domain)
 	now := r.now()
 	r.mu.Lock()
-	at, ok := r.domains[domain]
+	c, ok := r.domains[domain]
 	r.mu.Unlock()
-	if ok && now.Sub(at) < routeTTL {
-		return true, nil
+	if ok && now.Sub(c.at) < routeTTL {
+		return c.hosted, nil
 	}
 	_, err := r.dir.Domain(ctx, domain)
-	if errors.Is(errors.NotExist, err) {
-		return false, nil
-	}
-	if err != nil {
+	hosted := err == nil
+	if err != nil && !errors.Is(errors.NotExist, err) {
 		return false, err
 	}
 	r.mu.Lock()
 	if len(r.domains) > 10000 {
 		clear(r.domains)
 	}
-	r.domains[domain] = now
+	r.domains[domain] = cachedDomain{hosted: hosted, at: now}
 	r.mu.Unlock()
-	return true, nil
+	return hosted, nil
 }
 
 // LookupRecipient checks that addr has an account. For a region served here

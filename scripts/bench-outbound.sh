@@ -5,9 +5,12 @@
 #
 #   Postfix: a private instance (Debian's package, defaults but for the
 #   folders, relayhost = [127.0.0.3]:2525) gets N messages of SIZE bytes
-#   from smtp-source while its relay transport is deferred, so that they
-#   wait in its queue; then the deferral is lifted and the queue flushed:
-#   what the sink measures is Postfix delivering from its queue.
+#   from smtp-source while its smtp transport (the one relayhost mail
+#   takes) is deferred, so that they wait in its queue untried; then the
+#   deferral is lifted and the queue flushed: what the sink measures is
+#   Postfix delivering from its queue. The script fails if Postfix tried a
+#   delivery before the sink was up (a refused connection would mark the
+#   destination dead and slow Postfix down unfairly).
 #   Sealpost: `go test ./outbound -bench DeliverRelay` seals and queues N
 #   messages, then delivers them from the sealed queue to the same sink.
 #
@@ -76,7 +79,7 @@ rate() { calc "$(field "$1" ops) / $(field "$1" elapsed_s)"; }
 
 postfix_round() {
   local out=$W/results/postfix$1.json
-  stop_postfix; rm -rf "$P/queue"/*; conf relay
+  stop_postfix; rm -rf "$P/queue"/* "$P/postfix.log"; conf smtp
   postfix -c "$P/conf" start >/dev/null
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/${PF%:*}/${PF#*:}") 2>/dev/null && break; sleep 0.1; done
   smtp-source -c -s 32 -m "$N" -l "$SIZE" -f bench@bench.test -t sink@remote.test "$PF" >/dev/null
@@ -86,6 +89,9 @@ postfix_round() {
   sleep 0.5
   conf ""; postfix -c "$P/conf" reload >/dev/null 2>&1; postqueue -c "$P/conf" -f
   wait $sink
+  if grep -q "Connection refused" "$P/postfix.log" 2>/dev/null; then
+    echo "bench-outbound.sh: Postfix tried to deliver before the sink was up" >&2; exit 1
+  fi
   echo "postfix round $1: $(rate "$out") msg/s"
 }
 

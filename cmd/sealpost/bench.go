@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,7 +83,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Load-test any SMTP or IMAP server",
 		Long:  benchLong,
 	}
-	cmd.AddCommand(newBenchSMTPCmd(), newBenchIMAPCmd(), newBenchSinkCmd())
+	cmd.AddCommand(newBenchSMTPCmd(), newBenchIMAPCmd(), newBenchSinkCmd(), newBenchDNSCmd())
 	return cmd
 }
 
@@ -105,6 +106,7 @@ func benchFlags(cmd *cobra.Command, o *bench.Options, defaultSize int) {
 
 func newBenchSMTPCmd() *cobra.Command {
 	var o bench.SMTPOptions
+	var dkimKey, dkimSelector string
 	cmd := &cobra.Command{
 		Use:   "smtp --addr HOST:PORT [flags]",
 		Short: "Deliver messages over SMTP and report rates and latencies",
@@ -112,6 +114,17 @@ func newBenchSMTPCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true
+			if dkimKey != "" {
+				b, err := os.ReadFile(dkimKey)
+				if err != nil {
+					return err
+				}
+				k, err := bench.LoadDKIMKey(b)
+				if err != nil {
+					return err
+				}
+				o.DKIM = &bench.DKIM{Selector: dkimSelector, Key: k}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			_, err := bench.RunSMTP(ctx, o, cmd.OutOrStdout())
@@ -124,6 +137,34 @@ func newBenchSMTPCmd() *cobra.Command {
 	f.StringVar(&o.To, "to", "", "recipient (default --user)")
 	f.BoolVar(&o.Auth, "auth", false, "authenticate with AUTH PLAIN (needs --tls or --starttls)")
 	f.StringVar(&o.Helo, "helo", "localhost", "name to give in EHLO")
+	f.StringVar(&dkimKey, "dkim-key", "", "PEM PKCS #8 private key (RSA or Ed25519) to DKIM-sign each message with, for --from's domain")
+	f.StringVar(&dkimSelector, "dkim-selector", "bench", "DKIM selector of --dkim-key")
+	return cmd
+}
+
+func newBenchDNSCmd() *cobra.Command {
+	var o bench.DNSOptions
+	cmd := &cobra.Command{
+		Use:   "dns --addr HOST:PORT [--rr RECORD]... [--txt NAME=VALUE]...",
+		Short: "Answer DNS questions from the records given, until interrupted",
+		Long: `Serve the records given, over UDP and TCP on --addr, until interrupted:
+the sending side of an inbound benchmark publishes its SPF, DKIM and DMARC
+records here, and the server under test resolves through it (sealpost demo
+--dns HOST:PORT). Names without records get NXDOMAIN. --rr takes a
+zone-file line; --txt NAME=VALUE a TXT record of any length (split into
+255-byte strings), as a DKIM key needs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return bench.RunDNS(ctx, o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Addr, "addr", "127.0.0.1:5353", "address to listen on, UDP and TCP")
+	f.StringArrayVar(&o.Records, "rr", nil, "a record as a zone-file line (repeatable)")
+	f.StringArrayVar(&o.TXT, "txt", nil, "a TXT record as NAME=VALUE (repeatable)")
 	return cmd
 }
 

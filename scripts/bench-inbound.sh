@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench-inbound.sh SEALPOST [WORKDIR] — inbound SMTP ingest with and without
+# the MX's SPF, DKIM and DMARC checks, and against Postfix + Dovecot, in one
+# sitting (issue 11's inbound targets: checks cost at most 10%, and Sealpost
+# stays at least 8x the baseline's end-to-end rate).
+#
+# The sender is bench@bench.test. `sealpost bench dns` on 127.0.0.1:5353
+# publishes its SPF (ip4:127.0.0.0/8), DMARC (p=reject) and a 2048-bit RSA
+# DKIM key made here with openssl; `sealpost bench smtp` signs every message
+# with that key (rsa-sha256, before timing) and sends 5,000 messages of 10 KB
+# over 32 connections. Each Sealpost round starts a fresh demo resolving
+# through that server, with --no-auth-checks ("off") or without ("on");
+# after an "on" round one delivered message's Authentication-Results must
+# say spf=pass, dkim=pass and dmarc=pass, or the script fails. With
+# BASELINE=1 (root, Debian) each round also runs the same command against
+# the private Postfix + Dovecot of scripts/baseline (started here), counted
+# end to end into the Maildir as scripts/baseline/bench.sh does.
+# Rounds alternate off, on[, baseline] (ROUNDS, default 3).
+set -euo pipefail
+SP=${1:?usage: bench-inbound.sh SEALPOST_BINARY [WORKDIR]}
+W=${2:-/tmp/sealpost-bench-inbound}
+ROUNDS=${ROUNDS:-3} DNS=127.0.0.1:5353
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+rm -rf "$W"; mkdir -p "$W/results"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${BASELINE:-}" = 1 ] && "$ROOT/scripts/baseline/stop.sh" "$W/baseline" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/dkim.pem" 2>/dev/null
+P=$(openssl pkey -in "$W/dkim.pem" -pubout -outform DER | base64 -w0)
+"$SP" bench dns --addr "$DNS" \
+  --rr 'bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
+  --rr '_dmarc.bench.test. 300 IN TXT "v=DMARC1; p=reject"' \
+  --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$P" >"$W/dns.out" & pids+=($!)
+for _ in $(seq 100); do grep -q '^dns ' "$W/dns.out" 2>/dev/null && break; sleep 0.1; done
+
+FLAGS=(--from bench@bench.test --dkim-key "$W/dkim.pem" --dkim-selector s1)
+SMTP=("$SP" bench smtp --addr 127.0.0.1:2525 --to bob@demo.example --concurrency 32 --messages 5000 --size 10240 "${FLAGS[@]}")
+calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
+field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$1" | head -1; }
+
+# check_ar: one of bob's messages passed all three checks.
+check_ar() {
+  python3 - <<'PY'
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4_SSL("127.0.0.1", 1993, ssl_context=ctx)
+c.login("bob@demo.example", "bob-demo-pass")
+c.select("INBOX", readonly=True)
+typ, data = c.fetch("*", "(BODY.PEEK[HEADER.FIELDS (AUTHENTICATION-RESULTS)])")
+ar = data[0][1].decode()
+for want in ("spf=pass", "dkim=pass", "dmarc=pass"):
+    if want not in ar:
+        sys.exit("bench-inbound.sh: Authentication-Results lacks %s: %r" % (want, ar))
+PY
+}
+
+sealpost_round() { # ROUND MODE
+  local d=$W/demo-$1-$2 out=$W/results/sealpost-$2-$1.json
+  local extra=(); [ "$2" = off ] && extra=(--no-auth-checks)
+  "$SP" demo --data "$d" --dns "$DNS" "${extra[@]}" >"$d.out" 2>"$d.log" & local demo=$!
+  for _ in $(seq 300); do grep -qx ready "$d.out" 2>/dev/null && break; sleep 0.1; done
+  "${SMTP[@]}" --json >"$out"
+  [ "$(field "$out" errors)" = 0 ] || { echo "bench-inbound.sh: $2 round $1 had errors" >&2; exit 1; }
+  [ "$2" = on ] && check_ar
+  kill $demo; wait $demo 2>/dev/null || true
+  rm -rf "$d"
+  echo "sealpost checks $2, round $1: $(calc "$(field "$out" ops_per_s)") msg/s"
+}
+
+if [ "${BASELINE:-}" = 1 ]; then
+  "$ROOT/scripts/baseline/run.sh" "$W/baseline" >"$W/baseline.out" 2>&1
+fi
+echo "# inbound SMTP, 5000 x 10240 B DKIM-signed, 32 connections, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), Sealpost $(git -C "$ROOT" rev-parse --short HEAD)"
+for r in $(seq "$ROUNDS"); do
+  sealpost_round "$r" off
+  sealpost_round "$r" on
+  if [ "${BASELINE:-}" = 1 ]; then
+    SMTP_ONLY=1 SMTP_FLAGS="${FLAGS[*]}" "$ROOT/scripts/baseline/bench.sh" "$SP" "$W/baseline" | sed "s/\$/, round $r/"
+  fi
+done

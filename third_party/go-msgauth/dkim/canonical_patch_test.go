@@ -1,0 +1,160 @@
+package dkim
+
+// Sealpost patches 1 and 2: the body canonicalizers write what upstream's
+// wrote, for any body cut into writes at any points.
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"testing"
+)
+
+// upstreamFix is crlfFixer.Fix as released in v0.7.0.
+func upstreamFix(cr *bool, b []byte) []byte {
+	res := make([]byte, 0, len(b))
+	for _, ch := range b {
+		prevCR := *cr
+		*cr = false
+		switch ch {
+		case '\r':
+			*cr = true
+		case '\n':
+			if !prevCR {
+				res = append(res, '\r')
+			}
+		}
+		res = append(res, ch)
+	}
+	return res
+}
+
+// upstreamRelaxed is relaxedBodyCanonicalizer as released in v0.7.0.
+type upstreamRelaxed struct {
+	w       io.Writer
+	crlfBuf []byte
+	wsp     bool
+	written bool
+	cr      bool
+}
+
+func (c *upstreamRelaxed) Write(b []byte) (int, error) {
+	written := len(b)
+	b = upstreamFix(&c.cr, b)
+	canonical := make([]byte, 0, len(b))
+	for _, ch := range b {
+		if ch == ' ' || ch == '\t' {
+			c.wsp = true
+		} else if ch == '\r' || ch == '\n' {
+			c.wsp = false
+			c.crlfBuf = append(c.crlfBuf, ch)
+		} else {
+			if len(c.crlfBuf) > 0 {
+				canonical = append(canonical, c.crlfBuf...)
+				c.crlfBuf = c.crlfBuf[:0]
+			}
+			if c.wsp {
+				canonical = append(canonical, ' ')
+				c.wsp = false
+			}
+			canonical = append(canonical, ch)
+		}
+	}
+	if !c.written && len(canonical) > 0 {
+		c.written = true
+	}
+	_, err := c.w.Write(canonical)
+	return written, err
+}
+
+func (c *upstreamRelaxed) Close() error {
+	if c.written {
+		c.w.Write([]byte(crlf))
+	}
+	return nil
+}
+
+func FuzzBodyCanonicalization(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb\r\n", "a\nb\n", "x \t y  \r\n\r\n\r\n", "\r", "\n", "a\r", "\r\n\r\nz"} {
+		f.Add([]byte(s), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, cut uint8) {
+		step := int(cut%19) + 1
+		write := func(w io.WriteCloser) {
+			for i := 0; i < len(body); i += step {
+				end := i + step
+				if end > len(body) {
+					end = len(body)
+				}
+				part := append([]byte(nil), body[i:end]...)
+				w.Write(part)
+			}
+			w.Close()
+		}
+		var got, want bytes.Buffer
+		write(&relaxedBodyCanonicalizer{w: &got})
+		write(&upstreamRelaxed{w: &want})
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("relaxed(%q) = %q, upstream %q", body, got.Bytes(), want.Bytes())
+		}
+		// The simple canonicalizer against the upstream fixer: patch 1
+		// changes only Fix, so compare Fix on the same cut writes.
+		var a crlfFixer
+		var bcr bool
+		var fa, fb []byte
+		for i := 0; i < len(body); i += step {
+			end := i + step
+			if end > len(body) {
+				end = len(body)
+			}
+			fa = append(fa, a.Fix(append([]byte(nil), body[i:end]...))...)
+			fb = append(fb, upstreamFix(&bcr, append([]byte(nil), body[i:end]...))...)
+		}
+		if !bytes.Equal(fa, fb) || a.cr != bcr {
+			t.Fatalf("Fix(%q) = %q, upstream %q", body, fa, fb)
+		}
+	})
+}
+
+// TestKeyCache (Sealpost patch 3): a cached key verifies as a parsed one
+// does, the cache keeps at most Max keys, and a record that does not
+// parse is not kept.
+func TestKeyCache(t *testing.T) {
+	c := &KeyCache{Max: 2}
+	a, err := c.parse(dnsPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.parse(dnsPublicKey); again != a {
+		t.Error("the second parse of the same record was not the cached key")
+	}
+	if _, err := c.parse("v=DKIM1; p="); err == nil {
+		t.Error("a revoked key parsed")
+	}
+	c.parse(dnsRawRSAPublicKey)
+	c.parse(dnsEd25519PublicKey)
+	if len(c.keys) > 2 {
+		t.Errorf("the cache holds %d keys, Max is 2", len(c.keys))
+	}
+	if _, ok := c.keys["v=DKIM1; p="]; ok {
+		t.Error("a record that did not parse was kept")
+	}
+	v, err := VerifyWithOptions(newMailStringReader(verifiedMailString), &VerifyOptions{KeyCache: c})
+	if err != nil || len(v) != 1 || v[0].Err != nil {
+		t.Fatalf("verify with a cache: %v, %+v", err, v)
+	}
+}
+
+// FuzzRemoveSignature (Sealpost patch 4): removeSignature does what
+// upstream's regular expression did.
+func FuzzRemoveSignature(f *testing.F) {
+	for _, s := range []string{"", "v=1; b=abc; bh=xyz", "b =\r\n abc", "b=;b=x", "bb=1", "ab=2;b\t= q", "b", "b="} {
+		f.Add(s)
+	}
+	re := regexp.MustCompile(`(b\s*=)[^;]+`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := removeSignature(s), re.ReplaceAllString(s, "$1"); got != want {
+			t.Fatalf("removeSignature(%q) = %q, the regexp gives %q", s, got, want)
+		}
+	})
+}

@@ -236,15 +236,12 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	from, status := authorDomain(in.Message)
 	var res Result
 	var policy policyLookup
-	// SPF and the DMARC record wait on DNS: they run beside the DKIM
-	// verification, which runs here (mostly CPU, and this goroutine's
-	// stack has already grown for it).
 	var wg sync.WaitGroup
 	wg.Go(func() { res.SPF = checkSPF(ctx, r, ip, in.Helo, in.MailFrom) })
+	wg.Go(func() { res.DKIM = verifyDKIM(ctx, r, in.Message, c.o.MaxSignatures, c.keys) })
 	if status == fromOK {
 		wg.Go(func() { policy = lookupPolicy(ctx, r, from) })
 	}
-	res.DKIM = verifyDKIM(ctx, r, in.Message, c.o.MaxSignatures, c.keys)
 	wg.Wait()
 
 	res.DMARC = DMARCResult{From: from}

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -92,6 +93,23 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		stateEOF              // reached .\r\n end marker line
 	)
 	for n < len(b) && r.state != stateEOF {
+		// Sealpost patch 4: inside a line, copy what is buffered up to
+		// the next CR at once; the state machine below sees every CR and
+		// every line start, so the result is the same.
+		if r.state == stateData && r.r.Buffered() > 0 {
+			buf, _ := r.r.Peek(r.r.Buffered())
+			if len(buf) > len(b)-n {
+				buf = buf[:len(b)-n]
+			}
+			if i := bytes.IndexByte(buf, '\r'); i >= 0 {
+				buf = buf[:i]
+			}
+			if len(buf) > 0 {
+				n += copy(b[n:], buf)
+				r.r.Discard(len(buf))
+				continue
+			}
+		}
 		var c byte
 		c, err = r.r.ReadByte()
 		if err != nil {

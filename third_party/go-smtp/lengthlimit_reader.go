@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -32,15 +33,25 @@ func (r *lineLimitReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 
-	for _, chr := range b[:n] {
-		if chr == '\n' {
-			r.curLineLength = 0
+	// Sealpost patch 5: line by line rather than byte by byte. A line's
+	// length only grows between LFs, so checking at each LF and at the
+	// end finds every line too long, as the byte loop did.
+	rest := b[:n]
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			r.curLineLength += len(rest)
+			break
 		}
-		r.curLineLength++
-
+		r.curLineLength += i
 		if r.curLineLength > r.LineLimit {
 			return 0, ErrTooLongLine
 		}
+		r.curLineLength = 1 // the LF starts the next count, as before
+		rest = rest[i+1:]
+	}
+	if r.curLineLength > r.LineLimit {
+		return 0, ErrTooLongLine
 	}
 
 	return n, nil

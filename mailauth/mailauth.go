@@ -173,6 +173,10 @@ type Result struct {
 	// Header is the Authentication-Results: field (RFC 8601), folded and
 	// ending in CRLF, to prepend to the message; empty when Trusted.
 	Header string
+	// AuthServID is the authserv-id Header names (Options.Hostname):
+	// remove the message's own fields of that name (RemoveOwnResults)
+	// before prepending Header.
+	AuthServID string
 	// Trusted: the client is a trusted relay, and nothing was checked.
 	Trusted bool
 	// The individual results, for the log.
@@ -255,7 +259,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 		res.Verdict, res.Reason = c.evaluate(&res, policy)
 	}
 	c.ownDomains(ctx, &res, from, in.MailFrom)
-	res.Header = c.header(&res, in)
+	res.Header, res.AuthServID = c.header(&res, in), c.o.Hostname
 	return res
 }
 

@@ -34,13 +34,14 @@ var (
 )
 
 // authCheck runs the Checker on a message received over MX. It returns the
-// Authentication-Results: field to prepend to the stored message (above
-// Received:), whether the message is quarantined (filed in Junk), or the
-// reply refusing it. Without a Checker, or on submission, it does nothing.
-func (ss *session) authCheck(id string, data []byte) (header []byte, junk bool, err error) {
+// message without any Authentication-Results: field that claims our name
+// (RFC 8601 section 5), the field to prepend to it (above Received:),
+// whether the message is quarantined (filed in Junk), or the reply
+// refusing it. Without a Checker, or on submission, it does nothing.
+func (ss *session) authCheck(id string, data []byte) (msg, header []byte, junk bool, err error) {
 	c := ss.s.opts.Checker
 	if ss.s.opts.Mode != MX || c == nil {
-		return nil, false, nil
+		return data, nil, false, nil
 	}
 	ip, _ := netip.AddrFromSlice(ss.ip)
 	ctx, cancel := ss.ctx()
@@ -67,9 +68,12 @@ func (ss *session) authCheck(id string, data []byte) (header []byte, junk bool, 
 
 	switch res.Verdict {
 	case mailauth.Reject:
-		return nil, false, replyDMARCRejected
+		return nil, nil, false, replyDMARCRejected
 	case mailauth.TempFail:
-		return nil, false, replyDMARCTempFail
+		return nil, nil, false, replyDMARCTempFail
 	}
-	return []byte(res.Header), res.Verdict == mailauth.Quarantine, nil
+	if res.Header != "" {
+		data = mailauth.RemoveOwnResults(data, res.AuthServID)
+	}
+	return data, []byte(res.Header), res.Verdict == mailauth.Quarantine, nil
 }

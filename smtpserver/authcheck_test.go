@@ -84,6 +84,34 @@ func TestMXAuthenticationResults(t *testing.T) {
 	}
 }
 
+// TestMXForgedResults: Authentication-Results: fields a sender wrote in
+// our name (authserv-id mx.example.test, any case, quoted or not) are
+// removed before ours is added (RFC 8601 section 5); another server's
+// are kept, in place.
+func TestMXForgedResults(t *testing.T) {
+	e := newEnv(t)
+	_, addr := e.serve(Options{Mode: MX}, nil)
+	body := msg("Authentication-Results: MX.example.test; dkim=pass header.d=example.test; dmarc=pass",
+		"From: Carol <carol@elsewhere.example>", "Authentication-Results: relay.elsewhere.example; spf=pass",
+		`Authentication-Results: "mx.example.test";`, "\tdmarc=pass", "Subject: hi", "", "Hi Bob")
+	if code, text := mxSend(t, addr, "client.example", "carol@elsewhere.example", bob, body); code != 250 {
+		t.Fatalf("DATA: %d %s", code, text)
+	}
+	got, _ := e.bodies(bob, "INBOX")
+	if len(got) != 1 {
+		t.Fatalf("bob has %d messages", len(got))
+	}
+	ar, rest := splitField(t, got[0])
+	if !strings.HasPrefix(ar, "Authentication-Results: mx.example.test;") || !strings.Contains(ar, "dkim=none") {
+		t.Errorf("first field %q", ar)
+	}
+	_, rest = splitReceived(t, rest)
+	want := msg("From: Carol <carol@elsewhere.example>", "Authentication-Results: relay.elsewhere.example; spf=pass", "Subject: hi", "", "Hi Bob")
+	if string(rest) != want {
+		t.Errorf("stored\n%q\nwant\n%q", rest, want)
+	}
+}
+
 // TestMXQuarantine: a DMARC failure under p=quarantine is delivered into
 // the recipient's Junk mailbox, and p=reject is refused.
 func TestMXQuarantine(t *testing.T) {

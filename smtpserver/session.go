@@ -246,7 +246,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		}
 		msg = addSubmissionHeaders(data, now, ss.s.opts.Hostname)
 	}
-	ar, junk, err := ss.authCheck(id, data)
+	msg, ar, junk, err := ss.authCheck(id, msg)
 	if err != nil {
 		return err
 	}

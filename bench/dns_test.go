@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ func TestDNSAndDKIM(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- RunDNS(ctx, DNSOptions{Addr: addr, Records: []string{`bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`},
@@ -75,22 +74,4 @@ func TestDNSAndDKIM(t *testing.T) {
 	}
 	cancel()
 	testkit.Must(t, <-done)
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

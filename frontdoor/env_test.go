@@ -2,7 +2,6 @@ package frontdoor
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/internal/testenv"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/smtpserver"
@@ -52,7 +52,7 @@ type region struct {
 	smtp  *smtpserver.Server
 	mux   *cluster.Mux
 	addr  string
-	log   *syncBuffer // the region's log, at debug level
+	log   *testkit.Buffer // the region's log, at debug level
 	wg    sync.WaitGroup
 }
 
@@ -96,7 +96,7 @@ func (e *env) startRegion(id sealpost.RegionID, accounts ...string) {
 	t := e.t
 	t.Helper()
 	dir := t.TempDir()
-	r := &region{id: id, log: &syncBuffer{}}
+	r := &region{id: id, log: &testkit.Buffer{}}
 	var err error
 	if r.store, err = sqlite.Open(filepath.Join(dir, "meta.db")); err != nil {
 		t.Fatal(err)
@@ -280,24 +280,6 @@ func (e *env) bodies(id sealpost.RegionID, addr string) []string {
 		out = append(out, string(b))
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes, for logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // rawIMAP is a line-level IMAP client, for exact responses.

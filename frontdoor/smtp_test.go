@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/mlog"
 )
 
@@ -340,7 +341,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 // level, names neither users nor passwords.
 func TestLogsHoldNoCredentials(t *testing.T) {
 	e := newEnv(t)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	e.startFrontDoor(Options{Dial: e.dialer("frontdoor"), Logger: mlog.New(logs, slog.LevelDebug, false)})
 	r := e.dialIMAP(true)
 	r.expect("NO", "LOGIN %s wrongpass1", alice)

@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/mlog"
 )
 
@@ -260,7 +260,7 @@ func TestAuthLogin(t *testing.T) {
 func TestLogRedaction(t *testing.T) {
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 		e := newEnv(t)
-		var buf syncBuffer
+		var buf testkit.Buffer
 		srvTLS, cliTLS := selfSigned()
 		_, addr := e.serve(Options{Mode: Submission, TLSConfig: srvTLS, Logger: mlog.New(&buf, level, false)}, nil)
 		c, err := smtp.DialStartTLS(addr, cliTLS)
@@ -292,23 +292,6 @@ func TestLogRedaction(t *testing.T) {
 			t.Errorf("level %v: envelope address logged:\n%s", level, log)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestSubmissionFromAndSent: by default the server keeps no Sent copy (the

@@ -1,10 +1,11 @@
 // Package testkit holds the small helpers unit tests across the project
 // share: failing on an error, wanting an error of a kind, a clock a test
-// moves by hand, and the check that every table keyed by event kind covers
+// moves by hand, a buffer safe for concurrent use, and the check that every table keyed by event kind covers
 // every kind. It is imported only by tests.
 package testkit
 
 import (
+	"bytes"
 	"sync"
 	"testing"
 	"time"
@@ -57,4 +58,25 @@ func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	c.now = t
 	c.mu.Unlock()
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers and readers: a
+// log handler's output, or a command's, read while it still runs.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what has been written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

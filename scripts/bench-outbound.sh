@@ -30,29 +30,7 @@ stop_postfix() { postfix -c "$P/conf" stop >/dev/null 2>&1 || true; sleep 1; }
 trap stop_postfix EXIT
 rm -rf "$W"; mkdir -p "$P"/{conf,queue,data} "$W/results"
 chmod 755 "$W" "$P"; chown postfix:postfix "$P/data"
-cat >"$P/conf/master.cf" <<EOF
-$PF inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-tlsmgr unix - - n 1000? 1 tlsmgr
-postlog unix-dgram n - n - 1 postlogd
-EOF
+{ echo "$PF inet n - n - - smtpd"; cat "$ROOT/internal/testenv/postfix-master.cf"; } >"$P/conf/master.cf"
 conf() {
   cat >"$P/conf/main.cf" <<EOF
 compatibility_level = 3.6

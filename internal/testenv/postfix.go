@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,12 @@ import (
 	"testing"
 	"time"
 )
+
+// postfixMaster is the services' part of master.cf, shared with the
+// benchmark scripts.
+//
+//go:embed postfix-master.cf
+var postfixMaster string
 
 // PostfixOptions configure a private Postfix.
 type PostfixOptions struct {
@@ -84,29 +91,7 @@ func StartPostfix(t testing.TB, o PostfixOptions) *Postfix {
 		}
 	}
 	write("rcpt", "/^perm/ REJECT 5.1.1 No such user here\n/^temp/ DEFER 4.2.0 Mailbox busy, try later\n")
-	write("master.cf", fmt.Sprintf(`%s inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-virtual unix - n n - - virtual
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-tlsmgr unix - - n 1000? 1 tlsmgr
-postlog unix-dgram n - n - 1 postlogd
-`, net.JoinHostPort(host, port)))
+	write("master.cf", net.JoinHostPort(host, port)+" inet n - n - - smtpd\n"+postfixMaster)
 	write("main.cf", fmt.Sprintf(`compatibility_level = 3.6
 queue_directory = %[1]s/queue
 data_directory = %[1]s/data

@@ -100,28 +100,8 @@ service lmtp {
 EOF
 
 P=$W/postfix
-# Only the services a relay-to-LMTP needs, none chrooted; smtpd on loopback.
-cat >"$P/conf/master.cf" <<EOF
-$SMTP inet n  -  n  -    -  smtpd
-pickup    unix  n  -  n  60   1  pickup
-cleanup   unix  n  -  n  -    0  cleanup
-qmgr      unix  n  -  n  300  1  qmgr
-rewrite   unix  -  -  n  -    -  trivial-rewrite
-bounce    unix  -  -  n  -    0  bounce
-defer     unix  -  -  n  -    0  bounce
-trace     unix  -  -  n  -    0  bounce
-verify    unix  -  -  n  -    1  verify
-flush     unix  n  -  n  1000? 0 flush
-proxymap  unix  -  -  n  -    -  proxymap
-showq     unix  n  -  n  -    -  showq
-error     unix  -  -  n  -    -  error
-retry     unix  -  -  n  -    -  error
-discard   unix  -  -  n  -    -  discard
-lmtp      unix  -  -  n  -    -  lmtp
-anvil     unix  -  -  n  -    1  anvil
-scache    unix  -  -  n  -    1  scache
-postlog   unix-dgram n - n  -    1  postlogd
-EOF
+# The services every private Postfix here runs, none chrooted; smtpd on loopback.
+{ echo "$SMTP inet n - n - - smtpd"; cat "$(dirname "$0")/../../internal/testenv/postfix-master.cf"; } >"$P/conf/master.cf"
 # Defaults everywhere else: queue files are fsynced, no content_filter, no milters.
 cat >"$P/conf/main.cf" <<EOF
 compatibility_level = 3.6

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,5 +279,47 @@ func verifyDKIM(t *testing.T, msg []byte, zone string) {
 	}
 	if !algs["ed25519-sha256"] || !algs["rsa-sha256"] {
 		t.Errorf("dkimpy verified %v, want ed25519-sha256 and rsa-sha256", algs)
+	}
+}
+
+// TestDemoWithoutResolver: the demo on a machine whose resolver never
+// answers (a UDP socket that reads and says nothing). alice's mail to bob
+// is delivered at once, as DNS has no part in local delivery; her mail to
+// a remote domain is kept in the queue, deferred, and 'queue list' (over
+// the running server's control socket) says why.
+func TestDemoWithoutResolver(t *testing.T) {
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := testenv.Start(t, filepath.Join(dir, "demo.log"), "demo", "--data", data, "--dns", dead.LocalAddr().String())
+	defer d.Stop()
+	c, err := smtp.DialStartTLS(d.Addrs["submission"], testenv.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(plainAuth(alice, alicePass)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail(alice, []string{bob, "carol@remote.test"}, bytes.NewReader(message(alice, bob, "offline", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	cb := login(t, d.Addrs["imaps"], bob, bobPass)
+	if _, got := fetchAll(t, cb, "INBOX"); len(got) != 1 {
+		t.Fatalf("bob's INBOX has %d messages, want 1", len(got))
+	}
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		out = mustSealpost(t, "", "queue", "list", "--data", data)
+		if strings.Contains(out, "carol@remote.test") && strings.Contains(out, "Cannot look up") {
+			break
+		}
+	}
+	if !strings.Contains(out, "carol@remote.test") || !strings.Contains(out, "Cannot look up the mail exchangers of remote.test") || !strings.Contains(out, "1 queued") {
+		t.Errorf("queue list, after a failed attempt:\n%s", out)
 	}
 }

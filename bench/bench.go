@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/sealpost/sealpost/errors"
@@ -42,6 +43,13 @@ type Options struct {
 	Insecure    bool          // skip certificate verification (self-signed test servers)
 	Timeout     time.Duration // overall bound on the run; 0 means DefaultTimeout
 	JSON        bool          // report as JSON instead of text
+	// Sources spreads connections over this many loopback source
+	// addresses (127.0.0.1, 127.0.0.2, ...), round robin, so that a run of
+	// thousands of connections stays within a server's per-address limit
+	// as that many clients would. 0 or 1: the system's choice.
+	Sources int
+
+	next *atomic.Uint64 // counts connections, for Sources; set by check
 }
 
 // check validates o and fills in defaults.
@@ -55,6 +63,10 @@ func (o *Options) check(op string) error {
 	if o.TLS && o.StartTLS {
 		return errors.E(op, errors.Invalid, errors.Str("--tls and --starttls are exclusive"))
 	}
+	if o.Sources < 0 || o.Sources > 1<<16 {
+		return errors.E(op, errors.Invalid, errors.Str("--sources must be between 0 and 65536"))
+	}
+	o.next = new(atomic.Uint64)
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
@@ -85,6 +97,10 @@ func (o *Options) tlsConfig() *tls.Config {
 // reading or writing it; the returned stop function undoes that hook.
 func (o *Options) dial(ctx context.Context, nextProto string) (net.Conn, func() bool, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
+	if o.Sources > 1 {
+		n := o.next.Add(1)%uint64(o.Sources) + 1
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(n>>16), byte(n>>8), byte(n))}
+	}
 	raw, err := d.DialContext(ctx, "tcp", o.Addr)
 	if err != nil {
 		return nil, nil, err

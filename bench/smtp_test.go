@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"maps"
+	"net"
 	"net/mail"
 	"strings"
 	"sync"
@@ -30,11 +32,14 @@ type countingBackend struct {
 	markers  map[string]bool
 	rcpts    map[string]int
 	authed   int
+	sources  map[string]bool // the clients' addresses
 }
 
 func (b *countingBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	b.mu.Lock()
 	b.conns[c] = true // STARTTLS starts a new session on the same connection
+	host, _, _ := net.SplitHostPort(c.Conn().RemoteAddr().String())
+	b.sources[host] = true
 	b.mu.Unlock()
 	return &countingSession{b: b}, nil
 }
@@ -109,6 +114,7 @@ func startSMTP(t *testing.T, be *countingBackend, tlsConfig *tls.Config) string 
 	be.markers = map[string]bool{}
 	be.rcpts = map[string]int{}
 	be.conns = map[*smtp.Conn]bool{}
+	be.sources = map[string]bool{}
 	srv := smtp.NewServer(be)
 	srv.Domain = "mx.test"
 	srv.TLSConfig = tlsConfig
@@ -252,5 +258,21 @@ func TestSMTPOptionsInvalid(t *testing.T) {
 				t.Errorf("RunSMTP = %v, want an Invalid error", err)
 			}
 		})
+	}
+}
+
+// TestRunSMTPSources: --sources spreads the connections over that many
+// loopback addresses.
+func TestRunSMTPSources(t *testing.T) {
+	be := &countingBackend{}
+	addr := startSMTP(t, be, nil)
+	o := SMTPOptions{Options: Options{Addr: addr, Concurrency: 6, Messages: 12, Size: 1000, Sources: 3, Timeout: time.Minute}, To: "bob@example.org"}
+	var out bytes.Buffer
+	if _, err := RunSMTP(context.Background(), o, &out); err != nil {
+		t.Fatalf("RunSMTP: %v\n%s", err, out.String())
+	}
+	want := map[string]bool{"127.0.0.1": true, "127.0.0.2": true, "127.0.0.3": true}
+	if !maps.Equal(be.sources, want) {
+		t.Errorf("connections came from %v, want %v", be.sources, want)
 	}
 }

@@ -70,14 +70,6 @@ type TLS struct {
 	SelfSigned bool   `toml:"self_signed"`
 }
 
-// Limits bounds what clients may send.
-type Limits struct {
-	// MaxMessageSize in bytes (SMTP SIZE, IMAP APPENDLIMIT). Default 64 MiB.
-	MaxMessageSize int64 `toml:"max_message_size"`
-	// MaxRecipients per SMTP transaction. Default 100.
-	MaxRecipients int `toml:"max_recipients"`
-}
-
 // Argon2 sets the Argon2id parameters for new passwords. The defaults
 // (3 passes, 64 MiB, 2 lanes) follow RFC 9106 section 4's second
 // recommendation, sized for 2 cores; see docs/SECURITY.md.
@@ -194,7 +186,7 @@ func Default() Config {
 	return Config{
 		Hostname: "localhost",
 		DataDir:  "sealpost-data",
-		Limits:   Limits{MaxMessageSize: 64 << 20, MaxRecipients: 100},
+		Limits:   DefaultLimits,
 		Argon2:   Argon2(pwhash.DefaultParams),
 		Log:      Log{Level: "info", Format: "text"},
 		DNS:      DefaultDNS,
@@ -283,12 +275,7 @@ func (c *Config) Validate() error {
 			bad("tls: %v", err)
 		}
 	}
-	if c.Limits.MaxMessageSize < 1024 || c.Limits.MaxMessageSize > 1<<30 {
-		bad("limits.max_message_size: %d is outside 1 KiB to 1 GiB", c.Limits.MaxMessageSize)
-	}
-	if c.Limits.MaxRecipients < 1 || c.Limits.MaxRecipients > 10000 {
-		bad("limits.max_recipients: %d is outside 1 to 10000", c.Limits.MaxRecipients)
-	}
+	c.Limits.validate(bad)
 	if err := c.Argon2.Params().Validate(); err != nil {
 		bad("argon2: %v", err)
 	}

@@ -20,13 +20,13 @@ import (
 	"github.com/sealpost/sealpost/internal/testenv"
 )
 
-// outboundConfig writes a one-region configuration whose DNS is the test's
-// server and whose queue retries after a second, and hosts sender.test with
-// alice in it. It returns the configuration file.
-func outboundConfig(t *testing.T, dir, dnsAddr string) string {
+// serveConfig writes a one-region configuration for `sealpost serve`,
+// every listener on 127.0.0.1 (the web app included), plus the TOML extra,
+// hosting sender.test with alice in it. It returns the file's path.
+func serveConfig(t *testing.T, dir, extra string) string {
 	t.Helper()
 	conf := filepath.Join(dir, "sealpost.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`hostname = "mail.sender.test"
+	os.WriteFile(conf, []byte(`hostname = "mail.sender.test"
 data_dir = "data"
 [[region]]
 id = "eu"
@@ -35,11 +35,29 @@ country = "DE"
 zones = ["EU"]
 [listen]
 smtp = "127.0.0.1:0"
+submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
+imap = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
+[legal]
+web = "127.0.0.1:0"
 [tls]
 self_signed = true
-[dns]
+[argon2]
+time = 1
+memory_kib = 1024
+threads = 1
+`+extra), 0o600)
+	mustSealpost(t, "", "domain", "add", "sender.test", "--config", conf)
+	mustSealpost(t, alicePass+"\n", "account", "add", "alice@sender.test", "--config", conf)
+	return conf
+}
+
+// outboundConfig is serveConfig with the test's DNS server and a queue
+// that retries after a second.
+func outboundConfig(t *testing.T, dir, dnsAddr string) string {
+	t.Helper()
+	return serveConfig(t, dir, fmt.Sprintf(`[dns]
 servers = [%q]
 timeout = "2s"
 [outbound]
@@ -48,14 +66,7 @@ max_backoff = "2s"
 concurrency = 8
 per_domain = 8
 per_connection = 50
-[argon2]
-time = 1
-memory_kib = 1024
-threads = 1
-`, dnsAddr)), 0o600)
-	mustSealpost(t, "", "domain", "add", "sender.test", "--config", conf)
-	mustSealpost(t, alicePass+"\n", "account", "add", "alice@sender.test", "--config", conf)
-	return conf
+`, dnsAddr))
 }
 
 var messageID = regexp.MustCompile(`(?m)^Message-ID: <([^>]+)>`)

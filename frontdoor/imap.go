@@ -11,6 +11,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/cluster"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/netlimit"
 )
 
 // Limits of the IMAP front door before the hand-over.
@@ -366,6 +367,7 @@ func (ic *imapClient) auth(tag, authz, user, pass string) (bool, error) {
 			return true, nil
 		}
 		log.Info("authenticated; session handed over")
+		netlimit.Promote(ic.c)
 		s.splice(ic.c, ic.br, b, rr.br)
 		log.Debug("session ended")
 		return true, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/cluster"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/netlimit"
 )
 
 // Limits of the submission front door before the hand-over.
@@ -317,6 +318,7 @@ func (sc *smtpClient) login(authz, user, pass string) bool {
 			return false
 		}
 		log.Info("authenticated; session handed over")
+		netlimit.Promote(sc.c)
 		s.splice(sc.c, sc.br, b, rr.br)
 		log.Debug("session ended")
 		return false

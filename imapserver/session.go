@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/netlimit"
 	"github.com/sealpost/sealpost/postbox"
 )
 
@@ -73,6 +74,7 @@ func (s *session) Login(username, password string) error {
 		return s.fail("login", err, false)
 	}
 	s.ps = ps
+	netlimit.Promote(s.conn.NetConn()) // out of the listener's unauthenticated bounds
 	s.log = s.log.With("account", ps.Account().ID)
 	s.log.Debug("logged in")
 	return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/dkimsign"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
+	"github.com/sealpost/sealpost/internal/netlimit"
 	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
@@ -192,7 +193,7 @@ func (s *Server) Start() error {
 	l := s.cfg.Listen
 	type spec struct {
 		name, addr string
-		implicit   bool
+		implicit   bool // TLS from the first byte, here (else the server does it, if at all)
 		serve      func(net.Listener) error
 		close      func() error
 	}
@@ -282,7 +283,10 @@ func (s *Server) Start() error {
 			return errors.E("server.Start", errors.Invalid, err)
 		}
 		app.EnableMTASTS(s.Router, policy)
-		srv := &http.Server{Handler: app, ReadHeaderTimeout: 30 * time.Second}
+		// Every phase of a request is bounded (a slow body, an idle
+		// keep-alive); the app's pages and bodies are small.
+		srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 		// Officers' and owners' passwords cross this listener: plain HTTP
 		// only on loopback (the demo), TLS with the server's certificate
 		// anywhere else.
@@ -297,15 +301,18 @@ func (s *Server) Start() error {
 		return err
 	}
 
+	pool := s.connectionPool()
 	for _, sp := range specs {
 		ln, err := net.Listen("tcp", sp.addr)
 		if err != nil {
 			s.closeLocked()
 			return errors.E("server.Start", errors.Unavailable, err)
 		}
+		o := s.listenerLimits(sp.name, pool)
 		if sp.implicit {
-			ln = tls.NewListener(ln, s.tls)
+			o.TLS = s.tls
 		}
+		ln = netlimit.Wrap(ln, o)
 		s.listeners = append(s.listeners, &listener{sp.name, ln})
 		s.closers = append(s.closers, sp.close)
 		s.wg.Add(1)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/netlimit"
 )
 
 // maxAuthFailures is how many failed AUTH attempts a connection gets before
@@ -61,6 +62,7 @@ func (ss *submissionSession) authenticate(username, password string) (err error)
 	switch {
 	case err == nil:
 		ss.acct = &acct
+		netlimit.Promote(ss.conn.Conn()) // out of the listener's unauthenticated bounds
 		ss.s.log.Info("authenticated", "remote", ss.ip)
 		ss.s.log.Debug("authenticated user", "remote", ss.ip, "user", acct.Address)
 		return nil

@@ -101,6 +101,7 @@ func benchFlags(cmd *cobra.Command, o *bench.Options, defaultSize int) {
 	f.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification (self-signed test servers)")
 	f.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "stop and report after this long")
 	f.BoolVar(&o.JSON, "json", false, "report as JSON")
+	f.IntVar(&o.Sources, "sources", 0, "spread connections over this many loopback source addresses, 127.0.0.1 up (a server's per-address limits)")
 	cmd.MarkFlagRequired("addr")
 }
 

@@ -97,12 +97,21 @@ func SenderDNS(t testing.TB) *DNS {
 // end of the test.
 func Start(t testing.TB, logFile string, args ...string) *Demo {
 	t.Helper()
+	return StartWith(t, logFile, nil, args...)
+}
+
+// StartWith is Start with the binary run through wrap, a command and its
+// arguments to which the binary and args are appended (e.g. prlimit with
+// a descriptor limit).
+func StartWith(t testing.TB, logFile string, wrap []string, args ...string) *Demo {
+	t.Helper()
 	bin := BuildBinary(t)
 	lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
+	argv := append(append(append([]string(nil), wrap...), bin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = lf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // sealpost runs the binary with stdin and returns its output.
-func sealpost(t *testing.T, stdin string, args ...string) (string, error) {
+func sealpost(t testing.TB, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(testenv.BuildBinary(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -20,7 +20,7 @@ func sealpost(t *testing.T, stdin string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func mustSealpost(t *testing.T, stdin string, args ...string) string {
+func mustSealpost(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	out, err := sealpost(t, stdin, args...)
 	if err != nil {

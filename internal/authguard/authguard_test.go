@@ -140,9 +140,14 @@ func TestGuardPenalties(t *testing.T) {
 	if d := g.Delay(other, "bob@example.org"); d != 0 {
 		t.Errorf("a new address on another account waits %v", d)
 	}
-	// The owner, from home: no delay.
+	// The owner, from home: no delay; their login does not lift the
+	// account's penalty for others.
 	if d := g.Delay(owner, "alice@example.org"); d != 0 {
 		t.Errorf("the owner from a known address waits %v", d)
+	}
+	g.Check(ctx, Attempt{Source: owner, Account: "alice@example.org"}, succeed)
+	if d := g.Delay(other, "alice@example.org"); d != 8 {
+		t.Errorf("after the owner's login a new address waits %v, want 8ns", d)
 	}
 	// An unknown account is counted as a known one is.
 	for range 8 {

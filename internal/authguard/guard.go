@@ -61,6 +61,7 @@ type record struct {
 	failures int
 	last     time.Time                  // of the last failure
 	logged   time.Time                  // of the last throttling log line
+	unlogged int                        // delays since
 	known    map[netip.Prefix]time.Time // accounts: sources that logged in, and when
 }
 
@@ -189,7 +190,7 @@ func (g *Guard) failed(src netip.Prefix, acct string) int {
 	return rs.failures
 }
 
-// succeeded forgets src's failures and acct's, and makes src known to acct.
+// succeeded forgets src's failures and makes src known to acct.
 func (g *Guard) succeeded(src netip.Prefix, acct string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -197,8 +198,9 @@ func (g *Guard) succeeded(src netip.Prefix, acct string) {
 	if r := g.sources[src]; r != nil {
 		r.failures = 0
 	}
+	// The account's failures stay: they were someone else's, perhaps,
+	// and the owner's addresses are exempt from them anyway.
 	r := entry(g, g.accounts, acct, now)
-	r.failures = 0
 	if r.known == nil {
 		r.known = make(map[netip.Prefix]time.Time)
 	}
@@ -241,16 +243,19 @@ func entry[K comparable](g *Guard, m map[K]*record, k K, now time.Time) *record 
 	return r
 }
 
-// logOnce logs msg at most once a minute per record (source or account).
+// logOnce logs msg at most once a minute per record (source or account),
+// with the number of delays it stands for.
 func (g *Guard) logOnce(r *record, msg string, args ...any) {
 	g.mu.Lock()
 	now := g.o.Now()
+	r.unlogged++
+	n := r.unlogged
 	ok := now.Sub(r.logged) >= time.Minute
 	if ok {
-		r.logged = now
+		r.logged, r.unlogged = now, 0
 	}
 	g.mu.Unlock()
 	if ok {
-		g.o.Log.Warn(msg, args...)
+		g.o.Log.Warn(msg, append(args, "delays", n)...)
 	}
 }

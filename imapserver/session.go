@@ -289,4 +289,7 @@ func (s *session) fail(op string, err error, target bool) error {
 // mailbox; go-imap's state machine prevents it, this is defense in depth.
 var noSelected = &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "No mailbox selected"}
 
+// errClosing ends a command cut short because the server is shutting down.
+var errClosing = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server shutting down"}
+
 var readOnlyErr = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}

@@ -3,12 +3,14 @@ package imapserver
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -48,10 +50,49 @@ func (p *panicCatcher) take() []string {
 }
 
 // FuzzIMAPSession sends arbitrary bytes after a successful login (and
-// SELECT INBOX) and checks that the server neither panics nor hangs: after
-// the client half-closes, the server must end the connection promptly,
-// and it must still serve a new connection.
+// SELECT INBOX) and checks that the server neither panics nor hangs nor
+// answers [SERVERBUG] (what a client sends is never the server's bug):
+// after the client half-closes, the server must end the connection
+// promptly, and it must still serve a new connection.
 func FuzzIMAPSession(f *testing.F) {
+	fuzzSession(f, true)
+}
+
+// FuzzIMAPPreLogin is FuzzIMAPSession before login, where go-imap's limits
+// on literals and its cross-protocol defence (one unknown command ends the
+// connection) apply.
+func FuzzIMAPPreLogin(f *testing.F) {
+	f.Add([]byte("a LOGIN {5000}\r\n"))
+	f.Add([]byte("a LOGIN {5000+}\r\n" + strings.Repeat("a", 5000) + " x\r\nb NOOP\r\n"))
+	f.Add([]byte("a AUTHENTICATE PLAIN {5+}\r\nabcde\r\n"))
+	f.Add([]byte("a AUTHENTICATE PLAIN\r\n" + strings.Repeat("A", 5000) + "\r\n"))
+	f.Add([]byte("a CAPABILITY\r\nb STARTTLS\r\nc LOGIN \"a\x00\" b\r\n"))
+	f.Add([]byte("a LOGIN alice@example.org \"correct horse battery\"\r\nb CREATE \"&Jjo\"\r\nc LIST \"\" \"*%*%*%*%*%*%*%z\"\r\n"))
+	fuzzSession(f, false)
+}
+
+// serverBugWatch scans the server's output for a tagged [SERVERBUG].
+type serverBugWatch struct {
+	line []byte
+	bugs []string
+}
+
+func (w *serverBugWatch) Write(b []byte) (int, error) {
+	for _, c := range b {
+		if len(w.line) < 256 {
+			w.line = append(w.line, c)
+		}
+		if c == '\n' {
+			if l := string(w.line); strings.Contains(l, " NO [SERVERBUG]") && !strings.HasPrefix(l, "* ") {
+				w.bugs = append(w.bugs, l)
+			}
+			w.line = w.line[:0]
+		}
+	}
+	return len(b), nil
+}
+
+func fuzzSession(f *testing.F, login bool) {
 	catcher := &panicCatcher{}
 	e := newEnvOpts(f, Options{InsecureAuth: true, Logger: slog.New(catcher)})
 	e.deliver(simpleMsg)
@@ -84,9 +125,11 @@ func FuzzIMAPSession(f *testing.F) {
 			}
 		}
 		br.ReadString('\n') // greeting
-		fmt.Fprintf(conn, "L LOGIN %s %q\r\nS SELECT INBOX\r\n", alice, password)
-		readTagged("L")
-		readTagged("S")
+		if login {
+			fmt.Fprintf(conn, "L LOGIN %s %q\r\nS SELECT INBOX\r\n", alice, password)
+			readTagged("L")
+			readTagged("S")
+		}
 
 		go func() {
 			conn.Write(data)
@@ -94,11 +137,16 @@ func FuzzIMAPSession(f *testing.F) {
 		}()
 		// The server must close the connection once it has read all.
 		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.Copy(io.Discard, br); err != nil {
+		var watch serverBugWatch
+		// A reset is an end too: the server closed with input unread.
+		if _, err := io.Copy(&watch, br); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("server did not end the connection: %v", err)
 		}
 		if p := catcher.take(); len(p) > 0 {
 			t.Fatalf("panic: %s", p)
+		}
+		if len(watch.bugs) > 0 {
+			t.Fatalf("[SERVERBUG] for client input: %q", watch.bugs)
 		}
 		// Still alive.
 		c2, err := net.DialTimeout("tcp", e.plainAddr, 5*time.Second)

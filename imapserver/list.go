@@ -29,27 +29,23 @@ func (s *session) List(w *goimap.ListWriter, ref string, patterns []string, opti
 		// LIST "" "": the hierarchy delimiter and the root.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
 	}
+	// Our matcher, not go-imap's MatchList (match.go): linear in the
+	// name for any pattern, and the patterns' size is bounded here.
+	m, err := newListMatcher(canonName(ref), patterns)
+	if err != nil {
+		return err
+	}
 	mailboxes, err := s.ps.Mailboxes(s.ctx)
 	if err != nil {
 		return s.fail("list", err, false)
 	}
 	nodes := hierarchy(mailboxes)
 
-	ref = canonName(ref)
-	for i, p := range patterns {
-		patterns[i] = canonName(p)
-	}
-	match := func(name string) bool {
-		for _, p := range patterns {
-			if goimap.MatchList(name, delim, ref, p) {
-				return true
-			}
-		}
-		return false
-	}
-
 	for _, n := range nodes {
-		if !match(n.name) {
+		if s.ctx.Err() != nil { // the connection or the server is closing
+			return errClosing
+		}
+		if !m.match(n.name) {
 			continue
 		}
 		data := &imap.ListData{Delim: delim, Mailbox: n.name}

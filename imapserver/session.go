@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -64,7 +65,7 @@ func (s *session) Login(username, password string) error {
 	ps, err := s.srv.svc.Login(ctx, username, password)
 	if errors.Is(errors.Permission, err) {
 		s.failures++
-		s.log.Info("login failed", "user", username, "failures", s.failures)
+		s.log.Info("login failed", "user", logName(username), "failures", s.failures)
 		if s.failures >= s.srv.opts.MaxLoginFailures {
 			// Say BYE after the tagged NO, which go-imap writes as
 			// soon as Login returns; Bye then waits for the encoder.
@@ -80,6 +81,14 @@ func (s *session) Login(username, password string) error {
 	s.log = s.log.With("account", ps.Account().ID)
 	s.log.Debug("logged in")
 	return nil
+}
+
+// logName bounds what a client's name may add to a log line.
+func logName(name string) string {
+	if len(name) > 254 { // RFC 5321 4.5.3.1.3: the longest path
+		return name[:254] + "..."
+	}
+	return name
 }
 
 // Unauthenticate (RFC 8437) forgets the keys and returns to the
@@ -279,6 +288,14 @@ func (s *session) fail(op string, err error, target bool) error {
 	default:
 		resp.Code, resp.Text = imap.ResponseCodeServerBug, "Internal error"
 		level = slog.LevelError
+		if errors.IsErr(err, syscall.ENOSPC) || errors.IsErr(err, syscall.EDQUOT) {
+			// A full disk is the server's transient condition, not a
+			// bug, and not the user's quota ([OVERQUOTA]): RFC 5530's
+			// UNAVAILABLE ("temporary failure because a subsystem is
+			// down") tells the client to try again later, as SMTP's
+			// 451 does; [LIMIT] would say retrying cannot help.
+			resp.Code, resp.Text = imap.ResponseCodeUnavailable, "Server storage is full, try again later"
+		}
 	}
 	if s.ctx.Err() != nil {
 		level = slog.LevelDebug // the connection is gone
@@ -290,5 +307,8 @@ func (s *session) fail(op string, err error, target bool) error {
 // noSelected is returned when a selected-state method runs without a
 // mailbox; go-imap's state machine prevents it, this is defense in depth.
 var noSelected = &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "No mailbox selected"}
+
+// errClosing ends a command cut short because the server is shutting down.
+var errClosing = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server shutting down"}
 
 var readOnlyErr = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only"}

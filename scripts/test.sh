@@ -69,6 +69,6 @@ go vet ./...
 go test $race -count=1 -timeout 20m ./...
 # The in-tree forks (third_party/, each its own module): their own tests
 # and the fuzz seeds that hold our patches to upstream's behaviour.
-for fork in third_party/go-smtp third_party/go-msgauth; do
+for fork in third_party/go-smtp third_party/go-msgauth third_party/go-imap; do
   (cd "$fork" && go test -count=1 ./...)
 done

@@ -33,6 +33,7 @@ type session struct {
 	owner   string // the owner's normalized address
 	csrf    string
 	expires time.Time
+	seq     uint64 // the order of sign-ins
 }
 
 // maxSessionsPerUser bounds the sessions one officer or owner holds at
@@ -47,6 +48,7 @@ type sessions struct {
 	m   map[string]*session
 	ttl time.Duration
 	now func() time.Time
+	seq uint64 // sessions started
 }
 
 func newSessions(ttl time.Duration, now func() time.Time) *sessions {
@@ -78,7 +80,7 @@ func (ss *sessions) start(who session) (id string, s *session) {
 	for len(mine) >= maxSessionsPerUser {
 		oldest := 0
 		for i, k := range mine {
-			if ss.m[k].expires.Before(ss.m[mine[oldest]].expires) {
+			if ss.m[k].seq < ss.m[mine[oldest]].seq {
 				oldest = i
 			}
 		}
@@ -86,7 +88,8 @@ func (ss *sessions) start(who session) (id string, s *session) {
 		mine = append(mine[:oldest], mine[oldest+1:]...)
 	}
 	id = token()
-	s = &session{officer: who.officer, owner: who.owner, csrf: token(), expires: now.Add(ss.ttl)}
+	ss.seq++
+	s = &session{officer: who.officer, owner: who.owner, csrf: token(), expires: now.Add(ss.ttl), seq: ss.seq}
 	ss.m[id] = s
 	return id, s
 }

@@ -65,6 +65,15 @@ func (mail) Authenticate(_ context.Context, addr, pass string) error {
 
 func newApp(t *testing.T) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(web.New(newGateway(t), nil))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newGateway is a real gateway over a real store with two officers,
+// officer-a and officer-b (passwords officer-a-pass-123, ...).
+func newGateway(t *testing.T) *gateway.Gateway {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "docs"), store.WithArgon2(pwhash.TestParams))
 	if err != nil {
@@ -77,11 +86,8 @@ func newApp(t *testing.T) *httptest.Server {
 		}
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	gw := gateway.New(gateway.Options{Store: st, Mail: mail{}, Signer: key,
+	return gateway.New(gateway.Options{Store: st, Mail: mail{}, Signer: key,
 		Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }})
-	srv := httptest.NewServer(web.New(gw, nil))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func demandFile(t *testing.T, name string) string {

@@ -38,7 +38,8 @@ const (
 type recorder struct {
 	mu       sync.Mutex
 	attempts []web.Attempt
-	ran      int // checks run
+	ran      int           // checks run
+	kinds    []errors.Kind // of what each check returned
 	decide   func(web.Attempt) error
 }
 
@@ -52,10 +53,12 @@ func (r *recorder) Check(ctx context.Context, a web.Attempt, check func(context.
 			return err
 		}
 	}
+	err := check(ctx)
 	r.mu.Lock()
 	r.ran++
+	r.kinds = append(r.kinds, errors.KindOf(err))
 	r.mu.Unlock()
-	return check(ctx)
+	return err
 }
 
 // refuse makes r refuse every attempt with err (nil: run them all).
@@ -71,8 +74,15 @@ func (r *recorder) take() ([]web.Attempt, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a, n := r.attempts, r.ran
-	r.attempts, r.ran = nil, 0
+	r.attempts, r.ran, r.kinds = nil, 0, nil
 	return a, n
+}
+
+// failures returns the kinds of the checks' errors since the last take.
+func (r *recorder) failures() []errors.Kind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.kinds)
 }
 
 var _ web.Throttle = (*recorder)(nil)
@@ -648,6 +658,7 @@ func TestUnknownAccountSameAsWrongPassword(t *testing.T) {
 		}},
 	} {
 		th.refuse(nil)
+		th.take()
 		wrong := dump(tc.try(tc.known, "wrong-password"))
 		if !strings.HasPrefix(wrong, "401 ") {
 			t.Errorf("%s, wrong password: %s", tc.name, wrong)
@@ -657,6 +668,11 @@ func TestUnknownAccountSameAsWrongPassword(t *testing.T) {
 		}
 		if got := dump(tc.try(tc.unknown, "wrong-password")); got != wrong {
 			t.Errorf("%s: an unknown account is answered\n%s\nand a wrong password\n%s", tc.name, got, wrong)
+		}
+		// The throttle sees both as the same failure, whatever the
+		// store said.
+		if k := th.failures(); !slices.Equal(k, []errors.Kind{errors.Permission, errors.Permission}) {
+			t.Errorf("%s: the throttle saw failures of kinds %v, want Permission twice", tc.name, k)
 		}
 		if got := dump(tc.try(tc.unknown, tc.pass)); got != wrong {
 			t.Errorf("%s: an unknown account with another's password is answered\n%s\nand a wrong password\n%s", tc.name, got, wrong)

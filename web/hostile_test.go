@@ -683,11 +683,17 @@ func TestUnknownAccountSameAsWrongPassword(t *testing.T) {
 		}
 	}
 	// A move refused by the throttle "as a wrong password" reads as one.
-	c := f.client(t)
-	_, body = f.login(t, c, alice, alicePass)
-	tok := csrfOf(t, body)
 	th.refuse(nil)
+	c := f.client(t)
+	if resp, _ := f.login(t, c, alice, alicePass); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	_, body = get(t, c, f.srv.URL+"/me")
+	tok := csrfOf(t, body)
 	wrong := dump(postForm(t, c, f.srv.URL+"/me/move", url.Values{"csrf": {tok}, "region": {"de"}, "password": {"wrong"}}, nil))
+	if !strings.Contains(wrong, "Check your password") {
+		t.Errorf("move with a wrong password:\n%s", wrong)
+	}
 	th.refuse(refuse)
 	if got := dump(postForm(t, c, f.srv.URL+"/me/move", url.Values{"csrf": {tok}, "region": {"de"}, "password": {alicePass}}, nil)); got != wrong || !strings.HasPrefix(got, "403 ") {
 		t.Errorf("move refused by the throttle:\n%s\nwith a wrong password:\n%s", got, wrong)

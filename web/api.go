@@ -13,7 +13,9 @@
 // only legal officers act on demands. The API takes an officer's name and
 // password by HTTP Basic authentication on every request; the console logs
 // in once and keeps a session cookie (HttpOnly, SameSite=Strict, with a
-// CSRF token in every form).
+// CSRF token in every form; session.go). Every password check, of either,
+// runs through the server's login throttle (throttle.go); what the app
+// does against hostile clients is in docs/SECURITY.md.
 package web
 
 import (

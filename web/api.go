@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/legal"
 	"github.com/sealpost/sealpost/legal/demand"
@@ -90,7 +91,7 @@ func (s *Server) routesAPI() {
 			return
 		}
 		var ns []store.Notice
-		err := s.checkPassword(r, LoginOwnerAPI, addr, func(ctx context.Context) error {
+		err := s.checkPassword(r, LoginOwnerAPI, sealpost.NormalizeAddress(addr), func(ctx context.Context) error {
 			var err error
 			ns, err = s.gw.MyNotices(ctx, addr, pass)
 			return err

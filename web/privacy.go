@@ -326,24 +326,31 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.showMe(w, r, sess, http.StatusBadRequest, "Choose one of the regions listed.", "")
 		return
 	}
-	// Move checks the password again: through the throttle, as a
-	// sign-in (a stolen session must not become a way to guess it).
-	ran := false // Move ran: the throttle did not refuse
+	// The password, asked again, is checked through the throttle as at
+	// sign-in (a stolen session must not become a way to guess it), and
+	// only then is the move, which may take long, made (Move checks it
+	// once more itself).
+	const wrong = "Your mailbox could not be moved. Check your password and try again."
+	pass := r.PostForm.Get("password")
 	err = s.checkPassword(r, LoginOwnerMove, sess.owner, func(ctx context.Context) error {
-		ran = true
-		return s.owners.Move(ctx, sess.owner, r.PostForm.Get("password"), to)
+		return s.owners.Authenticate(ctx, sess.owner, pass)
 	})
 	if err != nil {
-		code, msg := http.StatusInternalServerError, "Your mailbox could not be moved. Check your password and try again."
-		switch kind := errors.KindOf(err); {
-		case kind == errors.Permission:
-			// A wrong password, or the throttle's refusal as one.
+		code, msg := s.refused(w, err, LoginOwnerMove, wrong)
+		if code == http.StatusUnauthorized {
+			code = http.StatusForbidden // signed in, but not this
+		}
+		s.showMe(w, r, sess, code, msg, "")
+		return
+	}
+	if err := s.owners.Move(ctx, sess.owner, pass, to); err != nil {
+		code, msg := http.StatusInternalServerError, wrong
+		switch errors.KindOf(err) {
+		case errors.Permission:
 			code = http.StatusForbidden
-		case !ran:
-			code, msg = s.refused(w, err, LoginOwnerMove, msg)
-		case kind == errors.Unavailable:
+		case errors.Unavailable:
 			code, msg = http.StatusServiceUnavailable, lastCause(err)
-		case kind == errors.Invalid:
+		case errors.Invalid:
 			code, msg = http.StatusBadRequest, lastCause(err)
 		default:
 			s.log.Error("web move", "to", to, "err", err)

@@ -38,11 +38,11 @@ type Attempt struct {
 	// Addr only if RemoteAddr is not an address and port (it always is
 	// for a request net/http serves from a TCP listener).
 	Source netip.Addr
-	// Account is the name or address given, as the app looks it up: an
-	// officer's name as typed (LoginConsole, LoginOfficerAPI), an address
-	// normalized by sealpost.NormalizeAddress (LoginOwner), an address as
-	// given (LoginOwnerAPI), the signed-in owner's address
-	// (LoginOwnerMove). It may name no account at all.
+	// Account is the name or address given: an officer's name exactly
+	// as typed, as the legal store looks it up (LoginConsole,
+	// LoginOfficerAPI); an address normalized by
+	// sealpost.NormalizeAddress (LoginOwner, LoginOwnerAPI), the signed-in
+	// owner's (LoginOwnerMove). It may name no account at all.
 	Account string
 }
 
@@ -57,14 +57,15 @@ type Attempt struct {
 // only after check has returned, check's effects visible to its caller.
 //
 // What check returns, and so what the Throttle sees:
-//   - nil: the password is right (and, where check does more than the
-//     check, as for a move, the rest was done too).
+//   - nil: the password is right. (check is the password check and
+//     little else: at most a read of what the request asked for, as the
+//     owner API's notices; never a long task such as a move.)
 //   - an error of kind errors.Permission: the password is wrong, or no
 //     such account exists. The two are never told apart, nor by time
 //     (the check behind does the same work for both): a failed attempt.
 //   - any other error (errors.Unavailable when the store or a region is
-//     down, errors.Invalid for a move the server refuses): not a failed
-//     attempt; the password may or may not have been right.
+//     down): not a failed attempt; the password may or may not have
+//     been right.
 //
 // What Check returns when it refuses without running check, and what the
 // app answers:

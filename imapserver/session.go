@@ -59,7 +59,9 @@ func (s *session) Login(username, password string) error {
 		s.conn.NetConn().Close()
 		return goimap.ErrAuthFailed
 	}
-	ps, err := s.srv.svc.Login(s.ctx, username, password)
+	ctx := sealpost.WithClient(s.ctx, sealpost.Client{
+		Source: netlimit.AddrOf(s.conn.NetConn().RemoteAddr()), Service: sealpost.ServiceIMAP})
+	ps, err := s.srv.svc.Login(ctx, username, password)
 	if errors.Is(errors.Permission, err) {
 		s.failures++
 		s.log.Info("login failed", "user", username, "failures", s.failures)

@@ -138,7 +138,7 @@ func (s *Service) storeRewrap(ctx context.Context, id sealpost.AccountID, verifi
 			return err
 		}
 	}
-	return s.store.SetPasswordVerifier(ctx, id, verifier)
+	return s.setVerifier(ctx, id, verifier)
 }
 
 // ResetResult reports what an administrator's password reset did.
@@ -196,7 +196,7 @@ func (s *Service) ResetPassword(ctx context.Context, addr, newPassword string) (
 	s.mu.Unlock()
 	s.forgetTarget(acct.Address)
 	res.RecoveryCode = gen.RecoveryCode
-	return res, s.store.SetPasswordVerifier(ctx, acct.ID, verifier)
+	return res, s.setVerifier(ctx, acct.ID, verifier)
 }
 
 func (s *Service) setVerifierOnly(ctx context.Context, acct sealpost.Account, password string) error {
@@ -204,7 +204,7 @@ func (s *Service) setVerifierOnly(ctx context.Context, acct sealpost.Account, pa
 	if err != nil {
 		return err
 	}
-	return s.store.SetPasswordVerifier(ctx, acct.ID, verifier)
+	return s.setVerifier(ctx, acct.ID, verifier)
 }
 
 // newVerifier makes a password verifier alone (own-key accounts hold no
@@ -300,6 +300,7 @@ func (s *Service) DeleteAccount(ctx context.Context, addr string) error {
 		return errors.E(op, err)
 	}
 	s.forgetTarget(acct.Address)
+	s.forgetUnlocked(acct.ID)
 	s.deleteBlobs(ctx, refs)
 	return nil
 }

@@ -11,6 +11,7 @@ package postbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"io"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/authguard"
 	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/seal"
@@ -40,9 +42,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
-	// MaxConcurrentLogins bounds concurrent Argon2id derivations, each of
-	// which takes Params.MemoryKiB of memory (0: 2).
+	// Logins is the fair queue that Argon2id derivations wait in, each
+	// taking Params.MemoryKiB of memory; one queue may serve every
+	// region's postbox. Nil: a queue of its own, MaxConcurrentLogins at
+	// once (0: 2). A login's place in it is its client's source address
+	// (sealpost.ClientFrom).
+	Logins              *authguard.Queue
 	MaxConcurrentLogins int
+	// AuthCacheTime is how long an account's unlocked keys outlive its
+	// last session (authcache.go); 0 wipes them when it closes.
+	AuthCacheTime time.Duration
 }
 
 var _ sealpost.Sealer = (*seal.Recipient)(nil)
@@ -54,17 +63,19 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 
-	logins     chan struct{} // semaphore bounding Argon2id runs
-	releasing  atomic.Bool   // a releaseKDFMemory is pending
-	lastDerive atomic.Int64  // unix nanoseconds of the last derivation
+	logins     *authguard.Queue
+	releasing  atomic.Bool  // a releaseKDFMemory is pending
+	lastDerive atomic.Int64 // unix nanoseconds of the last derivation
 
-	mu         sync.Mutex
-	live       map[sealpost.MailboxID]*Mailbox
-	recipients map[sealpost.KeyID]*seal.Recipient
-	unlocked   map[sealpost.AccountID]*unlockedAccount
-	targets    map[string]*target
-	domains    domainCache
-	loginKey   [32]byte // random, in memory only: keys passwordCheck
+	mu          sync.Mutex
+	live        map[sealpost.MailboxID]*Mailbox
+	recipients  map[sealpost.KeyID]*seal.Recipient
+	unlocked    map[sealpost.AccountID]*unlockedAccount
+	targets     map[string]*target
+	domains     domainCache
+	loginKey    [32]byte // random, in memory only: salts passwordCheck
+	cachedCount int      // unlocked accounts with no session open
+	nobody      nobody
 
 	sk        *sessionKeyWriter
 	onEnqueue atomic.Pointer[func()]
@@ -81,8 +92,8 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.MaxConcurrentLogins <= 0 {
-		opts.MaxConcurrentLogins = 2
+	if opts.Logins == nil {
+		opts.Logins = authguard.NewQueue(authguard.QueueOptions{Concurrency: cmp.Or(opts.MaxConcurrentLogins, 2)})
 	}
 	if opts.Params == (pwhash.Params{}) {
 		opts.Params = pwhash.DefaultParams
@@ -92,7 +103,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		blobs:      blobs,
 		opts:       opts,
 		log:        opts.Logger,
-		logins:     make(chan struct{}, opts.MaxConcurrentLogins),
+		logins:     opts.Logins,
 		live:       make(map[sealpost.MailboxID]*Mailbox),
 		recipients: make(map[sealpost.KeyID]*seal.Recipient),
 		unlocked:   make(map[sealpost.AccountID]*unlockedAccount),
@@ -106,6 +117,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 // Close stops background work, flushing cached session keys.
 func (s *Service) Close() error {
 	s.sk.close()
+	s.wipeCache()
 	return nil
 }
 
@@ -126,19 +138,15 @@ func (s *Service) LookupAccount(ctx context.Context, addr string) (sealpost.Acco
 	return s.store.Account(ctx, sealpost.NormalizeAddress(addr))
 }
 
-// derive runs f, which performs an Argon2id derivation, under the login
-// semaphore so that concurrent logins cannot exhaust memory.
+// derive runs f, which performs an Argon2id derivation, in its turn in
+// the login queue, so that concurrent logins cannot exhaust memory and a
+// flood from one address does not hold up others. It fails with
+// errors.Unavailable if the queue refuses it or ctx ends first.
 func (s *Service) derive(ctx context.Context, f func() error) error {
-	select {
-	case s.logins <- struct{}{}:
-	case <-ctx.Done():
-		return errors.E("postbox.derive", errors.Unavailable, ctx.Err())
-	}
-	defer func() {
-		<-s.logins
-		s.releaseKDFMemory()
-	}()
-	return f()
+	return s.logins.Do(ctx, sealpost.ClientFrom(ctx).Source, func() error {
+		defer s.releaseKDFMemory()
+		return f()
+	})
 }
 
 // releaseKDFMemory returns the Argon2id work areas (Params.MemoryKiB each)
@@ -156,7 +164,7 @@ func (s *Service) releaseKDFMemory() {
 		defer s.releasing.Store(false)
 		for {
 			quiet := time.Since(time.Unix(0, s.lastDerive.Load()))
-			if quiet >= kdfQuiet && len(s.logins) == 0 {
+			if quiet >= kdfQuiet && s.logins.Busy() == 0 {
 				debug.FreeOSMemory()
 				return
 			}
@@ -168,15 +176,23 @@ func (s *Service) releaseKDFMemory() {
 const kdfQuiet = time.Second
 
 // Authenticate checks an address and password without unlocking any key, as
-// SMTP submission needs. A wrong address and a wrong password give the same
-// Permission error.
+// SMTP submission needs: against the authentication cache if the account
+// is there, else with the full derivation. A wrong address and a wrong
+// password give the same Permission error, after the same work.
 func (s *Service) Authenticate(ctx context.Context, addr, password string) (sealpost.Account, error) {
 	const op = "postbox.Authenticate"
 	acct, err := s.LookupAccount(ctx, addr)
 	if errors.Is(errors.NotExist, err) {
-		return sealpost.Account{}, errors.E(op, errors.Permission)
+		return sealpost.Account{}, errors.E(op, s.CheckNobody(ctx, password))
 	} else if err != nil {
 		return sealpost.Account{}, errors.E(op, err)
+	}
+	check := s.passwordCheck(acct, password)
+	s.mu.Lock()
+	ua := s.cachedLocked(acct, check, false)
+	s.mu.Unlock()
+	if ua != nil {
+		return acct, nil
 	}
 	var secret *seal.Secret
 	err = s.derive(ctx, func() error {
@@ -184,7 +200,9 @@ func (s *Service) Authenticate(ctx context.Context, addr, password string) (seal
 		secret, err = seal.CheckPassword(acct.PasswordVerifier, password)
 		return err
 	})
-	if err != nil {
+	if errors.Is(errors.Unavailable, err) {
+		return sealpost.Account{}, errors.E(op, err)
+	} else if err != nil {
 		return sealpost.Account{}, errors.E(op, errors.Permission, err)
 	}
 	secret.Wipe()

@@ -1,11 +1,7 @@
 package postbox
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -26,40 +22,19 @@ type Session struct {
 	keys map[sealpost.KeyID]*seal.Unlocked // ua.keys, read-only
 }
 
-// unlockedAccount holds an account's unlocked keys while at least one of
-// its sessions is open, so that a client's parallel connections (a mail
-// client opens several) share one Argon2id derivation and one copy of the
-// keys, as Dovecot's auth cache does. A further login is checked against an
-// HMAC of the password under a key that exists only in this process's
-// memory; a mismatch falls back to the full derivation. The keys are wiped
-// when the last session closes.
-type unlockedAccount struct {
-	refs     int // guarded by Service.mu
-	verifier []byte
-	check    []byte
-	keys     map[sealpost.KeyID]*seal.Unlocked
-}
-
-func (s *Service) passwordCheck(acct sealpost.Account, password string) []byte {
-	mac := hmac.New(sha256.New, s.loginKey[:])
-	fmt.Fprintf(mac, "%d\x00%s", acct.ID, password)
-	return mac.Sum(nil)
-}
-
 // Login checks the password and unlocks every key generation it opens. A
 // wrong address and a wrong password give the same Permission error.
 func (s *Service) Login(ctx context.Context, addr, password string) (*Session, error) {
 	const op = "postbox.Login"
 	acct, err := s.LookupAccount(ctx, addr)
 	if errors.Is(errors.NotExist, err) {
-		return nil, errors.E(op, errors.Permission)
+		return nil, errors.E(op, s.CheckNobody(ctx, password))
 	} else if err != nil {
 		return nil, errors.E(op, err)
 	}
 	check := s.passwordCheck(acct, password)
 	s.mu.Lock()
-	if ua := s.unlocked[acct.ID]; ua != nil && bytes.Equal(ua.verifier, acct.PasswordVerifier) && hmac.Equal(ua.check, check) {
-		ua.refs++
+	if ua := s.cachedLocked(acct, check, true); ua != nil {
 		s.mu.Unlock()
 		return &Session{svc: s, acct: acct, ua: ua, keys: ua.keys}, nil
 	}
@@ -89,19 +64,27 @@ func (s *Service) Login(ctx context.Context, addr, password string) (*Session, e
 		}
 		return nil
 	})
-	if err != nil {
+	if errors.Is(errors.Unavailable, err) {
+		return nil, errors.E(op, err) // the queue is full: try again later
+	} else if err != nil {
 		return nil, errors.E(op, errors.Permission, err)
 	}
 	s.mu.Lock()
-	if cur := s.unlocked[acct.ID]; cur != nil && bytes.Equal(cur.verifier, ua.verifier) && hmac.Equal(cur.check, check) {
+	if cur := s.cachedLocked(acct, check, true); cur != nil {
 		// Another login of the same password won the race: share its keys.
-		cur.refs++
 		s.mu.Unlock()
 		wipeKeys(ua.keys)
 		return &Session{svc: s, acct: acct, ua: cur, keys: cur.keys}, nil
 	}
 	if cur := s.unlocked[acct.ID]; cur == nil || cur.refs == 0 {
-		s.unlocked[acct.ID] = ua
+		if cur != nil { // cached under another password, now stale
+			s.mu.Unlock()
+			s.forgetUnlocked(acct.ID)
+			s.mu.Lock()
+		}
+		if s.unlocked[acct.ID] == nil {
+			s.unlocked[acct.ID] = ua
+		}
 	}
 	// Otherwise sessions under an older password stay on their own keys,
 	// and this session keeps its own (not shared) until it closes.
@@ -121,23 +104,14 @@ func (ss *Session) Account() sealpost.Account { return ss.acct }
 // Service returns the session's service.
 func (ss *Session) Service() *Service { return ss.svc }
 
-// Close ends the session; the account's unlocked keys are wiped when its
-// last session closes. Close must not run concurrently with other methods.
+// Close ends the session; when it is the account's last, its unlocked keys
+// are wiped, or kept for Options.AuthCacheTime (authcache.go). Close must
+// not run concurrently with other methods.
 func (ss *Session) Close() {
 	if ss.ua == nil {
 		return
 	}
-	s := ss.svc
-	s.mu.Lock()
-	ss.ua.refs--
-	last := ss.ua.refs == 0
-	if last && s.unlocked[ss.acct.ID] == ss.ua {
-		delete(s.unlocked, ss.acct.ID)
-	}
-	s.mu.Unlock()
-	if last {
-		wipeKeys(ss.ua.keys)
-	}
+	ss.svc.closeUnlocked(ss.acct.ID, ss.ua)
 	ss.ua, ss.keys = nil, nil
 }
 

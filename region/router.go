@@ -15,6 +15,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/authguard"
 	"github.com/sealpost/sealpost/postbox"
 )
 
@@ -29,6 +30,7 @@ type Router struct {
 	order  []sealpost.RegionID // local regions, sorted
 	max    int64
 	now    func() time.Time
+	guard  *authguard.Guard // nil: no penalties
 
 	// homes caches the directory's answers for routeTTL: a delivery asks
 	// for each recipient's home several times (RCPT, DATA). A stale entry
@@ -63,6 +65,12 @@ type RouterOption func(*Router)
 // is time.Now).
 func WithClock(now func() time.Time) RouterOption {
 	return func(r *Router) { r.now = now }
+}
+
+// WithGuard makes every password check through the router (Login,
+// Authenticate) wait out g's penalties and count toward them.
+func WithGuard(g *authguard.Guard) RouterOption {
+	return func(r *Router) { r.guard = g }
 }
 
 // NewRouter returns a router over the regions served in this process
@@ -138,18 +146,41 @@ func (r *Router) forget(addr string) {
 }
 
 // Authenticate checks a submission login at the account's home region. An
-// unknown address or one homed elsewhere fails as a wrong password does.
+// unknown address or one homed elsewhere fails as a wrong password does,
+// after the same work.
 func (r *Router) Authenticate(ctx context.Context, addr, password string) (sealpost.Account, error) {
 	const op = "region.Authenticate"
 	var acct sealpost.Account
-	err := r.withHome(ctx, op, addr, func(s *postbox.Service) (err error) {
+	err := r.checkPassword(ctx, op, addr, password, func(ctx context.Context, s *postbox.Service) (err error) {
 		acct, err = s.Authenticate(ctx, addr, password)
 		return err
 	})
-	if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
-		return sealpost.Account{}, errors.E(op, errors.Permission)
-	}
 	return acct, err
+}
+
+// checkPassword runs check, a password check at addr's home region,
+// through the router's Guard (with the client ctx carries). An unknown
+// address, or one homed in a region not served here, fails with
+// Permission after a derivation of the same cost, so that neither the
+// answer nor its time tells which accounts exist.
+func (r *Router) checkPassword(ctx context.Context, op, addr, password string, check func(context.Context, *postbox.Service) error) error {
+	run := func(ctx context.Context) error {
+		err := r.withHome(ctx, op, addr, func(s *postbox.Service) error { return check(ctx, s) })
+		if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
+			if len(r.order) > 0 {
+				err = r.local[r.order[0]].CheckNobody(ctx, password)
+			}
+			if !errors.Is(errors.Unavailable, err) {
+				err = errors.E(op, errors.Permission)
+			}
+		}
+		return err
+	}
+	if r.guard == nil {
+		return run(ctx)
+	}
+	c := sealpost.ClientFrom(ctx)
+	return r.guard.Check(ctx, authguard.Attempt{Service: string(c.Service), Source: c.Source, Account: addr}, run)
 }
 
 // withHome runs fn with the postbox of addr's home region. If that region
@@ -170,17 +201,15 @@ func (r *Router) withHome(ctx context.Context, op, addr string, fn func(*postbox
 	}
 }
 
-// Login opens the owner's session at their home region.
+// Login opens the owner's session at their home region; it fails as
+// Authenticate does.
 func (r *Router) Login(ctx context.Context, addr, password string) (*postbox.Session, error) {
 	const op = "region.Login"
 	var sess *postbox.Session
-	err := r.withHome(ctx, op, addr, func(s *postbox.Service) (err error) {
+	err := r.checkPassword(ctx, op, addr, password, func(ctx context.Context, s *postbox.Service) (err error) {
 		sess, err = s.Login(ctx, addr, password)
 		return err
 	})
-	if errors.Is(errors.NotExist, err) || errors.Is(errors.WrongRegion, err) {
-		return nil, errors.E(op, errors.Permission)
-	}
 	return sess, err
 }
 

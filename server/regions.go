@@ -11,6 +11,7 @@ import (
 	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/config"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/authguard"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/store/guard"
 	"github.com/sealpost/sealpost/store/postgres"
@@ -67,7 +68,7 @@ func OpenBlobs(ctx context.Context, rc config.Region) (sealpost.BlobStore, func(
 }
 
 // openRegion opens one region's storage and builds its postbox.
-func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, log *slog.Logger) (*Region, error) {
+func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, logins *authguard.Queue, log *slog.Logger) (*Region, error) {
 	const op = "server.openRegion"
 	inner, err := openStore(ctx, rc)
 	if err != nil {
@@ -88,6 +89,8 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 		MaxMessageSize: cfg.Limits.MaxMessageSize,
 		QueueKey:       qk,
 		Logger:         log.With("region", rc.ID),
+		Logins:         logins,
+		AuthCacheTime:  cfg.Auth.CacheTime.D(),
 	})
 	return &Region{Info: Info(rc), Config: rc, Store: guarded, Blobs: blobs, Svc: svc, closeBlobs: closeBlobs}, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/sealpost/sealpost/dkimsign"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/imapserver"
+	"github.com/sealpost/sealpost/internal/authguard"
 	"github.com/sealpost/sealpost/internal/netlimit"
 	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/mtasts"
@@ -77,6 +78,8 @@ type Server struct {
 	// deployment key can be unlocked (server/dkim.go).
 	DKIM   *dkimsign.Keys
 	deploy *deploymentKey
+	logins *authguard.Queue // server/auth.go
+	guard  *authguard.Guard
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -137,12 +140,13 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		return nil, errors.E(op, err)
 	}
 
+	s.loginBounds(cfg.Auth)
 	local := map[sealpost.RegionID]*postbox.Service{}
 	for _, rc := range cfg.Regions {
 		if !s.serves(rc.ID) {
 			continue
 		}
-		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, log)
+		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log)
 		if err != nil {
 			return nil, errors.E(op, err)
 		}
@@ -152,7 +156,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if err := s.openLinks(); err != nil {
 		return nil, errors.E(op, err)
 	}
-	s.Router = region.NewRouter(s.Dir, local, s.Links, cfg.Limits.MaxMessageSize)
+	s.Router = region.NewRouter(s.Dir, local, s.Links, cfg.Limits.MaxMessageSize, region.WithGuard(s.guard))
 	return s, nil
 }
 

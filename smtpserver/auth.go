@@ -3,6 +3,7 @@ package smtpserver
 import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"net/netip"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
@@ -58,6 +59,8 @@ func (ss *submissionSession) authenticate(username, password string) (err error)
 	defer ss.recover(&err)
 	ctx, cancel := ss.ctx()
 	defer cancel()
+	src, _ := netip.AddrFromSlice(ss.ip)
+	ctx = sealpost.WithClient(ctx, sealpost.Client{Source: src.Unmap(), Service: sealpost.ServiceSubmission})
 	acct, err := ss.s.svc.Authenticate(ctx, username, password)
 	switch {
 	case err == nil:
@@ -71,6 +74,10 @@ func (ss *submissionSession) authenticate(username, password string) (err error)
 		ss.s.log.Info("authentication failed", "remote", ss.ip, "failures", ss.authFailures)
 		ss.s.log.Debug("authentication failed for user", "remote", ss.ip, "user", username)
 		return replyAuthFailed
+	case errors.Is(errors.Unavailable, err):
+		// The login queue is full or the penalty outlasted the command.
+		ss.s.log.Info("authentication deferred", "remote", ss.ip, "err", err)
+		return replyAuthTempFail
 	default:
 		ss.s.log.Warn("authentication error", "remote", ss.ip, "err", err)
 		return replyAuthTempFail

@@ -126,6 +126,12 @@ type Options struct {
 	// see authcheck.go) before it is sealed: refused, filed in Junk, or
 	// stored with its Authentication-Results: field. Nil: no checks.
 	Checker Checker
+	// TarpitFree and TarpitDelay set the MX's recipient tarpit
+	// (tarpit.go): unknown recipients a source may name before its
+	// refusals wait, and the first wait (defaults DefaultTarpitFree,
+	// DefaultTarpitDelay).
+	TarpitFree  int
+	TarpitDelay time.Duration
 	// Logger receives structured logs (default: discarded).
 	Logger *slog.Logger
 	// Now returns the current time (tests may fix it).
@@ -168,6 +174,7 @@ type Server struct {
 	closed  bool
 	active  sync.WaitGroup // Data calls in progress; Add only while !closed
 	slots   chan struct{}  // connection semaphore, nil if unbounded
+	tarpit  *tarpit        // unknown recipients per source (tarpit.go)
 	panics  atomic.Int64   // recovered panics, for tests
 	idCount atomic.Uint64
 }
@@ -206,6 +213,7 @@ func New(svc Backend, opts Options) *Server {
 	}
 	s := &Server{svc: svc, opts: opts, log: opts.Logger.With("listener", opts.Mode.String())}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.tarpit = newTarpit(opts.TarpitFree, opts.TarpitDelay)
 	if opts.MaxConnections > 0 {
 		s.slots = make(chan struct{}, opts.MaxConnections)
 	}

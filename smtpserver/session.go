@@ -192,6 +192,10 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 	case hosted:
 		if _, lerr := ss.s.svc.LookupRecipient(ctx, addr); errors.Is(errors.NotExist, lerr) {
 			ss.s.log.Debug("rcpt: no such user", "remote", ss.ip, "rcpt", addr)
+			if d := ss.s.tarpit.unknown(ss.ip, ss.s.opts.Now()); d > 0 {
+				ss.s.log.Info("rcpt: tarpit", "remote", ss.ip, "delay", d)
+				wait(ss.s.ctx, d) // tarpit.go
+			}
 			return replyNoMailbox
 		} else if lerr != nil {
 			ss.s.log.Warn("rcpt: account lookup failed", "remote", ss.ip, "err", lerr)

@@ -317,20 +317,34 @@ func Promote(c net.Conn) {
 	}
 }
 
-// sourceOf is the source a remote address is counted under: the address
-// for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6, one zero prefix for
-// anything else (a Unix socket).
-func sourceOf(a net.Addr) netip.Prefix {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
+// sourceOf is the source a remote address is counted under (Source), one
+// zero prefix for anything but IP (a Unix socket).
+func sourceOf(a net.Addr) netip.Prefix { return Source(AddrOf(a)) }
+
+// Source is the unit an address is counted under, here and by the login
+// throttle: the address itself for IPv4 (and IPv4-mapped IPv6), its /64
+// for IPv6 (one subscriber's network), one zero prefix for an invalid
+// address.
+func Source(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
 		return netip.Prefix{}
 	}
-	ip := ap.Addr().Unmap()
-	if ip.Is4() {
-		return netip.PrefixFrom(ip, 32)
+	a = a.Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
 	}
-	p, _ := ip.WithZone("").Prefix(64)
+	p, _ := a.WithZone("").Prefix(64)
 	return p
+}
+
+// AddrOf is a connection's remote IP address, or the invalid address if
+// it has none.
+func AddrOf(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
 }
 
 // RaiseFileLimit raises the soft limit on open descriptors to the hard

@@ -72,8 +72,7 @@ type Attempt struct {
 //   - an error of kind errors.Unavailable: "try again later". The app
 //     answers 503 Service Unavailable with Retry-After (RFC 9110 10.2.3):
 //     the delay the error gives if it (or an error it wraps) is a
-//     Delayed, else defaultRetryAfter; rounded up to whole seconds
-//     within [1 s, maxRetryAfter].
+//     Delayed, else 30 s; rounded up to whole seconds, within [1 s, 1 h].
 //   - an error of kind errors.Permission: "as if the password were
 //     wrong". The app answers exactly as to a wrong password, byte for
 //     byte, so that a client cannot tell a refusal from a wrong guess.

@@ -13,7 +13,9 @@
 // only legal officers act on demands. The API takes an officer's name and
 // password by HTTP Basic authentication on every request; the console logs
 // in once and keeps a session cookie (HttpOnly, SameSite=Strict, with a
-// CSRF token in every form).
+// CSRF token in every form; session.go). Every password check, of either,
+// runs through the server's login throttle (throttle.go); what the app
+// does against hostile clients is in docs/SECURITY.md.
 package web
 
 import (
@@ -26,6 +28,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/legal"
 	"github.com/sealpost/sealpost/legal/demand"
@@ -36,46 +39,43 @@ import (
 	"github.com/sealpost/sealpost/mlog"
 )
 
-// maxBody bounds a request body: a demand with its documents.
-const maxBody = 32 << 20
-
 // Server is the web app.
 type Server struct {
-	gw       *gateway.Gateway
-	log      *slog.Logger
-	sessions *sessions
-	mux      *http.ServeMux
+	gw          *gateway.Gateway
+	log         *slog.Logger
+	console     *door // the legal console's sign-in and sessions
+	mux         *http.ServeMux
+	crossOrigin *http.CrossOriginProtection
+	throttle    Throttle
 
 	// The privacy page and the public transparency pages, once
 	// EnableTransparency is called (privacy.go, public.go).
-	owners   Owners
-	tl       Log
-	ownerSes *sessions
-	reports  reportCache
-	now      func() time.Time
+	owners  Owners
+	tl      Log
+	me      *door // the privacy page's sign-in and sessions
+	reports reportCache
+	now     func() time.Time
 }
 
-// SetNow sets the clock the privacy and report pages use (time.Now by
-// default): the same clock as the gateway and the ledger, when a test or a
-// demonstration moves it ahead.
+// SetNow sets the clock the privacy and report pages and the sessions'
+// expiry use (time.Now by default): the same clock as the gateway and the
+// ledger, when a test or a demonstration moves it ahead.
 func (s *Server) SetNow(now func() time.Time) { s.now = now }
+
+// clock is the time now by the clock SetNow set.
+func (s *Server) clock() time.Time { return s.now() }
 
 // New returns the web app over a gateway.
 func New(gw *gateway.Gateway, log *slog.Logger) *Server {
 	if log == nil {
 		log = mlog.Discard()
 	}
-	s := &Server{gw: gw, log: log, sessions: newSessions(sessionTTL), mux: http.NewServeMux(), now: time.Now}
+	s := &Server{gw: gw, log: log, mux: http.NewServeMux(),
+		crossOrigin: http.NewCrossOriginProtection(), throttle: noThrottle, now: time.Now}
+	s.console = newConsoleDoor(s.clock)
 	s.routesAPI()
 	s.routesConsole()
 	return s
-}
-
-// ServeHTTP serves the app.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.mux.ServeHTTP(w, r)
 }
 
 func (s *Server) routesAPI() {
@@ -87,12 +87,17 @@ func (s *Server) routesAPI() {
 	s.mux.HandleFunc("GET /api/v1/me/notices", func(w http.ResponseWriter, r *http.Request) {
 		addr, pass, ok := r.BasicAuth()
 		if !ok {
-			unauthorized(w)
+			unauthorized(w, ownerRealm)
 			return
 		}
-		ns, err := s.gw.MyNotices(r.Context(), addr, pass)
+		var ns []store.Notice
+		err := s.checkPassword(r, LoginOwnerAPI, sealpost.NormalizeAddress(addr), func(ctx context.Context) error {
+			var err error
+			ns, err = s.gw.MyNotices(ctx, addr, pass)
+			return err
+		})
 		if err != nil {
-			unauthorized(w)
+			s.apiRefused(w, err, LoginOwnerAPI, ownerRealm)
 			return
 		}
 		if ns == nil {
@@ -100,7 +105,7 @@ func (s *Server) routesAPI() {
 		}
 		writeJSON(w, http.StatusOK, ns)
 	})
-	s.mux.HandleFunc("POST /api/v1/explain", s.api(func(ctx context.Context, _ workflow.Actor, r *http.Request) (any, error) {
+	s.mux.HandleFunc("POST /api/v1/explain", s.api(maxBody, func(ctx context.Context, _ workflow.Actor, r *http.Request) (any, error) {
 		d, _, err := s.readDemand(r)
 		if err != nil {
 			return nil, err
@@ -108,14 +113,14 @@ func (s *Server) routesAPI() {
 		decisions, err := s.gw.Explain(ctx, d)
 		return map[string]any{"decisions": decisions}, err
 	}))
-	s.mux.HandleFunc("GET /api/v1/demands", s.api(func(ctx context.Context, _ workflow.Actor, _ *http.Request) (any, error) {
+	s.mux.HandleFunc("GET /api/v1/demands", s.api(0, func(ctx context.Context, _ workflow.Actor, _ *http.Request) (any, error) {
 		sums, err := s.gw.Store().Demands(ctx)
 		if sums == nil {
 			sums = []store.Summary{}
 		}
 		return sums, err
 	}))
-	s.mux.HandleFunc("POST /api/v1/demands", s.api(func(ctx context.Context, officer workflow.Actor, r *http.Request) (any, error) {
+	s.mux.HandleFunc("POST /api/v1/demands", s.api(maxBody, func(ctx context.Context, officer workflow.Actor, r *http.Request) (any, error) {
 		d, docs, err := s.readDemand(r)
 		if err != nil {
 			return nil, err
@@ -126,10 +131,10 @@ func (s *Server) routesAPI() {
 		}
 		return map[string]any{"id": d.ID, "decisions": decisions}, nil
 	}))
-	s.mux.HandleFunc("GET /api/v1/demands/{id}", s.api(func(ctx context.Context, _ workflow.Actor, r *http.Request) (any, error) {
+	s.mux.HandleFunc("GET /api/v1/demands/{id}", s.api(0, func(ctx context.Context, _ workflow.Actor, r *http.Request) (any, error) {
 		return s.gw.Store().Demand(ctx, r.PathValue("id"))
 	}))
-	s.mux.HandleFunc("POST /api/v1/demands/{id}/transitions", s.api(func(ctx context.Context, officer workflow.Actor, r *http.Request) (any, error) {
+	s.mux.HandleFunc("POST /api/v1/demands/{id}/transitions", s.api(maxForm, func(ctx context.Context, officer workflow.Actor, r *http.Request) (any, error) {
 		var body struct {
 			To   legal.State `json:"to"`
 			Note string      `json:"note"`
@@ -139,7 +144,7 @@ func (s *Server) routesAPI() {
 		}
 		return s.gw.Transition(ctx, officer, r.PathValue("id"), body.To, body.Note)
 	}))
-	s.mux.HandleFunc("POST /api/v1/demands/{id}/approvals", s.api(func(ctx context.Context, officer workflow.Actor, r *http.Request) (any, error) {
+	s.mux.HandleFunc("POST /api/v1/demands/{id}/approvals", s.api(maxForm, func(ctx context.Context, officer workflow.Actor, r *http.Request) (any, error) {
 		var body struct {
 			Note string `json:"note"`
 		}
@@ -148,10 +153,9 @@ func (s *Server) routesAPI() {
 		}
 		return map[string]string{"approved_by": officer.Name}, s.gw.Approve(ctx, officer, r.PathValue("id"), body.Note)
 	}))
-	s.mux.HandleFunc("POST /api/v1/demands/{id}/disclosure", func(w http.ResponseWriter, r *http.Request) {
-		officer, err := s.basicAuth(r)
-		if err != nil {
-			unauthorized(w)
+	s.mux.HandleFunc("POST /api/v1/demands/{id}/disclosure", bounded(maxForm, func(w http.ResponseWriter, r *http.Request) {
+		officer, ok := s.basicAuth(w, r)
+		if !ok {
 			return
 		}
 		var buf bytes.Buffer
@@ -159,18 +163,17 @@ func (s *Server) routesAPI() {
 			writeError(w, s.log, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-tar")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+r.PathValue("id")+`.tar"`)
+		attachment(w, "application/x-tar", r.PathValue("id")+".tar")
 		w.Write(buf.Bytes())
-	})
+	}))
 }
 
-// api wraps a handler that needs an officer and answers JSON.
-func (s *Server) api(fn func(context.Context, workflow.Actor, *http.Request) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		officer, err := s.basicAuth(r)
-		if err != nil {
-			unauthorized(w)
+// api wraps a handler that needs an officer and answers JSON; its request
+// body, read only once the officer is known, may be at most limit bytes.
+func (s *Server) api(limit int64, fn func(context.Context, workflow.Actor, *http.Request) (any, error)) http.HandlerFunc {
+	return bounded(limit, func(w http.ResponseWriter, r *http.Request) {
+		officer, ok := s.basicAuth(w, r)
+		if !ok {
 			return
 		}
 		v, err := fn(r.Context(), officer, r)
@@ -179,31 +182,68 @@ func (s *Server) api(fn func(context.Context, workflow.Actor, *http.Request) (an
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
-	}
+	})
 }
 
-// unauthorized answers a request without valid officer credentials; it
+// The realms of HTTP Basic authentication (RFC 7617), and what a request
+// without valid credentials is told.
+const (
+	officerRealm = `Basic realm="sealpost legal", charset="UTF-8"`
+	ownerRealm   = `Basic realm="sealpost mail", charset="UTF-8"`
+)
+
+// unauthorized answers a request without valid credentials for realm; it
 // does not say whether the name or the password was wrong.
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="sealpost legal", charset="UTF-8"`)
-	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a legal officer's name and password are required"})
+func unauthorized(w http.ResponseWriter, realm string) {
+	w.Header().Set("WWW-Authenticate", realm)
+	msg := "a legal officer's name and password are required"
+	if realm == ownerRealm {
+		msg = "the account's address and password are required"
+	}
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": msg})
 }
 
-func (s *Server) basicAuth(r *http.Request) (workflow.Actor, error) {
+// apiRefused answers an API request whose credentials were refused: 401
+// the same for a wrong password as for an unknown name, 503 when the
+// throttle refused the attempt or the check could not be made.
+func (s *Server) apiRefused(w http.ResponseWriter, err error, login Login, realm string) {
+	if code, _ := s.refused(w, err, login, ""); code == http.StatusUnauthorized {
+		unauthorized(w, realm)
+		return
+	}
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errors.Unavailable.String(),
+		"message": "authentication is not possible just now; try again later"})
+}
+
+// basicAuth returns the officer r's HTTP Basic credentials name, checked
+// through the throttle; if they are missing or refused it answers w and
+// returns false.
+func (s *Server) basicAuth(w http.ResponseWriter, r *http.Request) (workflow.Actor, bool) {
 	name, pass, ok := r.BasicAuth()
 	if !ok {
-		return workflow.Actor{}, errors.E("web.auth", errors.Permission, errors.Str("a legal officer's credentials are required"))
+		unauthorized(w, officerRealm)
+		return workflow.Actor{}, false
 	}
-	return s.gw.Officer(r.Context(), name, pass)
+	var officer workflow.Actor
+	err := s.checkPassword(r, LoginOfficerAPI, name, func(ctx context.Context) error {
+		var err error
+		officer, err = s.gw.Officer(ctx, name, pass)
+		return err
+	})
+	if err != nil {
+		s.apiRefused(w, err, LoginOfficerAPI, officerRealm)
+		return workflow.Actor{}, false
+	}
+	return officer, true
 }
 
 // readDemand reads a demand from a request: either the demand document
 // itself (JSON or YAML), or JSON {"demand": {...}, "documents": {"name":
 // "base64", ...}}.
 func (s *Server) readDemand(r *http.Request) (legal.Demand, map[string][]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	body, err := io.ReadAll(r.Body) // bounded by api
 	if err != nil {
-		return legal.Demand{}, nil, errors.E("web.readDemand", errors.TooLarge, err)
+		return legal.Demand{}, nil, bodyError("web.readDemand", err)
 	}
 	var env struct {
 		Demand    json.RawMessage   `json:"demand"`
@@ -228,13 +268,23 @@ func (s *Server) readDemand(r *http.Request) (legal.Demand, map[string][]byte, e
 	return d, nil, err
 }
 
+// decodeJSON decodes r's body (bounded by api) into v.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errors.E("web.decode", errors.Invalid, err)
+		return bodyError("web.decode", err)
 	}
 	return nil
+}
+
+// bodyError is the error of op reading or decoding a request body: of kind
+// TooLarge past the body's bound (413), else Invalid.
+func bodyError(op string, err error) error {
+	if tooLarge(err) {
+		return errors.E(op, errors.TooLarge, errors.Str("the request body is too large"))
+	}
+	return errors.E(op, errors.Invalid, err)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -1,16 +1,14 @@
 package web
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
+	"context"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sealpost/sealpost/errors"
@@ -32,89 +30,15 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 // sessionTTL bounds a console session.
 const sessionTTL = 8 * time.Hour
 
-// A session is one signed-in person: an officer of the console, or an
-// account's owner on the privacy page (each kind in its own sessions, under
-// its own cookie).
-type session struct {
-	officer workflow.Actor
-	owner   string // the owner's normalized address
-	csrf    string
-	expires time.Time
+// consoleCSP is the Content-Security-Policy of the console's pages: no
+// script at all, this origin's style, forms posted only here, no framing.
+const consoleCSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// newConsoleDoor is the console's sign-in, its sessions on the clock now.
+func newConsoleDoor(now func() time.Time) *door {
+	return &door{ss: newSessions(sessionTTL, now), cookie: "sealpost_session", loginCookie: "sealpost_console_login",
+		path: "/console", login: "/console/login"}
 }
-
-// sessions are the signed-in officers or owners, in memory only: a restart
-// logs everyone out.
-type sessions struct {
-	mu  sync.Mutex
-	m   map[string]*session
-	ttl time.Duration
-}
-
-func newSessions(ttl time.Duration) *sessions {
-	return &sessions{m: make(map[string]*session), ttl: ttl}
-}
-
-func token() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// start begins a session for who (its officer or owner), with a new ID and
-// CSRF token.
-func (ss *sessions) start(who session) (id string, s *session) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	now := time.Now()
-	for k, v := range ss.m {
-		if now.After(v.expires) {
-			delete(ss.m, k)
-		}
-	}
-	id = token()
-	s = &session{officer: who.officer, owner: who.owner, csrf: token(), expires: now.Add(ss.ttl)}
-	ss.m[id] = s
-	return id, s
-}
-
-func (ss *sessions) get(id string) *session {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s := ss.m[id]
-	if s == nil || time.Now().After(s.expires) {
-		delete(ss.m, id)
-		return nil
-	}
-	return s
-}
-
-func (ss *sessions) end(id string) {
-	ss.mu.Lock()
-	delete(ss.m, id)
-	ss.mu.Unlock()
-}
-
-const cookieName = "sealpost_session"
-
-// fromRequest returns the session whose cookie (named cookie) r carries;
-// for a POST it also checks the form's CSRF token.
-func (ss *sessions) fromRequest(r *http.Request, cookie string) *session {
-	c, err := r.Cookie(cookie)
-	if err != nil {
-		return nil
-	}
-	sess := ss.get(c.Value)
-	if sess == nil {
-		return nil
-	}
-	if r.Method == http.MethodPost && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.csrf)) != 1 {
-		return nil
-	}
-	return sess
-}
-
-// officer returns the session of a console request (CSRF checked on POST).
-func (s *Server) officer(r *http.Request) *session { return s.sessions.fromRequest(r, cookieName) }
 
 // area is the part of the app a page belongs to, for its header and footer.
 type area struct {
@@ -147,7 +71,7 @@ func (d pageData) FieldErrors() any { return d.Fields }
 
 func (s *Server) render(w http.ResponseWriter, name string, code int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", consoleCSP)
 	w.WriteHeader(code)
 	if err := pages.ExecuteTemplate(w, name, d); err != nil {
 		s.log.Error("web render", "page", name, "err", err)
@@ -170,37 +94,52 @@ func (s *Server) routesConsole() {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
 	s.mux.HandleFunc("GET /console/login", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, "login.html", http.StatusOK, pageData{Title: "Legal console: sign in"})
-	})
-	s.mux.HandleFunc("POST /console/login", func(w http.ResponseWriter, r *http.Request) {
-		officer, err := s.gw.Officer(r.Context(), r.FormValue("name"), r.FormValue("password"))
-		if err != nil {
-			s.render(w, "login.html", http.StatusUnauthorized, pageData{Title: "Legal console: sign in", Error: "Wrong name or password, or not a legal officer."})
+		if _, sess := s.console.session(r); sess != nil {
+			http.Redirect(w, r, "/console", http.StatusSeeOther)
 			return
 		}
-		id, _ := s.sessions.start(session{officer: officer})
-		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-			Secure: r.TLS != nil, MaxAge: int(sessionTTL / time.Second)})
+		s.consoleLogin(w, http.StatusOK, s.console.newLoginToken(w, r), "")
+	})
+	s.mux.HandleFunc("POST /console/login", func(w http.ResponseWriter, r *http.Request) {
+		if !readForm(w, r, maxForm) {
+			return
+		}
+		// The form carries the token of its cookie (double submit), so
+		// that no other site can sign a visitor in as an officer of its
+		// choosing.
+		tok := s.console.loginToken(r)
+		if tok == "" {
+			s.consoleLogin(w, http.StatusForbidden, s.console.newLoginToken(w, r), "The form had expired. Please sign in again.")
+			return
+		}
+		name := r.PostForm.Get("name")
+		var officer workflow.Actor
+		err := s.checkPassword(r, LoginConsole, name, func(ctx context.Context) error {
+			var err error
+			officer, err = s.gw.Officer(ctx, name, r.PostForm.Get("password"))
+			return err
+		})
+		if err != nil {
+			// The same page, token included, for a wrong password and
+			// an unknown officer.
+			code, msg := s.refused(w, err, LoginConsole, "Wrong name or password, or not a legal officer.")
+			s.consoleLogin(w, code, tok, msg)
+			return
+		}
+		s.console.signIn(w, r, session{officer: officer})
 		http.Redirect(w, r, "/console", http.StatusSeeOther)
 	})
-	s.mux.HandleFunc("POST /console/logout", func(w http.ResponseWriter, r *http.Request) {
-		if c, err := r.Cookie(cookieName); err == nil && s.officer(r) != nil {
-			s.sessions.end(c.Value)
-		}
-		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1})
-		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
-	})
-	s.mux.HandleFunc("GET /console", s.page(func(w http.ResponseWriter, r *http.Request, sess *session) {
+	s.mux.HandleFunc("POST /console/logout", s.console.signOutHandler())
+	s.mux.HandleFunc("GET /console", s.page(0, func(w http.ResponseWriter, r *http.Request, sess *session) {
 		sums, err := s.gw.Store().Demands(r.Context())
 		d := pageData{Title: "Legal console", Demands: sums, Key: keyText(s)}
 		if err != nil {
-			d.Error = err.Error()
+			d.Error = s.say(err)
 		}
 		s.render(w, "console.html", http.StatusOK, s.with(d, sess))
 	}))
-	s.mux.HandleFunc("POST /console/demands", s.page(func(w http.ResponseWriter, r *http.Request, sess *session) {
-		r.ParseMultipartForm(maxBody)
-		d, err := s.gw.Parse([]byte(r.FormValue("demand")))
+	s.mux.HandleFunc("POST /console/demands", s.page(maxBody, func(w http.ResponseWriter, r *http.Request, sess *session) {
+		d, err := s.gw.Parse([]byte(r.PostForm.Get("demand")))
 		var docs map[string][]byte
 		if err == nil && r.MultipartForm != nil {
 			docs = map[string][]byte{}
@@ -224,7 +163,7 @@ func (s *Server) routesConsole() {
 		}
 		if err != nil {
 			sums, _ := s.gw.Store().Demands(r.Context())
-			pd := s.with(pageData{Title: "Legal console", Demands: sums, Error: lastCause(err), Key: keyText(s)}, sess)
+			pd := s.with(pageData{Title: "Legal console", Demands: sums, Error: s.say(err), Key: keyText(s)}, sess)
 			var fe demand.Errors
 			if errors.As(err, &fe) {
 				pd.Fields = fe
@@ -234,25 +173,25 @@ func (s *Server) routesConsole() {
 		}
 		http.Redirect(w, r, "/console/demands/"+d.ID, http.StatusSeeOther)
 	}))
-	s.mux.HandleFunc("GET /console/demands/{id}", s.page(func(w http.ResponseWriter, r *http.Request, sess *session) {
+	s.mux.HandleFunc("GET /console/demands/{id}", s.page(0, func(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.showDemand(w, r, sess, "", "")
 	}))
-	s.mux.HandleFunc("POST /console/demands/{id}/transition", s.page(func(w http.ResponseWriter, r *http.Request, sess *session) {
-		_, err := s.gw.Transition(r.Context(), sess.officer, r.PathValue("id"), legal.State(r.FormValue("to")), r.FormValue("note"))
-		s.after(w, r, sess, err, "Moved to "+strings.ReplaceAll(r.FormValue("to"), "_", " ")+".")
+	s.mux.HandleFunc("POST /console/demands/{id}/transition", s.page(maxForm, func(w http.ResponseWriter, r *http.Request, sess *session) {
+		to := r.PostForm.Get("to")
+		_, err := s.gw.Transition(r.Context(), sess.officer, r.PathValue("id"), legal.State(to), r.PostForm.Get("note"))
+		s.after(w, r, sess, err, "Moved to "+strings.ReplaceAll(to, "_", " ")+".")
 	}))
-	s.mux.HandleFunc("POST /console/demands/{id}/approve", s.page(func(w http.ResponseWriter, r *http.Request, sess *session) {
-		err := s.gw.Approve(r.Context(), sess.officer, r.PathValue("id"), r.FormValue("note"))
+	s.mux.HandleFunc("POST /console/demands/{id}/approve", s.page(maxForm, func(w http.ResponseWriter, r *http.Request, sess *session) {
+		err := s.gw.Approve(r.Context(), sess.officer, r.PathValue("id"), r.PostForm.Get("note"))
 		s.after(w, r, sess, err, "Approved by "+sess.officer.Name+".")
 	}))
-	s.mux.HandleFunc("POST /console/demands/{id}/disclose", s.page(func(w http.ResponseWriter, r *http.Request, sess *session) {
+	s.mux.HandleFunc("POST /console/demands/{id}/disclose", s.page(maxForm, func(w http.ResponseWriter, r *http.Request, sess *session) {
 		w2 := &bufferedResponse{}
 		if _, err := s.gw.Disclose(r.Context(), sess.officer, r.PathValue("id"), w2); err != nil {
 			s.after(w, r, sess, err, "")
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-tar")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+r.PathValue("id")+`.tar"`)
+		attachment(w, "application/x-tar", r.PathValue("id")+".tar")
 		w.Write(w2.b)
 	}))
 }
@@ -268,26 +207,15 @@ func keyText(s *Server) string {
 	return ""
 }
 
-// page wraps a console handler that needs a logged-in officer.
-func (s *Server) page(fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
-	return signedIn(s.officer, "/console/login", fn)
+// page wraps a console handler that needs a signed-in officer (see
+// door.signedIn); a POST's form may be at most limit bytes.
+func (s *Server) page(limit int64, fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return s.console.signedIn(limit, fn)
 }
 
-// signedIn wraps a handler that needs the session lookup finds: without
-// one, a GET goes to the login page and a POST is refused.
-func signedIn(lookup func(*http.Request) *session, login string, fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		sess := lookup(r)
-		if sess == nil {
-			if r.Method == http.MethodPost {
-				http.Error(w, "Your session has ended or the form is stale: sign in again.", http.StatusForbidden)
-				return
-			}
-			http.Redirect(w, r, login, http.StatusSeeOther)
-			return
-		}
-		fn(w, r, sess)
-	}
+// consoleLogin renders the console's sign-in form with its token.
+func (s *Server) consoleLogin(w http.ResponseWriter, code int, tok, msg string) {
+	s.render(w, "login.html", code, pageData{Title: "Legal console: sign in", CSRF: tok, Error: msg})
 }
 
 func (s *Server) with(d pageData, sess *session) pageData {
@@ -297,7 +225,7 @@ func (s *Server) with(d pageData, sess *session) pageData {
 
 func (s *Server) after(w http.ResponseWriter, r *http.Request, sess *session, err error, ok string) {
 	if err != nil {
-		s.showDemand(w, r, sess, lastCause(err), "")
+		s.showDemand(w, r, sess, s.say(err), "")
 		return
 	}
 	s.showDemand(w, r, sess, "", ok)
@@ -306,7 +234,11 @@ func (s *Server) after(w http.ResponseWriter, r *http.Request, sess *session, er
 func (s *Server) showDemand(w http.ResponseWriter, r *http.Request, sess *session, errMsg, flash string) {
 	rec, err := s.gw.Store().Demand(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.render(w, "console.html", http.StatusNotFound, s.with(pageData{Title: "Legal console", Error: "No such demand."}, sess))
+		code, msg := http.StatusNotFound, "No such demand."
+		if !errors.Is(errors.NotExist, err) {
+			code, msg = http.StatusServiceUnavailable, s.say(err)
+		}
+		s.render(w, "console.html", code, s.with(pageData{Title: "Legal console", Error: msg}, sess))
 		return
 	}
 	code := http.StatusOK
@@ -315,4 +247,39 @@ func (s *Server) showDemand(w http.ResponseWriter, r *http.Request, sess *sessio
 	}
 	s.render(w, "demand.html", code, s.with(pageData{Title: "Demand " + rec.Demand.ID, Rec: &rec, Next: workflow.Next(rec.State),
 		Error: errMsg, Flash: flash}, sess))
+}
+
+// say is what a page tells a person about err: its cause when it is about
+// what they asked (invalid, not allowed, no such thing, too large);
+// otherwise a generic sentence, the error going to the log.
+func (s *Server) say(err error) string {
+	switch errors.KindOf(err) {
+	case errors.Invalid, errors.Permission, errors.NotExist, errors.Exist, errors.TooLarge:
+		return lastCause(err)
+	}
+	s.log.Error("web", "err", err)
+	return "This could not be done just now. Please try again later."
+}
+
+// refused answers w's headers for a failed password check at login and
+// returns the status and message of the page: the same for a wrong password,
+// an unknown account or a throttle's Permission refusal (wrong is the
+// message); 503 with Retry-After when the throttle refused the attempt for
+// now or the check could not be made (see Throttle).
+func (s *Server) refused(w http.ResponseWriter, err error, login Login, wrong string) (int, string) {
+	switch errors.KindOf(err) {
+	case errors.Permission, errors.NotExist:
+		return http.StatusUnauthorized, wrong
+	case errors.Unavailable:
+	default:
+		s.log.Error("web sign-in", "login", login, "err", err) // never the password
+	}
+	retryLater(w, err)
+	return http.StatusServiceUnavailable, "Signing in is not possible just now. Please wait a little and try again."
+}
+
+// attachment makes w's body a download of type typ named name.
+func attachment(w http.ResponseWriter, typ, name string) {
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 }

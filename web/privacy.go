@@ -1,7 +1,7 @@
 package web
 
 import (
-	"crypto/subtle"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
@@ -24,11 +24,12 @@ import (
 // ownerTTL bounds an owner's session on the privacy page.
 const ownerTTL = 2 * time.Hour
 
-const (
-	ownerCookie = "sealpost_owner"       // an owner's session
-	loginCookie = "sealpost_owner_login" // the sign-in form's CSRF token
-	ownerPath   = "/me"                  // both cookies go only to /me…
-)
+// newOwnerDoor is the privacy page's sign-in, its sessions on the clock
+// now.
+func newOwnerDoor(now func() time.Time) *door {
+	return &door{ss: newSessions(ownerTTL, now), cookie: "sealpost_owner", loginCookie: "sealpost_owner_login",
+		path: "/me", login: "/me/login"}
+}
 
 // ownerCSP is the Content-Security-Policy of the owner's and the public
 // pages: nothing but this origin's own script, style and images, and no
@@ -93,73 +94,53 @@ func (s *Server) renderOwner(w http.ResponseWriter, name string, code int, d meP
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", ownerCSP)
-	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	if err := pages.ExecuteTemplate(w, name, d); err != nil {
 		s.log.Error("web render", "page", name, "err", err)
 	}
 }
 
-// owner returns the session of a privacy-page request (CSRF checked on
-// POST).
-func (s *Server) owner(r *http.Request) *session {
-	if sess := s.ownerSes.fromRequest(r, ownerCookie); sess != nil && sess.owner != "" {
-		return sess
-	}
-	return nil
-}
-
-// ownerPage wraps a handler that needs a signed-in owner.
+// ownerPage wraps a handler that needs a signed-in owner (see
+// door.signedIn); a POST's form may be at most maxForm bytes.
 func (s *Server) ownerPage(fn func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
-	return signedIn(s.owner, "/me/login", fn)
-}
-
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: ownerPath, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(maxAge / time.Second)}
-	if maxAge < 0 {
-		c.MaxAge = -1
-	}
-	http.SetCookie(w, c)
+	return s.me.signedIn(maxForm, fn)
 }
 
 func (s *Server) routesPrivacy() {
 	s.mux.HandleFunc("GET /me/login", func(w http.ResponseWriter, r *http.Request) {
-		if s.owner(r) != nil {
+		if _, sess := s.me.session(r); sess != nil {
 			http.Redirect(w, r, "/me", http.StatusSeeOther)
 			return
 		}
-		s.showLogin(w, r, http.StatusOK, "", "")
+		s.showLogin(w, http.StatusOK, s.me.newLoginToken(w, r), "", "")
 	})
 	s.mux.HandleFunc("POST /me/login", func(w http.ResponseWriter, r *http.Request) {
+		if !readForm(w, r, maxForm) {
+			return
+		}
 		// The sign-in form carries a token matching a cookie set with it
 		// (double submit), so no other site can sign a visitor in to an
 		// account of its choosing.
-		c, err := r.Cookie(loginCookie)
-		if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(c.Value)) != 1 {
-			s.showLogin(w, r, http.StatusForbidden, "", "The form had expired. Please sign in again.")
+		tok := s.me.loginToken(r)
+		if tok == "" {
+			s.showLogin(w, http.StatusForbidden, s.me.newLoginToken(w, r), "", "The form had expired. Please sign in again.")
 			return
 		}
-		addr := sealpost.NormalizeAddress(r.FormValue("address"))
-		if err := s.owners.Authenticate(r.Context(), addr, r.FormValue("password")); err != nil {
-			if k := errors.KindOf(err); k != errors.Permission && k != errors.NotExist {
-				s.log.Error("web owner sign-in", "err", err) // never the password
-			}
-			s.showLogin(w, r, http.StatusUnauthorized, addr, "Wrong address or password.")
+		addr := sealpost.NormalizeAddress(r.PostForm.Get("address"))
+		err := s.checkPassword(r, LoginOwner, addr, func(ctx context.Context) error {
+			return s.owners.Authenticate(ctx, addr, r.PostForm.Get("password"))
+		})
+		if err != nil {
+			// The same page, token included, for a wrong password and
+			// an unknown address (which it shows as typed).
+			code, msg := s.refused(w, err, LoginOwner, "Wrong address or password.")
+			s.showLogin(w, code, tok, addr, msg)
 			return
 		}
-		id, _ := s.ownerSes.start(session{owner: addr})
-		setCookie(w, r, loginCookie, "", -1)
-		setCookie(w, r, ownerCookie, id, ownerTTL)
+		s.me.signIn(w, r, session{owner: addr})
 		http.Redirect(w, r, "/me", http.StatusSeeOther)
 	})
-	s.mux.HandleFunc("POST /me/logout", s.ownerPage(func(w http.ResponseWriter, r *http.Request, _ *session) {
-		if c, err := r.Cookie(ownerCookie); err == nil {
-			s.ownerSes.end(c.Value)
-		}
-		setCookie(w, r, ownerCookie, "", -1)
-		http.Redirect(w, r, "/me/login", http.StatusSeeOther)
-	}))
+	s.mux.HandleFunc("POST /me/logout", s.me.signOutHandler())
 	s.mux.HandleFunc("GET /me", s.ownerPage(func(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.showMe(w, r, sess, http.StatusOK, "", "")
 	}))
@@ -167,10 +148,8 @@ func (s *Server) routesPrivacy() {
 	s.mux.HandleFunc("POST /me/move", s.ownerPage(s.move))
 }
 
-// showLogin renders the sign-in form with a fresh CSRF token in a cookie.
-func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, code int, addr, msg string) {
-	tok := token()
-	setCookie(w, r, loginCookie, tok, time.Hour)
+// showLogin renders the sign-in form with its CSRF token tok.
+func (s *Server) showLogin(w http.ResponseWriter, code int, tok, addr, msg string) {
 	s.renderOwner(w, "me_login.html", code, mePage{Title: "Your privacy: sign in", CSRF: tok, Addr: addr, Error: msg})
 }
 
@@ -328,17 +307,14 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request, sess *session) {
 		http.Error(w, "The proof is not available just now.", http.StatusServiceUnavailable)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", `attachment; filename="sealpost-log-entry-`+strconv.FormatUint(idx, 10)+`.proof"`)
-	h.Set("Cache-Control", "no-store")
+	attachment(w, "application/octet-stream", "sealpost-log-entry-"+strconv.FormatUint(idx, 10)+".proof")
 	w.Write(b)
 }
 
 // move asks Owners to move the mailbox, the password checked again.
 func (s *Server) move(w http.ResponseWriter, r *http.Request, sess *session) {
 	ctx := r.Context()
-	to := r.FormValue("region")
+	to := r.PostForm.Get("region")
 	res, err := s.owners.Residence(ctx, sess.owner)
 	if err != nil {
 		s.log.Error("web move", "err", err)
@@ -350,15 +326,32 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.showMe(w, r, sess, http.StatusBadRequest, "Choose one of the regions listed.", "")
 		return
 	}
-	if err := s.owners.Move(ctx, sess.owner, r.FormValue("password"), to); err != nil {
-		code, msg := http.StatusInternalServerError, "Your mailbox could not be moved. Check your password and try again."
+	// The password, asked again, is checked through the throttle as at
+	// sign-in (a stolen session must not become a way to guess it), and
+	// only then is the move, which may take long, made (Move checks it
+	// once more itself).
+	const wrong = "Your mailbox could not be moved. Check your password and try again."
+	pass := r.PostForm.Get("password")
+	err = s.checkPassword(r, LoginOwnerMove, sess.owner, func(ctx context.Context) error {
+		return s.owners.Authenticate(ctx, sess.owner, pass)
+	})
+	if err != nil {
+		code, msg := s.refused(w, err, LoginOwnerMove, wrong)
+		if code == http.StatusUnauthorized {
+			code = http.StatusForbidden // signed in, but not this
+		}
+		s.showMe(w, r, sess, code, msg, "")
+		return
+	}
+	if err := s.owners.Move(ctx, sess.owner, pass, to); err != nil {
+		code, msg := http.StatusInternalServerError, wrong
 		switch errors.KindOf(err) {
+		case errors.Permission:
+			code = http.StatusForbidden
 		case errors.Unavailable:
 			code, msg = http.StatusServiceUnavailable, lastCause(err)
 		case errors.Invalid:
 			code, msg = http.StatusBadRequest, lastCause(err)
-		case errors.Permission:
-			code = http.StatusForbidden
 		default:
 			s.log.Error("web move", "to", to, "err", err)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/journal"
+	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/tlog"
 	"github.com/sealpost/sealpost/transparency"
 	"github.com/sealpost/sealpost/transparency/report"
@@ -49,6 +50,11 @@ type owners struct {
 func (o *owners) Authenticate(_ context.Context, addr, pass string) error {
 	if (addr == alice && pass == alicePass) || (addr == bob && pass == bobPass) {
 		return nil
+	}
+	if addr != alice && addr != bob {
+		// Not what Owners promises, but what a store may say: the app
+		// must answer it as a wrong password all the same.
+		return errors.E("owners.Authenticate", errors.NotExist, errors.Str("no such account"))
 	}
 	return errors.E("owners.Authenticate", errors.Permission, errors.Str("wrong address or password"))
 }
@@ -117,6 +123,21 @@ func demandEvent(at time.Time, kind sealpost.EventKind, id, account, actor, coun
 // and the ledger (to tamper with what the pages are given).
 func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fixtureOptions{wrap: wrap})
+}
+
+// fixtureOptions change what newFixtureWith builds.
+type fixtureOptions struct {
+	wrap     func(web.Log) web.Log // see newFixture
+	gw       *gateway.Gateway      // the console's and the API's, if not nil
+	throttle web.Throttle          // if not nil
+	tls      bool                  // serve over TLS (httptest's certificate)
+}
+
+// newFixtureWith builds the app as o says, on the fixture's clock.
+func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
+	t.Helper()
+	wrap := o.wrap
 	ctx := context.Background()
 	dir := t.TempDir()
 	skey, _, err := tlog.NewKey("test.example/log")
@@ -188,12 +209,19 @@ func newFixture(t *testing.T, wrap func(web.Log) web.Log) *fixture {
 	if wrap != nil {
 		l = wrap(led)
 	}
-	o := &owners{}
-	app := web.New(nil, nil)
-	app.EnableTransparency(o, l)
-	srv := httptest.NewServer(app)
+	own := &owners{}
+	app := web.New(o.gw, nil)
+	app.SetThrottle(o.throttle)
+	app.SetNow(clk.Now)
+	app.EnableTransparency(own, l)
+	var srv *httptest.Server
+	if o.tls {
+		srv = httptest.NewTLSServer(app)
+	} else {
+		srv = httptest.NewServer(app)
+	}
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, ledger: led, log: lg, owners: o, clock: clk, canary: verifier, src: src,
+	return &fixture{srv: srv, ledger: led, log: lg, owners: own, clock: clk, canary: verifier, src: src,
 		period: report.CurrentPeriod(t0).Name}
 }
 

@@ -26,7 +26,7 @@ var verifyJS []byte
 // over o and l. Call it once, before serving.
 func (s *Server) EnableTransparency(o Owners, l Log) {
 	s.owners, s.tl = o, l
-	s.ownerSes = newSessions(ownerTTL)
+	s.me = newOwnerDoor(s.clock)
 	s.routesPrivacy()
 	s.routesPublic()
 }
@@ -127,7 +127,9 @@ func (s *Server) transparencyReport(format string) http.HandlerFunc {
 		if q := r.URL.Query().Get("period"); q != "" {
 			var err error
 			if p, err = report.ParsePeriod(q); err != nil {
-				http.Error(w, "No such period: "+lastCause(err), http.StatusBadRequest)
+				// Not the period asked for: an error page never
+				// repeats what the request said.
+				http.Error(w, "No such period: a period is YYYY, YYYY-H1 or YYYY-H2.", http.StatusBadRequest)
 				return
 			}
 		}

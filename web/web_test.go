@@ -65,6 +65,15 @@ func (mail) Authenticate(_ context.Context, addr, pass string) error {
 
 func newApp(t *testing.T) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(web.New(newGateway(t), nil))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newGateway is a real gateway over a real store with two officers,
+// officer-a and officer-b (passwords officer-a-pass-123, ...).
+func newGateway(t *testing.T) *gateway.Gateway {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "legal.db"), filepath.Join(dir, "docs"), store.WithArgon2(pwhash.TestParams))
 	if err != nil {
@@ -77,11 +86,8 @@ func newApp(t *testing.T) *httptest.Server {
 		}
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	gw := gateway.New(gateway.Options{Store: st, Mail: mail{}, Signer: key,
+	return gateway.New(gateway.Options{Store: st, Mail: mail{}, Signer: key,
 		Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }})
-	srv := httptest.NewServer(web.New(gw, nil))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func demandFile(t *testing.T, name string) string {
@@ -136,6 +142,19 @@ func TestAPIExplainAndFieldErrors(t *testing.T) {
 	}
 }
 
+// consoleLogin signs in to the console through its form, as a browser
+// does: the sign-in page, then the form with the page's token.
+func consoleLogin(t *testing.T, c *http.Client, base, name, pass string) (*http.Response, error) {
+	t.Helper()
+	resp, err := c.Get(base + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return c.PostForm(base+"/console/login", url.Values{"csrf": {csrfOf(t, string(b))}, "name": {name}, "password": {pass}})
+}
+
 // The console: sign in, file a demand, move it, approve it; forms without
 // the session's CSRF token are refused.
 func TestConsole(t *testing.T) {
@@ -154,10 +173,10 @@ func TestConsole(t *testing.T) {
 	if body := page(c.Get(srv.URL + "/console")); !strings.Contains(body, `<form method="post" action="/console/login">`) {
 		t.Fatalf("console without a session should show the sign-in form:\n%s", body)
 	}
-	if body := page(c.PostForm(srv.URL+"/console/login", url.Values{"name": {"officer-a"}, "password": {"wrong"}})); !strings.Contains(body, "Wrong name or password") {
+	if body := page(consoleLogin(t, c, srv.URL, "officer-a", "wrong")); !strings.Contains(body, "Wrong name or password") {
 		t.Errorf("wrong password: %s", body)
 	}
-	body := page(c.PostForm(srv.URL+"/console/login", url.Values{"name": {"officer-a"}, "password": {"officer-a-pass-123"}}))
+	body := page(consoleLogin(t, c, srv.URL, "officer-a", "officer-a-pass-123"))
 	if !strings.Contains(body, "Signed in as <strong>officer-a</strong>") || !strings.Contains(body, `name="viewport"`) {
 		t.Fatalf("after sign-in:\n%s", body)
 	}
@@ -203,7 +222,7 @@ func TestConsoleUploadsDocuments(t *testing.T) {
 	srv := newApp(t)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
-	resp, err := c.PostForm(srv.URL+"/console/login", url.Values{"name": {"officer-b"}, "password": {"officer-b-pass-123"}})
+	resp, err := consoleLogin(t, c, srv.URL, "officer-b", "officer-b-pass-123")
 	if err != nil {
 		t.Fatal(err)
 	}

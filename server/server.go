@@ -275,6 +275,7 @@ func (s *Server) Start() error {
 			s.Transparency = t
 		}
 		app := web.New(s.Gateway, s.log)
+		app.SetThrottle(s.webThrottle())
 		if s.opts.Now != nil {
 			app.SetNow(s.opts.Now)
 		}

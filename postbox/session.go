@@ -229,12 +229,12 @@ func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], "/")
 		if _, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, parent); errors.Is(errors.NotExist, err) {
-			if _, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone); err != nil && !errors.Is(errors.Exist, err) {
+			if _, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone, 0); err != nil && !errors.Is(errors.Exist, err) {
 				return errors.E(op, err)
 			}
 		}
 	}
-	_, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use)
+	_, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use, 0)
 	return err
 }
 
@@ -347,7 +347,7 @@ func (ss *Session) Copy(ctx context.Context, from *Mailbox, uids []sealpost.UID,
 	if err != nil {
 		return dest, nil, errors.E(op, err)
 	}
-	copies, err := ss.svc.store.CopyMessages(ctx, from.info.ID, uids, dest.ID)
+	copies, err := ss.svc.store.CopyMessages(ctx, from.info.ID, uids, dest.ID, 0)
 	if err != nil {
 		return dest, nil, errors.E(op, err)
 	}

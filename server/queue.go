@@ -210,7 +210,7 @@ func (c *Ctl) do(req ctlRequest) (ctlReply, error) {
 	}
 	if rep.Error != "" {
 		kind := errors.Other
-		for k := errors.Other; k <= errors.WrongRegion; k++ {
+		for k := errors.Other; k <= errors.OverQuota; k++ {
 			if k.String() == rep.Kind {
 				kind = k
 			}

@@ -294,8 +294,8 @@ type MailboxStore interface {
 	MailboxByUse(ctx context.Context, acct AccountID, use SpecialUse) (Mailbox, error)
 	// CreateMailbox creates a mailbox with a fresh UIDValidity. Exist if the
 	// name is taken. With limit positive, OverQuota if the account already
-	// has that many mailboxes (the hidden legal-hold mailbox not counted),
-	// checked in the creating transaction.
+	// has that many mailboxes, checked in the creating transaction; the
+	// hidden legal-hold mailbox is neither counted nor refused.
 	CreateMailbox(ctx context.Context, acct AccountID, name string, use SpecialUse, limit int64) (Mailbox, error)
 	// DeleteMailbox removes the mailbox and its messages, returning blobs no
 	// longer referenced.

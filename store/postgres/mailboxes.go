@@ -135,7 +135,7 @@ func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name
 				return exist("a mailbox already has special use %s", use)
 			}
 		}
-		if err := checkMailboxLimit(ctx, tx, acct, limit); err != nil {
+		if err := checkMailboxLimit(ctx, tx, acct, use, limit); err != nil {
 			return err
 		}
 		m, err = insertMailbox(ctx, tx, acct, name, use)

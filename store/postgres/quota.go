@@ -143,10 +143,11 @@ func (s *Store) Usage(ctx context.Context, id sealpost.AccountID) (sealpost.Usag
 }
 
 // checkMailboxLimit fails with OverQuota when the account has limit
-// mailboxes or more (limit positive). The caller holds the account's row
+// mailboxes or more (limit positive); the hidden hold mailbox is never
+// refused. The caller holds the account's row
 // lock (lockAccount), so two creations cannot both pass it.
-func checkMailboxLimit(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID, limit int64) error {
-	if limit <= 0 {
+func checkMailboxLimit(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID, use sealpost.SpecialUse, limit int64) error {
+	if limit <= 0 || use == sealpost.UseHeld {
 		return nil
 	}
 	var n int64

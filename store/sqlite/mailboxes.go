@@ -116,7 +116,7 @@ func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name
 				return err
 			}
 		}
-		if err := checkMailboxLimit(ctx, tx, acct, limit); err != nil {
+		if err := checkMailboxLimit(ctx, tx, acct, use, limit); err != nil {
 			return err
 		}
 		m, err = insertMailbox(ctx, tx, acct, name, use)

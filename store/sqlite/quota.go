@@ -89,10 +89,11 @@ func countMailboxes(ctx context.Context, tx *sql.Tx, acct sealpost.AccountID) (i
 }
 
 // checkMailboxLimit fails with OverQuota when the account has limit
-// mailboxes or more (limit positive). It runs in the creating transaction
+// mailboxes or more (limit positive); the hidden hold mailbox is never
+// refused. It runs in the creating transaction
 // on the single writer, so two creations cannot both pass it.
-func checkMailboxLimit(ctx context.Context, tx *sql.Tx, acct sealpost.AccountID, limit int64) error {
-	if limit <= 0 {
+func checkMailboxLimit(ctx context.Context, tx *sql.Tx, acct sealpost.AccountID, use sealpost.SpecialUse, limit int64) error {
+	if limit <= 0 || use == sealpost.UseHeld {
 		return nil
 	}
 	n, err := countMailboxes(ctx, tx, acct)

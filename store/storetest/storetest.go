@@ -99,6 +99,7 @@ func Run(t *testing.T, h Harness) {
 		{"Messages", messageTests},
 		{"Queue", queueTests},
 		{"Region", regionTests},
+		{"Quota", quotaTests},
 		{"Persistence", persistenceTests(h)},
 	}
 	for _, g := range groups {

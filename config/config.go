@@ -48,6 +48,7 @@ type Config struct {
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
 	Limits Limits `toml:"limits"`
+	Quota  Quota  `toml:"quota"`
 	Argon2 Argon2 `toml:"argon2"`
 	Log    Log    `toml:"log"`
 }
@@ -187,6 +188,7 @@ func Default() Config {
 		Hostname: "localhost",
 		DataDir:  "sealpost-data",
 		Limits:   DefaultLimits,
+		Quota:    DefaultQuota,
 		Argon2:   Argon2(pwhash.DefaultParams),
 		Log:      Log{Level: "info", Format: "text"},
 		DNS:      DefaultDNS,
@@ -276,6 +278,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Limits.validate(bad)
+	c.Quota.validate(bad)
 	if err := c.Argon2.Params().Validate(); err != nil {
 		bad("argon2: %v", err)
 	}

@@ -24,6 +24,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOpts(t, postbox.Options{})
+}
+
+// newEnvOpts is newEnv with options (the test Argon2id parameters set).
+func newEnvOpts(t *testing.T, opts postbox.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(filepath.Join(dir, "meta.db"))
 	if err != nil {
@@ -33,7 +39,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := postbox.New(store, blobs, postbox.Options{Params: pwhash.TestParams})
+	opts.Params = pwhash.TestParams
+	svc := postbox.New(store, blobs, opts)
 	t.Cleanup(func() { svc.Close(); store.Close() })
 	if err := svc.AddDomain(context.Background(), "example.org"); err != nil {
 		t.Fatal(err)

@@ -105,6 +105,9 @@ type Account struct {
 	OwnKey bool
 	// Settings are the owner's choices.
 	Settings AccountSettings
+	// Quota is the operator's override of the deployment's default limits
+	// for this account (zero: the defaults).
+	Quota Quota
 }
 
 // AccountSettings are what an account's owner chooses about how the server
@@ -197,6 +200,11 @@ type NewMessage struct {
 	Blob         BlobRef
 	Key          KeyID
 	SessionKey   []byte
+	// Limit, when positive, is the account's storage quota in bytes:
+	// AddMessages fails with OverQuota, inserting nothing, if this message
+	// would take its account's Usage.Storage above it. 0: no check (the
+	// legal hold, a move within the account).
+	Limit int64
 }
 
 // FlagOp is how Store.SetFlags changes flags.
@@ -248,7 +256,7 @@ type AccountStore interface {
 	// Accounts lists all accounts, sorted by address.
 	Accounts(ctx context.Context) ([]Account, error)
 	// DeleteAccount removes the account and all its mailboxes, messages and
-	// keys. It returns the blobs that are no longer referenced, for the
+	// keys (and with them its usage). It returns the blobs that are no longer referenced, for the
 	// caller to delete from the BlobStore.
 	DeleteAccount(ctx context.Context, id AccountID) ([]BlobRef, error)
 	// SetPasswordVerifier replaces the account's password verifier.
@@ -256,6 +264,14 @@ type AccountStore interface {
 	// SetSettings replaces the account's settings. NotExist for an unknown
 	// account.
 	SetSettings(ctx context.Context, id AccountID, s AccountSettings) error
+	// SetQuota replaces the account's quota override (Account.Quota).
+	// NotExist for an unknown account; Invalid if q fails Quota.Check.
+	// Lowering a limit below the usage removes nothing: it refuses what
+	// would add more.
+	SetQuota(ctx context.Context, id AccountID, q Quota) error
+	// Usage returns what the account holds (see Usage). NotExist for an
+	// unknown account.
+	Usage(ctx context.Context, id AccountID) (Usage, error)
 	// Keys lists the account's key generations, oldest first.
 	Keys(ctx context.Context, id AccountID) ([]Key, error)
 	// PutKey updates an existing key generation's wraps and Active flag, or
@@ -277,8 +293,10 @@ type MailboxStore interface {
 	// MailboxByUse returns the account's mailbox with the special use.
 	MailboxByUse(ctx context.Context, acct AccountID, use SpecialUse) (Mailbox, error)
 	// CreateMailbox creates a mailbox with a fresh UIDValidity. Exist if the
-	// name is taken.
-	CreateMailbox(ctx context.Context, acct AccountID, name string, use SpecialUse) (Mailbox, error)
+	// name is taken. With limit positive, OverQuota if the account already
+	// has that many mailboxes, checked in the creating transaction; the
+	// hidden legal-hold mailbox is neither counted nor refused.
+	CreateMailbox(ctx context.Context, acct AccountID, name string, use SpecialUse, limit int64) (Mailbox, error)
 	// DeleteMailbox removes the mailbox and its messages, returning blobs no
 	// longer referenced.
 	DeleteMailbox(ctx context.Context, id MailboxID) ([]BlobRef, error)
@@ -301,6 +319,10 @@ type Expunged struct {
 
 // MessageStore holds the metadata of the messages in mailboxes.
 //
+// Every method that adds or removes messages (and DeleteMailbox) updates
+// the account's Usage in the same transaction, so that it is exact under
+// any concurrency.
+//
 // Every method that changes state is atomic and durable when it returns nil:
 // a crash afterwards never loses the change. UIDs are assigned in commit
 // order within a mailbox, so a reader that sees UID n committed has seen
@@ -319,8 +341,10 @@ type MessageStore interface {
 	// none is left, nothing changes.
 	Expunge(ctx context.Context, mailbox MailboxID, uids []UID) (Expunged, error)
 	// CopyMessages copies messages to another mailbox of the same account,
-	// sharing their blobs, and returns the new copies in input order.
-	CopyMessages(ctx context.Context, from MailboxID, uids []UID, to MailboxID) ([]Message, error)
+	// sharing their blobs, and returns the new copies in input order. With
+	// limit positive, OverQuota (nothing copied) if the copies would take
+	// the account's Usage.Storage above it.
+	CopyMessages(ctx context.Context, from MailboxID, uids []UID, to MailboxID, limit int64) ([]Message, error)
 	// SetSessionKeys stores wrapped session keys (see Message) for many
 	// messages in one transaction; it is called in batches by the owner's
 	// session as it reads. Unknown IDs are skipped.

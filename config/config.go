@@ -49,6 +49,7 @@ type Config struct {
 	TLS    TLS    `toml:"tls"`
 	Limits Limits `toml:"limits"`
 	Auth   Auth   `toml:"auth"` // config/auth.go
+	Quota  Quota  `toml:"quota"`
 	Argon2 Argon2 `toml:"argon2"`
 	Log    Log    `toml:"log"`
 }
@@ -189,6 +190,7 @@ func Default() Config {
 		DataDir:  "sealpost-data",
 		Limits:   DefaultLimits,
 		Auth:     DefaultAuth,
+		Quota:    DefaultQuota,
 		Argon2:   Argon2(pwhash.DefaultParams),
 		Log:      Log{Level: "info", Format: "text"},
 		DNS:      DefaultDNS,
@@ -279,6 +281,7 @@ func (c *Config) Validate() error {
 	}
 	c.Limits.validate(bad)
 	c.Auth.validate(bad)
+	c.Quota.validate(bad)
 	if err := c.Argon2.Params().Validate(); err != nil {
 		bad("argon2: %v", err)
 	}

@@ -26,6 +26,7 @@ const (
 	Internal                // a bug or an I/O failure on our side
 	Unavailable             // a transient failure; retrying may succeed
 	WrongRegion             // the account is homed in another region
+	OverQuota               // an account's quota (storage, mailbox count) does not allow it
 )
 
 func (k Kind) String() string {
@@ -48,6 +49,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case WrongRegion:
 		return "wrong region"
+	case OverQuota:
+		return "over quota"
 	}
 	return "error"
 }

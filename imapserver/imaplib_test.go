@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"encoding/pem"
 	"github.com/sealpost/sealpost/internal/testenv"
 	"net"
 	"os"
@@ -98,11 +97,7 @@ func TestPythonImaplib(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cert, _ := testCert(t)
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Leaf.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := writeCA(t, dir)
 	script := filepath.Join(dir, "client.py")
 	if err := os.WriteFile(script, []byte(imaplibScript), 0o600); err != nil {
 		t.Fatal(err)

@@ -278,6 +278,8 @@ func (s *session) fail(op string, err error, target bool) error {
 		resp.Code, resp.Text = imap.ResponseCodeNoPerm, "Permission denied"
 	case errors.TooLarge:
 		resp.Code, resp.Text = imap.ResponseCodeTooBig, "Message too large"
+	case errors.OverQuota:
+		resp.Code, resp.Text = quotaCode(op)
 	case errors.Invalid:
 		resp.Code, resp.Text = imap.ResponseCodeCannot, "Invalid name or request"
 	case errors.Sealed:

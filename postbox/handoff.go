@@ -92,6 +92,7 @@ func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost
 	}
 	added, err := s.store.AddMessages(ctx, []sealpost.NewMessage{{
 		Mailbox: mbox, InternalDate: s.opts.Now(), Size: size, Blob: ref, Key: keyID,
+		Limit: s.storageLimit(t.acct, false),
 	}})
 	if err != nil {
 		s.forgetTarget(addr)

@@ -33,7 +33,7 @@ func (s *Service) PlaceHold(ctx context.Context, addr string) error {
 	if err != nil {
 		return errors.E(op, err)
 	}
-	if _, err := s.store.CreateMailbox(ctx, acct.ID, sealpost.HeldMailbox, sealpost.UseHeld); err != nil && !errors.Is(errors.Exist, err) {
+	if _, err := s.store.CreateMailbox(ctx, acct.ID, sealpost.HeldMailbox, sealpost.UseHeld, 0); err != nil && !errors.Is(errors.Exist, err) {
 		return errors.E(op, err)
 	}
 	return nil
@@ -98,7 +98,7 @@ func (s *Service) retain(ctx context.Context, acct sealpost.AccountID, from seal
 	if err != nil || !ok || from == held || len(uids) == 0 {
 		return err
 	}
-	_, err = s.store.CopyMessages(ctx, from, uids, held)
+	_, err = s.store.CopyMessages(ctx, from, uids, held, 0)
 	return err
 }
 
@@ -117,6 +117,6 @@ func (s *Service) retainMailbox(ctx context.Context, acct sealpost.AccountID, mb
 	for i, m := range msgs {
 		uids[i] = m.UID
 	}
-	_, err = s.store.CopyMessages(ctx, mbox, uids, held)
+	_, err = s.store.CopyMessages(ctx, mbox, uids, held, 0)
 	return err
 }

@@ -210,7 +210,7 @@ func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.M
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	copies, err := m.svc.store.CopyMessages(ctx, m.info.ID, uids, dest)
+	copies, err := m.svc.store.CopyMessages(ctx, m.info.ID, uids, dest, 0)
 	if err != nil {
 		return nil, errors.E("postbox.Move", err)
 	}

@@ -27,6 +27,13 @@ func newEnv(t *testing.T) *env {
 	return newEnvWith(t, postbox.Options{Params: pwhash.TestParams})
 }
 
+// newEnvOpts is newEnv with options (the test Argon2id parameters set).
+func newEnvOpts(t *testing.T, opts postbox.Options) *env {
+	t.Helper()
+	opts.Params = pwhash.TestParams
+	return newEnvWith(t, opts)
+}
+
 // newEnvWith is a postbox with opts over fresh stores, with example.org.
 func newEnvWith(t *testing.T, opts postbox.Options) *env {
 	t.Helper()

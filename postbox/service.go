@@ -52,6 +52,9 @@ type Options struct {
 	// AuthCacheTime is how long an account's unlocked keys outlive its
 	// last session (authcache.go); 0 wipes them when it closes.
 	AuthCacheTime time.Duration
+	// Quota is every account's default limits (0: none); an account's
+	// own override wins (quota.go).
+	Quota sealpost.Quota
 }
 
 var _ sealpost.Sealer = (*seal.Recipient)(nil)
@@ -271,6 +274,9 @@ type Envelope struct {
 	// Junk files the message in each recipient's Junk mailbox instead of
 	// INBOX: the MX quarantines it (DMARC p=quarantine, RFC 7489 6.3).
 	Junk bool
+	// Notice marks the server's own notice (a delivery status
+	// notification, a legal notice): filed even over quota (quota.go).
+	Notice bool
 }
 
 // Use is the special use of the mailbox the delivery goes to: UseJunk or
@@ -315,6 +321,7 @@ func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 		}
 		msgs = append(msgs, sealpost.NewMessage{
 			Mailbox: mbox, InternalDate: now, Size: size, Blob: ref, Key: keyID,
+			Limit: s.storageLimit(t.acct, env.Notice),
 		})
 	}
 	added, err := s.store.AddMessages(ctx, msgs)
@@ -325,7 +332,7 @@ func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 			s.forgetTarget(rcpt)
 		}
 		s.deleteBlobs(ctx, blobsOf(msgs))
-		return errors.E(op, err)
+		return errors.E(op, deliveryErr(err, len(msgs)))
 	}
 	s.syncLive(ctx, added)
 	return nil
@@ -343,7 +350,11 @@ func (s *Service) Append(ctx context.Context, acct sealpost.Account, mailbox str
 	if err != nil {
 		return sealpost.Mailbox{}, sealpost.Message{}, errors.E(op, err)
 	}
-	return s.appendTo(ctx, acct, mbox, raw, flags, date)
+	q, _, err := s.limits(ctx, acct.Address)
+	if err != nil {
+		return sealpost.Mailbox{}, sealpost.Message{}, errors.E(op, err)
+	}
+	return s.appendTo(ctx, acct, mbox, raw, flags, date, q.Storage)
 }
 
 // AppendByUse is Append into the account's mailbox with a special use, e.g.
@@ -354,11 +365,11 @@ func (s *Service) AppendByUse(ctx context.Context, acct sealpost.Account, use se
 	if err != nil {
 		return errors.E(op, err)
 	}
-	_, _, err = s.appendTo(ctx, acct, mbox, raw, flags, time.Time{})
+	_, _, err = s.appendTo(ctx, acct, mbox, raw, flags, time.Time{}, 0)
 	return err
 }
 
-func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox sealpost.Mailbox, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox sealpost.Mailbox, raw []byte, flags []sealpost.Flag, date time.Time, limit int64) (sealpost.Mailbox, sealpost.Message, error) {
 	const op = "postbox.Append"
 	if date.IsZero() {
 		date = s.opts.Now()
@@ -368,7 +379,7 @@ func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox seal
 		return mbox, sealpost.Message{}, errors.E(op, err)
 	}
 	added, err := s.store.AddMessages(ctx, []sealpost.NewMessage{{
-		Mailbox: mbox.ID, Flags: flags, InternalDate: date, Size: size, Blob: ref, Key: keyID,
+		Mailbox: mbox.ID, Flags: flags, InternalDate: date, Size: size, Blob: ref, Key: keyID, Limit: limit,
 	}})
 	if err != nil {
 		s.blobs.Delete(ctx, ref)

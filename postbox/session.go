@@ -199,16 +199,20 @@ func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.
 	if hidden(name) {
 		return errors.E(op, errors.Permission, errors.Str("reserved mailbox name"))
 	}
+	q, err := ss.ownLimits(ctx)
+	if err != nil {
+		return errors.E(op, err)
+	}
 	parts := strings.Split(name, "/")
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], "/")
 		if _, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, parent); errors.Is(errors.NotExist, err) {
-			if _, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone); err != nil && !errors.Is(errors.Exist, err) {
+			if _, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone, q.Mailboxes); err != nil && !errors.Is(errors.Exist, err) {
 				return errors.E(op, err)
 			}
 		}
 	}
-	_, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use)
+	_, err = ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use, q.Mailboxes)
 	return err
 }
 
@@ -321,7 +325,11 @@ func (ss *Session) Copy(ctx context.Context, from *Mailbox, uids []sealpost.UID,
 	if err != nil {
 		return dest, nil, errors.E(op, err)
 	}
-	copies, err := ss.svc.store.CopyMessages(ctx, from.info.ID, uids, dest.ID)
+	q, err := ss.ownLimits(ctx)
+	if err != nil {
+		return dest, nil, errors.E(op, err)
+	}
+	copies, err := ss.svc.store.CopyMessages(ctx, from.info.ID, uids, dest.ID, q.Storage)
 	if err != nil {
 		return dest, nil, errors.E(op, err)
 	}

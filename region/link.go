@@ -95,6 +95,7 @@ var statusOf = map[errors.Kind]int{
 	errors.WrongRegion: http.StatusMisdirectedRequest,
 	errors.Invalid:     http.StatusConflict,
 	errors.TooLarge:    http.StatusRequestEntityTooLarge,
+	errors.OverQuota:   http.StatusInsufficientStorage,
 	errors.Unavailable: http.StatusServiceUnavailable,
 }
 

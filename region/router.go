@@ -304,7 +304,7 @@ func (r *Router) deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 		rcpts := byRegion[id]
 		var err error
 		if s, ok := r.local[id]; ok {
-			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts, Junk: env.Junk}, raw)
+			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts, Junk: env.Junk, Notice: env.Notice}, raw)
 		} else if l, ok := r.remote[id]; ok {
 			for _, rcpt := range rcpts {
 				if err = l.Deliver(ctx, env.From, rcpt, env.Use(), raw, r.now()); err != nil {

@@ -99,6 +99,8 @@ type ctlRequest struct {
 	Address string            `json:"address,omitempty"`
 	// SaveSent, when set, is the new value of that setting.
 	SaveSent *bool `json:"save_sent,omitempty"`
+	// Quota, when set, is the account's new quota override.
+	Quota *sealpost.Quota `json:"quota,omitempty"`
 }
 
 type ctlReply struct {
@@ -107,6 +109,7 @@ type ctlReply struct {
 	Queue    []QueueEntry              `json:"queue,omitempty"`
 	Later    bool                      `json:"later,omitempty"`
 	Settings *sealpost.AccountSettings `json:"settings,omitempty"`
+	Quota    *QuotaReport              `json:"quota,omitempty"`
 }
 
 // startCtl listens on the control socket (mode 0600 in the private data
@@ -171,6 +174,10 @@ func (s *Server) serveCtl(c net.Conn) {
 		var set sealpost.AccountSettings
 		set, err = s.AccountSettings(ctx, req.Address, req.SaveSent)
 		rep.Settings = &set
+	case "account.quota":
+		var q QuotaReport
+		q, err = s.AccountQuota(ctx, req.Address, req.Quota)
+		rep.Quota = &q
 	default:
 		err = errors.E(errors.Invalid, errors.Errorf("unknown operation %q", req.Op))
 	}
@@ -210,7 +217,7 @@ func (c *Ctl) do(req ctlRequest) (ctlReply, error) {
 	}
 	if rep.Error != "" {
 		kind := errors.Other
-		for k := errors.Other; k <= errors.WrongRegion; k++ {
+		for k := errors.Other; k <= errors.OverQuota; k++ {
 			if k.String() == rep.Kind {
 				kind = k
 			}

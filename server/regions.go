@@ -87,6 +87,7 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 	svc := postbox.New(guarded, blobs, postbox.Options{
 		Params:         cfg.Argon2.Params(),
 		MaxMessageSize: cfg.Limits.MaxMessageSize,
+		Quota:          cfg.Quota.Limits(),
 		QueueKey:       qk,
 		Logger:         log.With("region", rc.ID),
 		Logins:         logins,

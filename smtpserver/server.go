@@ -150,6 +150,9 @@ type Backend interface {
 	IsHostedDomain(ctx context.Context, domain string) (bool, error)
 	// LookupRecipient checks that addr is a hosted account (NotExist if not).
 	LookupRecipient(ctx context.Context, addr string) (sealpost.Account, error)
+	// CheckQuota tells whether a message of size bytes (0: not declared)
+	// could be delivered to addr now: OverQuota if not (quota.go).
+	CheckQuota(ctx context.Context, addr string, size int64) error
 	// Deliver seals raw to each recipient and files it; nil means durable.
 	Deliver(ctx context.Context, env postbox.Envelope, raw []byte) error
 	// AppendByUse files the sender's own copy (e.g. in Sent).

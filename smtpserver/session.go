@@ -68,6 +68,8 @@ func reply(err error) *smtp.SMTPError {
 		return replyNoMailbox
 	case errors.Permission:
 		return replyDenied
+	case errors.OverQuota:
+		return quotaReply(err)
 	}
 	return replyTempFailure // Unavailable, Internal, and anything unexpected
 }
@@ -100,6 +102,7 @@ type session struct {
 	from   string
 	mail   bool // MAIL succeeded
 	utf8   bool
+	size   int64    // declared with MAIL's SIZE (RFC 1870), 0 if not
 	local  []string // normalized hosted recipients
 	remote []string // normalized recipients elsewhere (submission)
 	junk   bool     // quarantined by the MX's checks (authcheck.go)
@@ -131,7 +134,7 @@ func (ss *session) ctx() (context.Context, context.CancelFunc) {
 // Reset discards the transaction (RSET, a new EHLO, or the end of DATA).
 func (ss *session) Reset() {
 	defer ss.recover(nil)
-	ss.from, ss.mail, ss.utf8, ss.local, ss.remote, ss.junk = "", false, false, nil, nil, false
+	ss.from, ss.mail, ss.utf8, ss.size, ss.local, ss.remote, ss.junk = "", false, false, 0, nil, nil, false
 }
 
 // Logout ends the session.
@@ -163,6 +166,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		}
 	}
 	ss.from, ss.mail, ss.utf8 = from, true, utf8Mail
+	if opts != nil {
+		ss.size = opts.Size
+	}
 	return nil
 }
 
@@ -200,6 +206,10 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 		} else if lerr != nil {
 			ss.s.log.Warn("rcpt: account lookup failed", "remote", ss.ip, "err", lerr)
 			return reply(lerr)
+		}
+		if qerr := ss.s.svc.CheckQuota(ctx, addr, ss.size); qerr != nil {
+			ss.s.log.Info("rcpt refused", "remote", ss.ip, "rcpt", addr, "err", qerr)
+			return reply(qerr)
 		}
 		if !slices.Contains(ss.local, addr) {
 			ss.local = append(ss.local, addr)

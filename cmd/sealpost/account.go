@@ -54,9 +54,9 @@ func (l *lineReader) read(file, prompt string) (string, error) {
 func newAccountCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "account",
-		Short: "Manage accounts: add, list, passwd, delete, move, settings",
+		Short: "Manage accounts: add, list, passwd, delete, move, settings, quota",
 	}
-	cmd.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountPasswdCmd(), newAccountDeleteCmd(), newAccountMoveCmd(), newAccountSettingsCmd())
+	cmd.AddCommand(newAccountAddCmd(), newAccountListCmd(), newAccountPasswdCmd(), newAccountDeleteCmd(), newAccountMoveCmd(), newAccountSettingsCmd(), newAccountQuotaCmd())
 	return cmd
 }
 

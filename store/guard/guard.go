@@ -381,11 +381,11 @@ func (g *Store) MailboxByUse(ctx context.Context, acct sealpost.AccountID, use s
 	return mb, err
 }
 
-func (g *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
+func (g *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse, limit int64) (sealpost.Mailbox, error) {
 	if err := g.account(ctx, "guard.CreateMailbox", acct); err != nil {
 		return sealpost.Mailbox{}, err
 	}
-	mb, err := g.inner.CreateMailbox(ctx, acct, name, use)
+	mb, err := g.inner.CreateMailbox(ctx, acct, name, use, limit)
 	if err == nil {
 		g.noteMailboxes(mb)
 	}
@@ -452,13 +452,13 @@ func (g *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 	return g.inner.Expunge(ctx, mailbox, uids)
 }
 
-func (g *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID) ([]sealpost.Message, error) {
+func (g *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID, limit int64) ([]sealpost.Message, error) {
 	for _, mb := range []sealpost.MailboxID{from, to} {
 		if err := g.mailbox(ctx, "guard.CopyMessages", mb); err != nil {
 			return nil, err
 		}
 	}
-	return g.inner.CopyMessages(ctx, from, uids, to)
+	return g.inner.CopyMessages(ctx, from, uids, to, limit)
 }
 
 // SetSessionKeys is keyed by message ID, which only an owner's session

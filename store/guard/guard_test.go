@@ -199,7 +199,7 @@ func TestRefusesForeignAccounts(t *testing.T) {
 		testkit.WantKind(t, "ie.Keys(unvouched id)", err, errors.WrongRegion)
 		_, err = ie.DeleteAccount(ctx, id)
 		testkit.WantKind(t, "ie.DeleteAccount(unvouched id)", err, errors.WrongRegion)
-		_, err = ie.CreateMailbox(ctx, id, "x", sealpost.UseNone)
+		_, err = ie.CreateMailbox(ctx, id, "x", sealpost.UseNone, 0)
 		testkit.WantKind(t, "ie.CreateMailbox(unvouched id)", err, errors.WrongRegion)
 	}
 	other := mbs[0].ID + 1000

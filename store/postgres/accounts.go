@@ -81,9 +81,9 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		}
 		// A concurrent creation of the same address, or removal of the
 		// domain, still fails here: 23505 is Exist, 23503 NotExist.
-		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&acct.ID)
+		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -105,12 +105,12 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return acct, nil
 }
 
-const accountColumns = `id, address, created, verifier, own_key, save_sent`
+const accountColumns = `id, address, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes`
 
 func scanAccount(row pgx.Row) (sealpost.Account, error) {
 	var a sealpost.Account
 	var id, created int64
-	if err := row.Scan(&id, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent); err != nil {
+	if err := row.Scan(&id, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent, &a.Quota.Storage, &a.Quota.Mailboxes); err != nil {
 		return sealpost.Account{}, err
 	}
 	a.ID = sealpost.AccountID(id)

@@ -24,6 +24,7 @@ const maxBatch = 256
 type addReq struct {
 	ctx  context.Context
 	msgs []sealpost.Message // Mailbox, Flags, ... set; ID, UID, ModSeq filled in
+	lims []int64            // each message's NewMessage.Limit
 	res  chan error         // buffered
 }
 
@@ -41,12 +42,13 @@ func (s *Store) AddMessages(ctx context.Context, msgs []sealpost.NewMessage) ([]
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	req := &addReq{ctx: ctx, msgs: make([]sealpost.Message, len(msgs)), res: make(chan error, 1)}
+	req := &addReq{ctx: ctx, msgs: make([]sealpost.Message, len(msgs)), lims: make([]int64, len(msgs)), res: make(chan error, 1)}
 	for i, m := range msgs {
 		if err := checkNewMessage(m); err != nil {
 			return nil, errors.E(op, err)
 		}
 		req.msgs[i] = column.NewMessage(m)
+		req.lims[i] = m.Limit
 	}
 	s.mu.RLock()
 	if s.closed.Load() {
@@ -153,7 +155,7 @@ func (s *Store) tryBatch(ctx context.Context, batch []*addReq, results []error) 
 				return err
 			}
 		}
-		if err := insertMessages(ctx, tx, req.msgs); err != nil {
+		if err := insertMessages(ctx, tx, req.msgs, req.lims); err != nil {
 			if retryable(err) {
 				return err
 			}

@@ -105,7 +105,7 @@ func lockAccount(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID) error 
 // is taken, or if use is set and another mailbox of the account has it (one
 // mailbox per special use, so MailboxByUse is unambiguous). NotExist if the
 // account is unknown.
-func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
+func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse, limit int64) (sealpost.Mailbox, error) {
 	const op = "postgres.CreateMailbox"
 	name = sealpost.CanonicalMailboxName(name)
 	if err := sealpost.CheckMailboxName(name); err != nil {
@@ -134,6 +134,9 @@ func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name
 			if found {
 				return exist("a mailbox already has special use %s", use)
 			}
+		}
+		if err := checkMailboxLimit(ctx, tx, acct, use, limit); err != nil {
+			return err
 		}
 		m, err = insertMailbox(ctx, tx, acct, name, use)
 		return err
@@ -168,12 +171,22 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 	var blobs []sealpost.BlobRef
 	err := s.write(ctx, op, func(tx pgx.Tx) error {
 		blobs = nil
-		if _, err := lockMailbox(ctx, tx, id); err != nil {
+		mb, err := lockMailbox(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		var bytes, count int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages WHERE mailbox = $1`, int64(id)).Scan(&bytes, &count); err != nil {
 			return err
 		}
 		candidates, err := blobSet(ctx, tx, `DELETE FROM messages WHERE mailbox = $1 RETURNING blob_ref`, int64(id))
 		if err != nil {
 			return err
+		}
+		if count > 0 && charged(mb.Use) {
+			if err := charge(ctx, tx, mb.Account, -bytes, -count, 0); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM mailboxes WHERE id = $1`, int64(id)); err != nil {
 			return err

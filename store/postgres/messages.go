@@ -68,8 +68,9 @@ RETURNING id, uid, modseq`
 // set) in their mailboxes, setting each one's ID, UID and ModSeq. A set of
 // messages spanning several mailboxes locks them in ID order first, so that
 // two such transactions cannot deadlock. Everything goes to the server in
-// one round trip.
-func insertMessages(ctx context.Context, tx pgx.Tx, msgs []sealpost.Message) error {
+// one round trip; then the messages are charged to their accounts
+// (chargeMessages, with limits[i] msgs[i]'s quota limit).
+func insertMessages(ctx context.Context, tx pgx.Tx, msgs []sealpost.Message, limits []int64) error {
 	var ids []int64
 	for _, m := range msgs {
 		ids = append(ids, int64(m.Mailbox))
@@ -119,7 +120,7 @@ func insertMessages(ctx context.Context, tx pgx.Tx, msgs []sealpost.Message) err
 		}
 		return notExist("mailbox %d", missing)
 	}
-	return nil
+	return chargeMessages(ctx, tx, msgs, limits)
 }
 
 // Messages returns a mailbox's messages with UID > after, by UID. NotExist
@@ -214,17 +215,19 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 	var out sealpost.Expunged
 	err := s.write(ctx, op, func(tx pgx.Tx) error {
 		out = sealpost.Expunged{}
-		if _, err := lockMailbox(ctx, tx, mailbox); err != nil {
+		mb, err := lockMailbox(ctx, tx, mailbox)
+		if err != nil {
 			return err
 		}
-		rows, _ := tx.Query(ctx, `DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING uid, blob_ref`,
+		rows, _ := tx.Query(ctx, `DELETE FROM messages WHERE mailbox = $1 AND uid = ANY($2) RETURNING uid, blob_ref, size`,
 			int64(mailbox), uidArgs(uids))
 		candidates := map[sealpost.BlobRef]bool{}
-		var uid int64
+		var uid, size, freed int64
 		var ref string
-		_, err := pgx.ForEachRow(rows, []any{&uid, &ref}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&uid, &ref, &size}, func() error {
 			out.UIDs = append(out.UIDs, sealpost.UID(uid))
 			candidates[sealpost.BlobRef(ref)] = true
+			freed += size
 			return nil
 		})
 		if err != nil {
@@ -232,6 +235,11 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 		}
 		if len(out.UIDs) == 0 {
 			return nil
+		}
+		if charged(mb.Use) {
+			if err := charge(ctx, tx, mb.Account, -freed, -int64(len(out.UIDs)), 0); err != nil {
+				return err
+			}
 		}
 		slices.Sort(out.UIDs)
 		var modseq int64
@@ -253,10 +261,12 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 // into another mailbox of the same account, where they get new UIDs and
 // MODSEQs, sharing their blobs. It returns the copies in input order,
 // skipping unknown and repeated UIDs. NotExist if either mailbox is unknown;
-// Invalid if they belong to different accounts. The sources are read FOR
+// Invalid if they belong to different accounts; OverQuota (nothing copied)
+// if the copies would take the account's storage above a positive limit.
+// The sources are read FOR
 // SHARE, so that a concurrent expunge of one either waits for the copy (and
 // then sees the blob still referenced) or wins and the copy skips it.
-func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID) ([]sealpost.Message, error) {
+func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID, limit int64) ([]sealpost.Message, error) {
 	const op = "postgres.CopyMessages"
 	var out []sealpost.Message
 	err := s.write(ctx, op, func(tx pgx.Tx) error {
@@ -296,7 +306,11 @@ func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids 
 		if len(out) == 0 {
 			return nil
 		}
-		return insertMessages(ctx, tx, out)
+		limits := make([]int64, len(out))
+		for i := range limits {
+			limits[i] = limit
+		}
+		return insertMessages(ctx, tx, out, limits)
 	})
 	if err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func TestExpungeLastReferencesConcurrently(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cp, err := s.CopyMessages(ctx, a.ID, []sealpost.UID{orig[0].UID}, b.ID)
+		cp, err := s.CopyMessages(ctx, a.ID, []sealpost.UID{orig[0].UID}, b.ID, 0)
 		if err != nil || len(cp) != 1 {
 			t.Fatalf("CopyMessages: %v, %v", cp, err)
 		}
@@ -127,7 +127,7 @@ func TestExpungeWhileCopying(t *testing.T) {
 		var copied []sealpost.Message
 		var reported []sealpost.BlobRef
 		var cerr, eerr error
-		wg.Go(func() { copied, cerr = s.CopyMessages(ctx, a.ID, []sealpost.UID{orig[0].UID}, b.ID) })
+		wg.Go(func() { copied, cerr = s.CopyMessages(ctx, a.ID, []sealpost.UID{orig[0].UID}, b.ID, 0) })
 		wg.Go(func() {
 			var x sealpost.Expunged
 			x, eerr = s.Expunge(ctx, a.ID, []sealpost.UID{orig[0].UID})
@@ -180,7 +180,7 @@ func TestCreateConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ok := count(func() error {
-		_, err := s.CreateMailbox(ctx, a.ID, "Projects", sealpost.UseNone)
+		_, err := s.CreateMailbox(ctx, a.ID, "Projects", sealpost.UseNone, 0)
 		return err
 	}); ok != 1 {
 		t.Fatalf("CreateMailbox succeeded %d times, want once", ok)

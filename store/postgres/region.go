@@ -156,9 +156,9 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 			return exist("account %s", acct.Address)
 		}
 		var id int64
-		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&id)
+		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -205,6 +205,11 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 			}
 		}
 		if err := flush(); err != nil {
+			return err
+		}
+		// The usage is counted from what was imported: once per account
+		// moved, never per delivery.
+		if _, err := tx.Exec(ctx, sqlRecountUsage+` WHERE id = $1`, id); err != nil {
 			return err
 		}
 		return raiseUIDValidity(ctx, tx, int64(column.MaxUIDValidity(img)))

@@ -87,7 +87,7 @@ func TestImportRaisesSequence(t *testing.T) {
 		}
 	}
 	// The space is used up: a new mailbox fails rather than reuse a value.
-	if _, err := s.CreateMailbox(ctx, 1, "New", sealpost.UseNone); err == nil {
+	if _, err := s.CreateMailbox(ctx, 1, "New", sealpost.UseNone, 0); err == nil {
 		t.Fatal("CreateMailbox succeeded with UIDVALIDITY exhausted")
 	}
 }

@@ -114,6 +114,16 @@ ALTER TABLE queue ADD COLUMN warned BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE accounts ADD COLUMN save_sent BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX queue_due ON queue (held, next_try);
 `,
+	// 4: quotas (issue 12), as in store/sqlite: each account's usage,
+	// kept by every change (quota.go) and counted once here from existing
+	// mail, and its override of the configured limits (0: the default).
+	`
+ALTER TABLE accounts ADD COLUMN used_storage BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN used_messages BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN quota_storage BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
+` + sqlRecountUsage + `;
+`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes schema

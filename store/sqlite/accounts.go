@@ -83,9 +83,9 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		} else if !errors.IsErr(err, sql.ErrNoRows) {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&acct.ID)
+		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -107,12 +107,12 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return acct, nil
 }
 
-const accountColumns = `id, address, created, verifier, own_key, save_sent`
+const accountColumns = `id, address, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes`
 
 func scanAccount(row interface{ Scan(...any) error }) (sealpost.Account, error) {
 	var a sealpost.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent); err != nil {
+	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent, &a.Quota.Storage, &a.Quota.Mailboxes); err != nil {
 		return sealpost.Account{}, err
 	}
 	a.Created = column.FromNanos(created)

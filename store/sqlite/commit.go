@@ -176,13 +176,13 @@ func (s *Store) commitBatch(tx *sql.Tx, batch []*job) {
 // statements per delivery, the outbound queue three per message sent.
 type hotStmts struct {
 	savepoint, release, rollbackTo *sql.Stmt
-	nextUID, insert                *sql.Stmt
+	nextUID, insert, charge        *sql.Stmt
 	dequeue, blobUsed, updateQueue *sql.Stmt
 }
 
 const (
 	sqlNextUID = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-		WHERE id = ? RETURNING uidnext, highestmodseq`
+		WHERE id = ? RETURNING uidnext, highestmodseq, account, special_use`
 	sqlInsertMessage = `INSERT INTO messages
 		(mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
@@ -198,6 +198,7 @@ func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
 		{&h.rollbackTo, `ROLLBACK TO SAVEPOINT call`},
 		{&h.nextUID, sqlNextUID},
 		{&h.insert, sqlInsertMessage},
+		{&h.charge, sqlCharge},
 		{&h.dequeue, sqlDequeue},
 		{&h.blobUsed, sqlBlobUsed},
 		{&h.updateQueue, sqlUpdateQueued},
@@ -213,7 +214,7 @@ func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
 }
 
 func (h *hotStmts) close() {
-	for _, st := range []*sql.Stmt{h.savepoint, h.release, h.rollbackTo, h.nextUID, h.insert, h.dequeue, h.blobUsed, h.updateQueue} {
+	for _, st := range []*sql.Stmt{h.savepoint, h.release, h.rollbackTo, h.nextUID, h.insert, h.charge, h.dequeue, h.blobUsed, h.updateQueue} {
 		if st != nil {
 			st.Close()
 		}
@@ -222,16 +223,11 @@ func (h *hotStmts) close() {
 
 // insertMessages inserts msgs with the prepared statements.
 func (h *hotStmts) insertMessages(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage) ([]sealpost.Message, error) {
-	return insertMessagesWith(ctx, tx, msgs, tx.StmtContext(ctx, h.nextUID), tx.StmtContext(ctx, h.insert))
-}
-
-// insertMessagesWith inserts msgs, each taking its mailbox's next UID and a
-// new MODSEQ.
-func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMessage, nextUID, insert *sql.Stmt) ([]sealpost.Message, error) {
+	st := h.bind(ctx, tx)
 	out := make([]sealpost.Message, len(msgs))
 	for i, nm := range msgs {
 		m := column.NewMessage(nm)
-		if err := insertMessage(ctx, nextUID, insert, &m); err != nil {
+		if err := st.insertMessage(ctx, &m, nm.Limit); err != nil {
 			return nil, err
 		}
 		out[i] = m
@@ -239,11 +235,22 @@ func insertMessagesWith(ctx context.Context, tx *sql.Tx, msgs []sealpost.NewMess
 	return out, nil
 }
 
-// insertMessage allocates m's UID and MODSEQ in m.Mailbox and inserts it,
+// insertStmts are the statements that insert a message, bound to one
+// transaction.
+type insertStmts struct{ nextUID, insert, charge *sql.Stmt }
+
+func (h *hotStmts) bind(ctx context.Context, tx *sql.Tx) insertStmts {
+	return insertStmts{tx.StmtContext(ctx, h.nextUID), tx.StmtContext(ctx, h.insert), tx.StmtContext(ctx, h.charge)}
+}
+
+// insertMessage allocates m's UID and MODSEQ in m.Mailbox, charges its
+// size to the account (OverQuota beyond a positive limit) and inserts it,
 // setting m.ID, m.UID and m.ModSeq.
-func insertMessage(ctx context.Context, nextUID, insert *sql.Stmt, m *sealpost.Message) error {
+func (st insertStmts) insertMessage(ctx context.Context, m *sealpost.Message, limit int64) error {
 	var uidnext, modseq int64
-	err := nextUID.QueryRowContext(ctx, m.Mailbox).Scan(&uidnext, &modseq)
+	var acct sealpost.AccountID
+	var use string
+	err := st.nextUID.QueryRowContext(ctx, m.Mailbox).Scan(&uidnext, &modseq, &acct, &use)
 	if errors.IsErr(err, sql.ErrNoRows) {
 		return notExist("mailbox %d", m.Mailbox)
 	} else if err != nil {
@@ -253,9 +260,14 @@ func insertMessage(ctx context.Context, nextUID, insert *sql.Stmt, m *sealpost.M
 	if uidnext-1 > 1<<32-1 {
 		return errors.E(errors.TooLarge, errors.Errorf("mailbox %d has run out of UIDs", m.Mailbox))
 	}
+	if charged(sealpost.SpecialUse(use)) {
+		if err := charge(ctx, st.charge, acct, m.Size, 1, limit); err != nil {
+			return err
+		}
+	}
 	m.UID = sealpost.UID(uidnext - 1)
 	m.ModSeq = uint64(modseq)
-	return insert.QueryRowContext(ctx,
+	return st.insert.QueryRowContext(ctx,
 		m.Mailbox, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
 		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey).Scan(&m.ID)
 }

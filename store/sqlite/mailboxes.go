@@ -83,8 +83,8 @@ func mailboxByID(ctx context.Context, tx *sql.Tx, id sealpost.MailboxID) (sealpo
 // CreateMailbox creates a mailbox with a fresh UIDValidity. Exist if the name
 // is taken, or if use is set and another mailbox of the account has it (one
 // mailbox per special use, so MailboxByUse is unambiguous). NotExist if the
-// account is unknown.
-func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse) (sealpost.Mailbox, error) {
+// account is unknown; OverQuota if it has limit mailboxes (limit positive).
+func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name string, use sealpost.SpecialUse, limit int64) (sealpost.Mailbox, error) {
 	const op = "sqlite.CreateMailbox"
 	name = sealpost.CanonicalMailboxName(name)
 	if err := sealpost.CheckMailboxName(name); err != nil {
@@ -115,6 +115,9 @@ func (s *Store) CreateMailbox(ctx context.Context, acct sealpost.AccountID, name
 			} else if !errors.IsErr(err, sql.ErrNoRows) {
 				return err
 			}
+		}
+		if err := checkMailboxLimit(ctx, tx, acct, use, limit); err != nil {
+			return err
 		}
 		m, err = insertMailbox(ctx, tx, acct, name, use)
 		return err
@@ -172,6 +175,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		candidates, err := blobSet(ctx, tx, `SELECT DISTINCT blob_ref FROM messages WHERE mailbox = ?`, id)
 		if err != nil {
+			return err
+		}
+		if err := s.unchargeMailbox(ctx, tx, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM mailboxes WHERE id = ?`, id)

@@ -150,18 +150,21 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 	var out sealpost.Expunged
 	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
 		out = sealpost.Expunged{}
-		if _, err := mailboxByID(ctx, tx, mailbox); err != nil {
+		mb, err := mailboxByID(ctx, tx, mailbox)
+		if err != nil {
 			return err
 		}
-		del, err := tx.PrepareContext(ctx, `DELETE FROM messages WHERE mailbox = ? AND uid = ? RETURNING blob_ref`)
+		del, err := tx.PrepareContext(ctx, `DELETE FROM messages WHERE mailbox = ? AND uid = ? RETURNING blob_ref, size`)
 		if err != nil {
 			return err
 		}
 		defer del.Close()
 		candidates := map[sealpost.BlobRef]bool{}
+		var freed int64
 		for _, uid := range sortedUIDs(uids) {
 			var ref string
-			err := del.QueryRowContext(ctx, mailbox, int64(uid)).Scan(&ref)
+			var size int64
+			err := del.QueryRowContext(ctx, mailbox, int64(uid)).Scan(&ref, &size)
 			if errors.IsErr(err, sql.ErrNoRows) {
 				continue
 			} else if err != nil {
@@ -169,9 +172,15 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 			}
 			out.UIDs = append(out.UIDs, uid)
 			candidates[sealpost.BlobRef(ref)] = true
+			freed += size
 		}
 		if len(out.UIDs) == 0 {
 			return nil
+		}
+		if charged(mb.Use) {
+			if err := charge(ctx, tx.StmtContext(ctx, s.hot.charge), mb.Account, -freed, -int64(len(out.UIDs)), 0); err != nil {
+				return err
+			}
 		}
 		var modseq int64
 		if err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq`,
@@ -192,8 +201,9 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 // into another mailbox of the same account, where they get new UIDs and
 // MODSEQs, sharing their blobs. It returns the copies in input order,
 // skipping unknown and repeated UIDs. NotExist if either mailbox is unknown;
-// Invalid if they belong to different accounts.
-func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID) ([]sealpost.Message, error) {
+// Invalid if they belong to different accounts; OverQuota (nothing copied)
+// if the copies would take the account's storage above a positive limit.
+func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID, limit int64) ([]sealpost.Message, error) {
 	const op = "sqlite.CopyMessages"
 	var out []sealpost.Message
 	err := s.db.Write(ctx, op, func(tx *sql.Tx) error {
@@ -226,10 +236,10 @@ func (s *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids 
 			}
 			srcs = append(srcs, m)
 		}
-		nextUID, insert := tx.StmtContext(ctx, s.hot.nextUID), tx.StmtContext(ctx, s.hot.insert)
+		st := s.hot.bind(ctx, tx)
 		for _, m := range srcs {
 			m.Mailbox = to
-			if err := insertMessage(ctx, nextUID, insert, &m); err != nil {
+			if err := st.insertMessage(ctx, &m, limit); err != nil {
 				return err
 			}
 			out = append(out, m)

@@ -148,9 +148,9 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		} else if !errors.IsErr(err, sql.ErrNoRows) {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent).Scan(&acct.ID)
+		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -183,6 +183,11 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 					return err
 				}
 			}
+		}
+		// The usage is counted from what was imported: once per account
+		// moved, never per delivery.
+		if _, err := tx.ExecContext(ctx, sqlRecountUsage+` WHERE id = ?`, acct.ID); err != nil {
+			return err
 		}
 		return raiseUIDValidity(ctx, tx, int64(column.MaxUIDValidity(img)))
 	})

@@ -126,7 +126,7 @@ func TestBatchIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
-	gone, err := s.CreateMailbox(ctx, a.ID, "gone", sealpost.UseNone)
+	gone, err := s.CreateMailbox(ctx, a.ID, "gone", sealpost.UseNone, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

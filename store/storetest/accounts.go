@@ -295,7 +295,7 @@ func testDeleteAccount(t *testing.T, e *env) {
 
 	ms := e.add(newMsg(inbox.ID), newMsg(inbox.ID), newMsg(custom.ID))
 	// A copy shares the first message's blob.
-	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{ms[0].UID}, archive.ID); err != nil {
+	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{ms[0].UID}, archive.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	// A queued message refers to the same blob as one of alice's messages.

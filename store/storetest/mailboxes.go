@@ -21,7 +21,7 @@ var mailboxTests = []test{
 
 func testCreateMailbox(t *testing.T, e *env) {
 	a := e.account("alice@demo.example")
-	m, err := e.s.CreateMailbox(ctx, a.ID, "Projects", sealpost.UseNone)
+	m, err := e.s.CreateMailbox(ctx, a.ID, "Projects", sealpost.UseNone, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func testCreateMailbox(t *testing.T, e *env) {
 	if got != m {
 		t.Fatalf("MailboxByName = %+v, want %+v", got, m)
 	}
-	_, err = e.s.CreateMailbox(ctx, a.ID, "Projects", sealpost.UseNone)
+	_, err = e.s.CreateMailbox(ctx, a.ID, "Projects", sealpost.UseNone, 0)
 	wantKind(t, err, errors.Exist, "CreateMailbox twice")
 
 	// A child is a mailbox of its own.
@@ -50,7 +50,7 @@ func testCreateMailbox(t *testing.T, e *env) {
 	}
 
 	// With a special use.
-	flagged, err := e.s.CreateMailbox(ctx, a.ID, "Starred", `\Flagged`)
+	flagged, err := e.s.CreateMailbox(ctx, a.ID, "Starred", `\Flagged`, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func testCreateMailbox(t *testing.T, e *env) {
 	if _, err := e.s.DeleteAccount(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.s.CreateMailbox(ctx, gone.ID, "Projects", sealpost.UseNone)
+	_, err = e.s.CreateMailbox(ctx, gone.ID, "Projects", sealpost.UseNone, 0)
 	wantKind(t, err, errors.NotExist, "CreateMailbox in a deleted account")
 }
 
@@ -76,7 +76,7 @@ func testInboxCase(t *testing.T, e *env) {
 		if got := e.mailbox(a.ID, name); got.ID != inbox.ID {
 			t.Fatalf("MailboxByName(%q) = %+v, want INBOX", name, got)
 		}
-		_, err := e.s.CreateMailbox(ctx, a.ID, name, sealpost.UseNone)
+		_, err := e.s.CreateMailbox(ctx, a.ID, name, sealpost.UseNone, 0)
 		wantKind(t, err, errors.Exist, "CreateMailbox("+name+")")
 	}
 	// Other names are case-sensitive.
@@ -127,7 +127,7 @@ func testMailboxByUse(t *testing.T, e *env) {
 	}
 	_, err = e.s.MailboxByUse(ctx, a.ID, sealpost.UseJunk)
 	wantKind(t, err, errors.NotExist, "MailboxByUse after deleting it")
-	spam, err := e.s.CreateMailbox(ctx, a.ID, "Spam", sealpost.UseJunk)
+	spam, err := e.s.CreateMailbox(ctx, a.ID, "Spam", sealpost.UseJunk, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func testDeleteMailbox(t *testing.T, e *env) {
 	archive := e.mailbox(a.ID, "Archive")
 	ms := e.add(newMsg(parent.ID), newMsg(parent.ID), newMsg(child.ID))
 	// The second message is also in Archive: its blob stays referenced.
-	if _, err := e.s.CopyMessages(ctx, parent.ID, []sealpost.UID{ms[1].UID}, archive.ID); err != nil {
+	if _, err := e.s.CopyMessages(ctx, parent.ID, []sealpost.UID{ms[1].UID}, archive.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	blobs, err := e.s.DeleteMailbox(ctx, parent.ID)

@@ -332,7 +332,7 @@ func testCopy(t *testing.T, e *env) {
 	src := e.add(in...)
 	e.add(newMsg(archive.ID)) // archive's next UID is 2
 
-	copies, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{2, 77, 1}, archive.ID)
+	copies, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{2, 77, 1}, archive.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,15 +359,15 @@ func testCopy(t *testing.T, e *env) {
 	// Not across accounts.
 	b := e.account("bob@demo.example")
 	bi := e.mailbox(b.ID, "INBOX")
-	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{1}, bi.ID); err == nil {
+	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{1}, bi.ID, 0); err == nil {
 		t.Fatal("CopyMessages into another account's mailbox succeeded")
 	}
 	if got := e.messages(bi.ID); len(got) != 0 {
 		t.Fatalf("a refused cross-account copy left %d messages", len(got))
 	}
-	_, err = e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{1}, e.goneMailbox(a.ID))
+	_, err = e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{1}, e.goneMailbox(a.ID), 0)
 	wantKind(t, err, errors.NotExist, "CopyMessages into a deleted mailbox")
-	_, err = e.s.CopyMessages(ctx, e.goneMailbox(a.ID), []sealpost.UID{1}, archive.ID)
+	_, err = e.s.CopyMessages(ctx, e.goneMailbox(a.ID), []sealpost.UID{1}, archive.ID, 0)
 	wantKind(t, err, errors.NotExist, "CopyMessages from a deleted mailbox")
 }
 
@@ -375,11 +375,11 @@ func testCopySharesBlob(t *testing.T, e *env) {
 	a := e.account("alice@demo.example")
 	inbox, archive, trash := e.mailbox(a.ID, "INBOX"), e.mailbox(a.ID, "Archive"), e.mailbox(a.ID, "Trash")
 	m := e.add(newMsg(inbox.ID))[0]
-	c1, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{m.UID}, archive.ID)
+	c1, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{m.UID}, archive.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := e.s.CopyMessages(ctx, archive.ID, []sealpost.UID{c1[0].UID}, trash.ID)
+	c2, err := e.s.CopyMessages(ctx, archive.ID, []sealpost.UID{c1[0].UID}, trash.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

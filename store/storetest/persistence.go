@@ -48,7 +48,7 @@ func testReopen(t *testing.T, e *env) {
 	if acct, err := s2.Account(ctx, a.Address); err != nil || sameAccount(acct, a) != "" {
 		t.Fatalf("Account after reopen = %+v, %v", acct, err)
 	}
-	mb, err := s2.CreateMailbox(ctx, a.ID, "New", sealpost.UseNone)
+	mb, err := s2.CreateMailbox(ctx, a.ID, "New", sealpost.UseNone, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

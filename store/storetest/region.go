@@ -165,7 +165,7 @@ func populate(e *env) (sealpost.Account, []sealpost.BlobRef) {
 	if _, err := e.s.SetFlags(ctx, inbox.ID, []sealpost.UID{added[3].UID}, sealpost.FlagsAdd, []sealpost.Flag{`\Flagged`}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{added[0].UID, added[4].UID}, work.ID); err != nil {
+	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{added[0].UID, added[4].UID}, work.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -462,7 +462,7 @@ func testImportBlobs(t *testing.T, e *env) {
 		nms = append(nms, m)
 	}
 	ms := e.add(nms...)
-	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{ms[0].UID, ms[1].UID}, e.mailbox(a.ID, "Archive").ID); err != nil {
+	if _, err := e.s.CopyMessages(ctx, inbox.ID, []sealpost.UID{ms[0].UID, ms[1].UID}, e.mailbox(a.ID, "Archive").ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	img := e.export(a.Address)
@@ -637,7 +637,7 @@ func testInventory(t *testing.T, e *env) {
 	b := e.account("bob@other.example")
 	ainbox := e.mailbox(a.ID, "INBOX")
 	as := e.add(newMsg(ainbox.ID), newMsg(ainbox.ID))
-	if _, err := e.s.CopyMessages(ctx, ainbox.ID, []sealpost.UID{as[0].UID}, e.mailbox(a.ID, "Archive").ID); err != nil {
+	if _, err := e.s.CopyMessages(ctx, ainbox.ID, []sealpost.UID{as[0].UID}, e.mailbox(a.ID, "Archive").ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	bs := e.add(newMsg(e.mailbox(b.ID, "INBOX").ID))

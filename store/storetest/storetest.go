@@ -99,6 +99,7 @@ func Run(t *testing.T, h Harness) {
 		{"Messages", messageTests},
 		{"Queue", queueTests},
 		{"Region", regionTests},
+		{"Quota", quotaTests},
 		{"Persistence", persistenceTests(h)},
 	}
 	for _, g := range groups {
@@ -201,7 +202,7 @@ func (e *env) mailbox(acct sealpost.AccountID, name string) sealpost.Mailbox {
 
 func (e *env) create(acct sealpost.AccountID, name string) sealpost.Mailbox {
 	e.t.Helper()
-	m, err := e.s.CreateMailbox(ctx, acct, name, sealpost.UseNone)
+	m, err := e.s.CreateMailbox(ctx, acct, name, sealpost.UseNone, 0)
 	if err != nil {
 		e.t.Fatalf("CreateMailbox(%d, %q): %v", acct, name, err)
 	}

@@ -135,7 +135,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
-	s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.tls = publicTLS(cert)
 	if s.Resolver, err = openResolver(cfg, log); err != nil {
 		return nil, errors.E(op, err)
 	}

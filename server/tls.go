@@ -70,3 +70,23 @@ func selfSigned(dir, hostname string) (tls.Certificate, error) {
 func writeFileSync(name string, data []byte, perm os.FileMode) error {
 	return durable.WriteFile(name, data, perm)
 }
+
+// publicTLS is the TLS every listener offers clients: TLS 1.2 and 1.3,
+// and in 1.2 only forward-secret AEAD suites (ECDHE with AES-GCM or
+// ChaCha20-Poly1305), as RFC 9325 4.2 recommends; Go's defaults also
+// offer the CBC suites with SHA-1 MACs, which RFC 9325 says not to
+// negotiate. TLS 1.3's suites are all AEAD and not configurable.
+func publicTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
+}

@@ -28,6 +28,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strings"
 
 	"modernc.org/sqlite" // and its database/sql driver "sqlite"
@@ -99,6 +100,9 @@ func Open(path string, o Options) (*DB, error) {
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=" + sync
 	ctx := context.Background()
+	if err := private(path); err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
 
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
@@ -225,4 +229,16 @@ func (db *DB) Read(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 	}
 	defer tx.Rollback()
 	return E(op, fn(tx))
+}
+
+// private makes the database file readable by its owner alone, creating
+// it empty if it does not exist: SQLite creates its -wal and -shm files
+// with the database file's permissions, so they follow.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(0o600)
 }

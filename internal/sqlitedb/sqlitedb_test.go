@@ -3,6 +3,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -179,4 +180,29 @@ func TestKindOf(t *testing.T) {
 func exec(db *DB, q string) error {
 	_, err := db.W.Exec(q)
 	return err
+}
+
+// TestFilesPrivate: the database and its WAL and shared-memory files are
+// readable by their owner alone, whatever the umask.
+func TestFilesPrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.db")
+	os.WriteFile(path, nil, 0o644) // an existing file, too open
+	db, err := Open(path, Options{Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.W.Exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(f), m)
+		}
+	}
 }

@@ -28,6 +28,11 @@ type Limits struct {
 	// HandshakeTime bounds a new connection's first exchange: the TLS
 	// handshake on the implicit-TLS ports. Default 10 s.
 	HandshakeTime Duration `toml:"handshake_time"`
+	// WebReadTime bounds reading a whole web request, body included (a
+	// client sending a byte every few seconds), and WebIdleTime a
+	// keep-alive connection's wait for its next request. Defaults 1 min.
+	WebReadTime Duration `toml:"web_read_time"`
+	WebIdleTime Duration `toml:"web_idle_time"`
 }
 
 // PerSource is a per-source connection bound for each kind of listener.
@@ -50,6 +55,8 @@ var DefaultLimits = Limits{
 	PreAuthPerSource: 20,
 	PreAuthTime:      Duration(2 * time.Minute),
 	HandshakeTime:    Duration(10 * time.Second),
+	WebReadTime:      Duration(time.Minute),
+	WebIdleTime:      Duration(time.Minute),
 }
 
 func (l *Limits) validate(bad func(string, ...any)) {
@@ -76,5 +83,10 @@ func (l *Limits) validate(bad func(string, ...any)) {
 	}
 	if d := l.HandshakeTime.D(); d < time.Second || d > 5*time.Minute {
 		bad("limits.handshake_time: %v is outside 1s to 5m", d)
+	}
+	for name, d := range map[string]time.Duration{"web_read_time": l.WebReadTime.D(), "web_idle_time": l.WebIdleTime.D()} {
+		if d < time.Second || d > time.Hour {
+			bad("limits.%s: %v is outside 1s to 1h", name, d)
+		}
 	}
 }

@@ -248,3 +248,53 @@ func TestPreAuthBounds(t *testing.T) {
 		t.Errorf("the other address's session: %v", err)
 	}
 }
+
+// TestWebSlowClients: a request whose body trickles in (a byte every
+// second) is cut at web_read_time, and an idle keep-alive connection is
+// closed at web_idle_time (the issue found both held over 60 s).
+func TestWebSlowClients(t *testing.T) {
+	dir := t.TempDir()
+	conf := serveConfig(t, dir, "[limits]\nweb_read_time = \"2s\"\nweb_idle_time = \"2s\"\n")
+	d := testenv.Start(t, filepath.Join(dir, "serve.log"), "serve", "--config", conf)
+	defer d.Stop()
+	// Slow body: 20 bytes announced, one a second.
+	c, err := net.Dial("tcp", d.Addrs["web"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /me/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 20\r\n\r\n")
+	start := time.Now()
+	cut := false
+	for i := 0; i < 20 && !cut; i++ {
+		time.Sleep(time.Second)
+		if _, err := c.Write([]byte("a")); err != nil {
+			cut = true
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 512)); err == io.EOF {
+			cut = true
+		}
+	}
+	if !cut {
+		t.Errorf("a body sent a byte a second was still being read after %v", time.Since(start))
+	}
+	// Idle keep-alive: one request, then silence.
+	k, err := net.Dial("tcp", d.Addrs["web"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	fmt.Fprintf(k, "GET /log/checkpoint HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(k)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	k.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("an idle keep-alive connection was not closed by the server: %v", err)
+	}
+}

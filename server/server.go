@@ -290,8 +290,9 @@ func (s *Server) Start() error {
 		app.EnableMTASTS(s.Router, policy)
 		// Every phase of a request is bounded (a slow body, an idle
 		// keep-alive); the app's pages and bodies are small.
-		srv := &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: 2 * time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+		lim := s.cfg.Limits
+		srv := &http.Server{Handler: app, ReadHeaderTimeout: min(10*time.Second, lim.WebReadTime.D()), ReadTimeout: lim.WebReadTime.D(),
+			WriteTimeout: 2 * time.Minute, IdleTimeout: lim.WebIdleTime.D(), MaxHeaderBytes: 64 << 10}
 		// Officers' and owners' passwords cross this listener: plain HTTP
 		// only on loopback (the demo), TLS with the server's certificate
 		// anywhere else.

@@ -422,6 +422,10 @@ type Store interface {
 type Sealer interface {
 	// Seal writes the sealed form of plaintext to w.
 	Seal(w io.Writer, plaintext []byte) error
+	// SealFrom writes the sealed form of everything read from src to w as
+	// it reads, in memory bounded whatever the size, and returns the
+	// number of plaintext bytes read.
+	SealFrom(w io.Writer, src io.Reader) (int64, error)
 }
 
 // BlobStore holds sealed blobs: opaque ciphertext, never plaintext.

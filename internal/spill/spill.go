@@ -42,7 +42,7 @@ func File(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, errors.E(op, kindOf(err), err)
 	}
-	if err := os.Remove(f.Name()); err != nil {
+	if err := os.Remove(f.Name()); err != nil && !os.IsNotExist(err) { // Sweep may have been first
 		f.Close()
 		return nil, errors.E(op, kindOf(err), err)
 	}

@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/rand"
 	"io"
+	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
@@ -97,10 +98,16 @@ func (r *Recipient) SealFrom(w io.Writer, src io.Reader) (int64, error) {
 	return n, sw.Close()
 }
 
+// copyBufs recycles copyChunks' buffers: a delivery to n accounts copies n
+// times.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, sealChunk); return &b }}
+
 // copyChunks is io.Copy with a sealChunk buffer, never delegating to
 // ReadFrom or WriteTo (which might read or write everything at once).
 func copyChunks(dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, sealChunk)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		m, rerr := src.Read(buf)

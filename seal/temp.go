@@ -67,7 +67,9 @@ func NewTemp(dir string) (*Temp, error) {
 	if err != nil {
 		return nil, errors.E(op, errors.Internal, err)
 	}
-	return &Temp{aead: aead, buf: spill.NewBuffer(dir, tempMemory), chunk: make([]byte, 0, tempChunk)}, nil
+	// The chunk buffer grows as data comes: most messages are far smaller
+	// than a chunk.
+	return &Temp{aead: aead, buf: spill.NewBuffer(dir, tempMemory)}, nil
 }
 
 func tempNonce(i uint64, last bool) []byte {
@@ -194,7 +196,7 @@ func (r *tempReader) open() error {
 		return errors.E(op, errors.Internal, errors.Str("temporary file truncated"))
 	}
 	if cap(r.ct) < int(n) {
-		r.ct = make([]byte, tempChunk+gcmTag)
+		r.ct = make([]byte, n)
 	}
 	ct := r.ct[:n]
 	if _, err := r.t.buf.ReadAt(ct, off); err != nil {

@@ -24,8 +24,9 @@ import (
 // the first empty line) held in memory; mailauth reads no further either.
 const maxHeader = 1 << 20
 
-// readBuf is the size of each read of message data (see deadlineReader).
-const readBuf = 32 << 10
+// readBuf is the size of each read of message data: deadlineReader cuts
+// reads to dataChunk anyway.
+const readBuf = dataChunk
 
 var replyHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 	Message: "Message header section too big for system"}
@@ -196,7 +197,7 @@ func (h *headerScanner) scan(p []byte) bool {
 	}
 	if i := bytes.Index(h.buf[start:], []byte("\r\n\r\n")); i >= 0 {
 		h.buf, h.done = h.buf[:start+i+4], true
-		return true
+		return len(h.buf) <= h.max
 	}
 	return len(h.buf) <= h.max
 }

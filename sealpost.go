@@ -446,6 +446,10 @@ type Store interface {
 type Sealer interface {
 	// Seal writes the sealed form of plaintext to w.
 	Seal(w io.Writer, plaintext []byte) error
+	// SealFrom writes the sealed form of everything read from src to w as
+	// it reads, in memory bounded whatever the size, and returns the
+	// number of plaintext bytes read.
+	SealFrom(w io.Writer, src io.Reader) (int64, error)
 }
 
 // BlobStore holds sealed blobs: opaque ciphertext, never plaintext.
@@ -456,6 +460,14 @@ type BlobStore interface {
 	// returns nil the blob is durable (written and fsynced, its directory
 	// entry too).
 	Put(ctx context.Context, data []byte) (BlobRef, error)
+	// Create starts a blob written in pieces, for data that should not be
+	// held in memory whole (a large message as it is sealed): write the
+	// data to the BlobWriter, then Commit or Abort it. The store holds at
+	// most a small buffer of it in memory; the rest waits in an anonymous
+	// temporary file or goes straight to its place, invisible to Get and
+	// List until Commit. A writer neither committed nor aborted, or cut
+	// short by a crash, leaves nothing behind that a ref names.
+	Create(ctx context.Context) (BlobWriter, error)
 	// Get opens a blob. NotExist if there is none.
 	Get(ctx context.Context, ref BlobRef) (io.ReadCloser, error)
 	// Delete removes a blob. Deleting a missing blob is not an error.
@@ -465,4 +477,19 @@ type BlobStore interface {
 	// deleted during List may or may not be seen. The residency audit uses
 	// it to find blobs that no account in the region references.
 	List(ctx context.Context, fn func(BlobRef) error) error
+}
+
+// BlobWriter is a blob being written (BlobStore.Create). It is used by one
+// goroutine at a time.
+type BlobWriter interface {
+	// Write appends data. A failure is final (a full disk: Unavailable);
+	// the caller then Aborts.
+	io.Writer
+	// Commit stores what was written under a new ref and returns it; when
+	// it returns nil the blob is durable, as after Put. Whatever the
+	// outcome, the writer is finished: a failed Commit leaves nothing.
+	Commit(ctx context.Context) (BlobRef, error)
+	// Abort discards what was written, leaving nothing behind. It may be
+	// called after Commit (it then does nothing), so callers defer it.
+	Abort()
 }

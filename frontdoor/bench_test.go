@@ -54,7 +54,7 @@ func BenchmarkFetch(b *testing.B) {
 	for i := range n {
 		raw := benchBody(i, size)
 		total += int64(len(raw))
-		err := e.regions["ie"].svc.Deliver(context.Background(), postbox.Envelope{From: "sender@remote.example", Recipients: []string{alice}}, []byte(raw))
+		err := e.regions["ie"].svc.Deliver(context.Background(), postbox.Envelope{From: "sender@remote.example", Recipients: []string{alice}}, postbox.Bytes(raw))
 		if err != nil {
 			b.Fatal(err)
 		}

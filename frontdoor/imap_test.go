@@ -143,7 +143,7 @@ func TestIMAPIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := testMessage("carol@remote.example", alice, "wake up")
-	go e.regions["ie"].svc.Deliver(context.Background(), postbox.Envelope{From: "carol@remote.example", Recipients: []string{alice}}, []byte(raw))
+	go e.regions["ie"].svc.Deliver(context.Background(), postbox.Envelope{From: "carol@remote.example", Recipients: []string{alice}}, postbox.Bytes(raw))
 	select {
 	case n := <-exists:
 		if n != 1 {

@@ -142,7 +142,7 @@ func (e *testEnv) deliver(raw string, rcpts ...string) {
 	if len(rcpts) == 0 {
 		rcpts = []string{alice}
 	}
-	err := e.svc.Deliver(context.Background(), postbox.Envelope{From: "sender@remote.example", Recipients: rcpts}, []byte(raw))
+	err := e.svc.Deliver(context.Background(), postbox.Envelope{From: "sender@remote.example", Recipients: rcpts}, postbox.Bytes(raw))
 	if err != nil {
 		e.t.Fatalf("Deliver: %v", err)
 	}

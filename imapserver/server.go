@@ -39,6 +39,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -69,6 +70,10 @@ type Options struct {
 	// MaxLoginFailures closes a connection after that many failed logins
 	// (0: 3).
 	MaxLoginFailures int
+	// TempDir is where an APPEND literal waits, encrypted under a key held
+	// only in memory, until it is sealed (seal.Temp): in unnamed files, so
+	// nothing is left there after a crash. Default: os.TempDir().
+	TempDir string
 }
 
 // Backend is what the IMAP server needs from the postbox: a region's
@@ -134,6 +139,9 @@ func New(svc Backend, opts Options) *Server {
 	}
 	if opts.MaxLoginFailures <= 0 {
 		opts.MaxLoginFailures = 3
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = os.TempDir()
 	}
 	s := &Server{svc: svc, opts: opts, log: opts.Logger.With("proto", "imap")}
 	s.cond = sync.NewCond(&s.mu)

@@ -2,7 +2,6 @@ package imapserver
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -209,16 +208,20 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 
 // Append stores a message (RFC 9051 6.3.12) and returns its APPENDUID
 // (RFC 4315). go-imap has already refused a literal over AppendLimit.
+// The literal is read into a seal.Temp as it arrives (see appendLiteral)
+// and sealed from there, so a session holds a small buffer whatever the
+// literal's size.
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	buf := make([]byte, r.Size())
-	if _, err := io.ReadFull(r, buf); err != nil {
+	temp, err := s.appendLiteral(r)
+	if err != nil {
 		return nil, err
 	}
+	defer temp.Discard()
 	flags, err := storeFlags(options.Flags)
 	if err != nil {
 		return nil, err
 	}
-	info, msg, err := s.ps.Append(s.ctx, canonName(name), buf, flags, options.Time)
+	info, msg, err := s.ps.Append(s.ctx, canonName(name), postbox.TempMessage(temp), flags, options.Time)
 	if err != nil {
 		return nil, s.fail("append", err, true)
 	}

@@ -3,6 +3,7 @@ package mailauth
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -99,13 +100,17 @@ func checkSPF(ctx context.Context, r guard, ip netip.Addr, helo, mailFrom string
 // signature that verified is pass, one whose key could not be had for now
 // temperror, one that is malformed or has no usable key permerror, and one
 // that does not verify (or signs with l=, which go-msgauth refuses) fail.
-func verifyDKIM(ctx context.Context, r guard, msg []byte, max int, keys *dkim.KeyCache) []DKIMResult {
+func verifyDKIM(ctx context.Context, r guard, msg []byte, body io.Reader, max int, keys *dkim.KeyCache) []DKIMResult {
 	n := countFields(msg, "DKIM-Signature")
 	if n == 0 {
 		return nil
 	}
 	lookup := func(name string) ([]string, error) { return r.LookupTXT(ctx, name) }
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(msg), &dkim.VerifyOptions{
+	var in io.Reader = bytes.NewReader(msg)
+	if body != nil {
+		in = io.MultiReader(in, body)
+	}
+	verifs, err := dkim.VerifyWithOptions(in, &dkim.VerifyOptions{
 		LookupTXT: lookup, MaxVerifications: max, KeyCache: keys,
 	})
 	if err != nil && !errors.IsErr(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {

@@ -29,6 +29,7 @@ package mailauth
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -129,6 +130,10 @@ type Input struct {
 	Helo     string     // its HELO/EHLO argument
 	MailFrom string     // the reverse-path; "" for the null sender
 	Message  []byte     // the message as received, header and body
+	// Body, when set, is the rest of the message after Message, read
+	// once as DKIM hashes it: then Message need hold only the header
+	// section, and the body is never held in memory whole.
+	Body io.Reader
 }
 
 // Verdict is what the MX does with a message.
@@ -242,7 +247,7 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 	var policy policyLookup
 	var wg sync.WaitGroup
 	wg.Go(func() { res.SPF = checkSPF(ctx, r, ip, in.Helo, in.MailFrom) })
-	wg.Go(func() { res.DKIM = verifyDKIM(ctx, r, in.Message, c.o.MaxSignatures, c.keys) })
+	wg.Go(func() { res.DKIM = verifyDKIM(ctx, r, in.Message, in.Body, c.o.MaxSignatures, c.keys) })
 	if status == fromOK {
 		wg.Go(func() { policy = lookupPolicy(ctx, r, from) })
 	}

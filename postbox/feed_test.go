@@ -68,7 +68,7 @@ func TestChangeFeed(t *testing.T) {
 	deliver := func() {
 		t.Helper()
 		raw := []byte("Subject: hello\r\n\r\nbody\r\n")
-		if err := e.svc.Deliver(ctx, postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}}, raw); err != nil {
+		if err := e.svc.Deliver(ctx, postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}}, postbox.Bytes(raw)); err != nil {
 			t.Fatal(err)
 		}
 	}

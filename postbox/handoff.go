@@ -3,6 +3,7 @@ package postbox
 import (
 	"bytes"
 	"context"
+	"io"
 	"time"
 
 	"github.com/sealpost/sealpost"
@@ -26,22 +27,15 @@ type RecipientKey struct {
 	OwnKey    bool           // seal as PGP/MIME (the owner's client decrypts)
 }
 
-// SealMessage seals raw for the holder of r the way this region stores it:
-// an OpenPGP message, or PGP/MIME for an own-key account. It returns the
-// sealed bytes and the size the message will have over IMAP.
+// SealMessage seals raw for the holder of r the way this region stores it
+// (SealTo) in memory, and returns the sealed bytes and the size the
+// message will have over IMAP.
 func SealMessage(r *seal.Recipient, ownKey bool, raw []byte, from, to string, now time.Time) ([]byte, int64, error) {
 	var buf bytes.Buffer
 	buf.Grow(r.SealedSizeHint(len(raw)) + 1024)
-	size := int64(len(raw))
-	var err error
-	if ownKey {
-		err = seal.SealPGPMIME(&buf, r, raw, from, to, now)
-		size = int64(buf.Len())
-	} else {
-		err = r.Seal(&buf, raw)
-	}
+	size, err := SealTo(&buf, r, ownKey, Bytes(raw), from, to, now)
 	if err != nil {
-		return nil, 0, errors.E("postbox.SealMessage", errors.Internal, err)
+		return nil, 0, errors.E("postbox.SealMessage", err)
 	}
 	return buf.Bytes(), size, nil
 }
@@ -59,15 +53,18 @@ func (s *Service) RecipientKey(ctx context.Context, addr string) (RecipientKey, 
 	return RecipientKey{Address: t.acct.Address, KeyID: keyID, PublicKey: t.pub, OwnKey: t.acct.OwnKey}, nil
 }
 
-// DeliverSealed files a message sealed elsewhere (by SealMessage, to the key
-// RecipientKey returned) in addr's mailbox of the given use: UseInbox, or
-// UseJunk for a message the MX quarantined (any other use is Invalid).
-// keyID must still be the active generation (else Invalid: the sender
-// fetches the key again and reseals). When it returns nil the message is
-// durable.
-func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64, use sealpost.SpecialUse) error {
+// DeliverSealed files a message sealed elsewhere (by SealTo, to the key
+// RecipientKey returned), read from sealed as it arrives, in addr's mailbox
+// of the given use: UseInbox, or UseJunk for a message the MX quarantined
+// (any other use is Invalid). keyID must still be the active generation
+// (else Invalid, before sealed is read: the sender fetches the key again
+// and reseals). size is the plaintext's; for an own-key account the stored
+// PGP/MIME message is what IMAP serves, so its length is the size and the
+// argument is ignored. When it returns nil the message is durable; else no
+// blob is left.
+func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed io.Reader, size int64, use sealpost.SpecialUse) error {
 	const op = "postbox.DeliverSealed"
-	if size < 0 || size > s.opts.MaxMessageSize || int64(len(sealed)) > 2*s.opts.MaxMessageSize+(1<<20) {
+	if size < 0 || size > s.opts.MaxMessageSize {
 		return errors.E(op, errors.TooLarge)
 	}
 	t, err := s.target(ctx, sealpost.NormalizeAddress(addr))
@@ -86,9 +83,12 @@ func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost
 	if err != nil {
 		return errors.E(op, err)
 	}
-	ref, err := s.blobs.Put(ctx, sealed)
+	ref, n, err := s.putFrom(ctx, sealed, 2*s.opts.MaxMessageSize+(1<<20))
 	if err != nil {
 		return errors.E(op, err)
+	}
+	if t.acct.OwnKey {
+		size = n
 	}
 	added, err := s.store.AddMessages(ctx, []sealpost.NewMessage{{
 		Mailbox: mbox, InternalDate: s.opts.Now(), Size: size, Blob: ref, Key: keyID,

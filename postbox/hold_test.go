@@ -31,7 +31,7 @@ func TestLegalHold(t *testing.T) {
 	}
 	for i := range 3 {
 		raw := fmt.Appendf(nil, "Subject: %d\r\n\r\nbody %d\r\n", i, i)
-		if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{ann}}, raw); err != nil {
+		if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{ann}}, postbox.Bytes(raw)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +89,7 @@ func TestLegalHold(t *testing.T) {
 		"rename": func() error { return sess.RenameMailbox(ctx, sealpost.HeldMailbox, "Mine") },
 		"create": func() error { return sess.CreateMailbox(ctx, sealpost.HeldMailbox+"/x", sealpost.UseNone) },
 		"append": func() error {
-			_, _, err := sess.Append(ctx, sealpost.HeldMailbox, []byte("Subject: x\r\n\r\nx\r\n"), nil, time.Time{})
+			_, _, err := sess.Append(ctx, sealpost.HeldMailbox, postbox.Bytes("Subject: x\r\n\r\nx\r\n"), nil, time.Time{})
 			return err
 		},
 	} {

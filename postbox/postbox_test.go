@@ -73,7 +73,7 @@ func TestDeliverAndRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := []byte("Subject: secret plans\r\n\r\nmeet at dawn\r\n")
-	if err := e.svc.Deliver(ctx, postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}}, raw); err != nil {
+	if err := e.svc.Deliver(ctx, postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}}, postbox.Bytes(raw)); err != nil {
 		t.Fatal(err)
 	}
 	sess, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
@@ -154,7 +154,7 @@ func TestPasswordLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := []byte("Subject: before\r\n\r\nold mail\r\n")
-	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, old)
+	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, postbox.Bytes(old))
 
 	if err := e.svc.ChangePassword(ctx, "ann@example.org", "wrong-password", "second-password"); !errors.Is(errors.Permission, err) {
 		t.Fatalf("ChangePassword with a wrong old password: %v", err)
@@ -181,7 +181,7 @@ func TestPasswordLifecycle(t *testing.T) {
 		t.Fatalf("reset result %+v", res)
 	}
 	newer := []byte("Subject: after\r\n\r\nnew mail\r\n")
-	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, newer)
+	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, postbox.Bytes(newer))
 	sess, err = e.svc.Login(ctx, "ann@example.org", "admin-set-password")
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func TestOwnKeyAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := []byte("Subject: for your eyes\r\n\r\nonly\r\n")
-	if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"own@example.org"}}, raw); err != nil {
+	if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"own@example.org"}}, postbox.Bytes(raw)); err != nil {
 		t.Fatal(err)
 	}
 	sess, err := e.svc.Login(ctx, "own@example.org", "login-password")
@@ -276,7 +276,7 @@ func TestMailboxOperations(t *testing.T) {
 		}
 	}
 	raw := []byte("Subject: m\r\n\r\nm\r\n")
-	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, raw)
+	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, postbox.Bytes(raw))
 	// Renaming INBOX moves its messages and leaves it empty.
 	if err := sess.RenameMailbox(ctx, "INBOX", "Old"); err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestSharedUnlock(t *testing.T) {
 	e := newEnv(t)
 	e.svc.CreateAccount(ctx, "ann@example.org", "ann-password")
 	raw := []byte("Subject: s\r\n\r\nshared\r\n")
-	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, raw)
+	e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}}, postbox.Bytes(raw))
 	s1, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +351,7 @@ func TestDeliverJunk(t *testing.T) {
 	}
 	raw := []byte("Subject: dubious\r\n\r\nclick here\r\n")
 	junk := postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}, Junk: true}
-	if err := e.svc.Deliver(ctx, junk, raw); err != nil {
+	if err := e.svc.Deliver(ctx, junk, postbox.Bytes(raw)); err != nil {
 		t.Fatal(err)
 	}
 	sess, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
@@ -375,11 +375,11 @@ func TestDeliverJunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.DeliverSealed(ctx, "ann@example.org", rk.KeyID, sealed, size, sealpost.UseJunk); err != nil {
+	if err := e.svc.DeliverSealed(ctx, "ann@example.org", rk.KeyID, bytes.NewReader(sealed), size, sealpost.UseJunk); err != nil {
 		t.Fatal(err)
 	}
 	for _, use := range []sealpost.SpecialUse{sealpost.UseSent, sealpost.UseHeld, sealpost.UseTrash} {
-		if err := e.svc.DeliverSealed(ctx, "ann@example.org", rk.KeyID, sealed, size, use); !errors.Is(errors.Invalid, err) {
+		if err := e.svc.DeliverSealed(ctx, "ann@example.org", rk.KeyID, bytes.NewReader(sealed), size, use); !errors.Is(errors.Invalid, err) {
 			t.Errorf("DeliverSealed into %s: %v, want Invalid", use, err)
 		}
 	}
@@ -390,7 +390,7 @@ func TestDeliverJunk(t *testing.T) {
 	if err := sess.DeleteMailbox(ctx, "Junk"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Deliver(ctx, junk, raw); err != nil {
+	if err := e.svc.Deliver(ctx, junk, postbox.Bytes(raw)); err != nil {
 		t.Fatal(err)
 	}
 	if in := count(sess, "INBOX"); in != 1 {

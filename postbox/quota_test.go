@@ -36,7 +36,7 @@ func (e *env) blobCount(t *testing.T) int {
 }
 
 func deliverTo(e *env, raw []byte, rcpts ...string) error {
-	return e.svc.Deliver(context.Background(), postbox.Envelope{From: "x@remote.example", Recipients: rcpts}, raw)
+	return e.svc.Deliver(context.Background(), postbox.Envelope{From: "x@remote.example", Recipients: rcpts}, postbox.Bytes(raw))
 }
 
 func TestQuotaDelivery(t *testing.T) {
@@ -87,7 +87,7 @@ func TestQuotaDelivery(t *testing.T) {
 		t.Fatalf("bob's usage after refusals: %+v", u)
 	}
 	// The server's own notice is filed over quota.
-	if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}, Notice: true}, quotaMsg); err != nil {
+	if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{"ann@example.org"}, Notice: true}, postbox.Bytes(quotaMsg)); err != nil {
 		t.Fatalf("notice to a full INBOX: %v", err)
 	}
 	if u := e.usage(t, "ann@example.org"); u.Storage != 300 || u.Messages != 3 {
@@ -115,11 +115,11 @@ func TestQuotaSession(t *testing.T) {
 	}
 	defer sess.Close()
 	for range 2 {
-		if _, _, err := sess.Append(ctx, "INBOX", quotaMsg, nil, time.Time{}); err != nil {
+		if _, _, err := sess.Append(ctx, "INBOX", postbox.Bytes(quotaMsg), nil, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, _, err = sess.Append(ctx, "Drafts", quotaMsg, nil, time.Time{})
+	_, _, err = sess.Append(ctx, "Drafts", postbox.Bytes(quotaMsg), nil, time.Time{})
 	testkit.WantKind(t, "APPEND over quota", err, errors.OverQuota)
 
 	inbox, err := sess.Select(ctx, "INBOX")

@@ -10,7 +10,6 @@
 package postbox
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -240,31 +239,15 @@ func (s *Service) recipient(ctx context.Context, acct sealpost.AccountID) (sealp
 	return 0, nil, nil, errors.E(op, errors.Internal, errors.Str("account has no active key"))
 }
 
-// sealFor seals raw to the account's active key and stores the blob durably.
-// For an own-key account the stored form is PGP/MIME (RFC 3156), which the
-// owner's client decrypts, and the returned key ID is 0.
-func (s *Service) sealFor(ctx context.Context, acct sealpost.Account, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
+// sealFor seals msg to the account's active key and stores the blob
+// durably. For an own-key account the stored form is PGP/MIME (RFC 3156),
+// which the owner's client decrypts, and the returned key ID is 0.
+func (s *Service) sealFor(ctx context.Context, acct sealpost.Account, msg Message, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
 	keyID, r, _, err := s.recipient(ctx, acct.ID)
 	if err != nil {
 		return "", 0, 0, err
 	}
-	return s.sealTo(ctx, acct, keyID, r, raw, from)
-}
-
-func (s *Service) sealTo(ctx context.Context, acct sealpost.Account, keyID sealpost.KeyID, r *seal.Recipient, raw []byte, from string) (sealpost.BlobRef, sealpost.KeyID, int64, error) {
-	const op = "postbox.seal"
-	sealed, size, err := SealMessage(r, acct.OwnKey, raw, from, acct.Address, s.opts.Now())
-	if err != nil {
-		return "", 0, 0, errors.E(op, err)
-	}
-	if acct.OwnKey {
-		keyID = 0
-	}
-	ref, err := s.blobs.Put(ctx, sealed)
-	if err != nil {
-		return "", 0, 0, errors.E(op, err)
-	}
-	return ref, keyID, size, nil
+	return s.putSealed(ctx, acct, keyID, r, msg, from)
 }
 
 // Envelope is the SMTP envelope of a delivery.
@@ -288,12 +271,12 @@ func (e Envelope) Use() sealpost.SpecialUse {
 	return sealpost.UseInbox
 }
 
-// Deliver seals raw to each recipient and files it in their INBOX (or Junk,
+// Deliver seals msg to each recipient and files it in their INBOX (or Junk,
 // with env.Junk). When it returns nil every copy is durable. Each recipient
-// gets its own sealed blob.
-func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
+// gets its own sealed blob, sealed as msg is read (once per recipient).
+func (s *Service) Deliver(ctx context.Context, env Envelope, msg Message) error {
 	const op = "postbox.Deliver"
-	if int64(len(raw)) > s.opts.MaxMessageSize {
+	if msg.Size() > s.opts.MaxMessageSize {
 		return errors.E(op, errors.TooLarge)
 	}
 	now := s.opts.Now()
@@ -314,7 +297,7 @@ func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
 		}
-		ref, keyID, size, err := s.sealTo(ctx, t.acct, t.keyID, t.r, raw, env.From)
+		ref, keyID, size, err := s.putSealed(ctx, t.acct, t.keyID, t.r, msg, env.From)
 		if err != nil {
 			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
@@ -338,12 +321,12 @@ func (s *Service) Deliver(ctx context.Context, env Envelope, raw []byte) error {
 	return nil
 }
 
-// Append files raw in the account's named mailbox, sealed, with the given
+// Append files msg in the account's named mailbox, sealed, with the given
 // flags and internal date (zero: now). It returns the mailbox (for its
 // UIDVALIDITY) and the new message.
-func (s *Service) Append(ctx context.Context, acct sealpost.Account, mailbox string, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+func (s *Service) Append(ctx context.Context, acct sealpost.Account, mailbox string, msg Message, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
 	const op = "postbox.Append"
-	if int64(len(raw)) > s.opts.MaxMessageSize {
+	if msg.Size() > s.opts.MaxMessageSize {
 		return sealpost.Mailbox{}, sealpost.Message{}, errors.E(op, errors.TooLarge)
 	}
 	mbox, err := s.store.MailboxByName(ctx, acct.ID, mailbox)
@@ -354,27 +337,27 @@ func (s *Service) Append(ctx context.Context, acct sealpost.Account, mailbox str
 	if err != nil {
 		return sealpost.Mailbox{}, sealpost.Message{}, errors.E(op, err)
 	}
-	return s.appendTo(ctx, acct, mbox, raw, flags, date, q.Storage)
+	return s.appendTo(ctx, acct, mbox, msg, flags, date, q.Storage)
 }
 
 // AppendByUse is Append into the account's mailbox with a special use, e.g.
 // the sender's copy into Sent.
-func (s *Service) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error {
+func (s *Service) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, msg Message, flags []sealpost.Flag) error {
 	const op = "postbox.AppendByUse"
 	mbox, err := s.store.MailboxByUse(ctx, acct.ID, use)
 	if err != nil {
 		return errors.E(op, err)
 	}
-	_, _, err = s.appendTo(ctx, acct, mbox, raw, flags, time.Time{}, 0)
+	_, _, err = s.appendTo(ctx, acct, mbox, msg, flags, time.Time{}, 0)
 	return err
 }
 
-func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox sealpost.Mailbox, raw []byte, flags []sealpost.Flag, date time.Time, limit int64) (sealpost.Mailbox, sealpost.Message, error) {
+func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox sealpost.Mailbox, msg Message, flags []sealpost.Flag, date time.Time, limit int64) (sealpost.Mailbox, sealpost.Message, error) {
 	const op = "postbox.Append"
 	if date.IsZero() {
 		date = s.opts.Now()
 	}
-	ref, keyID, size, err := s.sealFor(ctx, acct, raw, acct.Address)
+	ref, keyID, size, err := s.sealFor(ctx, acct, msg, acct.Address)
 	if err != nil {
 		return mbox, sealpost.Message{}, errors.E(op, err)
 	}
@@ -394,16 +377,12 @@ func (s *Service) appendTo(ctx context.Context, acct sealpost.Account, mbox seal
 // delivered to its own mail exchangers), all sharing one sealed blob, in
 // one transaction. When it returns nil the message is durable, and the
 // delivery service, if one watches (OnEnqueue), is told.
-func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error {
+func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, msg Message) error {
 	const op = "postbox.Enqueue"
 	if s.opts.QueueKey == nil {
 		return errors.E(op, errors.Internal, errors.Str("no queue key configured"))
 	}
-	var buf bytes.Buffer
-	if err := s.opts.QueueKey.Seal(&buf, raw); err != nil {
-		return errors.E(op, errors.Internal, err)
-	}
-	ref, err := s.blobs.Put(ctx, buf.Bytes())
+	ref, size, err := s.putQueued(ctx, msg)
 	if err != nil {
 		return errors.E(op, err)
 	}
@@ -416,7 +395,7 @@ func (s *Service) Enqueue(ctx context.Context, from string, rcpts []string, raw 
 		if !ok {
 			i = len(entries)
 			byDomain[d] = i
-			entries = append(entries, sealpost.QueuedMessage{From: from, Blob: ref, Size: int64(len(raw)), Queued: now, NextTry: now})
+			entries = append(entries, sealpost.QueuedMessage{From: from, Blob: ref, Size: size, Queued: now, NextTry: now})
 		}
 		entries[i].Recipients = append(entries[i].Recipients, r)
 	}

@@ -310,11 +310,11 @@ func (ss *Session) Select(ctx context.Context, name string) (*Mailbox, error) {
 func (ss *Session) Release(m *Mailbox) { ss.svc.release(m) }
 
 // Append files a message in one of the session's mailboxes.
-func (ss *Session) Append(ctx context.Context, name string, raw []byte, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
+func (ss *Session) Append(ctx context.Context, name string, msg Message, flags []sealpost.Flag, date time.Time) (sealpost.Mailbox, sealpost.Message, error) {
 	if hidden(name) {
 		return sealpost.Mailbox{}, sealpost.Message{}, errors.E("postbox.Append", errors.NotExist)
 	}
-	return ss.svc.Append(ctx, ss.acct, name, raw, flags, date)
+	return ss.svc.Append(ctx, ss.acct, name, msg, flags, date)
 }
 
 // Copy copies messages from a selected mailbox to another of the account's

@@ -68,13 +68,11 @@ func Handler(svc *postbox.Service, log *slog.Logger) http.Handler {
 			http.Error(w, "bad use", http.StatusBadRequest)
 			return
 		}
+		// The body streams into the blob store (DeliverSealed bounds it);
+		// a body cut short or over the bound leaves no blob.
 		limit := svc.MaxMessageSize()*2 + maxSealedOverhead
-		sealed, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-		if err != nil {
-			http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
-			return
-		}
-		if err := svc.DeliverSealed(r.Context(), q.Get("address"), sealpost.KeyID(keyID), sealed, size, use); err != nil {
+		body := http.MaxBytesReader(w, r.Body, limit)
+		if err := svc.DeliverSealed(r.Context(), q.Get("address"), sealpost.KeyID(keyID), body, size, use); err != nil {
 			httpError(w, log, "deliver", err)
 			return
 		}
@@ -216,16 +214,16 @@ func (l *Link) RecipientKey(ctx context.Context, addr string) (postbox.Recipient
 	return k.rk, k.r, nil
 }
 
-// DeliverSealed hands a sealed message to the home region, for addr's
-// mailbox of the given use (UseInbox or UseJunk), and returns once it is
-// durable there.
-func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed []byte, size int64, use sealpost.SpecialUse) error {
+// DeliverSealed hands a sealed message, read from sealed as it is sent (a
+// chunked request body), to the home region, for addr's mailbox of the
+// given use (UseInbox or UseJunk), and returns once it is durable there.
+func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed io.Reader, size int64, use sealpost.SpecialUse) error {
 	const op = "region.Link.DeliverSealed"
 	u := fmt.Sprintf("%s/v1/deliver?address=%s&key_id=%d&size=%d", l.base, url.QueryEscape(addr), keyID, size)
 	if use != sealpost.UseNone && use != sealpost.UseInbox {
 		u += "&use=" + url.QueryEscape(string(use))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(sealed))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, sealed)
 	if err != nil {
 		return errors.E(op, errors.Internal, err)
 	}
@@ -239,22 +237,29 @@ func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.Ke
 	return nil
 }
 
-// Deliver seals raw for addr in this process's memory and hands the sealed
+// Deliver seals msg for addr in this process's memory as it sends it (a
+// goroutine seals into a pipe that is the request's body, so neither the
+// message nor its sealed form is ever held whole) and hands the sealed
 // message to addr's home region, for its mailbox of the given use (see
 // DeliverSealed). If the home region has meanwhile made a new key
 // generation active, it fetches the key again and reseals once.
-func (l *Link) Deliver(ctx context.Context, from, addr string, use sealpost.SpecialUse, raw []byte, now time.Time) error {
+func (l *Link) Deliver(ctx context.Context, from, addr string, use sealpost.SpecialUse, msg postbox.Message, now time.Time) error {
 	const op = "region.Link.Deliver"
 	for attempt := 0; ; attempt++ {
 		rk, r, err := l.RecipientKey(ctx, addr)
 		if err != nil {
 			return errors.E(op, err)
 		}
-		sealed, size, err := postbox.SealMessage(r, rk.OwnKey, raw, from, rk.Address, now)
-		if err != nil {
-			return errors.E(op, err)
-		}
-		err = l.DeliverSealed(ctx, addr, rk.KeyID, sealed, size, use)
+		pr, pw := io.Pipe()
+		sealed := make(chan error, 1)
+		go func() {
+			_, err := postbox.SealTo(pw, r, rk.OwnKey, msg, from, rk.Address, now)
+			pw.CloseWithError(err) // nil: EOF, the end of the body
+			sealed <- err
+		}()
+		err = l.DeliverSealed(ctx, addr, rk.KeyID, pr, msg.Size(), use)
+		pr.CloseWithError(errors.Str("request ended")) // stops the sealer if the request ended early
+		serr := <-sealed
 		if errors.Is(errors.Invalid, err) && attempt == 0 {
 			l.mu.Lock()
 			delete(l.keys, sealpost.NormalizeAddress(addr))
@@ -263,6 +268,9 @@ func (l *Link) Deliver(ctx context.Context, from, addr string, use sealpost.Spec
 		}
 		if err != nil {
 			return errors.E(op, err)
+		}
+		if serr != nil { // cannot be: the home region took the whole body
+			return errors.E(op, serr)
 		}
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/region"
 )
 
@@ -30,7 +31,7 @@ func TestLinkHandsOverSealed(t *testing.T) {
 	defer link.Close()
 
 	raw := []byte("From: x@example.org\r\nSubject: one\r\n\r\nfirst\r\n")
-	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseInbox, raw, time.Now()); err != nil {
+	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseInbox, postbox.Bytes(raw), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, _, got := bodies(t, w, "bob@demo.example")
@@ -44,7 +45,7 @@ func TestLinkHandsOverSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw2 := []byte("From: x@example.org\r\nSubject: two\r\n\r\nsecond\r\n")
-	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseInbox, raw2, time.Now()); err != nil {
+	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseInbox, postbox.Bytes(raw2), time.Now()); err != nil {
 		t.Fatalf("delivery after a key change: %v", err)
 	}
 	_, _, got = bodies(t, w, "bob@demo.example")
@@ -57,26 +58,26 @@ func TestLinkHandsOverSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := link.DeliverSealed(ctx, "bob@demo.example", rk.KeyID-1, []byte("x"), 1, sealpost.UseInbox); !errors.Is(errors.Invalid, err) {
+	if err := link.DeliverSealed(ctx, "bob@demo.example", rk.KeyID-1, strings.NewReader("x"), 1, sealpost.UseInbox); !errors.Is(errors.Invalid, err) {
 		t.Errorf("stale key id: %v", err)
 	}
 	// The us node serves only accounts homed in us.
-	if err := link.Deliver(ctx, "x@example.org", "alice@demo.example", sealpost.UseInbox, raw, time.Now()); !errors.Is(errors.WrongRegion, err) {
+	if err := link.Deliver(ctx, "x@example.org", "alice@demo.example", sealpost.UseInbox, postbox.Bytes(raw), time.Now()); !errors.Is(errors.WrongRegion, err) {
 		t.Errorf("delivery for alice through us: %v, want WrongRegion", err)
 	}
-	if err := link.Deliver(ctx, "x@example.org", "nobody@demo.example", sealpost.UseInbox, raw, time.Now()); !errors.Is(errors.NotExist, err) {
+	if err := link.Deliver(ctx, "x@example.org", "nobody@demo.example", sealpost.UseInbox, postbox.Bytes(raw), time.Now()); !errors.Is(errors.NotExist, err) {
 		t.Errorf("delivery for an unknown address: %v, want NotExist", err)
 	}
 	// A quarantined message goes to bob's Junk, over the link too; no
 	// other mailbox can be named.
 	junk := []byte("From: x@example.org\r\nSubject: three\r\n\r\nquarantined\r\n")
-	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseJunk, junk, time.Now()); err != nil {
+	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseJunk, postbox.Bytes(junk), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, got := mailboxBodies(t, w, "bob@demo.example", "Junk"); len(got) != 1 || got[0] != "quarantined\r\n" {
 		t.Errorf("bob's Junk: %q", got)
 	}
-	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseSent, junk, time.Now()); err == nil {
+	if err := link.Deliver(ctx, "x@example.org", "bob@demo.example", sealpost.UseSent, postbox.Bytes(junk), time.Now()); err == nil {
 		t.Error("a delivery into Sent was accepted")
 	}
 	if _, _, got := bodies(t, w, "bob@demo.example"); len(got) != 2 {

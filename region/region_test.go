@@ -92,7 +92,7 @@ func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Di
 func deliver(t *testing.T, w *world, rcpts []string, body string) {
 	t.Helper()
 	raw := []byte("From: x@example.org\r\nSubject: test\r\n\r\n" + body + "\r\n")
-	testkit.Must(t, w.router.Deliver(context.Background(), postbox.Envelope{From: "x@example.org", Recipients: rcpts}, raw))
+	testkit.Must(t, w.router.Deliver(context.Background(), postbox.Envelope{From: "x@example.org", Recipients: rcpts}, postbox.Bytes(raw)))
 }
 
 // bodies logs in and returns the bodies in the account's INBOX, with the
@@ -173,7 +173,7 @@ func TestRouterDeliversJunk(t *testing.T) {
 	w := newWorld(t)
 	raw := []byte("From: x@example.org\r\nSubject: q\r\n\r\nquarantined\r\n")
 	testkit.Must(t, w.router.Deliver(context.Background(),
-		postbox.Envelope{From: "x@example.org", Recipients: []string{"alice@demo.example", "bob@demo.example"}, Junk: true}, raw))
+		postbox.Envelope{From: "x@example.org", Recipients: []string{"alice@demo.example", "bob@demo.example"}, Junk: true}, postbox.Bytes(raw)))
 	for _, addr := range []string{"alice@demo.example", "bob@demo.example"} {
 		if _, _, got := mailboxBodies(t, w, addr, "Junk"); len(got) != 1 || got[0] != "quarantined\r\n" {
 			t.Errorf("%s: Junk %q", addr, got)

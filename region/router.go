@@ -268,15 +268,15 @@ func (r *Router) LookupRecipient(ctx context.Context, addr string) (sealpost.Acc
 // retry, and the recipients already served may get the message twice: a
 // duplicate rather than a loss, as with any MTA that has one reply for many
 // recipients.
-func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) error {
-	stale, err := r.deliver(ctx, env, raw)
+func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, msg postbox.Message) error {
+	stale, err := r.deliver(ctx, env, msg)
 	if len(stale) > 0 {
 		// Some recipients' cached home was stale (they just moved):
 		// deliver to them once more, at their new home.
 		for _, rcpt := range stale {
 			r.forget(rcpt)
 		}
-		_, err = r.deliver(ctx, postbox.Envelope{From: env.From, Recipients: stale, Junk: env.Junk}, raw)
+		_, err = r.deliver(ctx, postbox.Envelope{From: env.From, Recipients: stale, Junk: env.Junk}, msg)
 	}
 	return err
 }
@@ -284,7 +284,7 @@ func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 // deliver is one attempt of Deliver. It returns the recipients whose
 // region refused them as homed elsewhere, apart from the error of any
 // other failure.
-func (r *Router) deliver(ctx context.Context, env postbox.Envelope, raw []byte) ([]string, error) {
+func (r *Router) deliver(ctx context.Context, env postbox.Envelope, msg postbox.Message) ([]string, error) {
 	const op = "region.Deliver"
 	byRegion := map[sealpost.RegionID][]string{}
 	var order []sealpost.RegionID
@@ -304,10 +304,10 @@ func (r *Router) deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 		rcpts := byRegion[id]
 		var err error
 		if s, ok := r.local[id]; ok {
-			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts, Junk: env.Junk, Notice: env.Notice}, raw)
+			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts, Junk: env.Junk, Notice: env.Notice}, msg)
 		} else if l, ok := r.remote[id]; ok {
 			for _, rcpt := range rcpts {
-				if err = l.Deliver(ctx, env.From, rcpt, env.Use(), raw, r.now()); err != nil {
+				if err = l.Deliver(ctx, env.From, rcpt, env.Use(), msg, r.now()); err != nil {
 					break
 				}
 			}
@@ -324,17 +324,17 @@ func (r *Router) deliver(ctx context.Context, env postbox.Envelope, raw []byte) 
 }
 
 // AppendByUse files the sender's copy in their home region.
-func (r *Router) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error {
+func (r *Router) AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, msg postbox.Message, flags []sealpost.Flag) error {
 	return r.withHome(ctx, "region.AppendByUse", acct.Address, func(s *postbox.Service) error {
-		return s.AppendByUse(ctx, acct, use, raw, flags)
+		return s.AppendByUse(ctx, acct, use, msg, flags)
 	})
 }
 
 // Enqueue puts outbound mail in the queue of the sender's home region: what
 // an account sends stays in its jurisdiction until it leaves for the
 // recipient's server.
-func (r *Router) Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error {
+func (r *Router) Enqueue(ctx context.Context, from string, rcpts []string, msg postbox.Message) error {
 	return r.withHome(ctx, "region.Enqueue", from, func(s *postbox.Service) error {
-		return s.Enqueue(ctx, from, rcpts, raw)
+		return s.Enqueue(ctx, from, rcpts, msg)
 	})
 }

@@ -20,42 +20,46 @@ import (
 // payload; the outer headers are only From, To, Date, a new Message-ID,
 // MIME-Version and the Subject "..." (the placeholder of the "protected
 // headers" convention), so the real subject does not leak. Lines end in
-// CRLF. A zero date means now.
+// CRLF. A zero date means now. It writes with a single call to w.
 func SealPGPMIME(w io.Writer, r *Recipient, raw []byte, from, to string, date time.Time) error {
+	var b bytes.Buffer
+	b.Grow(r.SealedSizeHint(len(raw))*4/3 + 2048)
+	if _, err := SealPGPMIMEFrom(&b, r, bytes.NewReader(raw), from, to, date); err != nil {
+		return err
+	}
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return errors.E("seal.SealPGPMIME", errors.Internal, err)
+	}
+	return nil
+}
+
+// SealPGPMIMEFrom is SealPGPMIME reading the message from src and writing
+// as it goes (SealStream, then the armor), in memory bounded whatever the
+// message's size. It returns the number of bytes written to w: the size of
+// the stored message.
+func SealPGPMIMEFrom(w io.Writer, r *Recipient, src io.Reader, from, to string, date time.Time) (int64, error) {
 	const op = "seal.SealPGPMIME"
 	if !headerSafe(from) || !headerSafe(to) {
-		return errors.E(op, errors.Invalid, errors.Str("From or To contains a line break or control character"))
+		return 0, errors.E(op, errors.Invalid, errors.Str("From or To contains a line break or control character"))
 	}
 	if date.IsZero() {
 		date = time.Now()
 	}
 	var rnd [24]byte
 	if _, err := io.ReadFull(rand.Reader, rnd[:]); err != nil {
-		return errors.E(op, errors.Internal, err)
+		return 0, errors.E(op, errors.Internal, err)
 	}
 	boundary := "sealpost-" + hex.EncodeToString(rnd[:12])
 	msgID := "<" + hex.EncodeToString(rnd[12:]) + "@" + messageIDDomain(from) + ">"
 
-	var sealed bytes.Buffer
-	sealed.Grow(r.SealedSizeHint(len(raw)))
-	if err := r.seal(&sealed, raw); err != nil {
-		return errors.E(op, errors.Internal, err)
-	}
-	var armored bytes.Buffer
-	aw, err := armor.Encode(&armored, "PGP MESSAGE", nil)
-	if err != nil {
-		return errors.E(op, errors.Internal, err)
-	}
-	if _, err := aw.Write(sealed.Bytes()); err != nil {
-		return errors.E(op, errors.Internal, err)
-	}
-	if err := aw.Close(); err != nil {
-		return errors.E(op, errors.Internal, err)
-	}
-
+	cw := &countWriter{w: w}
 	var b bytes.Buffer
-	b.Grow(armored.Len() + armored.Len()/64 + 1024)
 	line := func(s string) { b.WriteString(s); b.WriteString("\r\n") }
+	flush := func() error {
+		_, err := cw.Write(b.Bytes())
+		b.Reset()
+		return err
+	}
 	line("From: " + from)
 	line("To: " + to)
 	line("Date: " + date.Format(time.RFC1123Z))
@@ -80,15 +84,60 @@ func SealPGPMIME(w io.Writer, r *Recipient, raw []byte, from, to string, date ti
 	line("Content-Description: OpenPGP encrypted message")
 	line(`Content-Disposition: inline; filename="encrypted.asc"`)
 	line("")
-	for _, l := range strings.Split(strings.TrimRight(armored.String(), "\n"), "\n") {
-		line(l)
+	if err := flush(); err != nil {
+		return cw.n, errors.E(op, errors.KindOf(err), err)
+	}
+	// The armor writes lines ending in LF, the last one without; the
+	// message's lines end in CRLF.
+	aw, err := armor.Encode(&crlfWriter{w: cw}, "PGP MESSAGE", nil)
+	if err != nil {
+		return cw.n, errors.E(op, errors.Internal, err)
+	}
+	if _, err := r.SealFrom(aw, src); err != nil {
+		return cw.n, errors.E(op, errors.KindOf(err), err)
+	}
+	if err := aw.Close(); err != nil {
+		return cw.n, errors.E(op, errors.KindOf(err), err)
 	}
 	line("")
+	line("")
 	line("--" + boundary + "--")
-	if _, err := w.Write(b.Bytes()); err != nil {
-		return errors.E(op, errors.Internal, err)
+	if err := flush(); err != nil {
+		return cw.n, errors.E(op, errors.KindOf(err), err)
 	}
-	return nil
+	return cw.n, nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// crlfWriter writes each LF as CRLF. Its input (armor) has no CR.
+type crlfWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	c.buf = c.buf[:0]
+	for _, b := range p {
+		if b == '\n' {
+			c.buf = append(c.buf, '\r')
+		}
+		c.buf = append(c.buf, b)
+	}
+	if _, err := c.w.Write(c.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // headerSafe reports whether s can be a header field body as is: no CR, LF

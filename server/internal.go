@@ -94,9 +94,10 @@ func (s *Server) startInternal() error {
 		// mutually authenticated TLS, which go-imap and go-smtp cannot
 		// see through the PROXY wrapper, hence InsecureAuth.
 		imapSrv := imapserver.New(r.Svc, imapserver.Options{Logger: s.log, InsecureAuth: true,
-			AppendLimit: uint32(s.cfg.Limits.MaxMessageSize)})
+			AppendLimit: uint32(s.cfg.Limits.MaxMessageSize), TempDir: TempDir(s.cfg)})
 		subSrv := smtpserver.New(s.Router, smtpserver.Options{Mode: smtpserver.Submission, Hostname: s.cfg.Hostname,
-			MaxMessageSize: s.cfg.Limits.MaxMessageSize, MaxRecipients: s.cfg.Limits.MaxRecipients, Logger: s.log, InsecureAuth: true})
+			MaxMessageSize: s.cfg.Limits.MaxMessageSize, MaxRecipients: s.cfg.Limits.MaxRecipients, Logger: s.log, InsecureAuth: true,
+			TempDir: TempDir(s.cfg)})
 		httpSrv := &http.Server{Handler: region.Handler(r.Svc, s.log), ReadHeaderTimeout: 30 * time.Second}
 		// Shut down in go-imap's safe order: the Mux (ending each Serve),
 		// then the servers once their Serve has returned.

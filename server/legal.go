@@ -220,7 +220,7 @@ func (m *legalMail) ReleaseHold(ctx context.Context, addr string) error {
 }
 
 func (m *legalMail) Notify(ctx context.Context, addr string, raw []byte) error {
-	return m.s.Router.Deliver(ctx, postbox.Envelope{From: "legal@" + m.s.cfg.Hostname, Recipients: []string{addr}, Notice: true}, raw)
+	return m.s.Router.Deliver(ctx, postbox.Envelope{From: "legal@" + m.s.cfg.Hostname, Recipients: []string{addr}, Notice: true}, postbox.Bytes(raw))
 }
 
 func readAll(r io.Reader) ([]byte, error) {

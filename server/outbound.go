@@ -99,7 +99,7 @@ func (s *Server) startDelivery(mx string) error {
 // notifySender files a delivery status notification in the sender's
 // INBOX, wherever the sender lives now, from the null reverse-path.
 func (s *Server) notifySender(ctx context.Context, to string, msg []byte) error {
-	return s.Router.Deliver(ctx, postbox.Envelope{From: "", Recipients: []string{to}, Notice: true}, msg)
+	return s.Router.Deliver(ctx, postbox.Envelope{From: "", Recipients: []string{to}, Notice: true}, postbox.Bytes(msg))
 }
 
 // isOwnMX reports whether ap is the MX listener bound to mx: delivering

@@ -25,6 +25,7 @@ import (
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/internal/authguard"
 	"github.com/sealpost/sealpost/internal/netlimit"
+	"github.com/sealpost/sealpost/internal/spill"
 	"github.com/sealpost/sealpost/legal/gateway"
 	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
@@ -107,6 +108,15 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, errors.E(op, errors.Internal, err)
+	}
+	if err := os.MkdirAll(TempDir(cfg), 0o700); err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	// Messages in transit wait there in unnamed files, which a crash
+	// cannot leave behind; only a file system without O_TMPFILE names
+	// them, for one system call. Remove any such name a crash left.
+	if err := spill.Sweep(TempDir(cfg)); err != nil {
+		return nil, errors.E(op, err)
 	}
 	ctx := context.Background()
 	s := &Server{cfg: cfg, opts: opts, log: log,
@@ -206,9 +216,11 @@ func (s *Server) Start() error {
 		return smtpserver.Options{
 			Mode: mode, Hostname: s.cfg.Hostname, TLSConfig: s.tls, ImplicitTLS: implicit,
 			MaxMessageSize: s.cfg.Limits.MaxMessageSize, MaxRecipients: s.cfg.Limits.MaxRecipients, Logger: s.log,
+			TempDir: TempDir(s.cfg),
 		}
 	}
-	imapOpts := imapserver.Options{TLSConfig: s.tls, Logger: s.log, AppendLimit: uint32(s.cfg.Limits.MaxMessageSize)}
+	imapOpts := imapserver.Options{TLSConfig: s.tls, Logger: s.log, AppendLimit: uint32(s.cfg.Limits.MaxMessageSize),
+		TempDir: TempDir(s.cfg)}
 	add := func(name, addr string, implicit bool, serve func(net.Listener) error, close func() error) {
 		if addr != "" {
 			specs = append(specs, spec{name, addr, implicit, serve, close})
@@ -489,3 +501,8 @@ func (s *Server) EnsureDemo(ctx context.Context, domain string, accounts []DemoA
 	}
 	return created, nil
 }
+
+// TempDir is where messages in transit wait, sealed under keys held only in
+// memory (seal.Temp), between their arrival and their sealing to each
+// recipient: data_dir/tmp.
+func TempDir(c config.Config) string { return filepath.Join(c.DataDir, "tmp") }

@@ -38,7 +38,10 @@ var (
 // (RFC 8601 section 5), the field to prepend to it (above Received:),
 // whether the message is quarantined (filed in Junk), or the reply
 // refusing it. Without a Checker, or on submission, it does nothing.
-func (ss *session) authCheck(id string, data []byte) (msg, header []byte, junk bool, err error) {
+//
+// data is the message's header section; m holds the whole message, whose
+// body DKIM reads from the Temp as it hashes it.
+func (ss *session) authCheck(id string, data []byte, m *received) (msg, header []byte, junk bool, err error) {
 	c := ss.s.opts.Checker
 	if ss.s.opts.Mode != MX || c == nil {
 		return data, nil, false, nil
@@ -46,7 +49,8 @@ func (ss *session) authCheck(id string, data []byte) (msg, header []byte, junk b
 	ip, _ := netip.AddrFromSlice(ss.ip)
 	ctx, cancel := ss.ctx()
 	defer cancel()
-	res := c.Check(ctx, mailauth.Input{IP: ip.Unmap(), Helo: ss.conn.Hostname(), MailFrom: ss.from, Message: data})
+	res := c.Check(ctx, mailauth.Input{IP: ip.Unmap(), Helo: ss.conn.Hostname(), MailFrom: ss.from,
+		Message: data, Body: m.temp.NewReader(m.bodyOffset())})
 
 	dkim := make([]string, len(res.DKIM))
 	for i, d := range res.DKIM {

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base32"
-	"errors"
-	"io"
 	"mime"
 	"net"
 	"net/mail"
@@ -29,44 +27,10 @@ var (
 		Message: "Error reading message data"}
 )
 
-// readMessage reads the message data of DATA or BDAT. go-smtp's DATA reader
-// ends the data only on CRLF "." CRLF, with a dot alone on a line that began
-// after a CRLF, and removes the dot-stuffing (RFC 5321 4.5.2); it never ends
-// on a bare LF or CR form such as LF "." LF or CR "." CR, which is what SMTP
-// smuggling relies on. readMessage then refuses data holding a bare CR or
-// LF at all (RFC 5321 2.3.8), so that such a message cannot be carried on
-// to a laxer server either.
-//
-// go-smtp's reader departs from net/textproto's in two ways, both on bare
-// CRs, and both can only make the data end later, never sooner, so neither
-// can split one message into two: a line "." CR followed by a byte other
-// than LF loses its dot and CR (the message is then accepted without
-// them); and after CR CR LF the next line is not taken as a line start, so
-// a "." there does not end the data (a client that sends it waits for a
-// reply until ReadTimeout, then gets 451).
-func readMessage(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		var se *smtp.SMTPError
-		switch {
-		case errors.As(err, &se) && se.Code == smtp.ErrDataTooLarge.Code:
-			return nil, replyTooLarge // RFC 1870 6.3
-		case errors.Is(err, smtp.ErrTooLongLine):
-			return nil, replyLineTooLong
-		}
-		return nil, replyReadFailed
-	}
-	if int64(len(data)) > limit {
-		return nil, replyTooLarge
-	}
-	if err := checkLineEndings(data); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
 // checkLineEndings refuses a bare LF or a bare CR (RFC 5321 2.3.8: CR and
-// LF appear only together as a line ending).
+// LF appear only together as a line ending), in data held whole; receive
+// applies the same rule to data in pieces (lineChecker), and the tests
+// hold the two to the same answers.
 func checkLineEndings(data []byte) *smtp.SMTPError {
 	for i := 0; ; {
 		j := bytes.IndexAny(data[i:], "\r\n")

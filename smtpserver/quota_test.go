@@ -51,7 +51,7 @@ func TestQuotaSMTP(t *testing.T) {
 	e := newEnv(t)
 	filler := []byte("Subject: filler\r\n\r\n" + strings.Repeat("y", 981) + "\r\n") // 1000 bytes
 	for range 2 {
-		if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{bob}}, filler); err != nil {
+		if err := e.svc.Deliver(ctx, postbox.Envelope{Recipients: []string{bob}}, postbox.Bytes(filler)); err != nil {
 			t.Fatal(err)
 		}
 	}

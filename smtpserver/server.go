@@ -132,6 +132,11 @@ type Options struct {
 	// DefaultTarpitDelay).
 	TarpitFree  int
 	TarpitDelay time.Duration
+	// TempDir is where a message waits, encrypted under a key held only
+	// in memory, from its first byte until it is sealed to its recipients
+	// (seal.Temp): in unnamed files, so nothing is left there after a
+	// crash. Default: os.TempDir().
+	TempDir string
 	// Logger receives structured logs (default: discarded).
 	Logger *slog.Logger
 	// Now returns the current time (tests may fix it).
@@ -153,12 +158,13 @@ type Backend interface {
 	// CheckQuota tells whether a message of size bytes (0: not declared)
 	// could be delivered to addr now: OverQuota if not (quota.go).
 	CheckQuota(ctx context.Context, addr string, size int64) error
-	// Deliver seals raw to each recipient and files it; nil means durable.
-	Deliver(ctx context.Context, env postbox.Envelope, raw []byte) error
+	// Deliver seals msg to each recipient and files it; nil means
+	// durable. msg is read once per copy, never held whole.
+	Deliver(ctx context.Context, env postbox.Envelope, msg postbox.Message) error
 	// AppendByUse files the sender's own copy (e.g. in Sent).
-	AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, raw []byte, flags []sealpost.Flag) error
+	AppendByUse(ctx context.Context, acct sealpost.Account, use sealpost.SpecialUse, msg postbox.Message, flags []sealpost.Flag) error
 	// Enqueue puts mail for remote recipients in the outbound queue.
-	Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) error
+	Enqueue(ctx context.Context, from string, rcpts []string, msg postbox.Message) error
 }
 
 var _ Backend = (*postbox.Service)(nil)
@@ -213,6 +219,9 @@ func New(svc Backend, opts Options) *Server {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = os.TempDir()
 	}
 	s := &Server{svc: svc, opts: opts, log: opts.Logger.With("listener", opts.Mode.String())}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"context"
+	stderrors "errors"
 	"io"
 	"net"
 	"runtime/debug"
@@ -245,37 +246,42 @@ func (ss *session) Data(r io.Reader) (err error) {
 	if len(ss.local)+len(ss.remote) == 0 {
 		return replyNoRecipients
 	}
-	data, err := readMessage(&deadlineReader{r: r, c: ss.netConn, d: ss.s.opts.ReadTimeout}, ss.s.opts.MaxMessageSize)
+	m, err := receive(&deadlineReader{r: r, c: ss.netConn, d: ss.s.opts.ReadTimeout}, ss.s.opts.MaxMessageSize, ss.s.opts.TempDir)
 	if err != nil {
+		var de errDisk
+		if stderrors.As(err, &de) {
+			ss.s.log.Warn("message not received", "remote", ss.ip, "err", de.err)
+			return replyTempFailure
+		}
 		ss.s.log.Info("message refused", "remote", ss.ip, "reason", err.Error())
 		return err
 	}
+	defer m.discard()
 	id := ss.s.newID()
 	now := ss.s.opts.Now()
-	msg := data
+	header := m.header
 	if ss.s.opts.Mode == Submission {
-		if e := ss.checkFrom(data); e != nil {
+		if e := ss.checkFrom(header); e != nil {
 			ss.s.log.Info("message refused", "remote", ss.ip, "reason", e.Message)
 			return e
 		}
-		msg = addSubmissionHeaders(data, now, ss.s.opts.Hostname)
+		header = addSubmissionHeaders(header, now, ss.s.opts.Hostname)
 	}
-	msg, ar, junk, err := ss.authCheck(id, msg)
+	header, ar, junk, err := ss.authCheck(id, header, m)
 	if err != nil {
 		return err
 	}
 	ss.junk = junk
 	trace := ss.receivedHeader(id, now)
-	full := make([]byte, 0, len(ar)+len(trace)+len(msg))
-	full = append(append(append(full, ar...), trace...), msg...)
+	full := composed{head: append(append(append(make([]byte, 0, len(ar)+len(trace)+len(header)), ar...), trace...), header...), m: m}
 
 	ctx, cancel := ss.ctx()
 	defer cancel()
-	if err := ss.store(ctx, full, msg); err != nil {
+	if err := ss.store(ctx, full, composed{head: header, m: m}); err != nil {
 		ss.s.log.Warn("message not stored", "remote", ss.ip, "id", id, "err", err)
 		return reply(err)
 	}
-	ss.s.log.Info("message accepted", "remote", ss.ip, "id", id, "size", len(full),
+	ss.s.log.Info("message accepted", "remote", ss.ip, "id", id, "size", full.Size(),
 		"local", len(ss.local), "remote_rcpts", len(ss.remote), "dur", time.Since(start))
 	return nil
 }
@@ -285,7 +291,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 // save their own with APPEND, so it is off by default), the sender's Sent
 // copy is filed first: if a later step fails the client retries, and the
 // only duplicate is in the sender's own Sent folder.
-func (ss *session) store(ctx context.Context, full, msg []byte) error {
+func (ss *session) store(ctx context.Context, full, msg postbox.Message) error {
 	if ss.acct != nil && ss.acct.Settings.SaveSent {
 		// The Sent copy is the message as submitted (with the fields of
 		// RFC 6409 8.2 and 8.3 if they were missing), without the trace

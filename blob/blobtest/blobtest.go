@@ -43,6 +43,9 @@ func Run(t *testing.T, open func(t *testing.T) sealpost.BlobStore) {
 		{"List", testList},
 		{"ListAfterDelete", testListAfterDelete},
 		{"ListStopsOnError", testListStopsOnError},
+		{"CreateRoundTrip", testCreateRoundTrip},
+		{"CreateAbort", testCreateAbort},
+		{"CreateConcurrent", testCreateConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,6 +52,7 @@ func Open(dir string) (*Store, error) {
 	if err := durable.PrivateDir(op, dir); err != nil {
 		return nil, err
 	}
+	sweepTemps(dir)
 	return &Store{dir: dir}, nil
 }
 

@@ -89,6 +89,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/durable"
+	"github.com/sealpost/sealpost/internal/spill"
 )
 
 // defaultLimit is the size past which Put starts a new segment.
@@ -145,6 +146,12 @@ func open(dir string, limit int64) (*Store, error) {
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, opErr(op, err)
+	}
+	// Under the lock no writer of ours is running: any temporary file
+	// name left here is a crashed one's (writer.go).
+	if err := spill.Sweep(dir); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	s := &Store{
 		dir:    dir,
@@ -323,10 +330,27 @@ func (s *Store) Put(ctx context.Context, data []byte) (sealpost.BlobRef, error) 
 // appendLocked writes rec at the end of the current segment, starting a new
 // segment first if needed, and returns the segment written. s.mu is held.
 func (s *Store) appendLocked(rec []byte) (*segment, error) {
+	n := int64(len(rec))
+	seg, err := s.segmentFor(n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := seg.f.WriteAt(rec, seg.written); err != nil {
+		// Whatever part was written is unreferenced; the next record
+		// overwrites it.
+		return nil, errors.E(errors.Internal, err)
+	}
+	seg.written += n
+	return seg, nil
+}
+
+// segmentFor returns the segment a record of n bytes goes to: the current
+// one, or a new one when the record would take the current one past the
+// limit. s.mu is held.
+func (s *Store) segmentFor(n int64) (*segment, error) {
 	if s.closed {
 		return nil, errors.E(errors.Unavailable, errors.Str("store closed"))
 	}
-	n := int64(len(rec))
 	if s.cur == nil || s.cur.written > 0 && s.cur.written+n > s.limit || s.cur.written+n > maxOffset {
 		if s.last == ^uint32(0) {
 			return nil, errors.E(errors.Internal, errors.Str("out of segment numbers"))
@@ -337,14 +361,7 @@ func (s *Store) appendLocked(rec []byte) (*segment, error) {
 		}
 		s.cur = seg
 	}
-	seg := s.cur
-	if _, err := seg.f.WriteAt(rec, seg.written); err != nil {
-		// Whatever part was written is unreferenced; the next record
-		// overwrites it.
-		return nil, errors.E(errors.Internal, err)
-	}
-	seg.written += n
-	return seg, nil
+	return s.cur, nil
 }
 
 // Get returns a reader over a blob's bytes, which it has read whole and

@@ -37,6 +37,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -76,6 +77,10 @@ type Config struct {
 	// Timeout bounds each Put, Get and Delete, and each request of Open and
 	// List, retries included. Zero means one minute.
 	Timeout time.Duration
+	// SpoolDir is where a blob written in pieces (Create) waits, sealed,
+	// in an anonymous file until Commit sends it. Empty means
+	// os.TempDir().
+	SpoolDir string
 }
 
 // maxRetries is how many times minio-go tries a request that failed in a
@@ -91,6 +96,7 @@ type Store struct {
 	bucket  string
 	prefix  string
 	timeout time.Duration
+	spool   string // Config.SpoolDir
 }
 
 var _ sealpost.BlobStore = (*Store)(nil)
@@ -136,7 +142,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, errors.E(op, errors.Invalid, err)
 	}
-	s := &Store{client: client, bucket: cfg.Bucket, prefix: prefix, timeout: timeout}
+	spool := cfg.SpoolDir
+	if spool == "" {
+		spool = os.TempDir()
+	}
+	s := &Store{client: client, bucket: cfg.Bucket, prefix: prefix, timeout: timeout, spool: spool}
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -213,17 +223,25 @@ func (s *Store) Put(ctx context.Context, data []byte) (sealpost.BlobRef, error) 
 		return "", errors.E(op, errors.Internal, err)
 	}
 	ref := sealpost.BlobRef(hex.EncodeToString(b[:]))
+	if err := s.putObject(ctx, ref, bytes.NewReader(data), int64(len(data))); err != nil {
+		return "", errors.E(op, err)
+	}
+	return ref, nil
+}
+
+// putObject sends one PUT of size bytes read from r.
+func (s *Store) putObject(ctx context.Context, ref sealpost.BlobRef, r io.Reader, size int64) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.client.PutObject(ctx, s.bucket, s.key(ref), bytes.NewReader(data), int64(len(data)),
+	_, err := s.client.PutObject(ctx, s.bucket, s.key(ref), r, size,
 		minio.PutObjectOptions{
 			ContentType:      "application/octet-stream",
 			DisableMultipart: true,
 		})
 	if err != nil {
-		return "", errors.E(op, classify(ctx, err), err)
+		return errors.E(classify(ctx, err), err)
 	}
-	return ref, nil
+	return nil
 }
 
 // Get reads a blob whole, within the timeout, and returns a reader over it,

@@ -128,9 +128,10 @@ func span(total, n, w int) (lo, hi int) {
 
 // The phase names used in reports.
 const (
-	phaseSMTP   = "smtp"
-	phaseAppend = "imap append"
-	phaseFetch  = "imap fetch"
-	phaseSearch = "imap search"
-	phaseIdle   = "imap idle"
+	phaseSMTP    = "smtp"
+	phaseAppend  = "imap append"
+	phaseFetch   = "imap fetch"
+	phaseSearch  = "imap search"
+	phaseIdle    = "imap idle"
+	phaseSession = "imap session"
 )

@@ -22,7 +22,10 @@ const (
 	OpFetch  IMAPOp = "fetch"  // UID FETCH (BODY.PEEK[]) of the whole mailbox
 	OpSearch IMAPOp = "search" // UID SEARCH BODY word, Repeat times
 	OpIdle   IMAPOp = "idle"   // hold IdleConns connections in IDLE
-	OpNone   IMAPOp = "none"   // nothing beyond --fill
+	// OpSession runs whole sessions back to back for Hold (login, select,
+	// fetch, store, append, expunge, logout: runSession).
+	OpSession IMAPOp = "session"
+	OpNone    IMAPOp = "none" // nothing beyond --fill
 )
 
 // IMAPOptions configure RunIMAP. Options.Messages and Options.Size apply to
@@ -36,7 +39,7 @@ type IMAPOptions struct {
 	Word      string        // word for OpSearch; default SearchWord
 	Repeat    int           // searches in total for OpSearch; default 100
 	IdleConns int           // connections for OpIdle; default 100
-	Hold      time.Duration // how long OpIdle holds them; default 10s
+	Hold      time.Duration // how long OpIdle holds them, OpSession runs; default 10s
 	PID       int           // server process whose VmRSS OpIdle reports; 0 for none
 }
 
@@ -57,13 +60,13 @@ func (o *IMAPOptions) check(op string) error {
 		o.Op = OpFetch
 	}
 	switch o.Op {
-	case OpFetch, OpSearch, OpIdle:
+	case OpFetch, OpSearch, OpIdle, OpSession:
 	case OpNone:
 		if !o.Fill {
 			return errors.E(op, errors.Invalid, errors.Str("--op none does nothing without --fill"))
 		}
 	default:
-		return errors.E(op, errors.Invalid, errors.Errorf("unknown --op %q (fetch, search, idle, none)", o.Op))
+		return errors.E(op, errors.Invalid, errors.Errorf("unknown --op %q (fetch, search, idle, session, none)", o.Op))
 	}
 	if o.Word == "" {
 		o.Word = SearchWord
@@ -98,6 +101,7 @@ func (o *IMAPOptions) check(op string) error {
 //   - OpSearch: o.Repeat UID SEARCH BODY o.Word commands spread over
 //     o.Concurrency connections; one latency per search.
 //   - OpIdle: see runIdle.
+//   - OpSession: see runSession.
 //
 // The error is non-nil if the options are invalid, if setup fails (no
 // connection could log in, the mailbox cannot be opened), or if every
@@ -128,6 +132,8 @@ func RunIMAP(ctx context.Context, o IMAPOptions, w io.Writer) (*Result, error) {
 		res, err = runSearch(ctx, &o)
 	case OpIdle:
 		res, err = runIdle(ctx, &o)
+	case OpSession:
+		res, err = runSession(ctx, &o)
 	}
 	if err != nil {
 		if fill != nil {

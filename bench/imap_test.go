@@ -227,3 +227,32 @@ func TestIMAPOptionsInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestRunIMAPSession: whole sessions run back to back for --hold, each
+// logging in, appending and expunging its own message, so the mailbox
+// ends as it began but for the messages of sessions the end of the run
+// cut between APPEND and EXPUNGE (one per worker at most).
+func TestRunIMAPSession(t *testing.T) {
+	o := imapOptions(startIMAP(t, nil, false))
+	o.Concurrency, o.Messages, o.Fill = 2, 3, true
+	o.Op, o.Hold = OpSession, 500*time.Millisecond
+	var out bytes.Buffer
+	res, err := RunIMAP(context.Background(), o, &out)
+	if err != nil {
+		t.Fatalf("RunIMAP: %v\n%s", err, out.String())
+	}
+	if res.Phase != phaseSession || res.Ops == 0 || res.Errors != 0 {
+		t.Fatalf("%d sessions, %d errors (first: %s)", res.Ops, res.Errors, res.FirstErr)
+	}
+	if res.Logins < res.Ops || res.Commands != res.Ops*sessionCommands {
+		t.Errorf("%d sessions, %d logins, %d commands", res.Ops, res.Logins, res.Commands)
+	}
+	if !strings.Contains(out.String(), "logins ") {
+		t.Errorf("report lacks the logins:\n%s", out.String())
+	}
+	o.Op, o.Fill = OpFetch, false
+	res, err = RunIMAP(context.Background(), o, nil)
+	if err != nil || res.Ops < 3 || res.Ops > 3+o.Concurrency {
+		t.Errorf("after the sessions the mailbox holds %d messages (%v), want the 3 it had (+ up to %d cut)", res.Ops, err, o.Concurrency)
+	}
+}

@@ -36,6 +36,10 @@ type Result struct {
 	RSSBeforeKB int64         // server VmRSS before connecting, if --pid was given
 	RSSAfterKB  int64         // server VmRSS while all connections idle
 
+	// Session phase only.
+	Logins   int // sessions that logged in, whole or not
+	Commands int // commands of the whole sessions
+
 	Fill *Result // the --fill phase that preceded this one, if any
 }
 
@@ -147,6 +151,10 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Phase == phaseSearch {
 		p.printf("  matches  %d messages in the last search\n", r.Matches)
 	}
+	if r.Phase == phaseSession {
+		p.printf("  commands %d (%.1f/s), logins %d (%.1f/s)\n", r.Commands, float64(r.Commands)/r.Elapsed.Seconds(),
+			r.Logins, float64(r.Logins)/r.Elapsed.Seconds())
+	}
 	if r.Phase == phaseIdle {
 		p.printf("  held     %d connections in IDLE for %s\n", r.Held, r.Hold.Round(time.Millisecond))
 		if r.RSSBeforeKB > 0 || r.RSSAfterKB > 0 {
@@ -217,6 +225,8 @@ type jsonResult struct {
 	HoldS       float64      `json:"hold_s,omitempty"`
 	RSSBeforeKB int64        `json:"rss_before_kb,omitempty"`
 	RSSAfterKB  int64        `json:"rss_after_kb,omitempty"`
+	Logins      *int         `json:"logins,omitempty"`
+	Commands    *int         `json:"commands,omitempty"`
 	Fill        *Result      `json:"fill,omitempty"`
 }
 
@@ -239,6 +249,9 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 	}
 	if r.Phase == phaseSearch {
 		j.Matches = &r.Matches
+	}
+	if r.Phase == phaseSession {
+		j.Logins, j.Commands = &r.Logins, &r.Commands
 	}
 	if r.Phase == phaseIdle {
 		j.Held, j.HoldS = &r.Held, r.Hold.Seconds()

@@ -83,7 +83,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Load-test any SMTP or IMAP server",
 		Long:  benchLong,
 	}
-	cmd.AddCommand(newBenchSMTPCmd(), newBenchIMAPCmd(), newBenchSinkCmd(), newBenchDNSCmd())
+	cmd.AddCommand(newBenchSMTPCmd(), newBenchIMAPCmd(), newBenchSinkCmd(), newBenchDNSCmd(), newBenchPasshashCmd())
 	return cmd
 }
 
@@ -191,11 +191,11 @@ func newBenchIMAPCmd() *cobra.Command {
 	f.StringVar(&o.Mailbox, "mailbox", "INBOX", "mailbox to fill, fetch, search or select")
 	f.BoolVar(&o.Fill, "fill", false, "first APPEND --messages messages of --size bytes")
 	f.StringVar(&o.From, "from", "bench@example.com", "sender of the messages --fill appends")
-	f.StringVar(&op, "op", string(bench.OpFetch), "operation to measure: fetch, search, idle or none")
+	f.StringVar(&op, "op", string(bench.OpFetch), "operation to measure: fetch, search, idle, session (login-heavy client sessions for --hold) or none")
 	f.StringVar(&o.Word, "word", bench.SearchWord, "word for --op search")
 	f.IntVar(&o.Repeat, "repeat", 100, "searches in total for --op search")
 	f.IntVar(&o.IdleConns, "idle-conns", 100, "connections to hold in IDLE for --op idle")
-	f.DurationVar(&o.Hold, "hold", 10*time.Second, "how long --op idle holds its connections")
+	f.DurationVar(&o.Hold, "hold", 10*time.Second, "how long --op idle holds its connections, --op session runs")
 	f.IntVar(&o.PID, "pid", 0, "server process id whose VmRSS --op idle reports")
 	return cmd
 }

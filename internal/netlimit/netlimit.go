@@ -135,7 +135,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		lc := &conn{Conn: c, l: l, key: key, preAuth: true}
 		if l.o.PreAuthLifetime > 0 {
+			lc.mu.Lock() // the timer's Close reads it
 			lc.timer = time.AfterFunc(l.o.PreAuthLifetime, lc.expire)
+			lc.mu.Unlock()
 		}
 		if l.o.FirstDeadline > 0 {
 			c.SetDeadline(time.Now().Add(l.o.FirstDeadline))

@@ -51,7 +51,16 @@ fi
 # then needs allow_all_users (LMTP and doveadm look users up without a passdb);
 # Postfix only ever hands Dovecot bench@baseline.test.
 U=$W/dovecot/users-TLS
-echo "bench@baseline.test:{SHA512-CRYPT}$(openssl passwd -6 bench-pass)" >"$U"
+# PASS_SCHEME picks how the password is stored: SHA512-CRYPT (the default,
+# Debian's), PLAIN, or ARGON2ID with the PHC string in ARGON2ID_HASH
+# (scripts/bench-logins.sh makes one of Sealpost's cost).
+case "${PASS_SCHEME:-SHA512-CRYPT}" in
+  SHA512-CRYPT) H="{SHA512-CRYPT}$(openssl passwd -6 bench-pass)" ;;
+  PLAIN) H="{PLAIN}bench-pass" ;;
+  ARGON2ID) H="{ARGON2ID}${ARGON2ID_HASH:?ARGON2ID needs ARGON2ID_HASH}" ;;
+  *) echo "run.sh: unknown PASS_SCHEME $PASS_SCHEME" >&2; exit 1 ;;
+esac
+echo "bench@baseline.test:$H" >"$U"
 chown root:dovecot "$U"; chmod 640 "$U"
 chown nobody:nogroup "$W/mail"
 

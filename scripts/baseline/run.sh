@@ -107,6 +107,9 @@ service lmtp {
   }
 }
 EOF
+# DOVECOT_EXTRA is appended as it is (e.g. the login processes'
+# high-performance mode, for scripts/bench-logins.sh).
+printf '%s\n' "${DOVECOT_EXTRA:-}" >>"$W/dovecot/dovecot.conf"
 
 P=$W/postfix
 # The services every private Postfix here runs, none chrooted; smtpd on loopback.

@@ -20,9 +20,9 @@
 // Extensions: IMAP4rev2, NAMESPACE, UIDPLUS, ESEARCH, SEARCHRES,
 // LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN, MOVE, STATUS=SIZE,
 // BINARY, UNSELECT, UNAUTHENTICATE, ENABLE, IDLE, SASL-IR, LITERAL+ (go-imap
-// advertises LITERAL- before login) and APPENDLIMIT. LOGIN and AUTHENTICATE
-// PLAIN need TLS (implicit, or after STARTTLS): before it go-imap
-// advertises LOGINDISABLED. CONDSTORE and ID are not offered: go-imap v2
+// advertises LITERAL- before login), APPENDLIMIT and QUOTA (quota.go).
+// LOGIN and AUTHENTICATE PLAIN need TLS (implicit, or after STARTTLS):
+// before it go-imap advertises LOGINDISABLED. CONDSTORE and ID are not offered: go-imap v2
 // beta.8's server parses neither.
 //
 // go-imap recovers a panic in a connection's goroutine (logging it, closing
@@ -124,6 +124,11 @@ var capabilities = imap.CapSet{
 	imap.CapSpecialUse:     {},
 	imap.CapLiteralPlus:    {},
 	imap.CapUnauthenticate: {},
+	// QUOTA (RFC 9208) with the resources quota.go reports; go-imap
+	// advertises them after login (our fork's patch 3).
+	imap.CapQuota: {},
+	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
+	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
 }
 
 // New returns a Server over svc.

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
@@ -94,6 +95,23 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
+
+		// Sealpost patch 3: QUOTA (RFC 9208 3.1) with the resources the
+		// server lists, for a session that answers it.
+		if _, ok := c.session.(SessionQuota); ok && available.Has(imap.CapQuota) {
+			caps = append(caps, imap.CapQuota)
+			var res []string
+			for _, t := range available.QuotaResourceTypes() {
+				res = append(res, "QUOTA=RES-"+string(t))
+			}
+			sort.Strings(res) // CapSet is a map
+			for _, r := range res {
+				caps = append(caps, imap.Cap(r))
+			}
+			if _, ok := c.session.(SessionQuotaSet); ok {
+				caps = append(caps, imap.CapQuotaSet)
+			}
+		}
 
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()

@@ -331,7 +331,8 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 	default:
 		seqSet, err := imapwire.ParseSeqSet(key)
 		if err != nil {
-			return err
+			// Sealpost patch 2: the client's error, not ours.
+			return newClientBugError("Unknown search key or invalid sequence-set")
 		}
 		criteria.SeqNum = append(criteria.SeqNum, seqSet)
 	}

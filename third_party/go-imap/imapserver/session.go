@@ -124,3 +124,39 @@ type SessionAppendLimit interface {
 	// this server in an APPEND command.
 	AppendLimit() uint32
 }
+
+// SessionQuota is an IMAP session which supports QUOTA (RFC 9208).
+//
+// Sealpost patch 3. The server advertises QUOTA, and the QUOTA=RES-*
+// capabilities listed in Options.Caps, to an authenticated session that
+// implements it (and Options.Caps holds imap.CapQuota).
+type SessionQuota interface {
+	Session
+
+	// Authenticated state
+
+	// GetQuota returns a quota root's resources (GETQUOTA, RFC 9208
+	// 4.1.1), at least one, or an error for the tagged NO (a root that
+	// does not exist, say).
+	GetQuota(root string) (*imap.QuotaData, error)
+	// GetQuotaRoot returns the quota roots of a mailbox, each with its
+	// resources (GETQUOTAROOT, RFC 9208 4.1.2): none when no quota
+	// applies to it, or an error for the tagged NO (NO [NONEXISTENT] for
+	// a mailbox that does not exist). The name is decoded from modified
+	// UTF-7, INBOX in upper case, as for every other command.
+	GetQuotaRoot(mailbox string) ([]imap.QuotaData, error)
+}
+
+// SessionQuotaSet is an IMAP session which lets the client change quota
+// limits (SETQUOTA, RFC 9208 4.1.3; advertised as QUOTASET). Without it,
+// SETQUOTA is refused with NO [NOPERM].
+//
+// Sealpost patch 3.
+type SessionQuotaSet interface {
+	SessionQuota
+
+	// SetQuota replaces a quota root's limits, resource names in upper
+	// case, and returns the root's resources for a QUOTA response (or nil
+	// for none).
+	SetQuota(root string, limits map[imap.QuotaResourceType]int64) (*imap.QuotaData, error)
+}

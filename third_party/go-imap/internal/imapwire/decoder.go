@@ -625,7 +625,9 @@ func (dec *Decoder) ExpectNumSet(kind NumKind, ptr *imap.NumSet) bool {
 	}
 	numSet, err := imapnum.ParseSet(s)
 	if err != nil {
-		return dec.returnErr(err)
+		// Sealpost patch 1: the client's syntax error (a zero, say), not
+		// a read error, which would end the connection unanswered.
+		return dec.returnErr(&DecoderExpectError{Message: "invalid sequence-set"})
 	}
 
 	switch kind {

@@ -3,8 +3,12 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"net/smtp"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -135,6 +139,14 @@ func TestLoginPenalties(t *testing.T) {
 			t.Fatal("a wrong password authenticated")
 		}
 	}
+	// The owner's web sign-in from the attacker's address counts with
+	// the rest: the eighth failure from it, whatever the service.
+	if code := webLoginFrom(t, "127.0.0.2", d.Addrs["web"], senderAlice, "guess-3"); code != http.StatusUnauthorized {
+		t.Errorf("a wrong password on /me/login: HTTP %d", code)
+	}
+	if code := webLoginFrom(t, "127.0.0.3", d.Addrs["web"], senderAlice, alicePass); code != http.StatusSeeOther {
+		t.Errorf("the owner's web sign-in from home: HTTP %d, want 303", code)
+	}
 	// The owner, from home, and a stranger, who is delayed.
 	if err := imapLoginFrom("127.0.0.3", addr, senderAlice, alicePass); err != nil {
 		t.Fatalf("the owner from a known address: %v", err)
@@ -164,11 +176,42 @@ func TestLoginPenalties(t *testing.T) {
 			}
 		}
 	}
-	for _, secret := range []string{"guess-1", "guess-2", alicePass} {
+	if !regexp.MustCompile(`msg="login failed".*service=web source=127.0.0.2/32 .*source_failures=8`).Match(log) {
+		t.Error("the web sign-in's failure was not counted with the IMAP and SMTP ones from the same address")
+	}
+	for _, secret := range []string{"guess-1", "guess-2", "guess-3", alicePass} {
 		if strings.Contains(string(log), secret) {
 			t.Errorf("the log holds a password %q", secret)
 		}
 	}
+}
+
+// webLoginFrom signs in to /me from the loopback address src (the form's
+// CSRF token and cookie first) and returns the HTTP status, redirects not
+// followed.
+func webLoginFrom(t *testing.T, src, web, user, pass string) int {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c := &http.Client{Jar: jar, Timeout: 60 * time.Second,
+		Transport:     &http.Transport{DialContext: d.DialContext},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get("http://" + web + "/me/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the sign-in form:\n%s", page)
+	}
+	resp, err = c.PostForm("http://"+web+"/me/login", url.Values{"csrf": {string(m[1])}, "address": {user}, "password": {pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // smtpAuthFrom tries AUTH PLAIN on implicit-TLS submission from src.

@@ -478,6 +478,23 @@ func TestMailboxHierarchyAndStatus(t *testing.T) {
 		*st.Size != wantSize || st.AppendLimit == nil || *st.AppendLimit == 0 {
 		t.Errorf("STATUS: %+v", st)
 	}
+	// DELETED-STORAGE (RFC 9208 4.2): the \Deleted messages' KiB.
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = c.Status("INBOX", &imap.StatusOptions{NumDeleted: true, DeletedStorage: true}).Wait()
+	if want := (int64(len(numberedMsg(1))) + 1023) / 1024; err != nil || *st.NumDeleted != 1 || st.DeletedStorage == nil || *st.DeletedStorage != want {
+		t.Errorf("STATUS DELETED-STORAGE: %+v, %v; want %d", st, err, want)
+	}
+	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Unselect().Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Status("Nope", &imap.StatusOptions{NumMessages: true}).Wait(); err == nil {
 		t.Errorf("STATUS of a missing mailbox succeeded")
 	}

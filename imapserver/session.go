@@ -190,7 +190,9 @@ func (s *session) Status(name string, options *imap.StatusOptions) (*imap.Status
 
 func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 	zero := uint32(0)
-	var zero64 int64
+	// RFC 9208 4.2: what an EXPUNGE would free, in the STORAGE resource's
+	// unit (KiB), rounded up as the quota's usage is.
+	deletedKiB := (st.DeletedSize + 1023) / 1024
 	limit := s.srv.opts.AppendLimit
 	return &imap.StatusData{
 		Mailbox:        st.Info.Name,
@@ -202,7 +204,7 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 		UIDNext:        imap.UID(st.Info.UIDNext),
 		UIDValidity:    st.Info.UIDValidity,
 		AppendLimit:    &limit,
-		DeletedStorage: &zero64,
+		DeletedStorage: &deletedKiB,
 	}
 }
 

@@ -160,6 +160,9 @@ type MailboxStats struct {
 	Unseen   uint32
 	Deleted  uint32
 	Size     int64
+	// DeletedSize is the size of the messages marked \Deleted: what an
+	// EXPUNGE would free.
+	DeletedSize int64
 }
 
 // Stats returns a mailbox's counts.
@@ -179,6 +182,7 @@ func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error)
 		}
 		if sealpost.HasFlag(m.Flags, sealpost.FlagDeleted) {
 			st.Deleted++
+			st.DeletedSize += m.Size
 		}
 		st.Size += m.Size
 	}

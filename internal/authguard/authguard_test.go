@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/netlimit"
 	"github.com/sealpost/sealpost/internal/testkit"
 )
 
@@ -101,6 +102,9 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
+// Source is netlimit.Source, for the tests' calls of delay.
+func Source(a netip.Addr) netip.Prefix { return netlimit.Source(a) }
+
 func running(q *Queue) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -123,10 +127,18 @@ func TestGuardPenalties(t *testing.T) {
 	}
 	var want []time.Duration
 	var got []time.Duration
+	// One attempt after the other: each waits its delay, and the clock
+	// moves on by it before the next.
+	attempt := func(src netip.Addr, acct string) error {
+		d := g.Delay(src, acct)
+		err := g.Check(ctx, Attempt{Source: src, Account: acct}, fail)
+		clock.Add(d)
+		return err
+	}
 	for i := range 8 {
 		got = append(got, g.Delay(attacker, "Alice@example.org"))
 		want = append(want, []time.Duration{0, 0, 0, 1, 2, 4, 8, 16}[i])
-		testkit.WantKind(t, "check", g.Check(ctx, Attempt{Source: attacker, Account: "alice@example.org"}, fail), errors.Permission)
+		testkit.WantKind(t, "check", attempt(attacker, "alice@example.org"), errors.Permission)
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("delays from the attacker %v, want %v", got, want)
@@ -151,7 +163,7 @@ func TestGuardPenalties(t *testing.T) {
 	}
 	// An unknown account is counted as a known one is.
 	for range 8 {
-		g.Check(ctx, Attempt{Source: other, Account: "nobody@example.org"}, fail)
+		attempt(other, "nobody@example.org")
 	}
 	if d, a := g.Delay(owner, "nobody@example.org"), g.Delay(other, "bob@example.org"); d != 8 || a != 32 {
 		t.Errorf("unknown account: %v from a new address (want 8ns); the source: %v (want 32ns)", d, a)
@@ -168,6 +180,36 @@ func TestGuardPenalties(t *testing.T) {
 	}
 	if d := g.Delay(attacker, "alice@example.org"); d != 0 {
 		t.Errorf("errors other than Permission counted: %v", d)
+	}
+}
+
+// TestGuardParallel: a penalized source is let through once per penalty
+// however many attempts it makes at once: the nth waits n penalties, and
+// one that would wait more than maxWaits is refused after one penalty,
+// without its check running.
+func TestGuardParallel(t *testing.T) {
+	g := NewGuard(Options{SourceFree: 1, BaseDelay: 10 * time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	ctx := context.Background()
+	g.Check(ctx, Attempt{Source: attacker, Account: "a"}, fail)
+	var waits []time.Duration
+	var refused []bool
+	for range maxWaits + 2 {
+		d, refuse, _, _ := g.delay(Source(attacker), "b", true)
+		waits, refused = append(waits, d.Round(10*time.Millisecond)), append(refused, refuse)
+	}
+	want := []time.Duration{10, 20, 30, 40, 10, 10}
+	for i := range want {
+		if waits[i] != want[i]*time.Millisecond || refused[i] != (i >= maxWaits) {
+			t.Fatalf("parallel attempts wait %v (refused %v), want %v ms, the last two refused", waits, refused, want)
+		}
+	}
+	err := g.Check(ctx, Attempt{Source: attacker, Account: "b"}, func(context.Context) error {
+		t.Error("a refused attempt ran its check")
+		return nil
+	})
+	testkit.WantKind(t, "check", err, errors.Unavailable)
+	if d := g.Delay(owner, "b"); d != 0 {
+		t.Errorf("another address waits %v", d)
 	}
 }
 

@@ -60,6 +60,7 @@ type Guard struct {
 type record struct {
 	failures int
 	last     time.Time                  // of the last failure
+	turn     time.Time                  // when the last delayed attempt was let through
 	logged   time.Time                  // of the last throttling log line
 	unlogged int                        // delays since
 	known    map[netip.Prefix]time.Time // accounts: sources that logged in, and when
@@ -102,14 +103,18 @@ func NewGuard(o Options) *Guard {
 // ctx ends during the delay.
 func (g *Guard) Check(ctx context.Context, a Attempt, check func(context.Context) error) error {
 	src, acct := netlimit.Source(a.Source), accountKey(a.Account)
-	if d, why, r := g.delay(src, acct); d > 0 {
-		g.logOnce(r, "login delayed", "service", a.Service, "source", src.String(), "account", a.Account, "delay", d, "reason", why)
+	if d, refuse, why, r := g.delay(src, acct, true); d > 0 {
+		g.logOnce(r, "login delayed", "service", a.Service, "source", src.String(), "account", a.Account,
+			"delay", d, "reason", why, "refused", refuse)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 			return errors.E("authguard.Check", errors.Unavailable, ctx.Err())
+		}
+		if refuse {
+			return errors.E("authguard.Check", errors.Unavailable, errors.Str("too many attempts waiting"))
 		}
 	}
 	err := check(ctx)
@@ -125,15 +130,20 @@ func (g *Guard) Check(ctx context.Context, a Attempt, check func(context.Context
 
 // Delay is what an attempt from source on account would wait now.
 func (g *Guard) Delay(source netip.Addr, account string) time.Duration {
-	d, _, _ := g.delay(netlimit.Source(source), accountKey(account))
+	d, _, _, _ := g.delay(netlimit.Source(source), accountKey(account), false)
 	return d
 }
 
 func accountKey(a string) string { return strings.ToLower(strings.TrimSpace(a)) }
 
-// delay is the penalty of an attempt from src on acct, its reason and
-// the record that earned it.
-func (g *Guard) delay(src netip.Prefix, acct string) (d time.Duration, why string, by *record) {
+// delay is how long an attempt from src on acct waits, why, and the record
+// that earned it. A penalized source or account is let through once per
+// penalty, however many of its attempts wait at once: the nth of n
+// parallel attempts waits n penalties (reserve takes the turn). One that
+// would wait more than maxWaits penalties is refused instead, after one
+// penalty (refuse), so that waiting cannot be stacked without end and a
+// refused client gains nothing by coming straight back.
+func (g *Guard) delay(src netip.Prefix, acct string, reserve bool) (d time.Duration, refuse bool, why string, by *record) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.o.Now()
@@ -149,8 +159,25 @@ func (g *Guard) delay(src netip.Prefix, acct string) (d time.Duration, why strin
 			}
 		}
 	}
-	return d, why, by
+	if d == 0 {
+		return 0, false, "", nil
+	}
+	turn := now.Add(d)
+	if next := by.turn.Add(d); next.After(turn) {
+		turn = next
+	}
+	wait := turn.Sub(now)
+	if wait > maxWaits*d {
+		return d, true, why, by
+	}
+	if reserve {
+		by.turn = turn
+	}
+	return wait, false, why, by
 }
+
+// maxWaits bounds, in penalties, how long an attempt may wait its turn.
+const maxWaits = 4
 
 // fresh is r if its failures are still remembered at now.
 func (g *Guard) fresh(r *record, now time.Time) *record {

@@ -31,6 +31,9 @@ var (
 		Message: "Path too long (RFC 5321 4.5.3.1.3)"}
 	replyNeedUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7},
 		Message: "Non-ASCII address requires the SMTPUTF8 parameter on MAIL"}
+	// replyOversizedSource: tarpit.go.
+	replyOversizedSource = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many oversized messages from your address, try again later"}
 	replyTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 		Message: "Message too big for system"}
 	replyAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
@@ -151,6 +154,10 @@ func (ss *session) Logout() error {
 func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer ss.recover(&err)
 	ss.Reset()
+	if ss.acct == nil && ss.s.tarpit.sendsOversized(ss.ip, ss.s.opts.Now()) {
+		ss.s.log.Info("mail refused: oversized messages from this source", "remote", ss.ip)
+		return replyOversizedSource
+	}
 	utf8Mail := opts != nil && opts.UTF8
 	if e := checkPath(from, utf8Mail); e != nil {
 		return e
@@ -254,6 +261,9 @@ func (ss *session) Data(r io.Reader) (err error) {
 			return replyTempFailure
 		}
 		ss.s.log.Info("message refused", "remote", ss.ip, "reason", err.Error())
+		if err == replyTooLarge && ss.acct == nil {
+			ss.s.tarpit.oversized(ss.ip, ss.s.opts.Now()) // tarpit.go
+		}
 		return err
 	}
 	defer m.discard()

@@ -102,4 +102,3 @@ func (p *pieceReader) Read(b []byte) (int, error) {
 	p.s = p.s[k:]
 	return k, nil
 }
-

@@ -33,7 +33,16 @@ type tarpit struct {
 
 	mu      sync.Mutex
 	sources map[netip.Prefix]*probes
+	big     map[netip.Prefix]*probes // messages refused as too large
 }
+
+// A source whose unauthenticated messages were refused as too large
+// (552 5.3.4) oversizedFree times within tarpitWindow has its next MAIL
+// commands refused with 450 4.7.0 until the window ends: such a message
+// costs the server its whole size limit of reading and sealing before it
+// can be refused, and a sender that is told 552 has no reason to send it
+// again.
+const oversizedFree = 2
 
 // probes are a source's unknown recipients in the current window.
 type probes struct {
@@ -48,33 +57,15 @@ func newTarpit(free int, delay time.Duration) *tarpit {
 	if delay <= 0 {
 		delay = DefaultTarpitDelay
 	}
-	return &tarpit{free: free, delay: delay, sources: make(map[netip.Prefix]*probes)}
+	return &tarpit{free: free, delay: delay, sources: make(map[netip.Prefix]*probes), big: make(map[netip.Prefix]*probes)}
 }
 
 // unknown counts an unknown recipient from ip and returns how long its
 // refusal should wait.
 func (t *tarpit) unknown(ip net.IP, now time.Time) time.Duration {
-	a, _ := netip.AddrFromSlice(ip)
-	key := netlimit.Source(a)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.sources[key]
-	if p == nil || now.Sub(p.start) >= tarpitWindow {
-		if len(t.sources) >= tarpitMaxSources {
-			for k, p := range t.sources {
-				if now.Sub(p.start) >= tarpitWindow {
-					delete(t.sources, k)
-				}
-			}
-			if len(t.sources) >= tarpitMaxSources {
-				clear(t.sources)
-			}
-		}
-		p = &probes{start: now}
-		t.sources[key] = p
-	}
-	p.n++
-	over := p.n - t.free
+	over := count(t.sources, ip, now) - t.free
 	if over <= 0 {
 		return 0
 	}
@@ -83,6 +74,47 @@ func (t *tarpit) unknown(ip net.IP, now time.Time) time.Duration {
 		d *= 2
 	}
 	return min(d, tarpitMaxDelay)
+}
+
+// oversized counts a message from ip refused as too large.
+func (t *tarpit) oversized(ip net.IP, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	count(t.big, ip, now)
+}
+
+// sendsOversized reports whether ip's mail is refused for now for its
+// oversized messages.
+func (t *tarpit) sendsOversized(ip net.IP, now time.Time) bool {
+	a, _ := netip.AddrFromSlice(ip)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.big[netlimit.Source(a)]
+	return p != nil && now.Sub(p.start) < tarpitWindow && p.n >= oversizedFree
+}
+
+// count adds one to ip's count in m, in the current window, and returns
+// it; m is kept under tarpitMaxSources. Called with t.mu held.
+func count(m map[netip.Prefix]*probes, ip net.IP, now time.Time) int {
+	a, _ := netip.AddrFromSlice(ip)
+	key := netlimit.Source(a)
+	p := m[key]
+	if p == nil || now.Sub(p.start) >= tarpitWindow {
+		if len(m) >= tarpitMaxSources {
+			for k, p := range m {
+				if now.Sub(p.start) >= tarpitWindow {
+					delete(m, k)
+				}
+			}
+			if len(m) >= tarpitMaxSources {
+				clear(m)
+			}
+		}
+		p = &probes{start: now}
+		m[key] = p
+	}
+	p.n++
+	return p.n
 }
 
 // wait sleeps for d or until ctx ends.

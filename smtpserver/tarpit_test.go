@@ -1,8 +1,10 @@
 package smtpserver
 
 import (
+	"io"
 	"net"
 	"net/smtp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -75,5 +77,53 @@ func TestMXTarpit(t *testing.T) {
 	c.Mail("probe@elsewhere.example")
 	if d := probe(c, "nobody4@example.test"); d < 2*delay {
 		t.Errorf("a new connection's unknown recipient was refused after %v, before %v", d, 2*delay)
+	}
+}
+
+// TestMXOversizedSource: after two messages refused as too large, the
+// source's next MAIL is refused with 450 4.7.0 (no data is read); another
+// source is not affected; an authenticated submission never is.
+func TestMXOversizedSource(t *testing.T) {
+	e := newEnv(t)
+	_, addr := e.serve(Options{Mode: MX, MaxMessageSize: 4096}, nil)
+	dialFrom := func(src string) *smtp.Client {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		conn, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := smtp.NewClient(conn, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	big := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 98)+"\r\n", 100)
+	c := dialFrom("127.0.0.1")
+	defer c.Close()
+	for i := range 2 {
+		err := c.Mail("big@elsewhere.example")
+		if err == nil {
+			err = c.Rcpt("bob@example.test")
+		}
+		var w io.WriteCloser
+		if err == nil {
+			w, err = c.Data()
+		}
+		if err == nil {
+			io.WriteString(w, big)
+			err = w.Close()
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "552") {
+			t.Fatalf("oversized message %d: %v, want 552", i+1, err)
+		}
+	}
+	if err := c.Mail("big@elsewhere.example"); err == nil || !strings.HasPrefix(err.Error(), "450") || !strings.Contains(err.Error(), "4.7.0") {
+		t.Errorf("MAIL after two oversized messages: %v, want 450 4.7.0", err)
+	}
+	other := dialFrom("127.0.0.2")
+	defer other.Close()
+	if err := other.Mail("someone@elsewhere.example"); err != nil {
+		t.Errorf("MAIL from another address: %v", err)
 	}
 }

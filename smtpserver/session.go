@@ -154,7 +154,7 @@ func (ss *session) Logout() error {
 func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer ss.recover(&err)
 	ss.Reset()
-	if ss.acct == nil && ss.s.tarpit.sendsOversized(ss.ip, ss.s.opts.Now()) {
+	if ss.acct == nil && ss.s.tarpit.sendsOversized(ss.ip, ss.s.opts.Now) {
 		ss.s.log.Info("mail refused: oversized messages from this source", "remote", ss.ip)
 		return replyOversizedSource
 	}

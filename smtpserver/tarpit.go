@@ -84,13 +84,13 @@ func (t *tarpit) oversized(ip net.IP, now time.Time) {
 }
 
 // sendsOversized reports whether ip's mail is refused for now for its
-// oversized messages.
-func (t *tarpit) sendsOversized(ip net.IP, now time.Time) bool {
+// oversized messages (now is read only for a source that has some).
+func (t *tarpit) sendsOversized(ip net.IP, now func() time.Time) bool {
 	a, _ := netip.AddrFromSlice(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.big[netlimit.Source(a)]
-	return p != nil && now.Sub(p.start) < tarpitWindow && p.n >= oversizedFree
+	return p != nil && p.n >= oversizedFree && now().Sub(p.start) < tarpitWindow
 }
 
 // count adds one to ip's count in m, in the current window, and returns

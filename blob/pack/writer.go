@@ -34,10 +34,11 @@ const spillMemory = 256 << 10
 // copyChunk is the size of each read and write of the copy into a segment.
 const copyChunk = 256 << 10
 
+// writer is a spill.Buffer bounded to one record's data; Write is the
+// buffer's.
 type writer struct {
-	s   *Store
-	buf *spill.Buffer
-	err error
+	s *Store
+	*spill.Buffer
 }
 
 // Create starts a blob written in pieces (sealpost.BlobStore).
@@ -45,44 +46,21 @@ func (s *Store) Create(ctx context.Context) (sealpost.BlobWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errors.E("pack.Create", errors.Unavailable, err)
 	}
-	return &writer{s: s, buf: spill.NewBuffer(s.dir, spillMemory)}, nil
+	return &writer{s, spill.NewBoundedBuffer(s.dir, spillMemory, maxData)}, nil
 }
 
-func (w *writer) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.buf.Len()+int64(len(p)) > maxData {
-		w.err = errors.E("pack.Write", errors.TooLarge, errors.Errorf("blob over %d bytes", int64(maxData)))
-		return 0, w.err
-	}
-	n, err := w.buf.Write(p)
-	if err != nil {
-		w.err = errors.E("pack.Write", errors.KindOf(err), err)
-	}
-	return n, w.err
-}
-
-func (w *writer) Abort() {
-	if w.buf != nil {
-		w.buf.Close()
-		w.buf = nil
-	}
-	if w.err == nil {
-		w.err = errors.E("pack.Write", errors.Invalid, errors.Str("writer finished"))
-	}
-}
+func (w *writer) Abort() { w.Close() }
 
 func (w *writer) Commit(ctx context.Context) (sealpost.BlobRef, error) {
 	const op = "pack.Commit"
 	defer w.Abort()
-	if w.err != nil {
-		return "", w.err
+	if err := w.Err(); err != nil {
+		return "", errors.E(op, err)
 	}
-	if data, ok := w.buf.InMemory(); ok {
+	if data, ok := w.InMemory(); ok {
 		return w.s.Put(ctx, data)
 	}
-	ref, err := w.s.putFrom(ctx, w.buf)
+	ref, err := w.s.putFrom(ctx, w.Buffer)
 	if err != nil {
 		return "", opErr(op, err)
 	}

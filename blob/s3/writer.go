@@ -20,10 +20,10 @@ import (
 // spillMemory is how much of a blob a writer keeps in memory.
 const spillMemory = 256 << 10
 
+// writer is a spill.Buffer bounded to one PUT; Write is the buffer's.
 type writer struct {
-	s   *Store
-	buf *spill.Buffer
-	err error
+	s *Store
+	*spill.Buffer
 }
 
 // Create starts a blob written in pieces (sealpost.BlobStore).
@@ -31,46 +31,23 @@ func (s *Store) Create(ctx context.Context) (sealpost.BlobWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errors.E("s3.Create", errors.Unavailable, err)
 	}
-	return &writer{s: s, buf: spill.NewBuffer(s.spool, spillMemory)}, nil
+	return &writer{s, spill.NewBoundedBuffer(s.spool, spillMemory, maxPut)}, nil
 }
 
-func (w *writer) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.buf.Len()+int64(len(p)) > maxPut {
-		w.err = errors.E("s3.Write", errors.TooLarge, errors.Errorf("blob over %d bytes", int64(maxPut)))
-		return 0, w.err
-	}
-	n, err := w.buf.Write(p)
-	if err != nil {
-		w.err = errors.E("s3.Write", errors.KindOf(err), err)
-	}
-	return n, w.err
-}
-
-func (w *writer) Abort() {
-	if w.buf != nil {
-		w.buf.Close()
-		w.buf = nil
-	}
-	if w.err == nil {
-		w.err = errors.E("s3.Write", errors.Invalid, errors.Str("writer finished"))
-	}
-}
+func (w *writer) Abort() { w.Close() }
 
 func (w *writer) Commit(ctx context.Context) (sealpost.BlobRef, error) {
 	const op = "s3.Commit"
 	defer w.Abort()
-	if w.err != nil {
-		return "", w.err
+	if err := w.Err(); err != nil {
+		return "", errors.E(op, err)
 	}
 	var b [refLen / 2]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", errors.E(op, errors.Internal, err)
 	}
 	ref := sealpost.BlobRef(hex.EncodeToString(b[:]))
-	if err := w.s.putObject(ctx, ref, w.buf.Reader(), w.buf.Len()); err != nil {
+	if err := w.s.putObject(ctx, ref, w.Reader(), w.Len()); err != nil {
 		return "", errors.E(op, err)
 	}
 	return ref, nil

@@ -2,8 +2,10 @@ package authguard
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -238,5 +240,17 @@ func TestGuardBounded(t *testing.T) {
 	}
 	if len(g.sources) > 100 || len(g.accounts) > 100 {
 		t.Errorf("tables grew to %d sources, %d accounts", len(g.sources), len(g.accounts))
+	}
+}
+
+// TestGuardLogsBoundedNames: a client's account name reaches the log cut
+// at 254 bytes, whatever its length.
+func TestGuardLogsBoundedNames(t *testing.T) {
+	var buf testkit.Buffer
+	g := NewGuard(Options{Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	long := strings.Repeat("x", 5000)
+	g.Check(context.Background(), Attempt{Source: attacker, Account: long}, fail)
+	if strings.Contains(buf.String(), long[:255]) || !strings.Contains(buf.String(), long[:254]) {
+		t.Errorf("the logged name is not cut at 254 bytes: %d bytes logged", len(buf.String()))
 	}
 }

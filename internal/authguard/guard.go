@@ -104,7 +104,7 @@ func NewGuard(o Options) *Guard {
 func (g *Guard) Check(ctx context.Context, a Attempt, check func(context.Context) error) error {
 	src, acct := netlimit.Source(a.Source), accountKey(a.Account)
 	if d, refuse, why, r := g.delay(src, acct, true); d > 0 {
-		g.logOnce(r, "login delayed", "service", a.Service, "source", src.String(), "account", a.Account,
+		g.logOnce(r, "login delayed", "service", a.Service, "source", src.String(), "account", logName(a.Account),
 			"delay", d, "reason", why, "refused", refuse)
 		t := time.NewTimer(d)
 		select {
@@ -123,7 +123,7 @@ func (g *Guard) Check(ctx context.Context, a Attempt, check func(context.Context
 		g.succeeded(src, acct)
 	case errors.Is(errors.Permission, err):
 		n := g.failed(src, acct)
-		g.o.Log.Info("login failed", "service", a.Service, "source", src.String(), "account", a.Account, "source_failures", n)
+		g.o.Log.Info("login failed", "service", a.Service, "source", src.String(), "account", logName(a.Account), "source_failures", n)
 	}
 	return err
 }
@@ -134,7 +134,26 @@ func (g *Guard) Delay(source netip.Addr, account string) time.Duration {
 	return d
 }
 
-func accountKey(a string) string { return strings.ToLower(strings.TrimSpace(a)) }
+// accountKey is the name an account's record is kept under: as given,
+// folded, and cut at 320 bytes (longer than any address; the clients
+// choose these names, and the table holds MaxTracked of them).
+func accountKey(a string) string {
+	a = strings.TrimSpace(a)
+	if len(a) > 320 {
+		a = a[:320]
+	}
+	return strings.ToLower(a)
+}
+
+// logName is an account name as given, for a log line: a client chooses
+// it, so it is cut at an address's longest (RFC 5321 4.5.3.1.3 bounds a
+// path at 256 octets) and quoted by the logger.
+func logName(a string) string {
+	if len(a) > 254 {
+		return a[:254] + "…"
+	}
+	return a
+}
 
 // delay is how long an attempt from src on acct waits, why, and the record
 // that earned it. A penalized source or account is let through once per

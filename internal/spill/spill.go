@@ -136,6 +136,7 @@ func KindOf(err error) errors.Kind { return kindOf(err) }
 type Buffer struct {
 	dir   string
 	limit int
+	max   int64 // 0: no bound
 	mem   []byte
 	f     *os.File
 	n     int64
@@ -148,10 +149,20 @@ func NewBuffer(dir string, limit int) *Buffer {
 	return &Buffer{dir: dir, limit: limit}
 }
 
-// Write appends p. A failure (disk full: Unavailable) is final: every
-// later Write returns it.
+// NewBoundedBuffer is NewBuffer holding at most max bytes in all: a Write
+// past it fails with errors.TooLarge (a blob store's bound on one blob).
+func NewBoundedBuffer(dir string, limit int, max int64) *Buffer {
+	return &Buffer{dir: dir, limit: limit, max: max}
+}
+
+// Write appends p. A failure (over the bound: TooLarge; disk full:
+// Unavailable) is final: every later Write returns it.
 func (b *Buffer) Write(p []byte) (int, error) {
 	if b.err != nil {
+		return 0, b.err
+	}
+	if b.max > 0 && b.n+int64(len(p)) > b.max {
+		b.err = errors.E("spill.Write", errors.TooLarge, errors.Errorf("over %d bytes", b.max))
 		return 0, b.err
 	}
 	if b.f == nil && len(b.mem)+len(p) <= b.limit {
@@ -213,8 +224,19 @@ func (b *Buffer) ReadAt(p []byte, off int64) (int, error) {
 // Reader returns a reader over everything written, from the start.
 func (b *Buffer) Reader() *io.SectionReader { return io.NewSectionReader(b, 0, b.n) }
 
-// Close frees the memory and the file. The Buffer must not be used after.
+// Err is the error that ended writing: the first failed Write's, or
+// ErrClosed after Close; nil while Writes may go on.
+func (b *Buffer) Err() error { return b.err }
+
+// ErrClosed is Err after Close.
+var ErrClosed = errors.E("spill.Write", errors.Invalid, errors.Str("buffer closed"))
+
+// Close frees the memory and the file; later Writes fail with ErrClosed.
+// It may be called more than once.
 func (b *Buffer) Close() error {
+	if b.err == nil {
+		b.err = ErrClosed
+	}
 	clear(b.mem)
 	b.mem = nil
 	if b.f != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/store/column"
 )
 
 const mailboxColumns = `id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq`
@@ -183,7 +184,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, id sealpost.MailboxID) ([]sea
 		if err != nil {
 			return err
 		}
-		if count > 0 && charged(mb.Use) {
+		if count > 0 && column.Charged(mb.Use) {
 			if err := charge(ctx, tx, mb.Account, -bytes, -count, 0); err != nil {
 				return err
 			}

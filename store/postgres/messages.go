@@ -236,7 +236,7 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 		if len(out.UIDs) == 0 {
 			return nil
 		}
-		if charged(mb.Use) {
+		if column.Charged(mb.Use) {
 			if err := charge(ctx, tx, mb.Account, -freed, -int64(len(out.UIDs)), 0); err != nil {
 				return err
 			}

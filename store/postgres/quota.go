@@ -8,6 +8,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/store/column"
 )
 
 // This file is the quota bookkeeping, as in store/sqlite/quota.go: each
@@ -24,17 +25,6 @@ import (
 const sqlCharge = `UPDATE accounts SET used_storage = used_storage + $1, used_messages = used_messages + $2
 	WHERE id = $3 RETURNING used_storage`
 
-// charged reports whether messages in a mailbox of this use count.
-func charged(use sealpost.SpecialUse) bool { return use != sealpost.UseHeld }
-
-// overQuota is the error for adding bytes beyond limit.
-func overQuota(bytes, limit int64) error {
-	if bytes > limit {
-		return errors.E(errors.OverQuota, sealpost.ErrQuotaNeverFits)
-	}
-	return errors.E(errors.OverQuota, errors.Errorf("storage quota of %d bytes exceeded", limit))
-}
-
 // charge adds bytes and count (negative to remove) to acct's usage; with
 // limit positive and bytes added, OverQuota when the account's storage
 // would end above limit (the caller's transaction must then roll back).
@@ -47,7 +37,7 @@ func charge(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID, bytes, coun
 		return err
 	}
 	if limit > 0 && bytes > 0 && used > limit {
-		return overQuota(bytes, limit)
+		return column.OverStorage(bytes, limit)
 	}
 	return nil
 }
@@ -69,7 +59,7 @@ func chargeMessages(ctx context.Context, tx pgx.Tx, msgs []sealpost.Message, lim
 	var id, acct int64
 	var use string
 	if _, err := pgx.ForEachRow(rows, []any{&id, &acct, &use}, func() error {
-		owners[sealpost.MailboxID(id)] = owner{sealpost.AccountID(acct), charged(sealpost.SpecialUse(use))}
+		owners[sealpost.MailboxID(id)] = owner{sealpost.AccountID(acct), column.Charged(sealpost.SpecialUse(use))}
 		return nil
 	}); err != nil {
 		return err
@@ -142,12 +132,11 @@ func (s *Store) Usage(ctx context.Context, id sealpost.AccountID) (sealpost.Usag
 	return u, dbErr(op, err)
 }
 
-// checkMailboxLimit fails with OverQuota when the account has limit
-// mailboxes or more (limit positive); the hidden hold mailbox is never
-// refused. The caller holds the account's row
-// lock (lockAccount), so two creations cannot both pass it.
+// checkMailboxLimit fails with OverQuota when one more mailbox of use
+// would pass the account's limit. The caller holds the account's row lock
+// (lockAccount), so two creations cannot both pass it.
 func checkMailboxLimit(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID, use sealpost.SpecialUse, limit int64) error {
-	if limit <= 0 || use == sealpost.UseHeld {
+	if !column.MailboxLimited(use, limit) {
 		return nil
 	}
 	var n int64
@@ -155,17 +144,5 @@ func checkMailboxLimit(ctx context.Context, tx pgx.Tx, acct sealpost.AccountID, 
 		int64(acct), string(sealpost.UseHeld)).Scan(&n); err != nil {
 		return err
 	}
-	if n >= limit {
-		return errors.E(errors.OverQuota, errors.Errorf("mailbox limit of %d reached", limit))
-	}
-	return nil
+	return column.MailboxLimit(n, limit)
 }
-
-// sqlRecountUsage sets accounts' usage from their messages: for an
-// imported account and the migration that added the counters, never on
-// the delivery path.
-const sqlRecountUsage = `UPDATE accounts SET
-	used_storage = (SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox
-		WHERE b.account = accounts.id AND b.special_use <> '\Held'),
-	used_messages = (SELECT COUNT(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox
-		WHERE b.account = accounts.id AND b.special_use <> '\Held')`

@@ -209,7 +209,7 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		}
 		// The usage is counted from what was imported: once per account
 		// moved, never per delivery.
-		if _, err := tx.Exec(ctx, sqlRecountUsage+` WHERE id = $1`, id); err != nil {
+		if _, err := tx.Exec(ctx, column.RecountUsage+` WHERE id = $1`, id); err != nil {
 			return err
 		}
 		return raiseUIDValidity(ctx, tx, int64(column.MaxUIDValidity(img)))

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/store/column"
 )
 
 // migrations is the schema, as an ordered list of steps. Step i (from 0)
@@ -122,7 +123,7 @@ ALTER TABLE accounts ADD COLUMN used_storage BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN used_messages BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN quota_storage BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
-` + sqlRecountUsage + `;
+` + column.RecountUsage + `;
 `,
 }
 

@@ -260,7 +260,7 @@ func (st insertStmts) insertMessage(ctx context.Context, m *sealpost.Message, li
 	if uidnext-1 > 1<<32-1 {
 		return errors.E(errors.TooLarge, errors.Errorf("mailbox %d has run out of UIDs", m.Mailbox))
 	}
-	if charged(sealpost.SpecialUse(use)) {
+	if column.Charged(sealpost.SpecialUse(use)) {
 		if err := charge(ctx, st.charge, acct, m.Size, 1, limit); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/store/column"
 )
 
 // This file is the quota bookkeeping. Each account row carries its usage
@@ -31,21 +32,10 @@ func charge(ctx context.Context, stmt *sql.Stmt, acct sealpost.AccountID, bytes,
 		return err
 	}
 	if limit > 0 && bytes > 0 && used > limit {
-		return overQuota(bytes, limit)
+		return column.OverStorage(bytes, limit)
 	}
 	return nil
 }
-
-// overQuota is the error for adding bytes beyond limit.
-func overQuota(bytes, limit int64) error {
-	if bytes > limit {
-		return errors.E(errors.OverQuota, sealpost.ErrQuotaNeverFits)
-	}
-	return errors.E(errors.OverQuota, errors.Errorf("storage quota of %d bytes exceeded", limit))
-}
-
-// charged reports whether messages in a mailbox of this use count.
-func charged(use sealpost.SpecialUse) bool { return use != sealpost.UseHeld }
 
 // SetQuota replaces the account's quota override. NotExist if there is
 // none; Invalid for a malformed quota.
@@ -88,39 +78,26 @@ func countMailboxes(ctx context.Context, tx *sql.Tx, acct sealpost.AccountID) (i
 	return n, err
 }
 
-// checkMailboxLimit fails with OverQuota when the account has limit
-// mailboxes or more (limit positive); the hidden hold mailbox is never
-// refused. It runs in the creating transaction
-// on the single writer, so two creations cannot both pass it.
+// checkMailboxLimit fails with OverQuota when one more mailbox of use
+// would pass the account's limit. It runs in the creating transaction on
+// the single writer, so two creations cannot both pass it.
 func checkMailboxLimit(ctx context.Context, tx *sql.Tx, acct sealpost.AccountID, use sealpost.SpecialUse, limit int64) error {
-	if limit <= 0 || use == sealpost.UseHeld {
+	if !column.MailboxLimited(use, limit) {
 		return nil
 	}
 	n, err := countMailboxes(ctx, tx, acct)
 	if err != nil {
 		return err
 	}
-	if n >= limit {
-		return errors.E(errors.OverQuota, errors.Errorf("mailbox limit of %d reached", limit))
-	}
-	return nil
+	return column.MailboxLimit(n, limit)
 }
-
-// sqlRecountUsage sets an account's usage from its messages: for an
-// imported account and the migration that added the counters, never on
-// the delivery path.
-const sqlRecountUsage = `UPDATE accounts SET
-	used_storage = (SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox
-		WHERE b.account = accounts.id AND b.special_use <> '\Held'),
-	used_messages = (SELECT COUNT(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox
-		WHERE b.account = accounts.id AND b.special_use <> '\Held')`
 
 // unchargeMailbox takes a mailbox's messages off its account's usage,
 // before the mailbox is deleted in the same transaction. NotExist if the
 // mailbox is unknown.
 func (s *Store) unchargeMailbox(ctx context.Context, tx *sql.Tx, id sealpost.MailboxID) error {
 	mb, err := mailboxByID(ctx, tx, id)
-	if err != nil || !charged(mb.Use) {
+	if err != nil || !column.Charged(mb.Use) {
 		return err
 	}
 	var bytes, count int64

@@ -186,7 +186,7 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		}
 		// The usage is counted from what was imported: once per account
 		// moved, never per delivery.
-		if _, err := tx.ExecContext(ctx, sqlRecountUsage+` WHERE id = ?`, acct.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, column.RecountUsage+` WHERE id = ?`, acct.ID); err != nil {
 			return err
 		}
 		return raiseUIDValidity(ctx, tx, int64(column.MaxUIDValidity(img)))

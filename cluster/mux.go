@@ -150,7 +150,6 @@ func (m *Mux) Serve() error {
 			c.Close()
 			return nil
 		}
-		m.wg.Add(1)
 		go m.handshake(c)
 	}
 }
@@ -176,7 +175,11 @@ func (m *Mux) Close() error {
 	return err
 }
 
-// track records a connection in its handshake; false once closed.
+// track records a connection in its handshake and counts it in m.wg;
+// false once closed. The count is taken under m.mu, so that Close, which
+// closes m.done under the same lock before it waits, never waits while a
+// tracked connection's Add is still to come (a WaitGroup's Add racing its
+// Wait).
 func (m *Mux) track(c net.Conn) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -186,6 +189,7 @@ func (m *Mux) track(c net.Conn) bool {
 	default:
 	}
 	m.conns[c] = struct{}{}
+	m.wg.Add(1)
 	return true
 }
 

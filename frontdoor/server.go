@@ -249,12 +249,11 @@ func (s *Server) serve(ln net.Listener, proto string, implicit bool, handle func
 				continue
 			}
 		}
-		if !s.track(c) {
+		if !s.track(c, true) {
 			c.Close()
 			s.release()
 			return nil
 		}
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			// The slot is free before the client sees the close.
@@ -298,14 +297,20 @@ func (s *Server) recover(proto string, c net.Conn) {
 	}
 }
 
-// track records a connection for Close; false once closed.
-func (s *Server) track(c net.Conn) bool {
+// track records a connection for Close, and counts a served one (whose
+// goroutine calls s.wg.Done) in s.wg; false once closed.
+func (s *Server) track(c net.Conn, served bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	if served {
+		// Counted under s.mu: Close sets closed under it before it
+		// waits, so its Wait never races this Add.
+		s.wg.Add(1)
+	}
 	return true
 }
 
@@ -333,7 +338,7 @@ func (s *Server) dialRegion(ctx context.Context, region sealpost.RegionID, proto
 	if err != nil {
 		return nil, errors.E(op, errors.Unavailable, err)
 	}
-	if !s.track(b) {
+	if !s.track(b, false) {
 		b.Close()
 		return nil, errors.E(op, errors.Unavailable, errors.Str("shutting down"))
 	}

@@ -80,6 +80,7 @@ type Service struct {
 	nobody      nobody
 
 	sk        *sessionKeyWriter
+	windows   windows // delivery windows (window.go)
 	onEnqueue atomic.Pointer[func()]
 }
 
@@ -112,6 +113,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		targets:    make(map[string]*target),
 	}
 	rand.Read(s.loginKey[:])
+	s.windows.now = opts.Now
 	s.sk = newSessionKeyWriter(store, opts.Logger)
 	return s
 }
@@ -119,6 +121,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 // Close stops background work, flushing cached session keys.
 func (s *Service) Close() error {
 	s.sk.close()
+	s.windows.wipe()
 	s.wipeCache()
 	return nil
 }

@@ -85,6 +85,7 @@ type Service struct {
 
 	sk        *sessionKeyWriter
 	reaper    *reaper
+	windows   windows // delivery windows (window.go)
 	onEnqueue atomic.Pointer[func()]
 }
 
@@ -120,6 +121,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		targets:    make(map[string]*target),
 	}
 	rand.Read(s.loginKey[:])
+	s.windows.now = opts.Now
 	s.sk = newSessionKeyWriter(store, opts.Logger)
 	s.reaper = newReaper(opts.ExpungeGrace, time.Now, s.deleteBlobs, opts.Logger)
 	return s
@@ -129,6 +131,7 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 func (s *Service) Close() error {
 	s.reaper.close()
 	s.sk.close()
+	s.windows.wipe()
 	s.wipeCache()
 	return nil
 }

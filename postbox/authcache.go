@@ -48,9 +48,20 @@ type unlockedAccount struct {
 }
 
 // passwordCheck is what a cached login's password must give again.
+//
+// Each check leaves its 1 MiB work area as garbage. A burst of cached
+// logins (thousands of clients reconnecting) grew the heap goal, and the
+// process's resident memory, by hundreds of megabytes that the runtime
+// kept long after the burst; so once the checks since the last release
+// add up to a full derivation's memory, they are released as the
+// derivations' are (releaseKDFMemory).
 func (s *Service) passwordCheck(acct sealpost.Account, password string) []byte {
 	salt := binary.BigEndian.AppendUint64(s.loginKey[:len(s.loginKey):len(s.loginKey)], uint64(acct.ID))
-	return pwhash.Key([]byte(password), salt, checkParams, 32)
+	check := pwhash.Key([]byte(password), salt, checkParams, 32)
+	if s.checkGarbage.Add(int64(checkParams.MemoryKiB)<<10) >= int64(s.opts.Params.MemoryKiB)<<10 {
+		s.releaseKDFMemory()
+	}
+	return check
 }
 
 // cached returns the account's unlocked keys if password opens them, with

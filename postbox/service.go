@@ -70,8 +70,9 @@ type Service struct {
 	log   *slog.Logger
 
 	logins     *authguard.Queue
-	releasing  atomic.Bool  // a releaseKDFMemory is pending
-	lastDerive atomic.Int64 // unix nanoseconds of the last derivation
+	releasing    atomic.Bool  // a releaseKDFMemory is pending
+	lastDerive   atomic.Int64 // unix nanoseconds of the last derivation
+	checkGarbage atomic.Int64 // bytes of cache checks since the last release
 
 	mu          sync.Mutex
 	live        map[sealpost.MailboxID]*Mailbox
@@ -164,8 +165,9 @@ func (s *Service) derive(ctx context.Context, f func() error) error {
 	})
 }
 
-// releaseKDFMemory returns the Argon2id work areas (Params.MemoryKiB each)
-// to the operating system once derivations have been quiet for a second.
+// releaseKDFMemory returns the Argon2id work areas (Params.MemoryKiB each,
+// and the cache checks' 1 MiB) to the operating system once derivations
+// have been quiet for a second.
 // Left to the runtime's background scavenger, a burst of logins keeps
 // hundreds of megabytes resident long after the memory is garbage; waiting
 // for quiet keeps the forced collection off the sessions that just logged
@@ -180,6 +182,7 @@ func (s *Service) releaseKDFMemory() {
 		for {
 			quiet := time.Since(time.Unix(0, s.lastDerive.Load()))
 			if quiet >= kdfQuiet && s.logins.Busy() == 0 {
+				s.checkGarbage.Store(0)
 				debug.FreeOSMemory()
 				return
 			}

@@ -36,8 +36,10 @@ var internalServerErrorResp = &imap.StatusResponse{
 // A Conn represents an IMAP connection to the server.
 type Conn struct {
 	server   *Server
-	br       *bufio.Reader
-	bw       *bufio.Writer
+	br       *bufio.Reader // Sealpost patch 50: nil while waiting (connbuf.go)
+	bw       *bufio.Writer // Sealpost patch 50: nil between responses
+	rd       connReader    // what br reads
+	wr       io.Writer     // what bw writes to
 	encMutex sync.Mutex
 
 	mutex   sync.Mutex
@@ -50,13 +52,11 @@ type Conn struct {
 
 func newConn(c net.Conn, server *Server) *Conn {
 	rw := server.options.wrapReadWriter(c)
-	br := bufio.NewReader(rw)
-	bw := bufio.NewWriter(rw)
 	return &Conn{
 		conn:    c,
 		server:  server,
-		br:      br,
-		bw:      bw,
+		rd:      connReader{r: rw},
+		wr:      rw,
 		enabled: make(imap.CapSet),
 	}
 }
@@ -174,6 +174,9 @@ func (c *Conn) serve() {
 			readTimeout = cmdReadTimeout
 		}
 		c.setReadTimeout(readTimeout)
+		if c.state != imap.ConnStateLogout {
+			c.waitInput() // Sealpost patch 50
+		}
 
 		dec := imapwire.NewDecoder(c.br, imapwire.ConnSideServer)
 		dec.MaxSize = maxCommandSize
@@ -522,10 +525,11 @@ func newResponseEncoder(conn *Conn) *responseEncoder {
 	quotedUTF8 := conn.enabled.Has(imap.CapIMAP4rev2) || conn.enabled.Has(imap.CapUTF8Accept)
 	conn.mutex.Unlock()
 
+	conn.encMutex.Lock() // released by responseEncoder.end
+	conn.acquireWriter() // Sealpost patch 50
 	wireEnc := imapwire.NewEncoder(conn.bw, imapwire.ConnSideServer)
 	wireEnc.QuotedUTF8 = quotedUTF8
 
-	conn.encMutex.Lock() // released by responseEncoder.end
 	conn.setWriteTimeout(respWriteTimeout)
 	return &responseEncoder{
 		Encoder: wireEnc,
@@ -539,6 +543,7 @@ func (enc *responseEncoder) end() {
 	}
 	enc.Encoder = nil
 	enc.conn.setWriteTimeout(0)
+	enc.conn.releaseWriter() // Sealpost patch 50
 	enc.conn.encMutex.Unlock()
 }
 

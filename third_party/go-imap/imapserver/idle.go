@@ -22,6 +22,10 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 		return err
 	}
 
+	if s, ok := c.session.(SessionIdleStart); ok { // Sealpost patch 51
+		return c.idleStarted(s)
+	}
+
 	stop := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -35,16 +39,41 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 		done <- c.session.Idle(w, stop)
 	}()
 
-	c.setReadTimeout(idleReadTimeout)
-	line, isPrefix, err := c.br.ReadLine()
+	eof, err := c.readDone()
 	close(stop)
-	if err == io.EOF {
-		return nil
-	} else if err != nil {
+	if eof || err != nil {
 		return err
-	} else if isPrefix || string(line) != "DONE" {
-		return newClientBugError("Syntax error: expected DONE to end IDLE command")
 	}
-
 	return <-done
+}
+
+// idleStarted is IDLE for a SessionIdleStart: the connection's goroutine
+// alone waits for DONE (Sealpost patch 51, idlenotify.go).
+func (c *Conn) idleStarted(s SessionIdleStart) error {
+	stop, err := s.StartIdle(&UpdateWriter{conn: c, allowExpunge: true})
+	if err != nil {
+		return err
+	}
+	eof, err := c.readDone()
+	stopErr := stop()
+	if eof || err != nil {
+		return err
+	}
+	return stopErr
+}
+
+// readDone waits for the DONE that ends IDLE (RFC 2177). The end of input
+// ends IDLE without error, as upstream's did.
+func (c *Conn) readDone() (eof bool, err error) {
+	c.setReadTimeout(idleReadTimeout)
+	c.waitInput() // Sealpost patch 50: no read buffer held while idling
+	line, isPrefix, err := c.br.ReadLine()
+	if err == io.EOF {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	} else if isPrefix || string(line) != "DONE" {
+		return false, newClientBugError("Syntax error: expected DONE to end IDLE command")
+	}
+	return false, nil
 }

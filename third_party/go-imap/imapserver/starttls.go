@@ -67,7 +67,9 @@ func (c *Conn) handleStartTLS(tag string, dec *imapwire.Decoder) error {
 	c.mutex.Unlock()
 
 	rw := c.server.options.wrapReadWriter(tlsConn)
-	c.br.Reset(rw)
+	c.rd = connReader{r: rw} // Sealpost patch 50: buffers from the pool (connbuf.go)
+	c.wr = rw
+	c.br.Reset(&c.rd)
 	c.bw.Reset(rw)
 
 	return nil

@@ -117,6 +117,7 @@ type SessionTracker struct {
 	mutex   sync.Mutex
 	queue   []trackerUpdate
 	updates chan<- struct{}
+	idle    *idleNotify // Sealpost patch 51: StartIdle (idlenotify.go)
 }
 
 // Close unregisters the session.
@@ -132,6 +133,7 @@ func (t *SessionTracker) queueUpdate(update *trackerUpdate) {
 	t.mutex.Lock()
 	t.queue = append(t.queue, *update)
 	updates = t.updates
+	t.startWriterLocked() // Sealpost patch 51
 	t.mutex.Unlock()
 
 	if updates != nil {
@@ -197,7 +199,7 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 func (t *SessionTracker) Idle(w *UpdateWriter, stop <-chan struct{}) error {
 	updates := make(chan struct{}, 64)
 	t.mutex.Lock()
-	ok := t.updates == nil
+	ok := t.updates == nil && t.idle == nil // Sealpost patch 51
 	if ok {
 		t.updates = updates
 	}

@@ -207,21 +207,31 @@ var literalRE = regexp.MustCompile(`~?\{(\d+)\+?\}\r\n$`)
 // line reads one response line, with any literals it carries inlined.
 func (r *rawConn) line() string {
 	r.t.Helper()
+	l, err := readResponse(r.br)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return l
+}
+
+// readResponse reads one response line, with any literals it carries
+// inlined; unlike rawConn's methods, it may be called from any goroutine.
+func readResponse(br *bufio.Reader) (string, error) {
 	var b strings.Builder
 	for {
-		l, err := r.br.ReadString('\n')
+		l, err := br.ReadString('\n')
 		if err != nil {
-			r.t.Fatalf("read: %v (after %q)", err, b.String()+l)
+			return "", fmt.Errorf("read: %v (after %q)", err, b.String()+l)
 		}
 		b.WriteString(l)
 		m := literalRE.FindStringSubmatch(l)
 		if m == nil {
-			return b.String()
+			return b.String(), nil
 		}
 		n, _ := strconv.Atoi(m[1])
 		lit := make([]byte, n)
-		if _, err := io.ReadFull(r.br, lit); err != nil {
-			r.t.Fatalf("read literal: %v", err)
+		if _, err := io.ReadFull(br, lit); err != nil {
+			return "", fmt.Errorf("read literal: %v", err)
 		}
 		b.Write(lit)
 	}

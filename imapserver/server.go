@@ -209,7 +209,7 @@ func (s *Server) newSession(c *goimap.Conn) (goimap.Session, *goimap.GreetingDat
 		conn:   c,
 		ctx:    ctx,
 		cancel: cancel,
-		log:    s.log.With("remote", c.NetConn().RemoteAddr().String()),
+		log:    newSessionLogger(s.log, c.NetConn().RemoteAddr().String(), 0),
 	}
 	return sess, nil, nil
 }

@@ -77,7 +77,7 @@ func (s *session) Login(username, password string) error {
 	}
 	s.ps = ps
 	netlimit.Promote(s.conn.NetConn()) // out of the listener's unauthenticated bounds
-	s.log = s.log.With("account", ps.Account().ID)
+	s.log = newSessionLogger(s.srv.log, s.conn.NetConn().RemoteAddr().String(), ps.Account().ID)
 	s.log.Debug("logged in")
 	return nil
 }

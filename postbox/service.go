@@ -69,7 +69,7 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 
-	logins     *authguard.Queue
+	logins       *authguard.Queue
 	releasing    atomic.Bool  // a releaseKDFMemory is pending
 	lastDerive   atomic.Int64 // unix nanoseconds of the last derivation
 	checkGarbage atomic.Int64 // bytes of cache checks since the last release

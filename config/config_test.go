@@ -67,6 +67,7 @@ func TestLoadRejects(t *testing.T) {
 		"bad trusted relay":    region + "[mx]\ntrusted_relays = [\"10.0.0.1\"]\n[tls]\nself_signed = true\n",
 		"bad mta-sts mode":     region + "[mta_sts]\nmode = \"strict\"\n[tls]\nself_signed = true\n",
 		"short max_age":        region + "[mta_sts]\nmax_age = \"10m\"\n[tls]\nself_signed = true\n",
+		"tiny memory limit":    region + "[limits]\nmemory_limit = 1048576\n[tls]\nself_signed = true\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.toml")

@@ -33,7 +33,24 @@ type Limits struct {
 	// keep-alive connection's wait for its next request. Defaults 1 min.
 	WebReadTime Duration `toml:"web_read_time"`
 	WebIdleTime Duration `toml:"web_idle_time"`
+
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (runtime/debug.SetMemoryLimit): as the process's Go memory (heap,
+	// goroutine stacks, the runtime's own) nears it, the garbage collector
+	// runs sooner and freed memory goes back to the system at once, where
+	// by default the heap may grow to twice what is live before a
+	// collection. Set it to what the machine can give the server, with
+	// room for what the runtime does not count (the binary, about 30 MB).
+	// It is a soft limit: the server does not fail at it, it collects
+	// more often (at most half the CPU goes to collection when live
+	// memory alone exceeds it). 0 (the default): none, or the GOMEMLIMIT
+	// environment variable's.
+	MemoryLimit int64 `toml:"memory_limit"`
 }
+
+// minMemoryLimit is the smallest memory_limit accepted: below it the
+// collector would run without pause on an ordinary load.
+const minMemoryLimit = 64 << 20
 
 // PerSource is a per-source connection bound for each kind of listener.
 // Defaults: MX 50 (Postfix's smtpd_client_connection_count_limit),
@@ -83,6 +100,9 @@ func (l *Limits) validate(bad func(string, ...any)) {
 	}
 	if d := l.HandshakeTime.D(); d < time.Second || d > 5*time.Minute {
 		bad("limits.handshake_time: %v is outside 1s to 5m", d)
+	}
+	if l.MemoryLimit != 0 && l.MemoryLimit < minMemoryLimit {
+		bad("limits.memory_limit: %d is below 64 MiB (0: none)", l.MemoryLimit)
 	}
 	for name, d := range map[string]time.Duration{"web_read_time": l.WebReadTime.D(), "web_idle_time": l.WebIdleTime.D()} {
 		if d < time.Second || d > time.Hour {

@@ -123,6 +123,7 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringSliceVar(&dnsServers, "dns", nil, "DNS server HOST:PORT for the MX's SPF, DKIM and DMARC checks (repeatable; default: /etc/resolv.conf)")
 	f.BoolVar(&c.MX.NoAuthChecks, "no-auth-checks", false, "turn the MX's SPF, DKIM and DMARC checks off (benchmarks against servers that check nothing)")
 	f.StringVar(&c.Log.Level, "log-level", c.Log.Level, "log level: debug, info, warn, error")
+	f.Int64Var(&c.Limits.MemoryLimit, "memory-limit", 0, "the Go runtime's soft memory limit in bytes, as limits.memory_limit (0: none, or GOMEMLIMIT's)")
 	f.StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (for benchmarks)")
 	f.DurationVar(&clockOffset, "clock-offset", 0, "run the legal gateway, the log and the web app this far ahead (to show a nondisclosure order lapse)")
 	f.MarkHidden("clock-offset")
@@ -134,6 +135,7 @@ connections. Restarting with the same DIR keeps all mail.`,
 func runDemo(cmd *cobra.Command, c config.Config, clockOffset time.Duration) error {
 	out := cmd.OutOrStdout()
 	log := newLogger(c, cmd.ErrOrStderr())
+	applyMemoryLimit(c, log)
 	var opts server.Options
 	if clockOffset != 0 {
 		opts.Now = func() time.Time { return time.Now().Add(clockOffset) }

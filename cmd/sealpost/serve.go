@@ -40,6 +40,7 @@ checks SPF, DKIM and DMARC with.`,
 				c.DNS.Servers = dnsServers
 			}
 			log := newLogger(c, cmd.ErrOrStderr())
+			applyMemoryLimit(c, log)
 			if err := startPprof(pprofAddr); err != nil {
 				return err
 			}

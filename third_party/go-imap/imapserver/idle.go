@@ -23,7 +23,7 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 	}
 
 	if s, ok := c.session.(SessionIdleStart); ok { // Sealpost patch 51
-		return c.idleStarted(s)
+		return c.idleStarted(dec, s)
 	}
 
 	stop := make(chan struct{})
@@ -39,7 +39,7 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 		done <- c.session.Idle(w, stop)
 	}()
 
-	eof, err := c.readDone()
+	eof, err := c.readDone(dec)
 	close(stop)
 	if eof || err != nil {
 		return err
@@ -49,12 +49,12 @@ func (c *Conn) handleIdle(dec *imapwire.Decoder) error {
 
 // idleStarted is IDLE for a SessionIdleStart: the connection's goroutine
 // alone waits for DONE (Sealpost patch 51, idlenotify.go).
-func (c *Conn) idleStarted(s SessionIdleStart) error {
+func (c *Conn) idleStarted(dec *imapwire.Decoder, s SessionIdleStart) error {
 	stop, err := s.StartIdle(&UpdateWriter{conn: c, allowExpunge: true})
 	if err != nil {
 		return err
 	}
-	eof, err := c.readDone()
+	eof, err := c.readDone(dec)
 	stopErr := stop()
 	if eof || err != nil {
 		return err
@@ -63,10 +63,12 @@ func (c *Conn) idleStarted(s SessionIdleStart) error {
 }
 
 // readDone waits for the DONE that ends IDLE (RFC 2177). The end of input
-// ends IDLE without error, as upstream's did.
-func (c *Conn) readDone() (eof bool, err error) {
+// ends IDLE without error, as upstream's did. The reader may change while
+// waiting (patch 50): dec, the IDLE command's decoder, is given the new one.
+func (c *Conn) readDone(dec *imapwire.Decoder) (eof bool, err error) {
 	c.setReadTimeout(idleReadTimeout)
 	c.waitInput() // Sealpost patch 50: no read buffer held while idling
+	dec.SetReader(c.br)
 	line, isPrefix, err := c.br.ReadLine()
 	if err == io.EOF {
 		return true, nil

@@ -94,6 +94,14 @@ func NewDecoder(r *bufio.Reader, side ConnSide) *Decoder {
 	return &Decoder{r: r, side: side}
 }
 
+// SetReader makes the decoder read from r, which must continue where the
+// previous reader stopped. Sealpost patch 50: the server gives a
+// connection's reader back to a pool while the connection waits, and
+// takes another when the client's next byte arrives.
+func (dec *Decoder) SetReader(r *bufio.Reader) {
+	dec.r = r
+}
+
 func (dec *Decoder) mustUnreadByte() {
 	if err := dec.r.UnreadByte(); err != nil {
 		panic(fmt.Errorf("imapwire: failed to unread byte: %v", err))

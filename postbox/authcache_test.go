@@ -3,6 +3,7 @@ package postbox_test
 import (
 	"context"
 	"net/netip"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -164,4 +165,49 @@ func TestLoginQueueSource(t *testing.T) {
 			t.Errorf("a waiting login ended with %v", err)
 		}
 	}
+}
+
+// forcedGCs is the number of garbage collections forced so far
+// (runtime.GC, debug.FreeOSMemory).
+func forcedGCs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// waitForcedGC waits (a bounded time) for a forced collection after n.
+func waitForcedGC(t *testing.T, n uint64) uint64 {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := forcedGCs(); m > n {
+			return m
+		}
+	}
+	t.Fatal("no memory release after the logins")
+	return 0
+}
+
+// TestCachedLoginsReleaseMemory: logins the cache answers leave their
+// checks' work areas (1 MiB each) as garbage; once they add up to a full
+// derivation's memory, it goes back to the system after the logins go
+// quiet (a forced collection), as after full derivations (issue 13: a
+// burst of reconnects kept 160 MB resident).
+func TestCachedLoginsReleaseMemory(t *testing.T) {
+	ctx := context.Background()
+	e := newCacheEnv(t, time.Hour)
+	n := forcedGCs()
+	s, err := e.svc.Login(ctx, "ann@example.org", "ann-password") // a full derivation
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	n = waitForcedGC(t, n)
+	for range 3 { // TestParams' derivation is 64 KiB: one 1 MiB check is more
+		s, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	waitForcedGC(t, n)
 }

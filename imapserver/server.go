@@ -127,6 +127,15 @@ var capabilities = imap.CapSet{
 	// QUOTA (RFC 9208) with the resources quota.go reports; go-imap
 	// advertises them after login (our fork's patch 3).
 	imap.CapQuota: {},
+	// ID, SORT and THREAD (our fork's patches 30-32; id.go, sort.go,
+	// thread.go) and COMPRESS=DEFLATE (patch 33, all in the fork).
+	imap.CapID:                {},
+	imap.CapSort:              {},
+	imap.CapSortDisplay:       {},
+	imap.CapESort:             {},
+	"THREAD=ORDEREDSUBJECT":   {},
+	"THREAD=REFERENCES":       {},
+	goimap.CapCompressDeflate: {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
 }

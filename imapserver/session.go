@@ -39,6 +39,8 @@ type session struct {
 	idle sync.WaitGroup
 
 	closeOnce sync.Once
+
+	sortKeys keyCache // SORT and THREAD keys, plaintext in memory only (sortkeys.go)
 }
 
 var (
@@ -94,6 +96,7 @@ func logName(name string) string {
 // not-authenticated state.
 func (s *session) Unauthenticate() error {
 	s.unselect()
+	s.sortKeys.reset()
 	if s.ps != nil {
 		s.ps.Close()
 		s.ps = nil

@@ -120,7 +120,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			addAvailableCaps(&caps, available, []imap.Cap{imap.CapAppendLimit})
 		}
 	}
-	return caps
+	return c.appendExtCaps(caps, available) // Sealpost patches 30-33
 }
 
 func addAvailableCaps(caps *[]imap.Cap, available imap.CapSet, l []imap.Cap) {

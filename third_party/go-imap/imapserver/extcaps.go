@@ -35,7 +35,7 @@ func (c *Conn) appendExtCaps(caps []imap.Cap, available imap.CapSet) []imap.Cap 
 			caps = append(caps, imap.Cap(a))
 		}
 	}
-	if available.Has(CapCompressDeflate) && !c.deflating {
+	if _, ok := c.session.(SessionCompress); ok && available.Has(CapCompressDeflate) && !c.deflating {
 		caps = append(caps, CapCompressDeflate)
 	}
 	return caps

@@ -136,6 +136,7 @@ var capabilities = imap.CapSet{
 	"THREAD=ORDEREDSUBJECT":   {},
 	"THREAD=REFERENCES":       {},
 	goimap.CapCompressDeflate: {},
+	imap.CapMultiAppend:       {}, // multiappend.go (patch 34)
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
 }

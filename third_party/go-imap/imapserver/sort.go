@@ -143,25 +143,8 @@ func (c *Conn) writeESort(tag string, kind NumKind, nums []uint32, options *imap
 			enc.SP().Atom("MAX").SP().Number(nums[len(nums)-1])
 		}
 		if options.ReturnAll {
-			// A sequence-set in sort order: ascending runs as ranges.
 			enc.SP().Atom("ALL").SP()
-			var b strings.Builder
-			for i := 0; i < len(nums); {
-				j := i
-				for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
-					j++
-				}
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				if j > i {
-					fmt.Fprintf(&b, "%d:%d", nums[i], nums[j])
-				} else {
-					fmt.Fprintf(&b, "%d", nums[i])
-				}
-				i = j + 1
-			}
-			enc.Atom(b.String())
+			enc.Atom(orderedSet(nums))
 		}
 	}
 	if options.ReturnCount {
@@ -257,4 +240,27 @@ func readSearchCriteria(dec *imapwire.Decoder) (*imap.SearchCriteria, error) {
 		return nil, dec.Err()
 	}
 	return &criteria, nil
+}
+
+// orderedSet writes numbers as a sequence-set that keeps their order
+// (ESORT's ALL, RFC 5267 3.1; MULTIAPPEND's APPENDUID, RFC 4315 3): each
+// ascending run of consecutive numbers as a range.
+func orderedSet[T ~uint32](nums []T) string {
+	var b strings.Builder
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d:%d", nums[i], nums[j])
+		} else {
+			fmt.Fprintf(&b, "%d", nums[i])
+		}
+		i = j + 1
+	}
+	return b.String()
 }

@@ -127,8 +127,11 @@ var capabilities = imap.CapSet{
 	// QUOTA (RFC 9208) with the resources quota.go reports; go-imap
 	// advertises them after login (our fork's patch 3).
 	imap.CapQuota: {},
-	// ID, SORT and THREAD (our fork's patches 30-32; id.go, sort.go,
-	// thread.go) and COMPRESS=DEFLATE (patch 33, all in the fork).
+	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
+	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
+	// ID, SORT, THREAD, COMPRESS=DEFLATE, MULTIAPPEND (our fork's patches
+	// 30-34; id.go, sort.go, thread.go, compress.go, multiappend.go) and
+	// CREATE-SPECIAL-USE (specialuse.go).
 	imap.CapID:                {},
 	imap.CapSort:              {},
 	imap.CapSortDisplay:       {},
@@ -136,9 +139,8 @@ var capabilities = imap.CapSet{
 	"THREAD=ORDEREDSUBJECT":   {},
 	"THREAD=REFERENCES":       {},
 	goimap.CapCompressDeflate: {},
+	imap.CapCreateSpecialUse:  {}, // specialuse.go (RFC 6154 3)
 	imap.CapMultiAppend:       {}, // multiappend.go (patch 34)
-	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
-	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
 }
 
 // New returns a Server over svc.

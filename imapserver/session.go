@@ -126,13 +126,17 @@ func (s *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
 }
 
-// Create creates a mailbox and any missing parents (RFC 9051 6.3.4).
+// Create creates a mailbox and any missing parents (RFC 9051 6.3.4), with
+// a special use if asked (CREATE-SPECIAL-USE, RFC 6154 3).
 func (s *session) Create(name string, options *imap.CreateOptions) error {
-	if options != nil && len(options.SpecialUse) > 0 {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR",
-			Text: "Special-use mailboxes cannot be created"}
+	use, err := createUse(options) // RFC 6154 3, specialuse.go
+	if err == nil {
+		err = s.useTaken(use)
 	}
-	if err := s.ps.CreateMailbox(s.ctx, canonName(name), sealpost.UseNone); err != nil {
+	if err != nil {
+		return err
+	}
+	if err := s.ps.CreateMailbox(s.ctx, canonName(name), use); err != nil {
 		return s.fail("create", err, false)
 	}
 	return nil

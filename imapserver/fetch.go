@@ -29,6 +29,7 @@ type rendered struct {
 	binaryErrs []error
 	binSizes   []uint32 // per options.BinarySectionSize
 	err        error
+	preview    string // PREVIEW (RFC 8970)
 }
 
 // Fetch implements FETCH and UID FETCH (RFC 9051 6.4.5). Metadata items
@@ -149,14 +150,14 @@ func setsSeen(options *imap.FetchOptions) bool {
 }
 
 func needsContent(options *imap.FetchOptions) bool {
-	return options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
+	return options.Envelope || options.Preview || options.BodyStructure != nil || len(options.BodySection) > 0 ||
 		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 }
 
 // needsParse reports whether an item needs the message's structure; BODY[]
 // and BINARY[] alone do not.
 func needsParse(options *imap.FetchOptions) bool {
-	if options.Envelope || options.BodyStructure != nil || len(options.BinarySectionSize) > 0 {
+	if options.Envelope || options.Preview || options.BodyStructure != nil || len(options.BinarySectionSize) > 0 {
 		return true
 	}
 	for _, bs := range options.BodySection {
@@ -188,6 +189,9 @@ func (s *session) render(ctx context.Context, msg sealpost.Message, options *ima
 	}
 	if options.BodyStructure != nil {
 		r.structure = root.structure()
+	}
+	if options.Preview {
+		r.preview = preview(root) // preview.go (RFC 8970)
 	}
 	r.sections = make([][]byte, len(options.BodySection))
 	for i, sec := range options.BodySection {
@@ -262,6 +266,9 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 	}
 	if options.BodyStructure != nil {
 		rw.WriteBodyStructure(r.structure)
+	}
+	if options.Preview {
+		rw.WritePreview(r.preview, true)
 	}
 	var err error
 	for i, sec := range options.BodySection {

@@ -141,6 +141,7 @@ var capabilities = imap.CapSet{
 	goimap.CapCompressDeflate: {},
 	imap.CapCreateSpecialUse:  {}, // specialuse.go (RFC 6154 3)
 	imap.CapMultiAppend:       {}, // multiappend.go (patch 34)
+	imap.CapPreview:           {}, // preview.go (patch 35)
 }
 
 // New returns a Server over svc.

@@ -21,6 +21,8 @@ type FetchOptions struct {
 	ModSeq            bool                          // requires CONDSTORE
 
 	ChangedSince uint64 // requires CONDSTORE
+
+	Preview bool // requires PREVIEW (RFC 8970); Sealpost patch 35
 }
 
 // FetchItemBodyStructure contains FETCH options for the body structure.

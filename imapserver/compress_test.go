@@ -6,14 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/sealpost/sealpost/internal/testenv"
 )
 
 // deflateConn is a net.Conn whose both directions are raw deflate, as
@@ -160,21 +154,8 @@ print("OK")
 `
 
 func TestCompressPython(t *testing.T) {
-	python := testenv.NeedTool(t, "python3", "python3")
 	e := newEnv(t)
 	e.deliver(simpleMsg)
 	e.deliver(simpleMsg)
-	dir := t.TempDir()
-	ca := writeCA(t, dir)
-	script := filepath.Join(dir, "compress.py")
-	if err := os.WriteFile(script, []byte(compressScript), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	cmd := exec.Command(python, script, host, port, ca, alice, password)
-	cmd.WaitDelay = 30 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "OK" {
-		t.Fatalf("python: %v\n%s", err, out)
-	}
+	runPython(t, e, compressScript)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealpost/sealpost/internal/testenv"
 )
@@ -55,20 +56,29 @@ print("OK")
 `
 
 func TestImaplibExtensions(t *testing.T) {
-	python := testenv.NeedTool(t, "python3", "python3")
 	e := newEnv(t)
 	for _, m := range sortMsgs {
 		e.deliver(m)
 	}
+	runPython(t, e, imaplibExtScript)
+}
+
+// runPython runs a Python script against e's TLS port as alice (argv:
+// host, port, CA file, user, password) and fails unless it prints "OK".
+func runPython(t *testing.T, e *testEnv, script string) {
+	t.Helper()
+	python := testenv.NeedTool(t, "python3", "python3")
 	dir := t.TempDir()
 	ca := writeCA(t, dir)
-	script := filepath.Join(dir, "ext.py")
-	if err := os.WriteFile(script, []byte(imaplibExtScript), 0o600); err != nil {
+	path := filepath.Join(dir, "client.py")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	out, err := exec.Command(python, script, host, port, ca, alice, password).CombinedOutput()
+	cmd := exec.Command(python, path, host, port, ca, alice, password)
+	cmd.WaitDelay = 30 * time.Second
+	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "OK" {
-		t.Fatalf("imaplib: %v\n%s", err, out)
+		t.Fatalf("python: %v\n%s", err, out)
 	}
 }

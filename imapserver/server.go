@@ -20,10 +20,16 @@
 // Extensions: IMAP4rev2, NAMESPACE, UIDPLUS, ESEARCH, SEARCHRES,
 // LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN, MOVE, STATUS=SIZE,
 // BINARY, UNSELECT, UNAUTHENTICATE, ENABLE, IDLE, SASL-IR, LITERAL+ (go-imap
-// advertises LITERAL- before login), APPENDLIMIT and QUOTA (quota.go).
+// advertises LITERAL- before login), APPENDLIMIT and QUOTA (quota.go); ID
+// (id.go), SORT, SORT=DISPLAY and ESORT (sort.go), THREAD=ORDEREDSUBJECT
+// and THREAD=REFERENCES (thread.go), whose keys come from the decrypted
+// headers and are cached in the session's memory (sortkeys.go),
+// COMPRESS=DEFLATE (compress.go), MULTIAPPEND (multiappend.go),
+// CREATE-SPECIAL-USE (specialuse.go) and PREVIEW (preview.go), parsed by
+// our fork's patches 30-35.
 // LOGIN and AUTHENTICATE PLAIN need TLS (implicit, or after STARTTLS):
-// before it go-imap advertises LOGINDISABLED. CONDSTORE and ID are not offered: go-imap v2
-// beta.8's server parses neither.
+// before it go-imap advertises LOGINDISABLED. CONDSTORE is not offered:
+// go-imap v2 beta.8's server does not parse it.
 //
 // go-imap recovers a panic in a connection's goroutine (logging it, closing
 // that connection, and still calling Session.Close); the decryption workers

@@ -41,9 +41,6 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 	if sel == nil {
 		return nil, noSelected
 	}
-	if hasModSeq(criteria) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "MODSEQ requires CONDSTORE, which is not supported"}
-	}
 	var msgs []sealpost.Message
 	var seqs []uint32
 	var maxSeq uint32
@@ -94,6 +91,7 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 	}
 
 	data := &imap.SearchData{}
+	usesModSeq := hasModSeq(criteria)
 	var seqSet imap.SeqSet
 	var uidSet imap.UIDSet
 	var minUID, maxMatchUID imap.UID
@@ -117,6 +115,10 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 		}
 		data.Max = max(data.Max, num)
 		data.Count++
+		if usesModSeq {
+			// RFC 7162 3.1.5: the highest MODSEQ of the matches.
+			data.ModSeq = max(data.ModSeq, msgs[i].ModSeq)
+		}
 	}
 	if kind == goimap.NumKindSeq {
 		data.All = seqSet
@@ -204,6 +206,11 @@ func (s *session) eval(c *imap.SearchCriteria, seq uint32, m sealpost.Message, c
 		if !set.Contains(imap.UID(m.UID)) {
 			return no
 		}
+	}
+	// RFC 7162 3.1.5: one MODSEQ per message, whatever metadata item the
+	// client names.
+	if c.ModSeq != nil && m.ModSeq < c.ModSeq.ModSeq {
+		return no
 	}
 	if !matchDate(m.InternalDate, c.Since, c.Before) {
 		return no

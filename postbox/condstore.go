@@ -28,25 +28,44 @@ func (m *Mailbox) ChangedSince(modSeq uint64) []sealpost.Message {
 // Vanished returns the UIDs within the given ranges (ascending, not
 // overlapping) that are no longer in the mailbox and were expunged after
 // modSeq (RFC 7162 3.2.5 and 3.2.6: VANISHED (EARLIER)), as ascending
-// ranges. The answer is every UID below UIDNEXT that is not in the
-// mailbox, which RFC 7162 3.2.5.2 allows a server that cannot tell when a
-// message went (a client ignores UIDs it never knew); its size is bounded
-// by the mailbox's and within's, whatever the UIDs.
+// ranges. The store's tombstones answer exactly (sealpost.MessageStore.
+// Vanished); when they do not reach back to modSeq, the answer is every
+// UID below UIDNEXT that is not in the mailbox, which RFC 7162 3.2.5.2
+// allows a server that cannot tell when a message went (a client ignores
+// UIDs it never knew). Either way its size is bounded by the mailbox's,
+// the tombstones' and within's, whatever the UIDs.
 func (m *Mailbox) Vanished(ctx context.Context, modSeq uint64, within []UIDRange) ([]UIDRange, error) {
+	// Under the read lock no expunge of this mailbox can commit (they
+	// take the lock), so the tombstones and msgs agree.
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	gaps := make([]UIDRange, 0, 8)
-	next := sealpost.UID(1)
-	for _, msg := range m.msgs {
-		if msg.UID > next {
-			gaps = append(gaps, UIDRange{next, msg.UID - 1})
+	uids, complete, err := m.svc.store.Vanished(ctx, m.info.ID, modSeq)
+	if err != nil {
+		return nil, errors.E("postbox.Vanished", err)
+	}
+	var gone []UIDRange
+	if complete {
+		gone = make([]UIDRange, 0, len(uids))
+		for _, u := range uids {
+			if n := len(gone); n > 0 && gone[n-1].Stop+1 == u {
+				gone[n-1].Stop = u
+			} else {
+				gone = append(gone, UIDRange{u, u})
+			}
 		}
-		next = msg.UID + 1
+	} else {
+		next := sealpost.UID(1)
+		for _, msg := range m.msgs {
+			if msg.UID > next {
+				gone = append(gone, UIDRange{next, msg.UID - 1})
+			}
+			next = msg.UID + 1
+		}
+		if m.info.UIDNext > next {
+			gone = append(gone, UIDRange{next, m.info.UIDNext - 1})
+		}
 	}
-	if m.info.UIDNext > next {
-		gaps = append(gaps, UIDRange{next, m.info.UIDNext - 1})
-	}
-	return intersect(gaps, within), nil
+	return intersect(gone, within), nil
 }
 
 // intersect returns the UIDs in both a and b, each ascending and not

@@ -2,10 +2,13 @@ package imapserver
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sealpost/sealpost/internal/sqlitedb"
 )
 
 // CONDSTORE and QRESYNC (RFC 7162) on the wire: every exchange is checked
@@ -366,4 +369,39 @@ func TestSearchModSeq(t *testing.T) {
 	r.wantExchange("", "SEARCH RETURN (COUNT) OR MODSEQ 6 NOT MODSEQ 3", `* ESEARCH (TAG "T6") COUNT 1 MODSEQ 6`, "TAG OK SEARCH completed")
 	r.wantExchange("", "SEARCH MODSEQ 7", "* SEARCH", "TAG OK SEARCH completed")
 	r.wantExchange("", `SEARCH MODSEQ "/flags/\\Seen" bogus 5`, "TAG BAD [CLIENTBUG] MODSEQ entry type must be priv, shared or all")
+}
+
+// TestQResyncBelowFloor: when the store's tombstones do not reach back to
+// the client's MODSEQ (dropped beyond the bound, or older than the schema),
+// VANISHED (EARLIER) is every UID below UIDNEXT not in the mailbox (RFC
+// 7162 3.2.5.2), not the exact list.
+func TestQResyncBelowFloor(t *testing.T) {
+	e := condStoreEnv(t)
+	a, b := e.twoSessions()
+	a.ok("ENABLE QRESYNC")
+	uv := b.selectUV("SELECT INBOX")
+	b.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
+	b.ok("EXPUNGE") // UID 1 at MODSEQ 7: the client below knows of it
+	b.ok(`STORE 3 +FLAGS.SILENT (\Deleted)`)
+	b.ok("EXPUNGE") // UID 4 at MODSEQ 9
+
+	head := append(selectLines(2, 1, 5), "* OK [HIGHESTMODSEQ 9] Highest")
+	a.wantExchange(uv, "SELECT INBOX (QRESYNC (UV 7))", append(head,
+		"* VANISHED (EARLIER) 4", "TAG OK [READ-WRITE] SELECT completed")...)
+
+	db, err := sqlitedb.Open(filepath.Join(e.dir, "meta.db"), sqlitedb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.W.Exec(`UPDATE mailboxes SET expunged_floor = highestmodseq`); err != nil {
+		t.Fatal(err)
+	}
+	head = append([]string{"* OK [CLOSED] Previous mailbox is now closed"}, head...)
+	head[7] = "* OK [PERMANENTFLAGS ()] Permanent flags" // EXAMINE
+	a.wantExchange(uv, "EXAMINE INBOX (QRESYNC (UV 7))", append(head,
+		"* VANISHED (EARLIER) 1,4", "TAG OK [READ-ONLY] EXAMINE completed")...)
+	// Known UIDs still limit it.
+	a.wantExchange(uv, "EXAMINE INBOX (QRESYNC (UV 7 2:9))", append(head,
+		"* VANISHED (EARLIER) 4", "TAG OK [READ-ONLY] EXAMINE completed")...)
 }

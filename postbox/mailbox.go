@@ -206,7 +206,7 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain
 		m.msgs = slices.Delete(m.msgs, i, i+1)
 		m.emit(Change{Kind: Expunged, UID: uid, Pos: uint32(i + 1), ModSeq: x.ModSeq})
 	}
-	m.svc.deleteBlobs(ctx, x.Blobs)
+	m.svc.reaper.later(ctx, x.Blobs) // readable a while yet by sessions not told
 	return x.UIDs, nil
 }
 

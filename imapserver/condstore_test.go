@@ -376,6 +376,13 @@ func TestSearchModSeq(t *testing.T) {
 	r.ok(`STORE 1 +FLAGS (\Seen)`) // MODSEQ 6
 	r.wantExchange("", `UID SEARCH MODSEQ "/flags/\\Seen" all 5`, "* SEARCH 1 4 (MODSEQ 6)", "TAG OK UID SEARCH completed")
 	r.wantExchange("", "SEARCH RETURN (COUNT) OR MODSEQ 6 NOT MODSEQ 3", `* ESEARCH (TAG "T6") COUNT 1 MODSEQ 6`, "TAG OK SEARCH completed")
+	// With only MIN and/or MAX, the MODSEQ is that of the messages
+	// returned, not the highest of every match.
+	r.wantExchange("", "FETCH 2:4 (MODSEQ)", "* 2 FETCH (MODSEQ (3))", "* 3 FETCH (MODSEQ (4))", "* 4 FETCH (MODSEQ (5))", "TAG OK FETCH completed")
+	r.wantExchange("", "SEARCH RETURN (MIN) 2:4 MODSEQ 1", `* ESEARCH (TAG "T8") MIN 2 MODSEQ 3`, "TAG OK SEARCH completed")
+	r.wantExchange("", "SEARCH RETURN (MIN MAX) 2:3 MODSEQ 1", `* ESEARCH (TAG "T9") MIN 2 MAX 3 MODSEQ 4`, "TAG OK SEARCH completed")
+	r.wantExchange("", "SEARCH RETURN (MIN ALL) 2:3 MODSEQ 1", `* ESEARCH (TAG "T10") ALL 2:3 MIN 2 MODSEQ 4`, "TAG OK SEARCH completed")
+	r.wantExchange("", "SEARCH RETURN (MAX) 1:3 MODSEQ 1", `* ESEARCH (TAG "T11") MAX 3 MODSEQ 4`, "TAG OK SEARCH completed")
 	r.wantExchange("", "SEARCH MODSEQ 7", "* SEARCH", "TAG OK SEARCH completed")
 	r.wantExchange("", `SEARCH MODSEQ "/flags/\\Seen" bogus 5`, "TAG BAD [CLIENTBUG] MODSEQ entry type must be priv, shared or all")
 }

@@ -95,6 +95,7 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 	var seqSet imap.SeqSet
 	var uidSet imap.UIDSet
 	var minUID, maxMatchUID imap.UID
+	var minModSeq, maxModSeq uint64 // of the MIN and MAX matches
 	for i, ok := range matched {
 		if !ok {
 			continue
@@ -111,9 +112,11 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 			num = seqs[i]
 		}
 		if data.Min == 0 || num < data.Min {
-			data.Min = num
+			data.Min, minModSeq = num, msgs[i].ModSeq
 		}
-		data.Max = max(data.Max, num)
+		if num >= data.Max {
+			data.Max, maxModSeq = num, msgs[i].ModSeq
+		}
 		data.Count++
 		if usesModSeq {
 			// RFC 7162 3.1.5: the highest MODSEQ of the matches.
@@ -124,6 +127,17 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 		data.All = seqSet
 	} else {
 		data.All = uidSet
+	}
+	if usesModSeq && !options.ReturnAll && !options.ReturnCount && (options.ReturnMin || options.ReturnMax) {
+		// RFC 7162 3.1.5: with only MIN and/or MAX returned, the MODSEQ
+		// is the highest of the messages returned, not of every match.
+		data.ModSeq = 0
+		if options.ReturnMin {
+			data.ModSeq = minModSeq
+		}
+		if options.ReturnMax {
+			data.ModSeq = max(data.ModSeq, maxModSeq)
+		}
 	}
 	if options.ReturnSave {
 		// RFC 5182 2.4: with only MIN and/or MAX, only those are saved.

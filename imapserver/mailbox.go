@@ -66,6 +66,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	})
 	data.UIDNext = imap.UID(info.UIDNext)
 	data.UIDValidity = info.UIDValidity
+	data.HighestModSeq = info.HighestModSeq // RFC 7162 3.1.2.1
 	data.Flags = slices.Clone(systemFlags)
 	for _, k := range sortedKeys(keywords) {
 		data.Flags = append(data.Flags, keywords[k])
@@ -95,9 +96,11 @@ func queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
 		// only recognises the last message of an update that adds several.
 		mt.QueueNumMessages(c.Pos)
 	case postbox.FlagsChanged:
-		mt.QueueMessageFlags(c.Pos, imap.UID(c.UID), imapFlags(c.Flags), nil)
+		// With MODSEQ for a CONDSTORE client (RFC 7162 3.1.4).
+		mt.QueueMessageFlagsModSeq(c.Pos, imap.UID(c.UID), imapFlags(c.Flags), c.ModSeq, nil)
 	case postbox.Expunged:
-		mt.QueueExpunge(c.Pos)
+		// VANISHED for a QRESYNC client (RFC 7162 3.2.10).
+		mt.QueueExpungeUID(c.Pos, imap.UID(c.UID))
 	}
 }
 
@@ -203,7 +206,7 @@ func (s *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 // Store changes flags (RFC 9051 6.4.6) and, unless .SILENT, returns them.
 // Other sessions are told through their watches; this one is not, since it
 // gets the FETCH responses here.
-func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
 	sel := s.sel
 	if sel == nil {
 		return noSelected
@@ -227,33 +230,47 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 	case imap.StoreFlagsDel:
 		op = sealpost.FlagsRemove
 	}
-	updated, err := sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
+	var updated []sealpost.Message
+	var modified []sealpost.UID // UNCHANGEDSINCE failed (condstore.go)
+	if options != nil && options.Conditional {
+		updated, modified, err = sel.mbox.SetFlagsUnchangedSince(s.ctx, uids, op, fl, options.UnchangedSince, sel.watch)
+	} else {
+		updated, err = sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
+	}
 	if err != nil {
 		return s.fail("store", err, false)
 	}
-	if flags.Silent {
-		return nil
+	// RFC 7162 3.1.3, 3.1.4: a CONDSTORE client gets UID and MODSEQ of
+	// each changed message, even after .SILENT.
+	cond := w.CondStore()
+	if flags.Silent && !cond {
+		return modifiedErr(targets, modified, numSet)
 	}
-	byUID := make(map[sealpost.UID][]sealpost.Flag, len(updated))
+	byUID := make(map[sealpost.UID]sealpost.Message, len(updated))
 	for _, m := range updated {
-		byUID[m.UID] = m.Flags
+		byUID[m.UID] = m
 	}
 	_, isUID := numSet.(imap.UIDSet)
 	for _, t := range targets {
-		fl, ok := byUID[t.msg.UID]
+		m, ok := byUID[t.msg.UID]
 		if !ok {
-			continue // expunged meanwhile
+			continue // expunged meanwhile, or modified since
 		}
 		rw := w.CreateMessage(t.seq)
-		if isUID {
+		if isUID || cond {
 			rw.WriteUID(imap.UID(t.msg.UID))
 		}
-		rw.WriteFlags(imapFlags(fl))
+		if !flags.Silent {
+			rw.WriteFlags(imapFlags(m.Flags))
+		}
+		if cond {
+			rw.WriteModSeq(m.ModSeq)
+		}
 		if err := rw.Close(); err != nil {
 			return err
 		}
 	}
-	return nil
+	return modifiedErr(targets, modified, numSet)
 }
 
 // Copy copies messages to another mailbox (RFC 9051 6.4.7) and returns

@@ -28,8 +28,8 @@
 // CREATE-SPECIAL-USE (specialuse.go) and PREVIEW (preview.go), parsed by
 // our fork's patches 30-35.
 // LOGIN and AUTHENTICATE PLAIN need TLS (implicit, or after STARTTLS):
-// before it go-imap advertises LOGINDISABLED. CONDSTORE is not offered:
-// go-imap v2 beta.8's server does not parse it.
+// before it go-imap advertises LOGINDISABLED. CONDSTORE and QRESYNC come
+// with our fork's patch 10.
 //
 // go-imap recovers a panic in a connection's goroutine (logging it, closing
 // that connection, and still calling Session.Close); the decryption workers
@@ -135,6 +135,9 @@ var capabilities = imap.CapSet{
 	imap.CapQuota: {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
+	// CONDSTORE and QRESYNC (RFC 7162; our fork's patch 10, condstore.go).
+	imap.CapCondStore: {},
+	imap.CapQResync:   {},
 	// ID, SORT, THREAD, COMPRESS=DEFLATE, MULTIAPPEND (our fork's patches
 	// 30-34; id.go, sort.go, thread.go, compress.go, multiappend.go) and
 	// CREATE-SPECIAL-USE (specialuse.go).

@@ -49,6 +49,7 @@ var (
 	_ goimap.SessionUnauthenticate = (*session)(nil)
 	_ goimap.SessionNamespace      = (*session)(nil)
 	_ goimap.SessionMove           = (*session)(nil)
+	_ goimap.SessionCondStore      = (*session)(nil)
 )
 
 // Login unlocks the account's keys for this session. A wrong address and a
@@ -208,6 +209,7 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 		NumDeleted:     &st.Deleted,
 		Size:           &st.Size,
 		NumRecent:      &zero,
+		HighestModSeq:  st.Info.HighestModSeq, // RFC 7162 3.1.6
 		UIDNext:        imap.UID(st.Info.UIDNext),
 		UIDValidity:    st.Info.UIDValidity,
 		AppendLimit:    &limit,

@@ -238,7 +238,7 @@ func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
 	if err != nil {
 		return errors.E(op, err)
 	}
-	ss.svc.deleteBlobs(ctx, refs)
+	ss.svc.reaper.later(ctx, refs)
 	return nil
 }
 

@@ -2,14 +2,7 @@ package imapserver
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/sealpost/sealpost/internal/testenv"
 )
 
 // qresyncScript is a QRESYNC client on Python's imaplib, over TLS: it
@@ -102,7 +95,6 @@ print("OK")
 `
 
 func TestQResyncImaplib(t *testing.T) {
-	python := testenv.NeedTool(t, "python3", "python3")
 	e := newEnv(t)
 	for i := 1; i <= 6; i++ {
 		e.deliver(fmt.Sprintf("Subject: m%d\r\n\r\nbody\r\n", i))
@@ -112,15 +104,5 @@ func TestQResyncImaplib(t *testing.T) {
 	r.selectUV("SELECT INBOX")
 	r.ok(`STORE 6 +FLAGS (\Flagged)`)
 	r.ok("LOGOUT")
-	dir := t.TempDir()
-	ca := writeCA(t, dir)
-	script := filepath.Join(dir, "qresync.py")
-	if err := os.WriteFile(script, []byte(qresyncScript), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	out, err := exec.Command(python, script, host, port, ca, alice, password).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "OK" {
-		t.Fatalf("imaplib QRESYNC client: %v\n%s", err, out)
-	}
+	runPython(t, e, qresyncScript)
 }

@@ -188,6 +188,11 @@ type Message struct {
 	// account's mailbox key, cached by the owner's session after the first
 	// read so that later reads need no public-key operation. Nil until then.
 	SessionKey []byte
+	// SaveDate is when the message was stored in this mailbox (RFC 8514
+	// SAVEDATE): set by the store on every insertion (delivery, APPEND,
+	// COPY, MOVE), kept by a move between regions; zero for messages
+	// stored before the store kept it.
+	SaveDate time.Time
 }
 
 // NewMessage is a message to be inserted by Store.AddMessages: its blob is

@@ -195,10 +195,10 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 				return err
 			}
 			for _, m := range mi.Messages {
-				b.Queue(`INSERT INTO messages (mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				b.Queue(`INSERT INTO messages (mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key, savedate)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 					mid, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
-					int64(m.ModSeq), string(m.Blob), keyIDs[m.Key], m.SessionKey)
+					int64(m.ModSeq), string(m.Blob), keyIDs[m.Key], m.SessionKey, column.Nanos(m.SaveDate))
 				if b.Len() >= importBatch {
 					if err := flush(); err != nil {
 						return err

@@ -180,7 +180,7 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 			for _, m := range mi.Messages {
 				var id int64
 				err := insert.QueryRowContext(ctx, mid, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate),
-					m.Size, int64(m.ModSeq), string(m.Blob), int64(keyIDs[m.Key]), m.SessionKey).Scan(&id)
+					m.Size, int64(m.ModSeq), string(m.Blob), int64(keyIDs[m.Key]), m.SessionKey, column.Nanos(m.SaveDate)).Scan(&id)
 				if err != nil {
 					return err
 				}

@@ -129,6 +129,8 @@ ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
 	// a mailbox's expunges are not known (for existing mailboxes, all of
 	// them until now).
 	column.TombstonesSchema,
+	// 6: each message's save date (RFC 8514; issue 13).
+	column.SaveDateSchema,
 }
 
 // migrate brings the database to the newest schema version, one step per

@@ -260,6 +260,9 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 	if options.InternalDate {
 		rw.WriteInternalDate(t.msg.InternalDate)
 	}
+	if options.SaveDate {
+		rw.WriteSaveDate(t.msg.SaveDate) // RFC 8514 3
+	}
 	if options.RFC822Size {
 		if r != nil {
 			rw.WriteRFC822Size(int64(len(r.raw)))

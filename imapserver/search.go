@@ -226,7 +226,7 @@ func (s *session) eval(c *imap.SearchCriteria, seq uint32, m sealpost.Message, c
 	if c.ModSeq != nil && m.ModSeq < c.ModSeq.ModSeq {
 		return no
 	}
-	if !matchDate(m.InternalDate, c.Since, c.Before) {
+	if !matchDate(m.InternalDate, c.Since, c.Before) || !matchSaveDate(m, c.SaveDate) {
 		return no
 	}
 	for _, f := range c.Flag {

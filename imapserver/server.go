@@ -151,6 +151,7 @@ var capabilities = imap.CapSet{
 	imap.CapCreateSpecialUse:  {}, // specialuse.go (RFC 6154 3)
 	imap.CapMultiAppend:       {}, // multiappend.go (patch 34)
 	imap.CapPreview:           {}, // preview.go (patch 35)
+	imap.CapSaveDate:          {}, // savedate.go (patch 36)
 }
 
 // New returns a Server over svc.

@@ -23,7 +23,8 @@ type FetchOptions struct {
 	ChangedSince uint64 // requires CONDSTORE
 	Vanished     bool   // requires QRESYNC, UID FETCH only; Sealpost patch 10
 
-	Preview bool // requires PREVIEW (RFC 8970); Sealpost patch 35
+	Preview  bool // requires PREVIEW (RFC 8970); Sealpost patch 35
+	SaveDate bool // requires SAVEDATE (RFC 8514); Sealpost patch 36
 }
 
 // FetchItemBodyStructure contains FETCH options for the body structure.

@@ -1,8 +1,8 @@
 package imapserver
 
-// Sealpost patches 30-35: the capabilities of ID, SORT, THREAD, COMPRESS,
-// MULTIAPPEND and PREVIEW, each advertised when Options.Caps holds it and
-// the session can answer it.
+// Sealpost patches 30-36: the capabilities of ID, SORT, THREAD, COMPRESS,
+// MULTIAPPEND, PREVIEW and SAVEDATE, each advertised when Options.Caps
+// holds it and the session can answer it.
 
 import (
 	"sort"
@@ -11,7 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// appendExtCaps appends the capabilities of Sealpost's patches 30-35 that
+// appendExtCaps appends the capabilities of Sealpost's patches 30-36 that
 // apply in the connection's state.
 func (c *Conn) appendExtCaps(caps []imap.Cap, available imap.CapSet) []imap.Cap {
 	if _, ok := c.session.(SessionID); ok && available.Has(imap.CapID) {
@@ -35,8 +35,9 @@ func (c *Conn) appendExtCaps(caps []imap.Cap, available imap.CapSet) []imap.Cap 
 			caps = append(caps, imap.Cap(a))
 		}
 	}
-	// Patch 35: the session answers FETCH PREVIEW (RFC 8970).
-	addAvailableCaps(&caps, available, []imap.Cap{imap.CapPreview})
+	// Patches 35 and 36: the session answers FETCH PREVIEW (RFC 8970)
+	// and FETCH SAVEDATE and its search keys (RFC 8514).
+	addAvailableCaps(&caps, available, []imap.Cap{imap.CapPreview, imap.CapSaveDate})
 	if _, ok := c.session.(SessionMultiAppend); ok && available.Has(imap.CapMultiAppend) {
 		caps = append(caps, imap.CapMultiAppend)
 	}

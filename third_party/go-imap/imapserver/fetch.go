@@ -122,6 +122,8 @@ func handleFetchAtt(dec *imapwire.Decoder, attName string, options *imap.FetchOp
 		options.ModSeq = true
 	case "PREVIEW": // Sealpost patch 35, preview.go
 		return readPreviewMods(dec, options)
+	case "SAVEDATE": // Sealpost patch 36, savedate.go
+		options.SaveDate = true
 	case "RFC822": // equivalent to BODY[]
 		bs := &imap.FetchItemBodySection{}
 		writerOptions.obsolete[bs] = attName

@@ -264,6 +264,8 @@ func readSearchKeyWithAtom(criteria *imap.SearchCriteria, dec *imapwire.Decoder,
 			Key:   key,
 			Value: value,
 		})
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED": // Sealpost patch 36
+		return readSaveDateKey(criteria, dec, key)
 	case "SINCE", "BEFORE", "ON", "SENTSINCE", "SENTBEFORE", "SENTON":
 		if !dec.ExpectSP() {
 			return dec.Err()

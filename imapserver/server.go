@@ -25,8 +25,8 @@
 // and THREAD=REFERENCES (thread.go), whose keys come from the decrypted
 // headers and are cached in the session's memory (sortkeys.go),
 // COMPRESS=DEFLATE (compress.go), MULTIAPPEND (multiappend.go),
-// CREATE-SPECIAL-USE (specialuse.go) and PREVIEW (preview.go), parsed by
-// our fork's patches 30-35.
+// CREATE-SPECIAL-USE (specialuse.go), PREVIEW (preview.go) and SAVEDATE
+// (savedate.go), parsed by our fork's patches 30-36.
 // LOGIN and AUTHENTICATE PLAIN need TLS (implicit, or after STARTTLS):
 // before it go-imap advertises LOGINDISABLED. CONDSTORE and QRESYNC come
 // with our fork's patch 10.

@@ -340,7 +340,11 @@ func (ct *content) matchHeader(key, value string) bool {
 		if !strings.EqualFold(f.name, key) {
 			continue
 		}
-		if needle == "" || ct.f.contains([]byte(decodeHeader(unfold(ct.root.raw[f.value:f.end]))), needle) {
+		v := decodeHeader(unfold(ct.root.raw[f.value:f.end]))
+		if needle == "" || ct.f.contains([]byte(v), needle) {
+			return true
+		}
+		if isAddressField(key) && ct.f.contains([]byte(plainAddresses(v)), needle) {
 			return true
 		}
 	}

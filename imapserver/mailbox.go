@@ -290,13 +290,10 @@ func (s *session) Move(w *goimap.MoveWriter, numSet imap.NumSet, dest string) er
 		return readOnlyErr
 	}
 	dest = canonName(dest)
-	info, err := s.ps.Mailbox(s.ctx, dest)
-	if err != nil {
+	// The destination may be the selected mailbox itself (RFC 6851 3.3):
+	// the messages get new UIDs, EXPUNGE and EXISTS follow.
+	if _, err := s.ps.Mailbox(s.ctx, dest); err != nil {
 		return s.fail("move", err, true)
-	}
-	if info.ID == sel.id {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
-			Text: "Source and destination mailboxes are the same"}
 	}
 	targets := s.resolve(numSet)
 	if len(targets) == 0 {

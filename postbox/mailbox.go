@@ -100,6 +100,11 @@ func (s *Service) syncLive(ctx context.Context, added []sealpost.Message) {
 func (m *Mailbox) sync(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.syncLocked(ctx)
+}
+
+// syncLocked is sync for a caller that holds mu.
+func (m *Mailbox) syncLocked(ctx context.Context) {
 	var last sealpost.UID
 	if n := len(m.msgs); n > 0 {
 		last = m.msgs[n-1].UID
@@ -203,11 +208,10 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain
 
 // Move copies the messages to dest and expunges them here, returning the
 // copies in input order. The copy commits before the expunge: a crash in
-// between leaves the message in both mailboxes, never in neither.
+// between leaves the message in both mailboxes, never in neither. dest may
+// be this mailbox (RFC 6851 3.3 allows it): the messages get new UIDs, the
+// watches see the expunges, then the new messages.
 func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.MailboxID) ([]sealpost.Message, error) {
-	if dest == m.info.ID {
-		return nil, errors.E("postbox.Move", errors.Invalid, errors.Str("source and destination are the same mailbox"))
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	copies, err := m.svc.store.CopyMessages(ctx, m.info.ID, uids, dest, 0)
@@ -216,6 +220,10 @@ func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.M
 	}
 	if _, err := m.expungeLocked(ctx, uids, false); err != nil {
 		return copies, err
+	}
+	if dest == m.info.ID {
+		m.syncLocked(ctx) // syncLive would take mu again
+		return copies, nil
 	}
 	m.svc.syncLive(ctx, copies)
 	return copies, nil

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,3 +53,5 @@ func TestLiteralsBeforeLogin(t *testing.T) {
 		t.Errorf("LOGIN with literals: %q", lines)
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -244,7 +244,7 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		if !changed {
 			flags = t.msg.Flags
 		}
-		rw.WriteFlags(imapFlags(flags))
+		rw.WriteFlags(s.sel.view.flags(t.msg.UID, flags))
 	}
 	if options.InternalDate {
 		rw.WriteInternalDate(t.msg.InternalDate)

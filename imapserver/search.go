@@ -209,12 +209,12 @@ func (s *session) eval(c *imap.SearchCriteria, seq uint32, m sealpost.Message, c
 		return no
 	}
 	for _, f := range c.Flag {
-		if strings.EqualFold(string(f), `\Recent`) || !sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
-			return no // \Recent is never set: Sealpost has no recent state
+		if !s.hasFlag(m, f) {
+			return no
 		}
 	}
 	for _, f := range c.NotFlag {
-		if !strings.EqualFold(string(f), `\Recent`) && sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
+		if s.hasFlag(m, f) {
 			return no
 		}
 	}

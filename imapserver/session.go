@@ -189,7 +189,6 @@ func (s *session) Status(name string, options *imap.StatusOptions) (*imap.Status
 }
 
 func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
-	zero := uint32(0)
 	// RFC 9208 4.2: what an EXPUNGE would free, in the STORAGE resource's
 	// unit (KiB), rounded up as the quota's usage is.
 	deletedKiB := (st.DeletedSize + 1023) / 1024
@@ -200,7 +199,7 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 		NumUnseen:      &st.Unseen,
 		NumDeleted:     &st.Deleted,
 		Size:           &st.Size,
-		NumRecent:      &zero,
+		NumRecent:      &st.Recent, // RFC 3501 6.3.10
 		UIDNext:        imap.UID(st.Info.UIDNext),
 		UIDValidity:    st.Info.UIDValidity,
 		AppendLimit:    &limit,

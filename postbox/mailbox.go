@@ -22,6 +22,9 @@ type Mailbox struct {
 	msgs    []sealpost.Message // by ascending UID
 	watches map[*Watch]struct{}
 	refs    int // guarded by svc.mu
+
+	recentFrom sealpost.UID    // the \Recent watermark (recent.go)
+	keywords   []sealpost.Flag // defined keywords (recent.go)
 }
 
 // Read calls fn with the mailbox's metadata and messages under a read lock.
@@ -57,7 +60,10 @@ func (s *Service) acquire(ctx context.Context, info sealpost.Mailbox) (*Mailbox,
 	if n := len(msgs); n > 0 && msgs[n-1].UID >= info.UIDNext {
 		info.UIDNext = msgs[n-1].UID + 1
 	}
-	m := &Mailbox{svc: s, info: info, msgs: msgs, refs: 1}
+	m := &Mailbox{svc: s, info: info, msgs: msgs, refs: 1, recentFrom: s.recent.get(info.ID)}
+	for _, msg := range msgs {
+		m.noteKeywords(msg.Flags)
+	}
 	s.live[info.ID] = m
 	s.mu.Unlock()
 	// Deliveries committed between our read and registration did not see
@@ -73,6 +79,9 @@ func (s *Service) release(m *Mailbox) {
 	m.refs--
 	if m.refs == 0 && s.live[m.info.ID] == m {
 		delete(s.live, m.info.ID)
+		// No watch is left to move the watermark, and taking m.mu
+		// under s.mu would invert the order Move's syncLive takes.
+		s.recent.set(m.info.ID, m.recentFrom)
 	}
 }
 

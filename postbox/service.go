@@ -79,6 +79,7 @@ type Service struct {
 	cachedCount int      // unlocked accounts with no session open
 	nobody      nobody
 
+	recent    recentMarks // \Recent watermarks of mailboxes not live
 	sk        *sessionKeyWriter
 	onEnqueue atomic.Pointer[func()]
 }

@@ -163,6 +163,9 @@ type MailboxStats struct {
 	// DeletedSize is the size of the messages marked \Deleted: what an
 	// EXPUNGE would free.
 	DeletedSize int64
+	// Recent counts the messages no session has been given as \Recent
+	// yet (RFC 3501 2.3.2; recent.go).
+	Recent uint32
 }
 
 // Stats returns a mailbox's counts.
@@ -176,7 +179,11 @@ func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error)
 		return MailboxStats{}, err
 	}
 	st := MailboxStats{Info: info, Messages: uint32(len(msgs))}
+	firstRecent := ss.svc.recentFrom(info.ID)
 	for _, m := range msgs {
+		if m.UID >= firstRecent {
+			st.Recent++
+		}
 		if !sealpost.HasFlag(m.Flags, sealpost.FlagSeen) {
 			st.Unseen++
 		}

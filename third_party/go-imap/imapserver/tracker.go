@@ -102,6 +102,7 @@ type trackerUpdate struct {
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
+	custom       func(w *UpdateWriter) error // Sealpost patch 23
 }
 
 type trackerUpdateFetch struct {
@@ -179,6 +180,8 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 			err = w.WriteMailboxFlags(update.mailboxFlags)
 		case update.fetch != nil:
 			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
+		case update.custom != nil: // Sealpost patch 23
+			err = update.custom(&UpdateWriter{conn: w.conn})
 		default:
 			panic(fmt.Errorf("imapserver: unknown tracker update %#v", update))
 		}

@@ -123,13 +123,14 @@ func (s *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
 }
 
-// Create creates a mailbox and any missing parents (RFC 9051 6.3.4).
+// Create creates a mailbox and any missing parents (RFC 9051 6.3.4),
+// unsubscribed: subscribing is SUBSCRIBE's (RFC 3501 6.3.6).
 func (s *session) Create(name string, options *imap.CreateOptions) error {
 	if options != nil && len(options.SpecialUse) > 0 {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR",
 			Text: "Special-use mailboxes cannot be created"}
 	}
-	if err := s.ps.CreateMailbox(s.ctx, canonName(name), sealpost.UseNone); err != nil {
+	if err := s.ps.CreateMailboxUnsubscribed(s.ctx, canonName(name), sealpost.UseNone); err != nil {
 		return s.fail("create", err, false)
 	}
 	return nil

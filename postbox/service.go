@@ -80,6 +80,7 @@ type Service struct {
 	nobody      nobody
 
 	recent    recentMarks // \Recent watermarks of mailboxes not live
+	orphans   orphanSubs  // subscriptions of deleted mailboxes
 	sk        *sessionKeyWriter
 	onEnqueue atomic.Pointer[func()]
 }

@@ -266,6 +266,13 @@ type ListWriter struct {
 	lsub    bool
 }
 
+// LSub reports whether the command is LSUB (Sealpost patch 24): RFC 3501
+// 6.3.9 returns a non-subscribed parent of a subscribed name the pattern
+// does not reach, with \Noselect, where LIST (SUBSCRIBED) without
+// RECURSIVEMATCH returns nothing (RFC 5258 3), and both arrive as
+// SelectSubscribed.
+func (w *ListWriter) LSub() bool { return w.lsub }
+
 // WriteList writes a single LIST response for a mailbox.
 func (w *ListWriter) WriteList(data *imap.ListData) error {
 	if w.lsub {

@@ -12,6 +12,11 @@ const (
 	inner       = "From: b@example.org\r\nSubject: inner\r\n\r\ninner body\r\n"
 	rfc822Outer = "From: a@example.org\r\nSubject: outer\r\nContent-Type: message/rfc822\r\n\r\n" + inner
 
+	// A message whose body is a message whose body is a message.
+	innermost = "From: sub@example.org\r\nSubject: sub\r\n\r\nHello world\r\n"
+	middle    = "From: b@example.org\r\nContent-Type: message/rfc822\r\n\r\n" + innermost
+	twice     = "From: a@example.org\r\nContent-Type: message/rfc822\r\n\r\n" + middle
+
 	nestedHeader = "From: c@example.org\r\nSubject: nested\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n"
 	nestedText   = "--c\r\nContent-Type: text/plain\r\n\r\nplain\r\n--c\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--c--\r\n"
 	nested       = "From: a@example.org\r\nSubject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
@@ -35,6 +40,7 @@ func TestSectionsOfMessageParts(t *testing.T) {
 	e := newEnv(t)
 	e.deliver(rfc822Outer)
 	e.deliver(nested)
+	e.deliver(twice)
 	r := e.rawTLS()
 	r.login(alice)
 	r.ok("SELECT INBOX")
@@ -62,6 +68,14 @@ func TestSectionsOfMessageParts(t *testing.T) {
 		{"FETCH 2 BINARY.PEEK[5]<0.7>", "* 2 FETCH (BINARY[5]<0> {7}\r\ncaf\xc3\xa9 s)\r\n"},
 		{"FETCH 2 BINARY.PEEK[5]", "* 2 FETCH (BINARY[5] {10}\r\ncaf\xc3\xa9 soft)\r\n"},
 		{"FETCH 2 BINARY.SIZE[5]", "* 2 FETCH (BINARY.SIZE[5] 10)\r\n"},
+		{"FETCH 3 BODY.PEEK[TEXT]", "* 3 FETCH (BODY[TEXT] " + lit(middle) + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1]", "* 3 FETCH (BODY[1] " + lit(middle) + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1.HEADER]", "* 3 FETCH (BODY[1.HEADER] " + lit("From: b@example.org\r\nContent-Type: message/rfc822\r\n\r\n") + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1.TEXT]", "* 3 FETCH (BODY[1.TEXT] " + lit(innermost) + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1.1]", "* 3 FETCH (BODY[1.1] " + lit(innermost) + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1.1.HEADER]", "* 3 FETCH (BODY[1.1.HEADER] " + lit("From: sub@example.org\r\nSubject: sub\r\n\r\n") + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1.1.TEXT]", "* 3 FETCH (BODY[1.1.TEXT] " + lit("Hello world\r\n") + ")\r\n"},
+		{"FETCH 3 BODY.PEEK[1.1.1]", "* 3 FETCH (BODY[1.1.1] " + lit("Hello world\r\n") + ")\r\n"},
 		{"FETCH 2 BINARY.PEEK[6]", "* 2 FETCH (BINARY[6] ~{3}\r\n\x00ab)\r\n"},
 	} {
 		u := r.ok("%s", c.cmd)

@@ -53,3 +53,24 @@ func TestSearchAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeFields: every field of the envelope (RFC 3501 7.4.2): a
+// comment as the display name, empty Sender and Reply-To taken as From,
+// group syntax as group start and end markers, empty groups included.
+func TestEnvelopeFields(t *testing.T) {
+	e := newEnv(t)
+	e.deliver("Message-ID: <m@id>\r\nIn-Reply-To: <r@id>\r\nDate: Thu, 15 Feb 2007 01:02:03 +0200\r\nSubject: subj\r\n" +
+		"From: F Name <f@f.example>\r\nTo: T Name <t@t.example>\r\nCc: C Name <c@c.example>\r\nBcc: B Name <b@b.example>\r\n" +
+		"Sender: S Name <s@s.example>\r\nReply-To: R Name <r@r.example>\r\n\r\nbody\r\n")
+	e.deliver("Date: Thu, 15 Feb 2007 01:02:03 +0200\r\nFrom: user@domain (Real Name)\r\nSender: \r\nReply-To: \r\n" +
+		"To: team: a@a.example, b@b.example;, other: c@c.example;\r\nCc: team:;, other: (nobody) ;\r\n\r\nbody\r\n")
+	r := e.rawTLS()
+	r.login(alice)
+	r.ok("SELECT INBOX")
+	real := `(("Real Name" NIL "user" "domain"))`
+	wantLines(t, "ENVELOPE", r.ok("FETCH 1:2 ENVELOPE"),
+		`* 1 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" "subj" (("F Name" NIL "f" "f.example")) (("S Name" NIL "s" "s.example")) (("R Name" NIL "r" "r.example")) (("T Name" NIL "t" "t.example")) (("C Name" NIL "c" "c.example")) (("B Name" NIL "b" "b.example")) "<r@id>" "<m@id>"))`+"\r\n",
+		`* 2 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL `+real+" "+real+" "+real+
+			` ((NIL NIL "team" NIL) (NIL NIL "a" "a.example") (NIL NIL "b" "b.example") (NIL NIL NIL NIL) (NIL NIL "other" NIL) (NIL NIL "c" "c.example") (NIL NIL NIL NIL))`+
+			` ((NIL NIL "team" NIL) (NIL NIL NIL NIL) (NIL NIL "other" NIL) (NIL NIL NIL NIL)) NIL NIL NIL))`+"\r\n")
+}

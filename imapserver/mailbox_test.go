@@ -266,7 +266,7 @@ func TestIdleWakesOnDelivery(t *testing.T) {
 func TestAppend(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(alice, nil)
-	raw := "From: alice@example.org\r\nSubject: draft\r\n\r\nappended \x00 bytes\n"
+	raw := "From: alice@example.org\r\nSubject: draft\r\n\r\nappended \xff bytes\n"
 	date := time.Date(2020, 5, 17, 10, 20, 30, 0, time.FixedZone("", 2*3600))
 	cmd := c.Append("Drafts", int64(len(raw)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagDraft, imap.FlagSeen}, Time: date})
 	cmd.Write([]byte(raw))

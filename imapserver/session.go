@@ -214,16 +214,16 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 // and sealed from there, so a session holds a small buffer whatever the
 // literal's size.
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	temp, err := s.appendLiteral(r)
+	m, release, err := s.appendMessage(r)
 	if err != nil {
 		return nil, err
 	}
-	defer temp.Discard()
+	defer release()
 	flags, err := storeFlags(options.Flags)
 	if err != nil {
 		return nil, err
 	}
-	info, msg, err := s.ps.Append(s.ctx, canonName(name), postbox.TempMessage(temp), flags, options.Time)
+	info, msg, err := s.ps.Append(s.ctx, canonName(name), m, flags, options.Time)
 	if err != nil {
 		return nil, s.fail("append", err, true)
 	}

@@ -22,8 +22,14 @@ type view struct {
 	readOnly  bool
 	keywords  []imap.Flag // defined keywords, in the order FLAGS lists them
 	announced int         // how many of keywords the client has been sent
-	recent    map[sealpost.UID]struct{}
-	rev1      bool // the session shows \Recent (not after ENABLE IMAP4rev2)
+	rev1      bool        // the session shows \Recent (not after ENABLE IMAP4rev2)
+	// The messages recent for this session: those present at selection
+	// with UIDs in [recentFrom, recentTo), and those added since that
+	// this session took (later). A range, not a set, so that a session
+	// that finds every message recent (after a restart) holds no more.
+	recentFrom, recentTo sealpost.UID
+	later                map[sealpost.UID]struct{}
+	recentCount          uint32 // how many of those are still in the mailbox
 }
 
 // flagRecent is RFC 3501's session flag, which no store holds.
@@ -45,11 +51,13 @@ func (v *view) start(defined []sealpost.Flag, msgs []sealpost.Message, firstRece
 		}
 	}
 	note(defined)
-	v.recent = make(map[sealpost.UID]struct{})
+	if v.rev1 && len(msgs) > 0 {
+		v.recentFrom, v.recentTo = firstRecent, msgs[len(msgs)-1].UID+1
+	}
 	for _, m := range msgs {
 		note(m.Flags)
-		if v.rev1 && m.UID >= firstRecent {
-			v.recent[m.UID] = struct{}{}
+		if m.UID >= v.recentFrom && m.UID < v.recentTo {
+			v.recentCount++
 		}
 	}
 	for _, k := range sortedKeys(byLower) {
@@ -120,7 +128,14 @@ func (v *view) flags(uid sealpost.UID, stored []sealpost.Flag) []imap.Flag {
 func (v *view) isRecent(uid sealpost.UID) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	_, ok := v.recent[uid]
+	return v.isRecentLocked(uid)
+}
+
+func (v *view) isRecentLocked(uid sealpost.UID) bool {
+	if uid >= v.recentFrom && uid < v.recentTo {
+		return true
+	}
+	_, ok := v.later[uid]
 	return ok
 }
 
@@ -128,7 +143,7 @@ func (v *view) isRecent(uid sealpost.UID) bool {
 func (v *view) numRecent() uint32 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return uint32(len(v.recent))
+	return v.recentCount
 }
 
 // queueChange turns a change of the selected mailbox into the untagged
@@ -147,8 +162,12 @@ func (v *view) queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
 		mt.QueueNumMessages(c.Pos)
 		if c.Recent && v.rev1 {
 			v.mu.Lock()
-			v.recent[c.UID] = struct{}{}
-			n := uint32(len(v.recent))
+			if v.later == nil {
+				v.later = make(map[sealpost.UID]struct{})
+			}
+			v.later[c.UID] = struct{}{}
+			v.recentCount++
+			n := v.recentCount
 			v.mu.Unlock()
 			mt.QueueUpdate(func(w *goimap.UpdateWriter) error { return w.WriteNumRecent(n) })
 		}
@@ -156,7 +175,10 @@ func (v *view) queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
 		mt.QueueMessageFlags(c.Pos, imap.UID(c.UID), v.flags(c.UID, c.Flags), nil)
 	case postbox.Expunged:
 		v.mu.Lock()
-		delete(v.recent, c.UID)
+		if v.isRecentLocked(c.UID) {
+			v.recentCount--
+			delete(v.later, c.UID)
+		}
 		v.mu.Unlock()
 		mt.QueueExpunge(c.Pos)
 	}

@@ -50,16 +50,20 @@ func (s *session) List(w *goimap.ListWriter, ref string, patterns []string, opti
 		orphans = s.ps.OrphanSubscriptions()
 	}
 	nodes := hierarchy(mailboxes, orphans)
-	lsub := w.LSub()
-	if options.SelectRecursiveMatch || lsub {
-		markSubscribedElsewhere(nodes, m)
-	}
-
-	for _, n := range nodes {
+	matched := make([]bool, len(nodes))
+	for i, n := range nodes {
 		if s.ctx.Err() != nil { // the connection or the server is closing
 			return errClosing
 		}
-		if !m.match(n.name) {
+		matched[i] = m.match(n.name)
+	}
+	lsub := w.LSub()
+	if options.SelectRecursiveMatch || lsub {
+		markSubscribedElsewhere(nodes, matched)
+	}
+
+	for i, n := range nodes {
+		if !matched[i] {
 			continue
 		}
 		data := &imap.ListData{Delim: delim, Mailbox: n.name}
@@ -117,14 +121,14 @@ func (s *session) List(w *goimap.ListWriter, ref string, patterns []string, opti
 }
 
 // markSubscribedElsewhere sets subElsewhere on the ancestors of every
-// subscribed name that m does not match.
-func markSubscribedElsewhere(nodes []*listNode, m *listMatcher) {
+// subscribed name that no pattern matched.
+func markSubscribedElsewhere(nodes []*listNode, matched []bool) {
 	byName := make(map[string]*listNode, len(nodes))
 	for _, n := range nodes {
 		byName[n.name] = n
 	}
-	for _, n := range nodes {
-		if !n.subscribed() || m.match(n.name) {
+	for i, n := range nodes {
+		if !n.subscribed() || matched[i] {
 			continue
 		}
 		for j := strings.LastIndexByte(n.name, delim); j > 0; j = strings.LastIndexByte(n.name[:j], delim) {

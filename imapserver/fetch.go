@@ -44,6 +44,12 @@ func (s *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, options *imap
 		return noSelected
 	}
 	targets := s.resolve(numSet)
+	if options.ModSeq { // CHANGEDSINCE, VANISHED (condstore.go)
+		var err error
+		if targets, err = s.changedSince(w, numSet, options, targets); err != nil {
+			return err
+		}
+	}
 	if len(targets) == 0 {
 		return nil
 	}
@@ -67,6 +73,7 @@ func (s *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, options *imap
 			for _, m := range updated {
 				seen[m.UID] = m.Flags
 			}
+			newModSeqs(targets, updated)
 		}
 	}
 
@@ -246,6 +253,8 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		}
 		rw.WriteFlags(s.sel.view.flags(t.msg.UID, flags))
 	}
+	_, changed := seen[t.msg.UID]
+	writeModSeq(w, rw, t, options, changed) // RFC 7162 3.1.4 (condstore.go)
 	if options.InternalDate {
 		rw.WriteInternalDate(t.msg.InternalDate)
 	}

@@ -67,6 +67,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	})
 	data.UIDNext = imap.UID(info.UIDNext)
 	data.UIDValidity = info.UIDValidity
+	data.HighestModSeq = info.HighestModSeq // RFC 7162 3.1.2.1
 	data.NumRecent = sel.view.numRecent()
 	sel.view.mu.Lock()
 	data.Flags, data.PermanentFlags = sel.view.mailboxFlags()
@@ -184,7 +185,7 @@ func (s *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 // Store changes flags (RFC 9051 6.4.6) and, unless .SILENT, returns them.
 // Other sessions are told through their watches; this one is not, since it
 // gets the FETCH responses here.
-func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
 	sel := s.sel
 	if sel == nil {
 		return noSelected
@@ -208,7 +209,13 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 	case imap.StoreFlagsDel:
 		op = sealpost.FlagsRemove
 	}
-	updated, err := sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
+	var updated []sealpost.Message
+	var modified []sealpost.UID // UNCHANGEDSINCE failed (condstore.go)
+	if options != nil && options.Conditional {
+		updated, modified, err = sel.mbox.SetFlagsUnchangedSince(s.ctx, uids, op, fl, options.UnchangedSince, sel.watch)
+	} else {
+		updated, err = sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
+	}
 	if err != nil {
 		return s.fail("store", err, false)
 	}
@@ -218,29 +225,37 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 	if err := sel.view.announce(w.Updates()); err != nil {
 		return err
 	}
-	if flags.Silent {
-		return nil
+	// RFC 7162 3.1.3, 3.1.4: a CONDSTORE client gets UID and MODSEQ of
+	// each changed message, even after .SILENT.
+	cond := w.CondStore()
+	if flags.Silent && !cond {
+		return modifiedErr(targets, modified, numSet)
 	}
-	byUID := make(map[sealpost.UID][]sealpost.Flag, len(updated))
+	byUID := make(map[sealpost.UID]sealpost.Message, len(updated))
 	for _, m := range updated {
-		byUID[m.UID] = m.Flags
+		byUID[m.UID] = m
 	}
 	_, isUID := numSet.(imap.UIDSet)
 	for _, t := range targets {
-		fl, ok := byUID[t.msg.UID]
+		m, ok := byUID[t.msg.UID]
 		if !ok {
-			continue // expunged meanwhile
+			continue // expunged meanwhile, or modified since
 		}
 		rw := w.CreateMessage(t.seq)
-		if isUID {
+		if isUID || cond {
 			rw.WriteUID(imap.UID(t.msg.UID))
 		}
-		rw.WriteFlags(sel.view.flags(t.msg.UID, fl))
+		if !flags.Silent {
+			rw.WriteFlags(sel.view.flags(t.msg.UID, m.Flags))
+		}
+		if cond {
+			rw.WriteModSeq(m.ModSeq)
+		}
 		if err := rw.Close(); err != nil {
 			return err
 		}
 	}
-	return nil
+	return modifiedErr(targets, modified, numSet)
 }
 
 // Copy copies messages to another mailbox (RFC 9051 6.4.7) and returns

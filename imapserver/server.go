@@ -129,6 +129,9 @@ var capabilities = imap.CapSet{
 	imap.CapQuota: {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
+	// CONDSTORE and QRESYNC (RFC 7162; our fork's patch 10, condstore.go).
+	imap.CapCondStore: {},
+	imap.CapQResync:   {},
 }
 
 // New returns a Server over svc.

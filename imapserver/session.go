@@ -47,6 +47,7 @@ var (
 	_ goimap.SessionUnauthenticate = (*session)(nil)
 	_ goimap.SessionNamespace      = (*session)(nil)
 	_ goimap.SessionMove           = (*session)(nil)
+	_ goimap.SessionCondStore      = (*session)(nil)
 )
 
 // Login unlocks the account's keys for this session. A wrong address and a
@@ -201,6 +202,7 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 		NumDeleted:     &st.Deleted,
 		Size:           &st.Size,
 		NumRecent:      &st.Recent, // RFC 3501 6.3.10
+		HighestModSeq:  st.Info.HighestModSeq, // RFC 7162 3.1.6
 		UIDNext:        imap.UID(st.Info.UIDNext),
 		UIDValidity:    st.Info.UIDValidity,
 		AppendLimit:    &limit,

@@ -172,7 +172,8 @@ func (v *view) queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
 			mt.QueueUpdate(func(w *goimap.UpdateWriter) error { return w.WriteNumRecent(n) })
 		}
 	case postbox.FlagsChanged:
-		mt.QueueMessageFlags(c.Pos, imap.UID(c.UID), v.flags(c.UID, c.Flags), nil)
+		// With MODSEQ for a CONDSTORE client (RFC 7162 3.1.4).
+		mt.QueueMessageFlagsModSeq(c.Pos, imap.UID(c.UID), v.flags(c.UID, c.Flags), c.ModSeq, nil)
 	case postbox.Expunged:
 		v.mu.Lock()
 		if v.isRecentLocked(c.UID) {
@@ -180,7 +181,8 @@ func (v *view) queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
 			delete(v.later, c.UID)
 		}
 		v.mu.Unlock()
-		mt.QueueExpunge(c.Pos)
+		// VANISHED for a QRESYNC client (RFC 7162 3.2.10).
+		mt.QueueExpungeUID(c.Pos, imap.UID(c.UID))
 	}
 }
 

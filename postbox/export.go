@@ -42,9 +42,11 @@ func (ss *Session) ExportKeys(ctx context.Context, passphrase string) ([]Exporte
 }
 
 // ExportMessages calls fn for every message of every mailbox with its
-// stored, sealed form: an OpenPGP message to the key generation msg.Key
-// (or, for msg.Key 0, the PGP/MIME form of own-key mode). Nothing is
-// decrypted.
+// sealed form: an OpenPGP message to the key generation msg.Key (or, for
+// msg.Key 0, the PGP/MIME form of own-key mode). A message stored in the
+// v2 format (seal's window messages) is opened with the session's key and
+// sealed again as OpenPGP to the same key, so gpg opens every file; an
+// OpenPGP one is passed on as stored. Nothing is written in the clear.
 func (ss *Session) ExportMessages(ctx context.Context, fn func(mbox sealpost.Mailbox, msg sealpost.Message, sealed []byte) error) error {
 	const op = "postbox.ExportMessages"
 	mboxes, err := ss.Mailboxes(ctx)
@@ -60,6 +62,12 @@ func (ss *Session) ExportMessages(ctx context.Context, fn func(mbox sealpost.Mai
 			sealed, err := ss.svc.readBlob(ctx, m.Blob)
 			if err != nil {
 				return errors.E(op, err)
+			}
+			if u := ss.keys[m.Key]; m.Key != 0 && u != nil {
+				// The v2 at-rest format is sealed again as OpenPGP.
+				if sealed, err = u.ExportMessage(sealed, m.SessionKey, []byte(m.Blob)); err != nil {
+					return errors.E(op, err)
+				}
 			}
 			if err := fn(mb, m, sealed); err != nil {
 				return err

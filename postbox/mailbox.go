@@ -154,9 +154,18 @@ func (m *Mailbox) index(uid sealpost.UID) int {
 func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, by *Watch) ([]sealpost.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
+	updated, err := m.setFlagsLocked(ctx, uids, op, flags, by)
 	if err != nil {
 		return nil, errors.E("postbox.SetFlags", err)
+	}
+	return updated, nil
+}
+
+// setFlagsLocked is SetFlags for a caller holding mu.
+func (m *Mailbox) setFlagsLocked(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, by *Watch) ([]sealpost.Message, error) {
+	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
+	if err != nil {
+		return nil, err
 	}
 	for _, u := range updated {
 		i := m.index(u.UID)
@@ -211,7 +220,7 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain
 		m.msgs = slices.Delete(m.msgs, i, i+1)
 		m.emit(Change{Kind: Expunged, UID: uid, Pos: uint32(i + 1), ModSeq: x.ModSeq})
 	}
-	m.svc.deleteBlobs(ctx, x.Blobs)
+	m.svc.reaper.later(ctx, x.Blobs) // readable a while yet by sessions not told
 	return x.UIDs, nil
 }
 

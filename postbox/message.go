@@ -73,12 +73,19 @@ func (s *Service) putSealed(ctx context.Context, acct sealpost.Account, keyID se
 		return "", 0, 0, errors.E(op, err)
 	}
 	defer w.Abort()
-	size, err := SealTo(w, r, acct.OwnKey, msg, from, acct.Address, s.opts.Now())
+	var size int64
+	if acct.OwnKey {
+		size, err = SealTo(w, r, true, msg, from, acct.Address, s.opts.Now())
+		keyID = 0
+	} else {
+		// Stored mail: the v2 format in the recipient's delivery window.
+		size, err = s.windows.sealFrom(w, r, msg.NewReader())
+		if err != nil {
+			err = errors.E(op, sealKind(err), err)
+		}
+	}
 	if err != nil {
 		return "", 0, 0, errors.E(op, err)
-	}
-	if acct.OwnKey {
-		keyID = 0
 	}
 	ref, err := w.Commit(ctx)
 	if err != nil {

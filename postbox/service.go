@@ -54,6 +54,10 @@ type Options struct {
 	// Quota is every account's default limits (0: none); an account's
 	// own override wins (quota.go).
 	Quota sealpost.Quota
+	// ExpungeGrace is how long an expunged message's sealed bytes stay
+	// readable by sessions not yet told of the expunge (reaper.go; 0:
+	// DefaultExpungeGrace, negative: none).
+	ExpungeGrace time.Duration
 }
 
 var _ sealpost.Sealer = (*seal.Recipient)(nil)
@@ -82,6 +86,8 @@ type Service struct {
 	recent    recentMarks // \Recent watermarks of mailboxes not live
 	orphans   orphanSubs  // subscriptions of deleted mailboxes
 	sk        *sessionKeyWriter
+	reaper    *reaper
+	windows   windows // delivery windows (window.go)
 	onEnqueue atomic.Pointer[func()]
 }
 
@@ -102,6 +108,9 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 	if opts.Params == (pwhash.Params{}) {
 		opts.Params = pwhash.DefaultParams
 	}
+	if opts.ExpungeGrace == 0 {
+		opts.ExpungeGrace = DefaultExpungeGrace
+	}
 	s := &Service{
 		store:      store,
 		blobs:      blobs,
@@ -114,13 +123,17 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		targets:    make(map[string]*target),
 	}
 	rand.Read(s.loginKey[:])
+	s.windows.now = opts.Now
 	s.sk = newSessionKeyWriter(store, opts.Logger)
+	s.reaper = newReaper(opts.ExpungeGrace, time.Now, s.deleteBlobs, opts.Logger)
 	return s
 }
 
 // Close stops background work, flushing cached session keys.
 func (s *Service) Close() error {
+	s.reaper.close()
 	s.sk.close()
+	s.windows.wipe()
 	s.wipeCache()
 	return nil
 }

@@ -259,7 +259,7 @@ func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
 	if err != nil {
 		return errors.E(op, err)
 	}
-	ss.svc.deleteBlobs(ctx, refs)
+	ss.svc.reaper.later(ctx, refs)
 	if info.Subscribed {
 		ss.svc.orphans.add(ss.acct.ID, info.Name) // subscriptions.go
 	}

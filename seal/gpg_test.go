@@ -70,22 +70,29 @@ func (h *gpgHome) write(name string, data []byte) string {
 	return p
 }
 
-// TestGPGInterop checks that gpg imports the exported key, decrypts what
-// Seal and SealPGPMIME write, and that Open reads what gpg encrypts to the
-// armored public key. CI installs gnupg; elsewhere the test is skipped.
-func TestGPGInterop(t *testing.T) {
+// gpgWithKey makes a test account and a GnuPG home holding its private key
+// (exported as ExportPrivateKey does), and returns the arguments that give
+// gpg the export passphrase. It skips the test where gpg is missing.
+func gpgWithKey(t *testing.T) (*testAccount, *gpgHome, []string) {
 	testenv.NeedTool(t, "gpg", "gnupg")
 	a := newTestAccount(t, "pw")
-	u := a.gen.Unlocked
 	const pass = "export pass phrase"
-	exported, err := u.ExportPrivateKey(pass)
+	exported, err := a.gen.Unlocked.ExportPrivateKey(pass)
 	if err != nil {
 		t.Fatal(err)
 	}
 	loopback := []string{"--pinentry-mode", "loopback", "--passphrase", pass}
+	h := newGPGHome(t)
+	h.run(nil, append(loopback, "--import", h.write("key.asc", exported))...)
+	return a, h, loopback
+}
 
-	sec := newGPGHome(t)
-	sec.run(nil, append(loopback, "--import", sec.write("key.asc", exported))...)
+// TestGPGInterop checks that gpg imports the exported key, decrypts what
+// Seal and SealPGPMIME write, and that Open reads what gpg encrypts to the
+// armored public key. CI installs gnupg; elsewhere the test is skipped.
+func TestGPGInterop(t *testing.T) {
+	a, sec, loopback := gpgWithKey(t)
+	u := a.gen.Unlocked
 	list := string(sec.run(nil, "--with-colons", "--list-secret-keys"))
 	if !strings.Contains(list, "fpr:::::::::"+u.Fingerprint()+":") {
 		t.Fatalf("gpg does not list the fingerprint %s:\n%s", u.Fingerprint(), list)

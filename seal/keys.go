@@ -118,6 +118,8 @@ type Unlocked struct {
 	priv []byte       // serialized, unencrypted OpenPGP private key
 	mk   []byte       // mailbox key
 	dec  []*packet.PrivateKey
+
+	windows windowCache // W of the delivery windows opened (window.go)
 }
 
 // newUnlocked parses a serialized private key and checks that it is one
@@ -175,6 +177,9 @@ func (u *Unlocked) Wipe() {
 		}
 	}
 	u.priv, u.mk, u.dec = nil, nil, nil
+	u.windows.mu.Lock()
+	u.windows.wipe()
+	u.windows.mu.Unlock()
 }
 
 // exportS2KCount is the iteration count of the exported key's S2K: the

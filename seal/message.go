@@ -119,8 +119,11 @@ func (r *Recipient) seal(buf *bytes.Buffer, plaintext []byte) error {
 	return lit.Close()
 }
 
-// Open decrypts a message sealed to u's key: one public-key operation for
-// the session key, then AES. Besides the plaintext it returns the session
+// Open decrypts a message sealed to u's key, in either at-rest format (the
+// first octet tells): an OpenPGP message costs one public-key operation for
+// its session key, then AES; a v2 window message (window.go) costs one
+// public-key operation for its window's key W unless u has opened that
+// window before, then HKDF and AES-GCM. Besides the plaintext it returns the session
 // key wrapped under the mailbox key with binding (the blob ref) as
 // associated data, for the caller to cache and pass to OpenCached later.
 //
@@ -132,6 +135,18 @@ func (u *Unlocked) Open(sealed []byte, binding []byte) (plaintext, wrappedSessio
 	defer u.mu.RUnlock()
 	if u.mk == nil {
 		return nil, nil, errors.E(op, errors.Sealed, errWiped)
+	}
+	if IsWindowMessage(sealed) {
+		plaintext, key, err := u.openWindow(sealed)
+		if err != nil {
+			return nil, nil, errors.E(op, err)
+		}
+		defer wipe(key)
+		wrapped, err := u.wrapSessionKey(sessionCipher, key, binding)
+		if err != nil {
+			return nil, nil, errors.E(op, errors.Internal, err)
+		}
+		return plaintext, wrapped, nil
 	}
 	br := bytes.NewReader(sealed)
 	eks, se, err := readMessage(br)
@@ -154,8 +169,8 @@ func (u *Unlocked) Open(sealed []byte, binding []byte) (plaintext, wrappedSessio
 	return plaintext, wrapped, nil
 }
 
-// OpenCached decrypts a sealed message with a session key that Open
-// returned: AES only, no public-key operation. binding must equal the one
+// OpenCached decrypts a sealed message (either format) with a session key
+// that Open returned: AES only, no public-key operation. binding must equal the one
 // given to Open. A wrapped key that does not authenticate (another binding,
 // another account, tampered) is a Permission error; a malformed wrapped key
 // or message, or a failed MDC check, Invalid.
@@ -171,6 +186,13 @@ func (u *Unlocked) OpenCached(sealed []byte, wrappedSessionKey []byte, binding [
 		return nil, errors.E(op, err)
 	}
 	defer wipe(key)
+	if IsWindowMessage(sealed) {
+		plaintext, err := openWindowCached(sealed, key)
+		if err != nil {
+			return nil, errors.E(op, err)
+		}
+		return plaintext, nil
+	}
 	br := bytes.NewReader(sealed)
 	_, se, err := readMessage(br)
 	if err != nil {

@@ -97,8 +97,10 @@ const MaxNameLen = 1024
 // sets another: what the content in the package is and why the provider
 // cannot open it.
 const SealedStatement = "Message content in this package, if any, is disclosed only in its sealed form: " +
-	"each message exactly as the provider stores it, an OpenPGP message (RFC 4880 / RFC 9580) encrypted " +
-	"to the account holder's own public key before any byte of it was written to disk. " +
+	"each message exactly as the provider stores it, encrypted to the account holder's own public key " +
+	"before any byte of it was written to disk: either an OpenPGP message (RFC 4880 / RFC 9580), or " +
+	"Sealpost's format 2, AES-256-GCM under a key derived with HKDF-SHA256 from a key that is itself " +
+	"sealed to the holder's public key as an OpenPGP public-key encrypted session key packet. " +
 	"The provider holds no key that opens it: the account holder's private key is stored only wrapped " +
 	"under keys derived from the holder's password and recovery code, which the provider does not keep " +
 	"(and an account that registered its own key never gave the provider a private key at all). " +

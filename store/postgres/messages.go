@@ -248,6 +248,9 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 			return err
 		}
 		out.ModSeq = uint64(modseq)
+		if err := buryExpunged(ctx, tx, mailbox, out); err != nil {
+			return err
+		}
 		out.Blobs, err = unreferenced(ctx, tx, candidates)
 		return err
 	})

@@ -97,6 +97,7 @@ func Run(t *testing.T, h Harness) {
 		{"Accounts", accountTests},
 		{"Mailboxes", mailboxTests},
 		{"Messages", messageTests},
+		{"Vanished", vanishedTests},
 		{"Queue", queueTests},
 		{"Region", regionTests},
 		{"Quota", quotaTests},

@@ -21,6 +21,7 @@ type FetchOptions struct {
 	ModSeq            bool                          // requires CONDSTORE
 
 	ChangedSince uint64 // requires CONDSTORE
+	Vanished     bool   // requires QRESYNC, UID FETCH only; Sealpost patch 10
 }
 
 // FetchItemBodyStructure contains FETCH options for the body structure.

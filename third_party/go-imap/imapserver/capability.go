@@ -117,6 +117,9 @@ func (c *Conn) availableCaps() []imap.Cap {
 			}
 		}
 
+		// Sealpost patch 10: CONDSTORE and QRESYNC (RFC 7162).
+		caps = append(caps, c.condStoreCaps()...)
+
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()
 			caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", limit)))

@@ -75,12 +75,22 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		}
 	}
 
+	if dec.SP() { // Sealpost patch 10: fetch-modifiers (RFC 7162)
+		if err := c.readFetchModifiers(dec, numKind, &options); err != nil {
+			return err
+		}
+	}
 	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
 
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
 		return err
+	}
+	if options.ModSeq {
+		if err := c.useCondStore(); err != nil { // Sealpost patch 10
+			return err
+		}
 	}
 
 	if numKind == NumKindUID {
@@ -108,6 +118,8 @@ func handleFetchAtt(dec *imapwire.Decoder, attName string, options *imap.FetchOp
 		options.RFC822Size = true
 	case "UID":
 		options.UID = true
+	case "MODSEQ": // Sealpost patch 10 (RFC 7162 3.1.4.2)
+		options.ModSeq = true
 	case "RFC822": // equivalent to BODY[]
 		bs := &imap.FetchItemBodySection{}
 		writerOptions.obsolete[bs] = attName

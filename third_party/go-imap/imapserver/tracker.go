@@ -99,6 +99,7 @@ func (t *MailboxTracker) QueueMessageFlags(seqNum uint32, uid imap.UID, flags []
 
 type trackerUpdate struct {
 	expunge      uint32
+	uid          imap.UID // of the expunged message, when known (Sealpost patch 10)
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
@@ -109,6 +110,7 @@ type trackerUpdateFetch struct {
 	seqNum uint32
 	uid    imap.UID
 	flags  []imap.Flag
+	modSeq uint64 // Sealpost patch 10
 }
 
 // SessionTracker tracks the state of a mailbox for an IMAP client.
@@ -169,17 +171,25 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	}
 	t.mutex.Unlock()
 
-	for _, update := range updates {
+	for i := 0; i < len(updates); i++ {
+		update := updates[i]
 		var err error
 		switch {
 		case update.expunge != 0:
-			err = w.WriteExpunge(update.expunge)
+			// Sealpost patch 10: a run of expunges is one VANISHED for a
+			// QRESYNC client.
+			j := i + 1
+			for j < len(updates) && updates[j].expunge != 0 && (updates[j].uid != 0) == (update.uid != 0) {
+				j++
+			}
+			err = w.writeExpunged(updates[i:j])
+			i = j - 1
 		case update.numMessages != 0:
 			err = w.WriteNumMessages(update.numMessages)
 		case update.mailboxFlags != nil:
 			err = w.WriteMailboxFlags(update.mailboxFlags)
 		case update.fetch != nil:
-			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
+			err = w.writeMessageFlagsModSeq(update.fetch) // Sealpost patch 10
 		case update.custom != nil: // Sealpost patch 23
 			err = update.custom(&UpdateWriter{conn: w.conn})
 		default:

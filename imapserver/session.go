@@ -201,7 +201,7 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 		NumUnseen:      &st.Unseen,
 		NumDeleted:     &st.Deleted,
 		Size:           &st.Size,
-		NumRecent:      &st.Recent, // RFC 3501 6.3.10
+		NumRecent:      &st.Recent,            // RFC 3501 6.3.10
 		HighestModSeq:  st.Info.HighestModSeq, // RFC 7162 3.1.6
 		UIDNext:        imap.UID(st.Info.UIDNext),
 		UIDValidity:    st.Info.UIDValidity,

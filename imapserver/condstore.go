@@ -62,6 +62,7 @@ func (s *session) Resync(w *goimap.FetchWriter, q *imap.SelectQResync) error {
 		rw.WriteUID(imap.UID(t.msg.UID))
 		rw.WriteFlags(sel.view.flags(t.msg.UID, t.msg.Flags)) // with \Recent (view.go)
 		rw.WriteModSeq(t.msg.ModSeq)
+		sel.tracker.Supersede(imap.UID(t.msg.UID), t.msg.ModSeq)
 		if err := rw.Close(); err != nil {
 			return err
 		}

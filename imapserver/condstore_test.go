@@ -433,3 +433,24 @@ func TestQResyncBelowFloor(t *testing.T) {
 	a.wantExchange(uv, "EXAMINE INBOX (QRESYNC (UV 7 2:9))", append(head,
 		"* VANISHED (EARLIER) 4", "TAG OK [READ-ONLY] EXAMINE completed")...)
 }
+
+// TestNoStaleFlagsAfterOwnStore: another session's change queued for this
+// session is not written after this session's own STORE of the same
+// message: its older flags and MODSEQ would take the client's view back in
+// time (imaptest's stress run: "MODSEQ dropped"). The same holds for a
+// FETCH of FLAGS.
+func TestNoStaleFlagsAfterOwnStore(t *testing.T) {
+	e := condStoreEnv(t)
+	a, b := e.twoSessions()
+	a.ok("ENABLE CONDSTORE")
+	a.selectUV("SELECT INBOX")
+	b.selectUV("SELECT INBOX")
+	b.ok(`STORE 1 +FLAGS.SILENT (\Answered)`) // MODSEQ 6, queued for a
+	a.wantExchange("", `STORE 1 +FLAGS (\Flagged)`,
+		`* 1 FETCH (UID 1 FLAGS (\Answered \Flagged) MODSEQ (7))`, "TAG OK STORE completed")
+	a.wantExchange("", "NOOP", "TAG OK NOOP completed")
+
+	b.ok(`STORE 2 +FLAGS.SILENT (\Answered)`) // MODSEQ 8, queued for a
+	a.wantExchange("", "FETCH 2 (FLAGS MODSEQ)", `* 2 FETCH (FLAGS (\Answered) MODSEQ (8))`, "TAG OK FETCH completed")
+	a.wantExchange("", "NOOP", "TAG OK NOOP completed")
+}

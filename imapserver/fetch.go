@@ -252,6 +252,7 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 			flags = t.msg.Flags
 		}
 		rw.WriteFlags(s.sel.view.flags(t.msg.UID, flags))
+		s.sel.tracker.Supersede(imap.UID(t.msg.UID), t.msg.ModSeq)
 	}
 	_, changed := seen[t.msg.UID]
 	writeModSeq(w, rw, t, options, changed) // RFC 7162 3.1.4 (condstore.go)

@@ -241,6 +241,8 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 		if !ok {
 			continue // expunged meanwhile, or modified since
 		}
+		// Older changes queued for this session must not follow.
+		sel.tracker.Supersede(imap.UID(t.msg.UID), m.ModSeq)
 		rw := w.CreateMessage(t.seq)
 		if isUID || cond {
 			rw.WriteUID(imap.UID(t.msg.UID))

@@ -147,6 +147,27 @@ func (t *SessionTracker) queueUpdate(update *trackerUpdate) {
 	}
 }
 
+// Supersede drops the queued flag updates of uid at or below modSeq
+// (Sealpost patch 26). The session has just written that message's flags as
+// of modSeq (its own STORE, or a FETCH of FLAGS): an older queued state,
+// written after it, would take the client's view back in time (imaptest's
+// stress run: "MODSEQ dropped").
+func (t *SessionTracker) Supersede(uid imap.UID, modSeq uint64) {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	q := t.queue[:0]
+	for _, u := range t.queue {
+		if f := u.fetch; f != nil && f.uid == uid && f.modSeq != 0 && f.modSeq <= modSeq {
+			continue
+		}
+		q = append(q, u)
+	}
+	for i := len(q); i < len(t.queue); i++ {
+		t.queue[i] = trackerUpdate{}
+	}
+	t.queue = q
+}
+
 // Poll dequeues pending mailbox updates for this session.
 func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	var updates []trackerUpdate

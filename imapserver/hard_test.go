@@ -111,8 +111,8 @@ func TestClientErrorsAreNotServerBugs(t *testing.T) {
 		{"RENAME Sent {3+}\r\na\x00b", "BAD [CLIENTBUG] Syntax error: mailbox name in modified UTF-7"},
 		{"CREATE \"a\x7fb\"", "BAD [CLIENTBUG]"},
 		{"CREATE \"&Jjo\"", "NO [CANNOT] Mailbox name is not valid modified UTF-7"}, // legal, names nothing
-		{"CREATE \"&AGE-\"", "NO [CANNOT]"},           // base64 of an ASCII letter
-		{"CREATE \"&Jjo-&ZeVnLIqe-\"", "NO [CANNOT]"}, // null shift
+		{"CREATE \"&AGE-\"", "NO [CANNOT]"},                                         // base64 of an ASCII letter
+		{"CREATE \"&Jjo-&ZeVnLIqe-\"", "NO [CANNOT]"},                               // null shift
 		{"STATUS \"&\" (MESSAGES)", "NO [CANNOT]"},
 		{"SUBSCRIBE \"&Jjo!\"", "NO [CANNOT]"},
 		{"LIST \"\" \"&Jjo\"", "OK LIST"}, // a legal pattern that names no mailbox

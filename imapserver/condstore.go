@@ -60,8 +60,9 @@ func (s *session) Resync(w *goimap.FetchWriter, q *imap.SelectQResync) error {
 	for _, t := range targets {
 		rw := w.CreateMessage(t.seq)
 		rw.WriteUID(imap.UID(t.msg.UID))
-		rw.WriteFlags(imapFlags(t.msg.Flags))
+		rw.WriteFlags(sel.view.flags(t.msg.UID, t.msg.Flags)) // with \Recent (view.go)
 		rw.WriteModSeq(t.msg.ModSeq)
+		sel.tracker.Supersede(imap.UID(t.msg.UID), t.msg.ModSeq)
 		if err := rw.Close(); err != nil {
 			return err
 		}

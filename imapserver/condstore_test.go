@@ -28,7 +28,18 @@ func condStoreEnv(t *testing.T) *testEnv {
 	for i := 1; i <= 4; i++ {
 		e.deliver(fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i))
 	}
+	e.seeRecent()
 	return e
+}
+
+// seeRecent has an IMAP4rev1 session select INBOX read-write, so that the
+// messages there are no longer \Recent for the sessions that follow (RFC
+// 3501 2.3.2): the exchanges checked here are about MODSEQs.
+func (e *testEnv) seeRecent() {
+	r := e.rawTLS()
+	r.login(alice)
+	r.ok("SELECT INBOX")
+	r.ok("LOGOUT")
 }
 
 // wantExchange runs a command and checks its untagged and tagged lines
@@ -316,6 +327,7 @@ func TestVanishedResponses(t *testing.T) {
 	for i := 5; i <= 8; i++ {
 		e.deliver(fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i))
 	}
+	e.seeRecent()
 	a, b := e.rawTLS(), e.rawTLS()
 	a.login(alice)
 	b.login(alice)
@@ -420,4 +432,25 @@ func TestQResyncBelowFloor(t *testing.T) {
 	// Known UIDs still limit it.
 	a.wantExchange(uv, "EXAMINE INBOX (QRESYNC (UV 7 2:9))", append(head,
 		"* VANISHED (EARLIER) 4", "TAG OK [READ-ONLY] EXAMINE completed")...)
+}
+
+// TestNoStaleFlagsAfterOwnStore: another session's change queued for this
+// session is not written after this session's own STORE of the same
+// message: its older flags and MODSEQ would take the client's view back in
+// time (imaptest's stress run: "MODSEQ dropped"). The same holds for a
+// FETCH of FLAGS.
+func TestNoStaleFlagsAfterOwnStore(t *testing.T) {
+	e := condStoreEnv(t)
+	a, b := e.twoSessions()
+	a.ok("ENABLE CONDSTORE")
+	a.selectUV("SELECT INBOX")
+	b.selectUV("SELECT INBOX")
+	b.ok(`STORE 1 +FLAGS.SILENT (\Answered)`) // MODSEQ 6, queued for a
+	a.wantExchange("", `STORE 1 +FLAGS (\Flagged)`,
+		`* 1 FETCH (UID 1 FLAGS (\Answered \Flagged) MODSEQ (7))`, "TAG OK STORE completed")
+	a.wantExchange("", "NOOP", "TAG OK NOOP completed")
+
+	b.ok(`STORE 2 +FLAGS.SILENT (\Answered)`) // MODSEQ 8, queued for a
+	a.wantExchange("", "FETCH 2 (FLAGS MODSEQ)", `* 2 FETCH (FLAGS (\Answered) MODSEQ (8))`, "TAG OK FETCH completed")
+	a.wantExchange("", "NOOP", "TAG OK NOOP completed")
 }

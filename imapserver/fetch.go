@@ -1,7 +1,9 @@
 package imapserver
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -253,7 +255,8 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		if !changed {
 			flags = t.msg.Flags
 		}
-		rw.WriteFlags(imapFlags(flags))
+		rw.WriteFlags(s.sel.view.flags(t.msg.UID, flags))
+		s.sel.tracker.Supersede(imap.UID(t.msg.UID), t.msg.ModSeq)
 	}
 	_, changed := seen[t.msg.UID]
 	writeModSeq(w, rw, t, options, changed) // RFC 7162 3.1.4 (condstore.go)
@@ -292,7 +295,7 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		if err != nil || r.binaryErrs[i] != nil {
 			continue
 		}
-		err = writeLiteral(rw.WriteBinarySection(sec, int64(len(r.binaries[i]))), r.binaries[i])
+		err = writeLiteral(binaryWriter(rw, sec, r.binaries[i]), r.binaries[i])
 	}
 	if err == nil {
 		for i, sec := range options.BinarySectionSize {
@@ -431,4 +434,14 @@ func (b *budget) release(n int64) {
 	b.used -= n
 	b.cond.Broadcast()
 	b.mu.Unlock()
+}
+
+// binaryWriter starts a BINARY response item: a literal8 only for content
+// with a NUL octet, a plain literal otherwise (RFC 9051 7.5.2 and RFC 3516
+// 4.2: the server SHOULD return data without NUL as a string).
+func binaryWriter(rw *goimap.FetchResponseWriter, sec *imap.FetchItemBinarySection, b []byte) io.WriteCloser {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return rw.WriteBinarySection(sec, int64(len(b)))
+	}
+	return rw.WriteBinarySectionString(sec, int64(len(b)))
 }

@@ -5,7 +5,6 @@ import (
 	goimap "github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/sealpost/sealpost/postbox"
-	"github.com/sealpost/sealpost/seal"
 )
 
 var _ goimap.SessionMultiAppend = (*session)(nil)
@@ -32,14 +31,15 @@ func (s *session) BeginAppend(name string) (goimap.AppendBatch, error) {
 
 // appendBatch holds an APPEND's messages until the command ends.
 type appendBatch struct {
-	s     *session
-	name  string
-	items []postbox.AppendItem
-	temps []*seal.Temp
-	bytes int64
+	s        *session
+	name     string
+	items    []postbox.AppendItem
+	releases []func() // of the messages waiting (seal.Temp files)
+	bytes    int64
 }
 
-// Add reads one message into a seal.Temp (appendLiteral).
+// Add reads one message into a seal.Temp (appendMessage: one holding NUL
+// octets has its binary parts encoded).
 func (b *appendBatch) Add(r imap.LiteralReader, options *imap.AppendOptions) error {
 	if len(b.items) >= maxAppendMessages || b.bytes+r.Size() > maxAppendBytes {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit,
@@ -49,13 +49,13 @@ func (b *appendBatch) Add(r imap.LiteralReader, options *imap.AppendOptions) err
 	if err != nil {
 		return err
 	}
-	temp, err := b.s.appendLiteral(r)
+	msg, release, err := b.s.appendMessage(r)
 	if err != nil {
 		return err
 	}
-	b.temps = append(b.temps, temp)
+	b.releases = append(b.releases, release)
 	b.bytes += r.Size()
-	b.items = append(b.items, postbox.AppendItem{Msg: postbox.TempMessage(temp), Flags: flags, Date: options.Time})
+	b.items = append(b.items, postbox.AppendItem{Msg: msg, Flags: flags, Date: options.Time})
 	return nil
 }
 
@@ -76,8 +76,8 @@ func (b *appendBatch) Commit() (*goimap.MultiAppendData, error) {
 
 // Abort discards the waiting messages.
 func (b *appendBatch) Abort() {
-	for _, t := range b.temps {
-		t.Discard()
+	for _, release := range b.releases {
+		release()
 	}
-	b.temps, b.items = nil, nil
+	b.releases, b.items = nil, nil
 }

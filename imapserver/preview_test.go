@@ -65,7 +65,7 @@ func TestPreviewWire(t *testing.T) {
 		}
 	}
 	// \Seen is not set by PREVIEW.
-	if u := r.ok("FETCH 1 FLAGS"); u[0] != "* 1 FETCH (FLAGS ())\r\n" {
+	if u := r.ok("FETCH 1 FLAGS"); strings.Contains(u[0], `\Seen`) {
 		t.Errorf("flags after PREVIEW: %q", u)
 	}
 }

@@ -104,5 +104,5 @@ func TestQResyncImaplib(t *testing.T) {
 	r.selectUV("SELECT INBOX")
 	r.ok(`STORE 6 +FLAGS (\Flagged)`)
 	r.ok("LOGOUT")
-	runPython(t, e, qresyncScript)
+	runPythonOK(t, e, qresyncScript)
 }

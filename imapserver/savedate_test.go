@@ -50,7 +50,7 @@ func TestSaveDate(t *testing.T) {
 		u := r.ok("%s", tt.cmd)
 		want := tt.want
 		if strings.Contains(want, "%d") {
-			want = strings.Replace(want, "%d", itoa(uint32(r.tag)), 1)
+			want = strings.Replace(want, "%d", itoa(r.tag), 1)
 		}
 		if len(u) != 1 || u[0] != want+"\r\n" {
 			t.Errorf("%s: got %q, want %q", tt.cmd, u, want)

@@ -230,12 +230,12 @@ func (s *session) eval(c *imap.SearchCriteria, seq uint32, m sealpost.Message, c
 		return no
 	}
 	for _, f := range c.Flag {
-		if strings.EqualFold(string(f), `\Recent`) || !sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
-			return no // \Recent is never set: Sealpost has no recent state
+		if !s.hasFlag(m, f) {
+			return no
 		}
 	}
 	for _, f := range c.NotFlag {
-		if !strings.EqualFold(string(f), `\Recent`) && sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
+		if s.hasFlag(m, f) {
 			return no
 		}
 	}
@@ -361,7 +361,11 @@ func (ct *content) matchHeader(key, value string) bool {
 		if !strings.EqualFold(f.name, key) {
 			continue
 		}
-		if needle == "" || ct.f.contains([]byte(decodeHeader(unfold(ct.root.raw[f.value:f.end]))), needle) {
+		v := decodeHeader(unfold(ct.root.raw[f.value:f.end]))
+		if needle == "" || ct.f.contains([]byte(v), needle) {
+			return true
+		}
+		if isAddressField(key) && ct.f.contains([]byte(plainAddresses(v)), needle) {
 			return true
 		}
 	}

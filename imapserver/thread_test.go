@@ -33,7 +33,7 @@ func threadString(roots []*node) string {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(itoa(n))
+			b.WriteString(itoa(int(n)))
 		}
 		if len(d.Chain) > 0 && len(d.SubThreads) > 0 {
 			b.WriteByte(' ')
@@ -47,13 +47,6 @@ func threadString(roots []*node) string {
 		write(r.data(func(it *sortItem) uint32 { return it.seq }))
 	}
 	return b.String()
-}
-
-func itoa(n uint32) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // TestThreadReferences checks each step of RFC 5256 4: linking by

@@ -337,6 +337,12 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	} else if errors.As(err, &imapErr) {
 		resp = (*imap.StatusResponse)(imapErr)
+	} else if errors.As(err, &decErr) && decErr.Unusable {
+		resp = &imap.StatusResponse{
+			Type: imap.StatusResponseTypeNo,
+			Code: imap.ResponseCodeCannot,
+			Text: strings.ToUpper(decErr.Message[:1]) + decErr.Message[1:],
+		}
 	} else if errors.As(err, &decErr) {
 		resp = &imap.StatusResponse{
 			Type: imap.StatusResponseTypeBad,

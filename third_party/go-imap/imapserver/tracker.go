@@ -103,6 +103,7 @@ type trackerUpdate struct {
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
+	custom       func(w *UpdateWriter) error // Sealpost patch 23
 }
 
 type trackerUpdateFetch struct {
@@ -144,6 +145,27 @@ func (t *SessionTracker) queueUpdate(update *trackerUpdate) {
 			// skip the update
 		}
 	}
+}
+
+// Supersede drops the queued flag updates of uid at or below modSeq
+// (Sealpost patch 26). The session has just written that message's flags as
+// of modSeq (its own STORE, or a FETCH of FLAGS): an older queued state,
+// written after it, would take the client's view back in time (imaptest's
+// stress run: "MODSEQ dropped").
+func (t *SessionTracker) Supersede(uid imap.UID, modSeq uint64) {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	q := t.queue[:0]
+	for _, u := range t.queue {
+		if f := u.fetch; f != nil && f.uid == uid && f.modSeq != 0 && f.modSeq <= modSeq {
+			continue
+		}
+		q = append(q, u)
+	}
+	for i := len(q); i < len(t.queue); i++ {
+		t.queue[i] = trackerUpdate{}
+	}
+	t.queue = q
 }
 
 // Poll dequeues pending mailbox updates for this session.
@@ -189,6 +211,8 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 			err = w.WriteMailboxFlags(update.mailboxFlags)
 		case update.fetch != nil:
 			err = w.writeMessageFlagsModSeq(update.fetch) // Sealpost patch 10
+		case update.custom != nil: // Sealpost patch 23
+			err = update.custom(&UpdateWriter{conn: w.conn})
 		default:
 			panic(fmt.Errorf("imapserver: unknown tracker update %#v", update))
 		}

@@ -157,3 +157,39 @@ func TestThreadWire(t *testing.T) {
 }
 
 var threadOptionsAll = imapclient.ThreadOptions{Algorithm: imap.ThreadReferences, SearchCriteria: &imap.SearchCriteria{}}
+
+// TestSortAddressForms: the first address as ENVELOPE gives it decides
+// the order: a group's start counts, its name as both the SORT and the
+// DISPLAY key, and an address without a host sorts by its mailbox alone
+// (the cases of imaptest's sort-addresses and sort-display-* scripts,
+// where Dovecot passes).
+func TestSortAddressForms(t *testing.T) {
+	e := newEnv(t)
+	for _, h := range []string{
+		"To: foo bar <a@b.c>\r\nCc: user2@domain2.org (foo bar)",
+		"To: b@c.d\r\nCc: user2: blah@domain1.org;",
+		"To: d\r\nCc: user1@domain1.org",
+		"To: =?iso-8859-1?q?foo_aar?= <e@f.g>",
+		"To: a: xx@xx.org, yy@yy.org;",
+		"To: z: aa@aa.org, bb@bb.org;",
+		"To: empty:;",
+	} {
+		e.deliver(h + "\r\nSubject: s\r\n\r\nbody\r\n")
+	}
+	r := e.rawTLS()
+	r.login(alice)
+	r.ok("SELECT INBOX")
+	for _, c := range []struct{ cmd, want string }{
+		// Cc: 3 "user1"; 1 and 2 (the group "user2") tie, in mailbox
+		// order; the rest have none and sort first.
+		{"SORT (CC) US-ASCII ALL", "* SORT 4 5 6 7 3 1 2"},
+		{"SORT (REVERSE CC) US-ASCII ALL", "* SORT 1 2 3 4 5 6 7"},
+		// a, b@c.d, d, empty, foo aar, foo bar, z.
+		{"SORT (DISPLAYTO) US-ASCII ALL", "* SORT 5 2 3 7 4 1 6"},
+		{"SORT (TO) US-ASCII ALL", "* SORT 1 5 2 3 4 7 6"}, // 1 and 5 tie on "a"
+	} {
+		if u := r.ok("%s", c.cmd); len(u) != 1 || strings.TrimSuffix(u[0], "\r\n") != c.want {
+			t.Errorf("%s: %q, want %q", c.cmd, u, c.want)
+		}
+	}
+}

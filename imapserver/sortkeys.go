@@ -184,9 +184,9 @@ func parseSortKeys(e *entity) *sortKeys {
 	subj, _ := e.get("Subject")
 	base, reply := baseSubject(subj)
 	k.subject, k.reply = casemap(bound(base)), reply
-	k.from, k.displayFrom = addressKeys(e.addresses("From"))
-	k.to, k.displayTo = addressKeys(e.addresses("To"))
-	k.cc, _ = addressKeys(e.addresses("Cc"))
+	k.from, k.displayFrom = headerAddressKeys(e, "From")
+	k.to, k.displayTo = headerAddressKeys(e, "To")
+	k.cc, _ = headerAddressKeys(e, "Cc")
 	if v, ok := e.get("Message-Id"); ok {
 		if ids := msgIDs(v); len(ids) > 0 {
 			k.msgID = bound(ids[0])
@@ -217,17 +217,40 @@ func parseSortKeys(e *entity) *sortKeys {
 
 // addressKeys returns the SORT key (addr-mailbox, RFC 5256 3) and the
 // DISPLAY key (RFC 5957 3: the display name, or the addr-spec when it has
-// none) of the first address of a list, both folded; empty for none.
+// none) of the first address of a list, both folded; empty for none. The
+// first address is as ENVELOPE gives it (RFC 3501 7.4.2): a group's start,
+// (NIL NIL "group" NIL), counts, its name as both keys, and an address
+// without a host ("From: d") is its mailbox alone, as Dovecot sorts them
+// (imaptest's sort-addresses and sort-display-* scripts).
 func addressKeys(list []imap.Address) (mailbox, display string) {
 	for _, a := range list {
-		if a.Host == "" {
-			continue // a group's start or end
+		if a.Mailbox == "" && a.Host == "" {
+			continue // a group's end
 		}
 		display = strings.TrimSpace(decodeHeader(a.Name))
-		if display == "" {
+		switch {
+		case display != "":
+		case a.Host != "":
 			display = a.Mailbox + "@" + a.Host
+		default:
+			display = a.Mailbox
 		}
 		return casemap(bound(a.Mailbox)), casemap(bound(display))
+	}
+	return "", ""
+}
+
+// headerAddressKeys is addressKeys of a header field's first address. A
+// field that is one bare local part ("To: d", no host), which ENVELOPE
+// cannot carry (its NIL host means a group), still sorts by that name, as
+// Dovecot sorts it.
+func headerAddressKeys(e *entity, name string) (mailbox, display string) {
+	if mailbox, display = addressKeys(e.addresses(name)); mailbox != "" {
+		return mailbox, display
+	}
+	v, _ := e.get(name)
+	if v = strings.TrimSpace(stripComments(v)); v != "" && !strings.ContainsAny(v, "@,:;<>\" \t") {
+		return casemap(bound(v)), casemap(bound(v))
 	}
 	return "", ""
 }

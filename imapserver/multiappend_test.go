@@ -92,3 +92,30 @@ func TestMultiAppend(t *testing.T) {
 	}
 	status("MESSAGES 4 UIDNEXT 5")
 }
+
+// TestAppendRefusedAfterNonSyncLiteral: an APPEND refused after a
+// non-synchronizing literal's announcement (no such mailbox) reads the
+// literal's bytes, which follow regardless (RFC 7888 4), and the session
+// goes on; a synchronizing one is refused before the continuation, so the
+// client never sends it (imaptest's "append" script, whose connection was
+// ended here).
+func TestAppendRefusedAfterNonSyncLiteral(t *testing.T) {
+	e := newEnv(t)
+	r := e.rawTLS()
+	r.login(alice)
+	for _, c := range []string{
+		"APPEND nonexistent {10+}\r\nT9 NOOP\r\n",
+		"APPEND nonexistent (\\Seen) {4+}\r\nabcd {3+}\r\nxyz",
+		"APPEND nonexistent {10}",
+	} {
+		if u, tg := r.cmd("%s", c); len(u) != 0 || !strings.Contains(tg, " NO [TRYCREATE] ") {
+			t.Errorf("%q: %q %q", c, u, tg)
+		}
+	}
+	if u := r.ok("NOOP"); len(u) != 0 {
+		t.Errorf("NOOP after the refusals: %q", u)
+	}
+	if u := r.ok("STATUS INBOX (MESSAGES)"); len(u) != 1 || !strings.Contains(u[0], "MESSAGES 0") {
+		t.Errorf("refused APPENDs stored something: %q", u)
+	}
+}

@@ -85,6 +85,22 @@ func (c *Conn) handleMultiAppend(tag string, dec *imapwire.Decoder, session Sess
 		if err != nil {
 			return err
 		}
+		// Sealpost patch 34: a refusal after a non-synchronizing
+		// literal's announcement reads the literal first (at most
+		// appendLimit bytes, which the client was told): its bytes follow
+		// regardless and must not be read as commands (RFC 7888 4).
+		// Upstream's readCommand then read them as the next command and
+		// ended the connection.
+		refuse := func(err error) error {
+			if nonSync && lit.Size() <= appendLimit {
+				c.setReadTimeout(literalReadTimeout)
+				if _, cerr := io.Copy(io.Discard, lit); cerr != nil {
+					return cerr
+				}
+				c.setReadTimeout(cmdReadTimeout)
+			}
+			return err
+		}
 		if lit.Size() > appendLimit {
 			return &imap.Error{
 				Type: imap.StatusResponseTypeNo,
@@ -94,10 +110,10 @@ func (c *Conn) handleMultiAppend(tag string, dec *imapwire.Decoder, session Sess
 		}
 		if batch == nil {
 			if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
-				return err
+				return refuse(err)
 			}
 			if batch, err = session.BeginAppend(mailbox); err != nil {
-				return err
+				return refuse(err)
 			}
 		}
 		if err := c.acceptLiteral(lit.Size(), nonSync); err != nil {

@@ -188,6 +188,11 @@ type Message struct {
 	// account's mailbox key, cached by the owner's session after the first
 	// read so that later reads need no public-key operation. Nil until then.
 	SessionKey []byte
+	// SaveDate is when the message was stored in this mailbox (RFC 8514
+	// SAVEDATE): set by the store on every insertion (delivery, APPEND,
+	// COPY, MOVE), kept by a move between regions; zero for messages
+	// stored before the store kept it.
+	SaveDate time.Time
 }
 
 // NewMessage is a message to be inserted by Store.AddMessages: its blob is
@@ -340,6 +345,15 @@ type MessageStore interface {
 	// Expunge removes the given messages. Unknown UIDs are skipped; when
 	// none is left, nothing changes.
 	Expunge(ctx context.Context, mailbox MailboxID, uids []UID) (Expunged, error)
+	// Vanished returns the UIDs of the mailbox's messages expunged with a
+	// MODSEQ above since, ascending, for QRESYNC (RFC 7162 3.2.5). complete
+	// is false when the store cannot tell: since is below the mailbox's
+	// expunge floor, under which it keeps no record (older expunges than
+	// the last store/column.MaxTombstones, or than the schema that began
+	// keeping them); the caller must then assume that any UID below
+	// UIDNEXT not in the mailbox may have gone. NotExist for an unknown
+	// mailbox.
+	Vanished(ctx context.Context, mailbox MailboxID, since uint64) (uids []UID, complete bool, err error)
 	// CopyMessages copies messages to another mailbox of the same account,
 	// sharing their blobs, and returns the new copies in input order. With
 	// limit positive, OverQuota (nothing copied) if the copies would take

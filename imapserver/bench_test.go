@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -50,29 +49,7 @@ func benchMessage(i, size int) string {
 // fill delivers n messages of about size bytes to alice's INBOX, in
 // parallel, and returns their total size.
 func fill(b *testing.B, e *testEnv, n, size int) int64 {
-	var total int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				m := benchMessage(i, size)
-				e.deliver(m)
-				mu.Lock()
-				total += int64(len(m))
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return total
+	return fillWith(e, n, func(i int) string { return benchMessage(i, size) })
 }
 
 var benchLiteral = regexp.MustCompile(`\{(\d+)\}\r\n$`)

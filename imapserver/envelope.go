@@ -18,7 +18,9 @@ var addrParser = mail.AddressParser{WordDecoder: wordDecoder}
 func (e *entity) envelope() *imap.Envelope {
 	env := &imap.Envelope{}
 	if v, ok := e.get("Date"); ok {
-		env.Date = parseDate(v)
+		// RFC 3501 7.4.2 / RFC 9051 7.5.2: the envelope's date is the
+		// field's text (unfolded), not a reformatted time.
+		env.Date, env.DateText = parseDate(v), v
 	}
 	env.Subject, _ = e.get("Subject")
 	env.From = e.addresses("From")
@@ -129,8 +131,12 @@ func parseOneAddress(s string) (imap.Address, bool) {
 		// Salvage what a client would show: the angle-addr, or the
 		// token with an @.
 		if i, j := strings.LastIndexByte(s, '<'), strings.LastIndexByte(s, '>'); i >= 0 && j > i {
-			addr = strings.TrimSpace(s[i+1 : j])
+			// Folding white space around an addr-spec's dots and @
+			// (RFC 5322 obs-local-part, obs-domain) is not part of it.
+			addr = strings.Join(strings.Fields(stripComments(s[i+1:j])), "")
 			name = strings.Trim(strings.TrimSpace(s[:i]), `"`)
+		} else if joined := strings.Join(strings.Fields(stripComments(s)), ""); strings.Count(joined, "@") == 1 && !strings.ContainsAny(joined, `"<>,;:`) {
+			addr = joined // "user @ host": a bare addr-spec with folding white space
 		} else {
 			for _, tok := range strings.Fields(s) {
 				if strings.Contains(tok, "@") {
@@ -139,11 +145,20 @@ func parseOneAddress(s string) (imap.Address, bool) {
 			}
 		}
 	}
+	// An obsolete source route ("<@relay,@other:user@host>", RFC 5322
+	// 4.4 obs-route) is the address structure's at-domain-list (RFC 3501
+	// 7.4.2), not part of the mailbox name.
+	var route string
+	if strings.HasPrefix(addr, "@") {
+		if colon := strings.IndexByte(addr, ':'); colon > 0 {
+			route, addr = addr[:colon], addr[colon+1:]
+		}
+	}
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at == len(addr)-1 {
 		return imap.Address{}, false
 	}
-	return imap.Address{Name: name, Mailbox: addr[:at], Host: addr[at+1:]}, true
+	return imap.Address{Name: name, Route: route, Mailbox: addr[:at], Host: addr[at+1:]}, true
 }
 
 // msgIDs returns the msg-ids of a field value without their angle brackets.

@@ -1,7 +1,9 @@
 package imapserver
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -29,6 +31,7 @@ type rendered struct {
 	binaryErrs []error
 	binSizes   []uint32 // per options.BinarySectionSize
 	err        error
+	preview    string // PREVIEW (RFC 8970)
 }
 
 // Fetch implements FETCH and UID FETCH (RFC 9051 6.4.5). Metadata items
@@ -42,6 +45,12 @@ func (s *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, options *imap
 		return noSelected
 	}
 	targets := s.resolve(numSet)
+	if options.ModSeq { // CHANGEDSINCE, VANISHED (condstore.go)
+		var err error
+		if targets, err = s.changedSince(w, numSet, options, targets); err != nil {
+			return err
+		}
+	}
 	if len(targets) == 0 {
 		return nil
 	}
@@ -65,6 +74,7 @@ func (s *session) Fetch(w *goimap.FetchWriter, numSet imap.NumSet, options *imap
 			for _, m := range updated {
 				seen[m.UID] = m.Flags
 			}
+			newModSeqs(targets, updated)
 		}
 	}
 
@@ -149,14 +159,14 @@ func setsSeen(options *imap.FetchOptions) bool {
 }
 
 func needsContent(options *imap.FetchOptions) bool {
-	return options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
+	return options.Envelope || options.Preview || options.BodyStructure != nil || len(options.BodySection) > 0 ||
 		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 }
 
 // needsParse reports whether an item needs the message's structure; BODY[]
 // and BINARY[] alone do not.
 func needsParse(options *imap.FetchOptions) bool {
-	if options.Envelope || options.BodyStructure != nil || len(options.BinarySectionSize) > 0 {
+	if options.Envelope || options.Preview || options.BodyStructure != nil || len(options.BinarySectionSize) > 0 {
 		return true
 	}
 	for _, bs := range options.BodySection {
@@ -188,6 +198,9 @@ func (s *session) render(ctx context.Context, msg sealpost.Message, options *ima
 	}
 	if options.BodyStructure != nil {
 		r.structure = root.structure()
+	}
+	if options.Preview {
+		r.preview = preview(root) // preview.go (RFC 8970)
 	}
 	r.sections = make([][]byte, len(options.BodySection))
 	for i, sec := range options.BodySection {
@@ -242,10 +255,16 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		if !changed {
 			flags = t.msg.Flags
 		}
-		rw.WriteFlags(imapFlags(flags))
+		rw.WriteFlags(s.sel.view.flags(t.msg.UID, flags))
+		s.sel.tracker.Supersede(imap.UID(t.msg.UID), t.msg.ModSeq)
 	}
+	_, changed := seen[t.msg.UID]
+	writeModSeq(w, rw, t, options, changed) // RFC 7162 3.1.4 (condstore.go)
 	if options.InternalDate {
 		rw.WriteInternalDate(t.msg.InternalDate)
+	}
+	if options.SaveDate {
+		rw.WriteSaveDate(t.msg.SaveDate) // RFC 8514 3
 	}
 	if options.RFC822Size {
 		if r != nil {
@@ -263,6 +282,9 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 	if options.BodyStructure != nil {
 		rw.WriteBodyStructure(r.structure)
 	}
+	if options.Preview {
+		rw.WritePreview(r.preview, true)
+	}
 	var err error
 	for i, sec := range options.BodySection {
 		if err = writeLiteral(rw.WriteBodySection(sec, int64(len(r.sections[i]))), r.sections[i]); err != nil {
@@ -273,7 +295,7 @@ func (s *session) writeFetch(w *goimap.FetchWriter, t target, options *imap.Fetc
 		if err != nil || r.binaryErrs[i] != nil {
 			continue
 		}
-		err = writeLiteral(rw.WriteBinarySection(sec, int64(len(r.binaries[i]))), r.binaries[i])
+		err = writeLiteral(binaryWriter(rw, sec, r.binaries[i]), r.binaries[i])
 	}
 	if err == nil {
 		for i, sec := range options.BinarySectionSize {
@@ -412,4 +434,14 @@ func (b *budget) release(n int64) {
 	b.used -= n
 	b.cond.Broadcast()
 	b.mu.Unlock()
+}
+
+// binaryWriter starts a BINARY response item: a literal8 only for content
+// with a NUL octet, a plain literal otherwise (RFC 9051 7.5.2 and RFC 3516
+// 4.2: the server SHOULD return data without NUL as a string).
+func binaryWriter(rw *goimap.FetchResponseWriter, sec *imap.FetchItemBinarySection, b []byte) io.WriteCloser {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return rw.WriteBinarySection(sec, int64(len(b)))
+	}
+	return rw.WriteBinarySectionString(sec, int64(len(b)))
 }

@@ -140,7 +140,7 @@ func TestFetchItems(t *testing.T) {
 		if time.Since(m.InternalDate) > time.Hour {
 			t.Errorf("message %d: INTERNALDATE %v", seq, m.InternalDate)
 		}
-		if len(m.Flags) != 0 {
+		if !slices.Equal(m.Flags, []imap.Flag{`\Recent`}) { // new to this session
 			t.Errorf("message %d: flags %v after PEEK", seq, m.Flags)
 		}
 	}
@@ -222,7 +222,7 @@ func TestFetchObsoleteItemsAndSeen(t *testing.T) {
 	r.ok("EXAMINE INBOX")
 	// EXAMINE: BODY[] does not set \Seen.
 	u := r.ok("FETCH 1 (BODY[] FLAGS)")
-	if len(u) != 1 || !strings.Contains(u[0], "FLAGS ()") {
+	if len(u) != 1 || !strings.Contains(u[0], `FLAGS (\Recent)`) {
 		t.Errorf("EXAMINE FETCH BODY[]: %q", u)
 	}
 	_, tagged := r.cmd("STORE 1 +FLAGS (\\Flagged)")
@@ -246,12 +246,12 @@ func TestFetchObsoleteItemsAndSeen(t *testing.T) {
 	}
 	u = r.ok("FETCH 1 RFC822.TEXT")
 	mustEqualBytes(t, "RFC822.TEXT", literalOf(t, u[0], "RFC822.TEXT"), []byte(simpleMsg[len(header):]))
-	if !strings.Contains(u[0], `FLAGS (\Seen)`) {
+	if !strings.Contains(u[0], `FLAGS (\Seen \Recent)`) {
 		t.Errorf("RFC822.TEXT did not report \\Seen: %q", u[0])
 	}
 	u = r.ok("UID FETCH 2 RFC822")
 	mustEqualBytes(t, "RFC822", literalOf(t, u[0], "RFC822"), []byte(simpleMsg))
-	if !strings.Contains(u[0], `FLAGS (\Seen)`) || !strings.Contains(u[0], "UID 2") {
+	if !strings.Contains(u[0], `FLAGS (\Seen \Recent)`) || !strings.Contains(u[0], "UID 2") {
 		t.Errorf("UID FETCH RFC822: %q", u[0])
 	}
 	// Already seen: no FLAGS unless asked.

@@ -58,6 +58,7 @@ func TestIdleBuffersByteExact(t *testing.T) {
 	for i := range conns {
 		r := e.rawTLS()
 		r.login(alice)
+		r.ok("ENABLE IMAP4rev2") // no \Recent, given to whichever session sees a message first
 		r.ok("SELECT INBOX")
 		if _, err := r.conn.Write([]byte("I1 IDLE\r\n")); err != nil {
 			t.Fatal(err)
@@ -86,6 +87,7 @@ func TestIdleBuffersByteExact(t *testing.T) {
 	for f := range fetchers {
 		r := e.rawTLS()
 		r.login(alice)
+		r.ok("ENABLE IMAP4rev2") // no \Recent, given to whichever session sees a message first
 		r.ok("SELECT INBOX")
 		wg.Go(func() {
 			for round := range rounds {
@@ -122,6 +124,7 @@ func TestIdleBuffersByteExact(t *testing.T) {
 
 	storer := e.rawTLS()
 	storer.login(alice)
+	storer.ok("ENABLE IMAP4rev2")
 	storer.ok("SELECT INBOX")
 	var want strings.Builder
 	for k := 1; k <= updates; k++ {

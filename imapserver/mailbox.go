@@ -2,7 +2,6 @@ package imapserver
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	goimap "github.com/emersion/go-imap/v2/imapserver"
@@ -22,6 +21,7 @@ type selected struct {
 	id        sealpost.MailboxID
 	readOnly  bool        // EXAMINE
 	searchRes imap.UIDSet // the saved SEARCH result, "$" (RFC 5182)
+	view      view        // keywords announced, \Recent messages (view.go)
 }
 
 // target is a message designated by a command: its sequence number in the
@@ -42,10 +42,14 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		return nil, s.fail("select", err, false)
 	}
 	sel := &selected{mbox: mbox, id: mbox.ID(), readOnly: options != nil && options.ReadOnly}
+	sel.view.readOnly = sel.readOnly
+	// RFC 3501 2.3.2: \Recent is IMAP4rev1's; a read-write selection
+	// takes the recent messages, EXAMINE only sees them (RFC 3501 6.3.2).
+	sel.view.rev1 = !s.conn.EnabledCaps().Has(imap.CapIMAP4rev2)
 	data := &imap.SelectData{}
 	var info sealpost.Mailbox
-	keywords := make(map[string]imap.Flag)
-	sel.watch = mbox.Watch(func(mi sealpost.Mailbox, msgs []sealpost.Message) func(postbox.Change) {
+	defined := mbox.Keywords() // only grows: what the watch's start lacks comes as changes
+	sel.watch = mbox.WatchSession(sel.view.rev1 && !sel.readOnly, func(mi sealpost.Mailbox, msgs []sealpost.Message, firstRecent sealpost.UID) func(postbox.Change) {
 		// No change can come between this state and the first one the
 		// watch receives: the tracker starts from exactly this count.
 		mt := goimap.NewMailboxTracker(uint32(len(msgs)))
@@ -53,27 +57,21 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		info = mi
 		data.NumMessages = uint32(len(msgs))
 		for i, m := range msgs {
-			if data.FirstUnseenSeqNum == 0 && !sealpost.HasFlag(m.Flags, sealpost.FlagSeen) {
+			if !sealpost.HasFlag(m.Flags, sealpost.FlagSeen) {
 				data.FirstUnseenSeqNum = uint32(i + 1)
-			}
-			for _, f := range m.Flags {
-				if !strings.HasPrefix(string(f), `\`) {
-					keywords[strings.ToLower(string(f))] = imap.Flag(f)
-				}
+				break
 			}
 		}
-		return func(c postbox.Change) { queueChange(mt, c) }
+		sel.view.start(defined, msgs, firstRecent)
+		return func(c postbox.Change) { sel.view.queueChange(mt, c) }
 	})
 	data.UIDNext = imap.UID(info.UIDNext)
 	data.UIDValidity = info.UIDValidity
-	data.Flags = slices.Clone(systemFlags)
-	for _, k := range sortedKeys(keywords) {
-		data.Flags = append(data.Flags, keywords[k])
-	}
-	data.PermanentFlags = []imap.Flag{}
-	if !sel.readOnly {
-		data.PermanentFlags = append(slices.Clone(data.Flags), imap.FlagWildcard)
-	}
+	data.HighestModSeq = info.HighestModSeq // RFC 7162 3.1.2.1
+	data.NumRecent = sel.view.numRecent()
+	sel.view.mu.Lock()
+	data.Flags, data.PermanentFlags = sel.view.mailboxFlags()
+	sel.view.mu.Unlock()
 	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
 		// RFC 9051 6.3.2: an IMAP4rev2 SELECT returns the mailbox's LIST.
 		data.List = &imap.ListData{Delim: delim, Mailbox: info.Name}
@@ -83,22 +81,6 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	s.sel = sel
 	return data, nil
-}
-
-// queueChange turns a change of the selected mailbox into the untagged
-// response go-imap's tracker will write: EXISTS (RFC 9051 7.4.1), FETCH
-// FLAGS (7.5.2), EXPUNGE (7.5.1).
-func queueChange(mt *goimap.MailboxTracker, c postbox.Change) {
-	switch c.Kind {
-	case postbox.Added:
-		// One update per message: go-imap's SessionTracker.EncodeSeqNum
-		// only recognises the last message of an update that adds several.
-		mt.QueueNumMessages(c.Pos)
-	case postbox.FlagsChanged:
-		mt.QueueMessageFlags(c.Pos, imap.UID(c.UID), imapFlags(c.Flags), nil)
-	case postbox.Expunged:
-		mt.QueueExpunge(c.Pos)
-	}
 }
 
 // imapFlags converts stored flags to go-imap's type.
@@ -203,7 +185,7 @@ func (s *session) Expunge(w *goimap.ExpungeWriter, uids *imap.UIDSet) error {
 // Store changes flags (RFC 9051 6.4.6) and, unless .SILENT, returns them.
 // Other sessions are told through their watches; this one is not, since it
 // gets the FETCH responses here.
-func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
 	sel := s.sel
 	if sel == nil {
 		return noSelected
@@ -227,33 +209,55 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 	case imap.StoreFlagsDel:
 		op = sealpost.FlagsRemove
 	}
-	updated, err := sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
+	var updated []sealpost.Message
+	var modified []sealpost.UID // UNCHANGEDSINCE failed (condstore.go)
+	if options != nil && options.Conditional {
+		updated, modified, err = sel.mbox.SetFlagsUnchangedSince(s.ctx, uids, op, fl, options.UnchangedSince, sel.watch)
+	} else {
+		updated, err = sel.mbox.SetFlags(s.ctx, uids, op, fl, sel.watch)
+	}
 	if err != nil {
 		return s.fail("store", err, false)
 	}
-	if flags.Silent {
-		return nil
+	// A new keyword is announced before the FETCH that shows it, and
+	// before any later one (RFC 3501 7.2.6), .SILENT or not.
+	sel.view.learn(fl)
+	if err := sel.view.announce(w.Updates()); err != nil {
+		return err
 	}
-	byUID := make(map[sealpost.UID][]sealpost.Flag, len(updated))
+	// RFC 7162 3.1.3, 3.1.4: a CONDSTORE client gets UID and MODSEQ of
+	// each changed message, even after .SILENT.
+	cond := w.CondStore()
+	if flags.Silent && !cond {
+		return modifiedErr(targets, modified, numSet)
+	}
+	byUID := make(map[sealpost.UID]sealpost.Message, len(updated))
 	for _, m := range updated {
-		byUID[m.UID] = m.Flags
+		byUID[m.UID] = m
 	}
 	_, isUID := numSet.(imap.UIDSet)
 	for _, t := range targets {
-		fl, ok := byUID[t.msg.UID]
+		m, ok := byUID[t.msg.UID]
 		if !ok {
-			continue // expunged meanwhile
+			continue // expunged meanwhile, or modified since
 		}
+		// Older changes queued for this session must not follow.
+		sel.tracker.Supersede(imap.UID(t.msg.UID), m.ModSeq)
 		rw := w.CreateMessage(t.seq)
-		if isUID {
+		if isUID || cond {
 			rw.WriteUID(imap.UID(t.msg.UID))
 		}
-		rw.WriteFlags(imapFlags(fl))
+		if !flags.Silent {
+			rw.WriteFlags(sel.view.flags(t.msg.UID, m.Flags))
+		}
+		if cond {
+			rw.WriteModSeq(m.ModSeq)
+		}
 		if err := rw.Close(); err != nil {
 			return err
 		}
 	}
-	return nil
+	return modifiedErr(targets, modified, numSet)
 }
 
 // Copy copies messages to another mailbox (RFC 9051 6.4.7) and returns
@@ -290,13 +294,10 @@ func (s *session) Move(w *goimap.MoveWriter, numSet imap.NumSet, dest string) er
 		return readOnlyErr
 	}
 	dest = canonName(dest)
-	info, err := s.ps.Mailbox(s.ctx, dest)
-	if err != nil {
+	// The destination may be the selected mailbox itself (RFC 6851 3.3):
+	// the messages get new UIDs, EXPUNGE and EXISTS follow.
+	if _, err := s.ps.Mailbox(s.ctx, dest); err != nil {
 		return s.fail("move", err, true)
-	}
-	if info.ID == sel.id {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
-			Text: "Source and destination mailboxes are the same"}
 	}
 	targets := s.resolve(numSet)
 	if len(targets) == 0 {

@@ -72,13 +72,20 @@ func TestQuotaImaplib(t *testing.T) {
 // as alice, and returns its output.
 func runQuotaScript(t *testing.T, e *testEnv, script string, q sealpost.Quota) string {
 	t.Helper()
-	python := testenv.NeedTool(t, "python3", "python3")
 	if _, _, _, err := e.svc.AccountQuota(context.Background(), alice, &q); err != nil {
 		t.Fatal(err)
 	}
+	return runPython(t, e, script)
+}
+
+// runPython runs a Python script with the arguments host, port, CA file,
+// alice's address and password, and returns its output.
+func runPython(t *testing.T, e *testEnv, script string) string {
+	t.Helper()
+	python := testenv.NeedTool(t, "python3", "python3")
 	dir := t.TempDir()
 	ca := writeCA(t, dir)
-	path := filepath.Join(dir, "quota.py")
+	path := filepath.Join(dir, "client.py")
 	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,6 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 	if sel == nil {
 		return nil, noSelected
 	}
-	if hasModSeq(criteria) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "MODSEQ requires CONDSTORE, which is not supported"}
-	}
 	var msgs []sealpost.Message
 	var seqs []uint32
 	var maxSeq uint32
@@ -94,9 +91,11 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 	}
 
 	data := &imap.SearchData{}
+	usesModSeq := hasModSeq(criteria)
 	var seqSet imap.SeqSet
 	var uidSet imap.UIDSet
 	var minUID, maxMatchUID imap.UID
+	var minModSeq, maxModSeq uint64 // of the MIN and MAX matches
 	for i, ok := range matched {
 		if !ok {
 			continue
@@ -113,15 +112,32 @@ func (s *session) Search(kind goimap.NumKind, criteria *imap.SearchCriteria, opt
 			num = seqs[i]
 		}
 		if data.Min == 0 || num < data.Min {
-			data.Min = num
+			data.Min, minModSeq = num, msgs[i].ModSeq
 		}
-		data.Max = max(data.Max, num)
+		if num >= data.Max {
+			data.Max, maxModSeq = num, msgs[i].ModSeq
+		}
 		data.Count++
+		if usesModSeq {
+			// RFC 7162 3.1.5: the highest MODSEQ of the matches.
+			data.ModSeq = max(data.ModSeq, msgs[i].ModSeq)
+		}
 	}
 	if kind == goimap.NumKindSeq {
 		data.All = seqSet
 	} else {
 		data.All = uidSet
+	}
+	if usesModSeq && !options.ReturnAll && !options.ReturnCount && (options.ReturnMin || options.ReturnMax) {
+		// RFC 7162 3.1.5: with only MIN and/or MAX returned, the MODSEQ
+		// is the highest of the messages returned, not of every match.
+		data.ModSeq = 0
+		if options.ReturnMin {
+			data.ModSeq = minModSeq
+		}
+		if options.ReturnMax {
+			data.ModSeq = max(data.ModSeq, maxModSeq)
+		}
 	}
 	if options.ReturnSave {
 		// RFC 5182 2.4: with only MIN and/or MAX, only those are saved.
@@ -205,16 +221,21 @@ func (s *session) eval(c *imap.SearchCriteria, seq uint32, m sealpost.Message, c
 			return no
 		}
 	}
-	if !matchDate(m.InternalDate, c.Since, c.Before) {
+	// RFC 7162 3.1.5: one MODSEQ per message, whatever metadata item the
+	// client names.
+	if c.ModSeq != nil && m.ModSeq < c.ModSeq.ModSeq {
+		return no
+	}
+	if !matchDate(m.InternalDate, c.Since, c.Before) || !matchSaveDate(m, c.SaveDate) {
 		return no
 	}
 	for _, f := range c.Flag {
-		if strings.EqualFold(string(f), `\Recent`) || !sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
-			return no // \Recent is never set: Sealpost has no recent state
+		if !s.hasFlag(m, f) {
+			return no
 		}
 	}
 	for _, f := range c.NotFlag {
-		if !strings.EqualFold(string(f), `\Recent`) && sealpost.HasFlag(m.Flags, sealpost.Flag(f)) {
+		if s.hasFlag(m, f) {
 			return no
 		}
 	}
@@ -340,7 +361,11 @@ func (ct *content) matchHeader(key, value string) bool {
 		if !strings.EqualFold(f.name, key) {
 			continue
 		}
-		if needle == "" || ct.f.contains([]byte(decodeHeader(unfold(ct.root.raw[f.value:f.end]))), needle) {
+		v := decodeHeader(unfold(ct.root.raw[f.value:f.end]))
+		if needle == "" || ct.f.contains([]byte(v), needle) {
+			return true
+		}
+		if isAddressField(key) && ct.f.contains([]byte(plainAddresses(v)), needle) {
 			return true
 		}
 	}

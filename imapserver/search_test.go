@@ -94,7 +94,10 @@ func TestSearchCriteria(t *testing.T) {
 		{"draft", imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDraft}}, []uint32{4}},
 		{"keyword", imap.SearchCriteria{Flag: []imap.Flag{"$work"}}, []uint32{3}},
 		{"unkeyword", imap.SearchCriteria{NotFlag: []imap.Flag{"$Work"}}, []uint32{1, 2, 4, 5}},
-		{"recent", imap.SearchCriteria{Flag: []imap.Flag{`\Recent`}}, nil},
+		// All five are new to this session (RFC 3501 2.3.2): they came
+		// before its SELECT.
+		{"recent", imap.SearchCriteria{Flag: []imap.Flag{`\Recent`}}, []uint32{1, 2, 3, 4, 5}},
+		{"old", imap.SearchCriteria{NotFlag: []imap.Flag{`\Recent`}}, nil},
 		{"since", imap.SearchCriteria{Since: day(2020, 1, 15)}, []uint32{2, 3, 4, 5}},
 		{"before", imap.SearchCriteria{Before: day(2020, 1, 20)}, []uint32{1, 2}},
 		{"on", imap.SearchCriteria{Since: day(2020, 1, 20), Before: day(2020, 1, 21)}, []uint32{3}},

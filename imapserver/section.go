@@ -255,10 +255,16 @@ func splitMultipart(raw []byte, start, end int, boundary string) [][2]int {
 	return parts
 }
 
-// descend returns part k (1-based) of e in IMAP numbering (RFC 9051 6.4.5):
-// the parts of a multipart, the parts of the body of an encapsulated
-// message, or, for a message whose body is not multipart, part 1 is the body.
-func (e *entity) descend(k int) *entity {
+// part returns part k (1-based) of e in IMAP numbering (RFC 3501 6.4.5,
+// RFC 9051 6.4.5). asMessage says e stands for a message (the root, or the
+// message a message/rfc822 part encapsulates) rather than for a body part:
+// a message's parts are its multipart's parts, and a message whose body is
+// not multipart has only part 1, its body, which is then a part (of the
+// message's own type: for a message/rfc822 body, the encapsulated message
+// with its own parts). A body part's parts are its multipart's parts, or,
+// for message/rfc822, those of the message it encapsulates. It returns the
+// part and whether that stands for a message (never: parts are parts).
+func (e *entity) part(k int, asMessage bool) *entity {
 	switch {
 	case k < 1:
 		return nil
@@ -267,20 +273,25 @@ func (e *entity) descend(k int) *entity {
 			return nil
 		}
 		return e.children[k-1]
+	case asMessage:
+		if k == 1 {
+			return e
+		}
+		return nil
 	case e.msg != nil:
-		return e.msg.descend(k)
-	case e.isMessage && k == 1:
-		return e
+		return e.msg.part(k, true)
 	}
 	return nil
 }
 
-// resolve returns the entity at path, or nil.
+// resolve returns the entity at path, or nil; e is the message.
 func (e *entity) resolve(path []int) *entity {
+	asMessage := true
 	for _, k := range path {
-		if e = e.descend(k); e == nil {
+		if e = e.part(k, asMessage); e == nil {
 			return nil
 		}
+		asMessage = false
 	}
 	return e
 }

@@ -20,10 +20,16 @@
 // Extensions: IMAP4rev2, NAMESPACE, UIDPLUS, ESEARCH, SEARCHRES,
 // LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN, MOVE, STATUS=SIZE,
 // BINARY, UNSELECT, UNAUTHENTICATE, ENABLE, IDLE, SASL-IR, LITERAL+ (go-imap
-// advertises LITERAL- before login), APPENDLIMIT and QUOTA (quota.go).
+// advertises LITERAL- before login), APPENDLIMIT and QUOTA (quota.go); ID
+// (id.go), SORT, SORT=DISPLAY and ESORT (sort.go), THREAD=ORDEREDSUBJECT
+// and THREAD=REFERENCES (thread.go), whose keys come from the decrypted
+// headers and are cached in the session's memory (sortkeys.go),
+// COMPRESS=DEFLATE (compress.go), MULTIAPPEND (multiappend.go),
+// CREATE-SPECIAL-USE (specialuse.go), PREVIEW (preview.go) and SAVEDATE
+// (savedate.go), parsed by our fork's patches 30-36.
 // LOGIN and AUTHENTICATE PLAIN need TLS (implicit, or after STARTTLS):
-// before it go-imap advertises LOGINDISABLED. CONDSTORE and ID are not offered: go-imap v2
-// beta.8's server parses neither.
+// before it go-imap advertises LOGINDISABLED. CONDSTORE and QRESYNC come
+// with our fork's patch 10.
 //
 // go-imap recovers a panic in a connection's goroutine (logging it, closing
 // that connection, and still calling Session.Close); the decryption workers
@@ -129,6 +135,23 @@ var capabilities = imap.CapSet{
 	imap.CapQuota: {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceStorage): {},
 	"QUOTA=RES-" + imap.Cap(imap.QuotaResourceMailbox): {},
+	// CONDSTORE and QRESYNC (RFC 7162; our fork's patch 10, condstore.go).
+	imap.CapCondStore: {},
+	imap.CapQResync:   {},
+	// ID, SORT, THREAD, COMPRESS=DEFLATE, MULTIAPPEND (our fork's patches
+	// 30-34; id.go, sort.go, thread.go, compress.go, multiappend.go) and
+	// CREATE-SPECIAL-USE (specialuse.go).
+	imap.CapID:                {},
+	imap.CapSort:              {},
+	imap.CapSortDisplay:       {},
+	imap.CapESort:             {},
+	"THREAD=ORDEREDSUBJECT":   {},
+	"THREAD=REFERENCES":       {},
+	goimap.CapCompressDeflate: {},
+	imap.CapCreateSpecialUse:  {}, // specialuse.go (RFC 6154 3)
+	imap.CapMultiAppend:       {}, // multiappend.go (patch 34)
+	imap.CapPreview:           {}, // preview.go (patch 35)
+	imap.CapSaveDate:          {}, // savedate.go (patch 36)
 }
 
 // New returns a Server over svc.

@@ -39,6 +39,8 @@ type session struct {
 	idle sync.WaitGroup
 
 	closeOnce sync.Once
+
+	sortKeys keyCache // SORT and THREAD keys, plaintext in memory only (sortkeys.go)
 }
 
 var (
@@ -47,6 +49,7 @@ var (
 	_ goimap.SessionUnauthenticate = (*session)(nil)
 	_ goimap.SessionNamespace      = (*session)(nil)
 	_ goimap.SessionMove           = (*session)(nil)
+	_ goimap.SessionCondStore      = (*session)(nil)
 )
 
 // Login unlocks the account's keys for this session. A wrong address and a
@@ -94,6 +97,7 @@ func logName(name string) string {
 // not-authenticated state.
 func (s *session) Unauthenticate() error {
 	s.unselect()
+	s.sortKeys.reset()
 	if s.ps != nil {
 		s.ps.Close()
 		s.ps = nil
@@ -123,13 +127,18 @@ func (s *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
 }
 
-// Create creates a mailbox and any missing parents (RFC 9051 6.3.4).
+// Create creates a mailbox and any missing parents (RFC 9051 6.3.4),
+// unsubscribed: subscribing is SUBSCRIBE's (RFC 3501 6.3.6); with a special
+// use if asked (CREATE-SPECIAL-USE, RFC 6154 3).
 func (s *session) Create(name string, options *imap.CreateOptions) error {
-	if options != nil && len(options.SpecialUse) > 0 {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR",
-			Text: "Special-use mailboxes cannot be created"}
+	use, err := createUse(options) // RFC 6154 3, specialuse.go
+	if err == nil {
+		err = s.useTaken(use)
 	}
-	if err := s.ps.CreateMailbox(s.ctx, canonName(name), sealpost.UseNone); err != nil {
+	if err != nil {
+		return err
+	}
+	if err := s.ps.CreateMailboxUnsubscribed(s.ctx, canonName(name), use); err != nil {
 		return s.fail("create", err, false)
 	}
 	return nil
@@ -189,7 +198,6 @@ func (s *session) Status(name string, options *imap.StatusOptions) (*imap.Status
 }
 
 func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
-	zero := uint32(0)
 	// RFC 9208 4.2: what an EXPUNGE would free, in the STORAGE resource's
 	// unit (KiB), rounded up as the quota's usage is.
 	deletedKiB := (st.DeletedSize + 1023) / 1024
@@ -200,7 +208,8 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 		NumUnseen:      &st.Unseen,
 		NumDeleted:     &st.Deleted,
 		Size:           &st.Size,
-		NumRecent:      &zero,
+		NumRecent:      &st.Recent,            // RFC 3501 6.3.10
+		HighestModSeq:  st.Info.HighestModSeq, // RFC 7162 3.1.6
 		UIDNext:        imap.UID(st.Info.UIDNext),
 		UIDValidity:    st.Info.UIDValidity,
 		AppendLimit:    &limit,
@@ -214,16 +223,16 @@ func (s *session) statusData(st postbox.MailboxStats) *imap.StatusData {
 // and sealed from there, so a session holds a small buffer whatever the
 // literal's size.
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	temp, err := s.appendLiteral(r)
+	m, release, err := s.appendMessage(r)
 	if err != nil {
 		return nil, err
 	}
-	defer temp.Discard()
+	defer release()
 	flags, err := storeFlags(options.Flags)
 	if err != nil {
 		return nil, err
 	}
-	info, msg, err := s.ps.Append(s.ctx, canonName(name), postbox.TempMessage(temp), flags, options.Time)
+	info, msg, err := s.ps.Append(s.ctx, canonName(name), m, flags, options.Time)
 	if err != nil {
 		return nil, s.fail("append", err, true)
 	}

@@ -44,7 +44,7 @@ func TestLoginAndCapabilities(t *testing.T) {
 	// Wrong password over TLS.
 	r = e.rawTLS()
 	u = r.ok("CAPABILITY")
-	for _, c := range []string{"IMAP4rev1", "IMAP4rev2", "AUTH=PLAIN", "LITERAL-", "SASL-IR"} {
+	for _, c := range []string{"IMAP4rev1", "IMAP4rev2", "AUTH=PLAIN", "LITERAL+", "SASL-IR"} {
 		if !strings.Contains(u[0], c) {
 			t.Errorf("TLS capabilities lack %s: %q", c, u[0])
 		}

@@ -90,14 +90,30 @@ func decodeQP(b []byte) []byte {
 		case c == '=' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
 			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
 			i += 2
-		case c == '=' && i+1 < len(b) && (b[i+1] == '\n' || b[i+1] == '\r'):
-			// soft line break
-			i++
-			if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
-				i++
+		case c == '=':
+			// A soft line break: "=", perhaps white space that transport
+			// added (RFC 2045 6.7 (3)), then the line end or the end of
+			// the data. Otherwise the "=" is kept, as 6.7 suggests for
+			// an invalid encoding.
+			end := skipBlanks(b, i+1)
+			switch {
+			case end == len(b):
+				i = end - 1
+			case b[end] == '\n':
+				i = end
+			case b[end] == '\r' && (end+1 == len(b) || b[end+1] == '\n'):
+				i = min(end+1, len(b)-1)
+			default:
+				out = append(out, c)
 			}
-		case c == '=' && i+1 == len(b):
-		case (c == ' ' || c == '\t') && trailingSpace(b[i:]):
+		case c == ' ' || c == '\t':
+			// Trailing white space on a line is deleted (RFC 2045 6.7
+			// (3)); the run is scanned once, whatever its length.
+			end := skipBlanks(b, i)
+			if end < len(b) && b[end] != '\r' && b[end] != '\n' {
+				out = append(out, b[i:end]...)
+			}
+			i = end - 1
 		default:
 			out = append(out, c)
 		}
@@ -105,18 +121,13 @@ func decodeQP(b []byte) []byte {
 	return out
 }
 
-// trailingSpace reports whether b starts with white space up to a line end.
-func trailingSpace(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t':
-		case '\r', '\n':
-			return true
-		default:
-			return false
-		}
+// skipBlanks returns the index of the first byte at or after i that is not
+// a space or a tab.
+func skipBlanks(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
 	}
-	return true
+	return i
 }
 
 func isHex(c byte) bool {

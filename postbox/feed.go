@@ -50,14 +50,18 @@ type Change struct {
 	// By is the watch through which the change was made, or nil (a
 	// delivery, an APPEND, another session's or process's change).
 	By *Watch
+	// Recent (Added) says the message is \Recent for the watch's session
+	// (RFC 3501 2.3.2; recent.go).
+	Recent bool
 }
 
 // A Watch receives, in order, every change made to a live mailbox after it
 // began, except the flag changes made through it (By): the session that
 // made those answers for them itself.
 type Watch struct {
-	m  *Mailbox
-	fn func(Change)
+	m      *Mailbox
+	fn     func(Change)
+	claims bool // takes \Recent messages (WatchSession)
 }
 
 // Watch begins a watch of the mailbox. start is called under the mailbox's
@@ -90,10 +94,13 @@ func (w *Watch) Close() {
 
 // emit sends c to the mailbox's watches. The caller holds m.mu.
 func (m *Mailbox) emit(c Change) {
+	m.noteKeywords(c.Flags)
+	claimer, all := m.claimRecent(c)
 	for w := range m.watches {
 		if c.Kind == FlagsChanged && c.By == w {
 			continue
 		}
+		c.Recent = all || w == claimer
 		w.fn(c)
 	}
 }

@@ -22,6 +22,9 @@ type Mailbox struct {
 	msgs    []sealpost.Message // by ascending UID
 	watches map[*Watch]struct{}
 	refs    int // guarded by svc.mu
+
+	recentFrom sealpost.UID    // the \Recent watermark (recent.go)
+	keywords   []sealpost.Flag // defined keywords (recent.go)
 }
 
 // Read calls fn with the mailbox's metadata and messages under a read lock.
@@ -57,7 +60,10 @@ func (s *Service) acquire(ctx context.Context, info sealpost.Mailbox) (*Mailbox,
 	if n := len(msgs); n > 0 && msgs[n-1].UID >= info.UIDNext {
 		info.UIDNext = msgs[n-1].UID + 1
 	}
-	m := &Mailbox{svc: s, info: info, msgs: msgs, refs: 1}
+	m := &Mailbox{svc: s, info: info, msgs: msgs, refs: 1, recentFrom: s.recent.get(info.ID)}
+	for _, msg := range msgs {
+		m.noteKeywords(msg.Flags)
+	}
 	s.live[info.ID] = m
 	s.mu.Unlock()
 	// Deliveries committed between our read and registration did not see
@@ -73,6 +79,9 @@ func (s *Service) release(m *Mailbox) {
 	m.refs--
 	if m.refs == 0 && s.live[m.info.ID] == m {
 		delete(s.live, m.info.ID)
+		// No watch is left to move the watermark, and taking m.mu
+		// under s.mu would invert the order Move's syncLive takes.
+		s.recent.set(m.info.ID, m.recentFrom)
 	}
 }
 
@@ -100,6 +109,11 @@ func (s *Service) syncLive(ctx context.Context, added []sealpost.Message) {
 func (m *Mailbox) sync(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.syncLocked(ctx)
+}
+
+// syncLocked is sync for a caller that holds mu.
+func (m *Mailbox) syncLocked(ctx context.Context) {
 	var last sealpost.UID
 	if n := len(m.msgs); n > 0 {
 		last = m.msgs[n-1].UID
@@ -140,9 +154,18 @@ func (m *Mailbox) index(uid sealpost.UID) int {
 func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, by *Watch) ([]sealpost.Message, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
+	updated, err := m.setFlagsLocked(ctx, uids, op, flags, by)
 	if err != nil {
 		return nil, errors.E("postbox.SetFlags", err)
+	}
+	return updated, nil
+}
+
+// setFlagsLocked is SetFlags for a caller holding mu.
+func (m *Mailbox) setFlagsLocked(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, by *Watch) ([]sealpost.Message, error) {
+	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
+	if err != nil {
+		return nil, err
 	}
 	for _, u := range updated {
 		i := m.index(u.UID)
@@ -203,11 +226,10 @@ func (m *Mailbox) expungeLocked(ctx context.Context, uids []sealpost.UID, retain
 
 // Move copies the messages to dest and expunges them here, returning the
 // copies in input order. The copy commits before the expunge: a crash in
-// between leaves the message in both mailboxes, never in neither.
+// between leaves the message in both mailboxes, never in neither. dest may
+// be this mailbox (RFC 6851 3.3 allows it): the messages get new UIDs, the
+// watches see the expunges, then the new messages.
 func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.MailboxID) ([]sealpost.Message, error) {
-	if dest == m.info.ID {
-		return nil, errors.E("postbox.Move", errors.Invalid, errors.Str("source and destination are the same mailbox"))
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	copies, err := m.svc.store.CopyMessages(ctx, m.info.ID, uids, dest, 0)
@@ -216,6 +238,10 @@ func (m *Mailbox) Move(ctx context.Context, uids []sealpost.UID, dest sealpost.M
 	}
 	if _, err := m.expungeLocked(ctx, uids, false); err != nil {
 		return copies, err
+	}
+	if dest == m.info.ID {
+		m.syncLocked(ctx) // syncLive would take mu again
+		return copies, nil
 	}
 	m.svc.syncLive(ctx, copies)
 	return copies, nil

@@ -84,6 +84,8 @@ type Service struct {
 	cachedCount int      // unlocked accounts with no session open
 	nobody      nobody
 
+	recent    recentMarks // \Recent watermarks of mailboxes not live
+	orphans   orphanSubs  // subscriptions of deleted mailboxes
 	sk        *sessionKeyWriter
 	reaper    *reaper
 	windows   windows // delivery windows (window.go)

@@ -163,6 +163,9 @@ type MailboxStats struct {
 	// DeletedSize is the size of the messages marked \Deleted: what an
 	// EXPUNGE would free.
 	DeletedSize int64
+	// Recent counts the messages no session has been given as \Recent
+	// yet (RFC 3501 2.3.2; recent.go).
+	Recent uint32
 }
 
 // Stats returns a mailbox's counts.
@@ -176,7 +179,11 @@ func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error)
 		return MailboxStats{}, err
 	}
 	st := MailboxStats{Info: info, Messages: uint32(len(msgs))}
+	firstRecent := ss.svc.recentFrom(info.ID)
 	for _, m := range msgs {
+		if m.UID >= firstRecent {
+			st.Recent++
+		}
 		if !sealpost.HasFlag(m.Flags, sealpost.FlagSeen) {
 			st.Unseen++
 		}
@@ -190,8 +197,13 @@ func (ss *Session) Stats(ctx context.Context, name string) (MailboxStats, error)
 }
 
 // CreateMailbox creates a mailbox (and, as RFC 9051 6.3.4 asks, any missing
-// parents when name has the "/" delimiter).
+// parents when name has the "/" delimiter), subscribed as every mailbox the
+// store creates is; CreateMailboxUnsubscribed leaves them unsubscribed.
 func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.SpecialUse) error {
+	return ss.createMailbox(ctx, name, use, true)
+}
+
+func (ss *Session) createMailbox(ctx context.Context, name string, use sealpost.SpecialUse, subscribe bool) error {
 	const op = "postbox.CreateMailbox"
 	name = strings.TrimSuffix(name, "/")
 	if err := sealpost.CheckMailboxName(name); err != nil {
@@ -211,13 +223,22 @@ func (ss *Session) CreateMailbox(ctx context.Context, name string, use sealpost.
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], "/")
 		if _, err := ss.svc.store.MailboxByName(ctx, ss.acct.ID, parent); errors.Is(errors.NotExist, err) {
-			if _, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone, q.Mailboxes); err != nil && !errors.Is(errors.Exist, err) {
+			pm, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, parent, sealpost.UseNone, q.Mailboxes)
+			if err != nil && !errors.Is(errors.Exist, err) {
 				return errors.E(op, err)
+			}
+			if err == nil {
+				if err := ss.subscribeCreated(ctx, pm, subscribe); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	_, err = ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use, q.Mailboxes)
-	return err
+	mb, err := ss.svc.store.CreateMailbox(ctx, ss.acct.ID, name, use, q.Mailboxes)
+	if err != nil {
+		return err
+	}
+	return ss.subscribeCreated(ctx, mb, subscribe)
 }
 
 // DeleteMailbox deletes a mailbox and its messages. INBOX cannot be deleted.
@@ -239,6 +260,9 @@ func (ss *Session) DeleteMailbox(ctx context.Context, name string) error {
 		return errors.E(op, err)
 	}
 	ss.svc.reaper.later(ctx, refs)
+	if info.Subscribed {
+		ss.svc.orphans.add(ss.acct.ID, info.Name) // subscriptions.go
+	}
 	return nil
 }
 
@@ -294,6 +318,9 @@ func (ss *Session) RenameMailbox(ctx context.Context, from, to string) error {
 // Subscribe sets a mailbox's subscription.
 func (ss *Session) Subscribe(ctx context.Context, name string, subscribed bool) error {
 	info, err := ss.byName(ctx, name)
+	if errors.Is(errors.NotExist, err) && !subscribed && ss.svc.orphans.remove(ss.acct.ID, name) {
+		return nil // a deleted mailbox's subscription (subscriptions.go)
+	}
 	if err != nil {
 		return errors.E("postbox.Subscribe", err)
 	}

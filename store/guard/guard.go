@@ -452,6 +452,13 @@ func (g *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 	return g.inner.Expunge(ctx, mailbox, uids)
 }
 
+func (g *Store) Vanished(ctx context.Context, mailbox sealpost.MailboxID, since uint64) ([]sealpost.UID, bool, error) {
+	if err := g.mailbox(ctx, "guard.Vanished", mailbox); err != nil {
+		return nil, false, err
+	}
+	return g.inner.Vanished(ctx, mailbox, since)
+}
+
 func (g *Store) CopyMessages(ctx context.Context, from sealpost.MailboxID, uids []sealpost.UID, to sealpost.MailboxID, limit int64) ([]sealpost.Message, error) {
 	for _, mb := range []sealpost.MailboxID{from, to} {
 		if err := g.mailbox(ctx, "guard.CopyMessages", mb); err != nil {

@@ -12,13 +12,13 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-const messageColumns = `id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key`
+const messageColumns = `id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key, savedate`
 
 func scanMessage(row pgx.Row) (sealpost.Message, error) {
 	var m sealpost.Message
-	var id, mailbox, uid, modseq, date, key int64
+	var id, mailbox, uid, modseq, date, key, saved int64
 	var flags, blob string
-	if err := row.Scan(&id, &mailbox, &uid, &flags, &date, &m.Size, &modseq, &blob, &key, &m.SessionKey); err != nil {
+	if err := row.Scan(&id, &mailbox, &uid, &flags, &date, &m.Size, &modseq, &blob, &key, &m.SessionKey, &saved); err != nil {
 		return sealpost.Message{}, err
 	}
 	m.ID = sealpost.MessageID(id)
@@ -26,6 +26,7 @@ func scanMessage(row pgx.Row) (sealpost.Message, error) {
 	m.UID = sealpost.UID(uid)
 	m.Flags = column.DecodeFlags(flags)
 	m.InternalDate = column.FromNanos(date)
+	m.SaveDate = column.FromNanos(saved)
 	m.ModSeq = uint64(modseq)
 	m.Blob = sealpost.BlobRef(blob)
 	m.Key = sealpost.KeyID(key)
@@ -59,9 +60,9 @@ const sqlInsertMessage = `WITH u AS (
 	UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
 	WHERE id = $1 AND uidnext <= 4294967295
 	RETURNING uidnext - 1 AS uid, highestmodseq)
-INSERT INTO messages (mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
+INSERT INTO messages (mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key, savedate)
 SELECT CAST($1 AS BIGINT), u.uid, CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BIGINT),
-	u.highestmodseq, CAST($5 AS TEXT), CAST($6 AS BIGINT), CAST($7 AS BYTEA) FROM u
+	u.highestmodseq, CAST($5 AS TEXT), CAST($6 AS BIGINT), CAST($7 AS BYTEA), CAST($8 AS BIGINT) FROM u
 RETURNING id, uid, modseq`
 
 // insertMessages inserts msgs (Mailbox, Flags, InternalDate and the rest
@@ -81,9 +82,12 @@ func insertMessages(ctx context.Context, tx pgx.Tx, msgs []sealpost.Message, lim
 	if len(ids) > 1 {
 		b.Queue(`SELECT id FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
 	}
-	for _, m := range msgs {
+	now := column.Now() // stored in their mailboxes now (RFC 8514)
+	for i := range msgs {
+		m := &msgs[i]
+		m.SaveDate = now
 		b.Queue(sqlInsertMessage, int64(m.Mailbox), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
-			string(m.Blob), int64(m.Key), m.SessionKey)
+			string(m.Blob), int64(m.Key), m.SessionKey, column.Nanos(m.SaveDate))
 	}
 	br := tx.SendBatch(ctx, b)
 	if len(ids) > 1 {
@@ -248,6 +252,9 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 			return err
 		}
 		out.ModSeq = uint64(modseq)
+		if err := buryExpunged(ctx, tx, mailbox, out); err != nil {
+			return err
+		}
 		out.Blobs, err = unreferenced(ctx, tx, candidates)
 		return err
 	})

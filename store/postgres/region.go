@@ -186,17 +186,19 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		for _, mi := range img.Mailboxes {
 			mb := mi.Mailbox
 			var mid int64
-			err := tx.QueryRow(ctx, `INSERT INTO mailboxes (account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			// The expunges before the move are not known here (no
+			// tombstones move): the floor is the mailbox's HIGHESTMODSEQ.
+			err := tx.QueryRow(ctx, `INSERT INTO mailboxes (account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, expunged_floor)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id`,
 				id, mb.Name, string(mb.Use), mb.Subscribed, int64(mb.UIDValidity), int64(mb.UIDNext), int64(mb.HighestModSeq)).Scan(&mid)
 			if err != nil {
 				return err
 			}
 			for _, m := range mi.Messages {
-				b.Queue(`INSERT INTO messages (mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				b.Queue(`INSERT INTO messages (mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key, savedate)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 					mid, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
-					int64(m.ModSeq), string(m.Blob), keyIDs[m.Key], m.SessionKey)
+					int64(m.ModSeq), string(m.Blob), keyIDs[m.Key], m.SessionKey, column.Nanos(m.SaveDate))
 				if b.Len() >= importBatch {
 					if err := flush(); err != nil {
 						return err

@@ -125,6 +125,10 @@ ALTER TABLE accounts ADD COLUMN quota_storage BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
 ` + column.RecountUsage + `;
 `,
+	// 5: expunge tombstones for QRESYNC (issue 13), as in store/sqlite.
+	column.TombstonesSchema,
+	// 6: each message's save date (RFC 8514; issue 13), as in store/sqlite.
+	column.SaveDateSchema,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes schema

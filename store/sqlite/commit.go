@@ -184,8 +184,8 @@ const (
 	sqlNextUID = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
 		WHERE id = ? RETURNING uidnext, highestmodseq, account, special_use`
 	sqlInsertMessage = `INSERT INTO messages
-		(mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		(mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key, savedate)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
 func (h *hotStmts) prepare(ctx context.Context, w *sql.DB) error {
@@ -267,7 +267,8 @@ func (st insertStmts) insertMessage(ctx context.Context, m *sealpost.Message, li
 	}
 	m.UID = sealpost.UID(uidnext - 1)
 	m.ModSeq = uint64(modseq)
+	m.SaveDate = column.Now() // stored in this mailbox now (RFC 8514)
 	return st.insert.QueryRowContext(ctx,
 		m.Mailbox, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate), m.Size,
-		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey).Scan(&m.ID)
+		int64(m.ModSeq), string(m.Blob), int64(m.Key), m.SessionKey, column.Nanos(m.SaveDate)).Scan(&m.ID)
 }

@@ -11,18 +11,19 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-const messageColumns = `id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key`
+const messageColumns = `id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id, session_key, savedate`
 
 func scanMessage(row interface{ Scan(...any) error }) (sealpost.Message, error) {
 	var m sealpost.Message
-	var uid, modseq, date int64
+	var uid, modseq, date, saved int64
 	var flags, blob string
-	if err := row.Scan(&m.ID, &m.Mailbox, &uid, &flags, &date, &m.Size, &modseq, &blob, &m.Key, &m.SessionKey); err != nil {
+	if err := row.Scan(&m.ID, &m.Mailbox, &uid, &flags, &date, &m.Size, &modseq, &blob, &m.Key, &m.SessionKey, &saved); err != nil {
 		return sealpost.Message{}, err
 	}
 	m.UID = sealpost.UID(uid)
 	m.Flags = column.DecodeFlags(flags)
 	m.InternalDate = column.FromNanos(date)
+	m.SaveDate = column.FromNanos(saved)
 	m.ModSeq = uint64(modseq)
 	m.Blob = sealpost.BlobRef(blob)
 	return m, nil
@@ -188,6 +189,9 @@ func (s *Store) Expunge(ctx context.Context, mailbox sealpost.MailboxID, uids []
 			return err
 		}
 		out.ModSeq = uint64(modseq)
+		if err := buryExpunged(ctx, tx, mailbox, out); err != nil {
+			return err
+		}
 		out.Blobs, err = unreferenced(ctx, tx.StmtContext(ctx, s.hot.blobUsed), candidates)
 		return err
 	})

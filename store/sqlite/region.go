@@ -169,16 +169,18 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		for _, mi := range img.Mailboxes {
 			mb := mi.Mailbox
 			var mid sealpost.MailboxID
-			err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq)
-				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				acct.ID, mb.Name, string(mb.Use), mb.Subscribed, int64(mb.UIDValidity), int64(mb.UIDNext), int64(mb.HighestModSeq)).Scan(&mid)
+			// The expunges before the move are not known here (no
+			// tombstones move): the floor is the mailbox's HIGHESTMODSEQ.
+			err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, expunged_floor)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				acct.ID, mb.Name, string(mb.Use), mb.Subscribed, int64(mb.UIDValidity), int64(mb.UIDNext), int64(mb.HighestModSeq), int64(mb.HighestModSeq)).Scan(&mid)
 			if err != nil {
 				return err
 			}
 			for _, m := range mi.Messages {
 				var id int64
 				err := insert.QueryRowContext(ctx, mid, int64(m.UID), column.EncodeFlags(m.Flags), column.Nanos(m.InternalDate),
-					m.Size, int64(m.ModSeq), string(m.Blob), int64(keyIDs[m.Key]), m.SessionKey).Scan(&id)
+					m.Size, int64(m.ModSeq), string(m.Blob), int64(keyIDs[m.Key]), m.SessionKey, column.Nanos(m.SaveDate)).Scan(&id)
 				if err != nil {
 					return err
 				}

@@ -123,6 +123,14 @@ ALTER TABLE accounts ADD COLUMN quota_storage BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
 ` + column.RecountUsage + `;
 `,
+	// 5: expunge tombstones for QRESYNC (RFC 7162 3.2.5; issue 13): the
+	// UIDs expunged from each mailbox with the MODSEQ of their expunge,
+	// at most column.MaxTombstones per mailbox, and the floor below which
+	// a mailbox's expunges are not known (for existing mailboxes, all of
+	// them until now).
+	column.TombstonesSchema,
+	// 6: each message's save date (RFC 8514; issue 13).
+	column.SaveDateSchema,
 }
 
 // migrate brings the database to the newest schema version, one step per

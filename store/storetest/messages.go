@@ -22,6 +22,7 @@ var messageTests = []test{
 	{"Expunge", testExpunge},
 	{"Copy", testCopy},
 	{"CopySharesBlob", testCopySharesBlob},
+	{"SaveDate", testSaveDate},
 	{"SessionKeys", testSessionKeys},
 	{"ConcurrentAdd", testConcurrentAdd},
 }

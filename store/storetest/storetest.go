@@ -97,6 +97,7 @@ func Run(t *testing.T, h Harness) {
 		{"Accounts", accountTests},
 		{"Mailboxes", mailboxTests},
 		{"Messages", messageTests},
+		{"Vanished", vanishedTests},
 		{"Queue", queueTests},
 		{"Region", regionTests},
 		{"Quota", quotaTests},
@@ -283,6 +284,8 @@ func sameMessage(got, want sealpost.Message) string {
 		return fmt.Sprintf("Key %d, want %d", got.Key, want.Key)
 	case !bytes.Equal(got.SessionKey, want.SessionKey):
 		return fmt.Sprintf("SessionKey %q, want %q", got.SessionKey, want.SessionKey)
+	case !got.SaveDate.Equal(want.SaveDate):
+		return fmt.Sprintf("SaveDate %v, want %v", got.SaveDate, want.SaveDate)
 	}
 	return ""
 }

@@ -21,6 +21,10 @@ type FetchOptions struct {
 	ModSeq            bool                          // requires CONDSTORE
 
 	ChangedSince uint64 // requires CONDSTORE
+	Vanished     bool   // requires QRESYNC, UID FETCH only; Sealpost patch 10
+
+	Preview  bool // requires PREVIEW (RFC 8970); Sealpost patch 35
+	SaveDate bool // requires SAVEDATE (RFC 8514); Sealpost patch 36
 }
 
 // FetchItemBodyStructure contains FETCH options for the body structure.
@@ -83,7 +87,11 @@ type FetchItemBinarySectionSize struct {
 // In-Reply-To and Message-ID values contain message identifiers without angle
 // brackets.
 type Envelope struct {
-	Date      time.Time
+	Date time.Time
+	// DateText, when set, is the Date field's text, which a server writes
+	// as it is instead of Date (Sealpost patch 21: RFC 3501 7.4.2 and RFC
+	// 9051 7.5.2 define the envelope's date as the field's string).
+	DateText  string
 	Subject   string
 	From      []Address
 	Sender    []Address
@@ -97,7 +105,11 @@ type Envelope struct {
 
 // Address represents a sender or recipient of a message.
 type Address struct {
-	Name    string
+	Name string
+	// Route is the obsolete source route, e.g. "@relay.example" (the
+	// "at-domain-list" of RFC 3501 7.4.2's address structure; Sealpost
+	// patch 21). A server writes NIL when it is empty.
+	Route   string
 	Mailbox string
 	Host    string
 }

@@ -59,6 +59,8 @@ type SearchCriteria struct {
 	Or  [][2]SearchCriteria
 
 	ModSeq *SearchCriteriaModSeq // requires CONDSTORE
+
+	SaveDate *SearchCriteriaSaveDate // requires SAVEDATE (RFC 8514); Sealpost patch 36
 }
 
 // And intersects two search criteria.

@@ -36,18 +36,27 @@ func (c *Client) UIDThread(options *ThreadOptions) *ThreadCommand {
 	return c.thread(imapwire.NumKindUID, options)
 }
 
+// handleThread reads "THREAD" [SP 1*thread-list] (RFC 5256 5): the lists
+// follow each other without spaces (Sealpost patch 32; upstream expected a
+// space before each, and so read only the first thread).
 func (c *Client) handleThread() error {
 	cmd := findPendingCmdByType[*ThreadCommand](c)
-	for c.dec.SP() {
-		data, err := readThreadList(c.dec)
+	if !c.dec.SP() {
+		return nil
+	}
+	for {
+		data, isList, err := readThread(c.dec)
 		if err != nil {
 			return fmt.Errorf("in thread-list: %v", err)
+		}
+		if !isList {
+			return nil
 		}
 		if cmd != nil {
 			cmd.data = append(cmd.data, *data)
 		}
+		c.dec.SP() // tolerate a server that separates them
 	}
-	return nil
 }
 
 // ThreadCommand is a THREAD command.
@@ -61,25 +70,33 @@ func (cmd *ThreadCommand) Wait() ([]ThreadData, error) {
 	return cmd.data, err
 }
 
-type ThreadData struct {
-	Chain      []uint32
-	SubThreads []ThreadData
-}
+// ThreadData is imap's (Sealpost patch 31).
+type ThreadData = imap.ThreadData
 
-func readThreadList(dec *imapwire.Decoder) (*ThreadData, error) {
+// readThread reads a thread-list if one follows: "(" thread-members /
+// thread-nested ")", where thread-nested is 2*thread-list with no spaces
+// between (Sealpost patch 32: upstream read only the first nested list).
+func readThread(dec *imapwire.Decoder) (*ThreadData, bool, error) {
 	var data ThreadData
-	err := dec.ExpectList(func() error {
+	isList, err := dec.List(func() error {
 		var num uint32
 		if len(data.SubThreads) == 0 && dec.Number(&num) {
 			data.Chain = append(data.Chain, num)
-		} else {
-			sub, err := readThreadList(dec)
+			return nil
+		}
+		for {
+			sub, isList, err := readThread(dec)
 			if err != nil {
 				return err
 			}
+			if !isList {
+				if len(data.SubThreads) == 0 {
+					return dec.Err()
+				}
+				return nil
+			}
 			data.SubThreads = append(data.SubThreads, *sub)
 		}
-		return nil
 	})
-	return &data, err
+	return &data, isList, err
 }

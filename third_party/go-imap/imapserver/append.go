@@ -14,6 +14,9 @@ import (
 const defaultAppendLimit = 100 * 1024 * 1024 // 100MiB
 
 func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
+	if session, ok := c.session.(SessionMultiAppend); ok { // Sealpost patch 34
+		return c.handleMultiAppend(tag, dec, session)
+	}
 	var (
 		mailbox string
 		options imap.AppendOptions

@@ -41,10 +41,15 @@ func (c *Conn) availableCaps() []imap.Cap {
 	}
 
 	if available.Has(imap.CapIMAP4rev1) {
-		caps = append(caps, []imap.Cap{
-			imap.CapSASLIR,
-			imap.CapLiteralMinus,
-		}...)
+		caps = append(caps, imap.CapSASLIR)
+	}
+	// Sealpost patch 20: LITERAL+ implies LITERAL- (RFC 7888 section 5),
+	// so only one is advertised, in every state: a client may use
+	// non-synchronizing literals before login too.
+	if available.Has(imap.CapLiteralPlus) {
+		caps = append(caps, imap.CapLiteralPlus)
+	} else if available.Has(imap.CapIMAP4rev1) {
+		caps = append(caps, imap.CapLiteralMinus)
 	}
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
@@ -92,7 +97,6 @@ func (c *Conn) availableCaps() []imap.Cap {
 		addAvailableCaps(&caps, available, []imap.Cap{
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,
-			imap.CapLiteralPlus,
 			imap.CapUnauthenticate,
 		})
 
@@ -113,6 +117,9 @@ func (c *Conn) availableCaps() []imap.Cap {
 			}
 		}
 
+		// Sealpost patch 10: CONDSTORE and QRESYNC (RFC 7162).
+		caps = append(caps, c.condStoreCaps()...)
+
 		if appendLimitSession, ok := c.session.(SessionAppendLimit); ok {
 			limit := appendLimitSession.AppendLimit()
 			caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", limit)))
@@ -120,7 +127,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			addAvailableCaps(&caps, available, []imap.Cap{imap.CapAppendLimit})
 		}
 	}
-	return caps
+	return c.appendExtCaps(caps, available) // Sealpost patches 30-33
 }
 
 func addAvailableCaps(caps *[]imap.Cap, available imap.CapSet, l []imap.Cap) {

@@ -48,6 +48,8 @@ type Conn struct {
 
 	state   imap.ConnState
 	session Session
+
+	deflating bool // Sealpost patch 33: COMPRESS=DEFLATE is active
 }
 
 func newConn(c net.Conn, server *Server) *Conn {
@@ -285,6 +287,15 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		err = c.handleGetQuotaRoot(dec)
 	case "SETQUOTA":
 		err = c.handleSetQuota(dec)
+	case "ID": // Sealpost patches 30, 32, 33: id.go, sort.go, compress.go
+		err = c.handleID(dec)
+	case "SORT", "UID SORT":
+		err = c.handleSort(tag, dec, numKind)
+	case "THREAD", "UID THREAD":
+		err = c.handleThread(dec, numKind)
+	case "COMPRESS":
+		err = c.handleCompress(tag, dec)
+		sendOK = false
 	default:
 		if c.state == imap.ConnStateNotAuthenticated {
 			// Don't allow a single unknown command before authentication to
@@ -329,6 +340,12 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 		}
 	} else if errors.As(err, &imapErr) {
 		resp = (*imap.StatusResponse)(imapErr)
+	} else if errors.As(err, &decErr) && decErr.Unusable {
+		resp = &imap.StatusResponse{
+			Type: imap.StatusResponseTypeNo,
+			Code: imap.ResponseCodeCannot,
+			Text: strings.ToUpper(decErr.Message[:1]) + decErr.Message[1:],
+		}
 	} else if errors.As(err, &decErr) {
 		resp = &imap.StatusResponse{
 			Type: imap.StatusResponseTypeBad,

@@ -28,20 +28,24 @@ func (c *Conn) handleEnable(dec *imapwire.Decoder) error {
 		switch req {
 		case imap.CapIMAP4rev2, imap.CapUTF8Accept:
 			enabled = append(enabled, req)
+		case imap.CapCondStore, imap.CapQResync: // Sealpost patch 10
+			if c.canEnable(req) {
+				enabled = append(enabled, req)
+			}
 		}
 	}
 
-	c.mutex.Lock()
-	for _, e := range enabled {
-		c.enabled[e] = struct{}{}
-	}
-	c.mutex.Unlock()
+	condStoreNow := c.enableCaps(enabled)
 
 	enc := newResponseEncoder(c)
-	defer enc.end()
 	enc.Atom("*").SP().Atom("ENABLED")
 	for _, c := range enabled {
 		enc.SP().Atom(string(c))
 	}
-	return enc.CRLF()
+	err := enc.CRLF()
+	enc.end()
+	if err != nil {
+		return err
+	}
+	return c.afterEnable(condStoreNow)
 }

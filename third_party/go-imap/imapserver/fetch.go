@@ -75,12 +75,22 @@ func (c *Conn) handleFetch(dec *imapwire.Decoder, numKind NumKind) error {
 		}
 	}
 
+	if dec.SP() { // Sealpost patch 10: fetch-modifiers (RFC 7162)
+		if err := c.readFetchModifiers(dec, numKind, &options); err != nil {
+			return err
+		}
+	}
 	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
 
 	if err := c.checkState(imap.ConnStateSelected); err != nil {
 		return err
+	}
+	if options.ModSeq {
+		if err := c.useCondStore(); err != nil { // Sealpost patch 10
+			return err
+		}
 	}
 
 	if numKind == NumKindUID {
@@ -108,6 +118,12 @@ func handleFetchAtt(dec *imapwire.Decoder, attName string, options *imap.FetchOp
 		options.RFC822Size = true
 	case "UID":
 		options.UID = true
+	case "MODSEQ": // Sealpost patch 10 (RFC 7162 3.1.4.2)
+		options.ModSeq = true
+	case "PREVIEW": // Sealpost patch 35, preview.go
+		return readPreviewMods(dec, options)
+	case "SAVEDATE": // Sealpost patch 36, savedate.go
+		options.SaveDate = true
 	case "RFC822": // equivalent to BODY[]
 		bs := &imap.FetchItemBodySection{}
 		writerOptions.obsolete[bs] = attName
@@ -437,9 +453,35 @@ func (w *FetchResponseWriter) WriteBinarySection(section *imap.FetchItemBinarySe
 
 	enc.Atom("BINARY").Special('[')
 	writeSectionPart(enc, section.Part)
-	enc.Special(']').SP()
+	enc.Special(']')
+	writeBinaryOrigin(enc, section)
+	enc.SP()
 	enc.Special('~') // indicates literal8
 	return w.enc.Literal(size)
+}
+
+// WriteBinarySectionString writes a binary section whose content has no
+// NUL octet as a plain literal: RFC 3516 4.2 and RFC 9051 7.5.2 say a
+// server SHOULD return such data as a string, not a literal8 (Sealpost
+// patch 21).
+func (w *FetchResponseWriter) WriteBinarySectionString(section *imap.FetchItemBinarySection, size int64) io.WriteCloser {
+	w.writeItemSep()
+	enc := w.enc.Encoder
+	enc.Atom("BINARY").Special('[')
+	writeSectionPart(enc, section.Part)
+	enc.Special(']')
+	writeBinaryOrigin(enc, section)
+	enc.SP()
+	return w.enc.Literal(size)
+}
+
+// writeBinaryOrigin writes the "<origin>" of a partial BINARY response
+// (RFC 9051 7.5.2: "BINARY[<section-binary>]<<number>>"; Sealpost patch
+// 21, upstream wrote none).
+func writeBinaryOrigin(enc *imapwire.Encoder, section *imap.FetchItemBinarySection) {
+	if partial := section.Partial; partial != nil {
+		enc.Special('<').Number(uint32(partial.Offset)).Special('>')
+	}
 }
 
 // WriteBinarySectionSize writes a binary section size.
@@ -521,7 +563,9 @@ func writeEnvelope(enc *imapwire.Encoder, envelope *imap.Envelope) {
 	}
 
 	enc.Special('(')
-	if envelope.Date.IsZero() {
+	if envelope.DateText != "" { // Sealpost patch 21
+		enc.String(envelope.DateText)
+	} else if envelope.Date.IsZero() {
 		enc.NIL()
 	} else {
 		enc.String(envelope.Date.Format(envelopeDateLayout))
@@ -565,7 +609,9 @@ func writeAddressList(enc *imapwire.Encoder, l []imap.Address) {
 		addr := l[i]
 		enc.Special('(')
 		writeNString(enc, mime.QEncoding.Encode("utf-8", addr.Name))
-		enc.SP().NIL().SP()
+		enc.SP()
+		writeNString(enc, addr.Route) // Sealpost patch 21
+		enc.SP()
 		writeNString(enc, addr.Mailbox)
 		enc.SP()
 		writeNString(enc, addr.Host)

@@ -209,7 +209,14 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 	name, err := utf7.Decode(mailbox)
 	if err != nil {
 		// Sealpost patch 2: the client's syntax error, not ours.
-		return "", &imapwire.DecoderExpectError{Message: "pattern in modified UTF-7 (RFC 3501 5.1.3) without control characters"}
+		if strings.IndexFunc(mailbox, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return "", &imapwire.DecoderExpectError{Message: "pattern without control characters"}
+		}
+		// Sealpost patch 22: a pattern of legal list-chars that is not
+		// valid modified UTF-7 (an "&" not starting a base64 run, as in
+		// `LIST "" !#$&'+,-.%`) is matched as it is: it names no
+		// mailbox, but asking is legal (RFC 3501 9, list-mailbox).
+		return mailbox, nil
 	}
 	return name, nil
 }
@@ -258,6 +265,13 @@ type ListWriter struct {
 	options *imap.ListOptions
 	lsub    bool
 }
+
+// LSub reports whether the command is LSUB (Sealpost patch 24): RFC 3501
+// 6.3.9 returns a non-subscribed parent of a subscribed name the pattern
+// does not reach, with \Noselect, where LIST (SUBSCRIBED) without
+// RECURSIVEMATCH returns nothing (RFC 5258 3), and both arrive as
+// SelectSubscribed.
+func (w *ListWriter) LSub() bool { return w.lsub }
 
 // WriteList writes a single LIST response for a mailbox.
 func (w *ListWriter) WriteList(data *imap.ListData) error {

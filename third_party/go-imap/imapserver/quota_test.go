@@ -185,7 +185,7 @@ func TestQuotaWire(t *testing.T) {
 		{`GETQUOTA`, []string{`t BAD`}},
 		{`GETQUOTA "" extra`, []string{`t BAD`}},
 		{`GETQUOTAROOT`, []string{`t BAD`}},
-		{`GETQUOTAROOT "&Jjo"`, []string{`t BAD`}},
+		{`GETQUOTAROOT "&Jjo"`, []string{`t NO [CANNOT]`}},
 	}
 	for _, c := range cases {
 		got := w.send("t", c.cmd)

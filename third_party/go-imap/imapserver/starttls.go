@@ -12,7 +12,8 @@ import (
 
 func (c *Conn) canStartTLS() bool {
 	_, isTLS := c.conn.(*tls.Conn)
-	return c.server.options.TLSConfig != nil && c.state == imap.ConnStateNotAuthenticated && !isTLS
+	// Sealpost patch 33: not under COMPRESS (after UNAUTHENTICATE).
+	return c.server.options.TLSConfig != nil && c.state == imap.ConnStateNotAuthenticated && !isTLS && !c.deflating
 }
 
 func (c *Conn) handleStartTLS(tag string, dec *imapwire.Decoder) error {

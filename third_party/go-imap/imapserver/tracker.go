@@ -99,15 +99,18 @@ func (t *MailboxTracker) QueueMessageFlags(seqNum uint32, uid imap.UID, flags []
 
 type trackerUpdate struct {
 	expunge      uint32
+	uid          imap.UID // of the expunged message, when known (Sealpost patch 10)
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
+	custom       func(w *UpdateWriter) error // Sealpost patch 23
 }
 
 type trackerUpdateFetch struct {
 	seqNum uint32
 	uid    imap.UID
 	flags  []imap.Flag
+	modSeq uint64 // Sealpost patch 10
 }
 
 // SessionTracker tracks the state of a mailbox for an IMAP client.
@@ -146,6 +149,27 @@ func (t *SessionTracker) queueUpdate(update *trackerUpdate) {
 	}
 }
 
+// Supersede drops the queued flag updates of uid at or below modSeq
+// (Sealpost patch 26). The session has just written that message's flags as
+// of modSeq (its own STORE, or a FETCH of FLAGS): an older queued state,
+// written after it, would take the client's view back in time (imaptest's
+// stress run: "MODSEQ dropped").
+func (t *SessionTracker) Supersede(uid imap.UID, modSeq uint64) {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	q := t.queue[:0]
+	for _, u := range t.queue {
+		if f := u.fetch; f != nil && f.uid == uid && f.modSeq != 0 && f.modSeq <= modSeq {
+			continue
+		}
+		q = append(q, u)
+	}
+	for i := len(q); i < len(t.queue); i++ {
+		t.queue[i] = trackerUpdate{}
+	}
+	t.queue = q
+}
+
 // Poll dequeues pending mailbox updates for this session.
 func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	var updates []trackerUpdate
@@ -170,17 +194,27 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	}
 	t.mutex.Unlock()
 
-	for _, update := range updates {
+	for i := 0; i < len(updates); i++ {
+		update := updates[i]
 		var err error
 		switch {
 		case update.expunge != 0:
-			err = w.WriteExpunge(update.expunge)
+			// Sealpost patch 10: a run of expunges is one VANISHED for a
+			// QRESYNC client.
+			j := i + 1
+			for j < len(updates) && updates[j].expunge != 0 && (updates[j].uid != 0) == (update.uid != 0) {
+				j++
+			}
+			err = w.writeExpunged(updates[i:j])
+			i = j - 1
 		case update.numMessages != 0:
 			err = w.WriteNumMessages(update.numMessages)
 		case update.mailboxFlags != nil:
 			err = w.WriteMailboxFlags(update.mailboxFlags)
 		case update.fetch != nil:
-			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
+			err = w.writeMessageFlagsModSeq(update.fetch) // Sealpost patch 10
+		case update.custom != nil: // Sealpost patch 23
+			err = update.custom(&UpdateWriter{conn: w.conn})
 		default:
 			panic(fmt.Errorf("imapserver: unknown tracker update %#v", update))
 		}

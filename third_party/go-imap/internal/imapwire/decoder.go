@@ -35,6 +35,9 @@ func isAStringChar(ch byte) bool {
 // DecoderExpectError is an error due to the Decoder.Expect family of methods.
 type DecoderExpectError struct {
 	Message string
+	// Unusable (Sealpost patch 25) marks well-formed input whose value
+	// can't be used: the command is refused NO [CANNOT], not BAD.
+	Unusable bool
 }
 
 func (err *DecoderExpectError) Error() string {
@@ -603,11 +606,18 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 		*ptr = "INBOX"
 		return true
 	}
-	name, err := utf7.Decode(name)
+	decoded, err := utf7.Decode(name)
 	if err != nil {
 		// Sealpost patch 1: a syntax error of the client's.
-		return dec.returnErr(&DecoderExpectError{Message: "mailbox name in modified UTF-7 (RFC 3501 5.1.3) without control characters"})
+		if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return dec.returnErr(&DecoderExpectError{Message: "mailbox name in modified UTF-7 (RFC 3501 5.1.3) without control characters"})
+		}
+		// Sealpost patch 25: a legal astring that is not valid modified
+		// UTF-7 names no mailbox there can be: NO, as Dovecot answers
+		// (and imaptest's "atoms" script expects), not BAD.
+		return dec.returnErr(&DecoderExpectError{Message: "mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)", Unusable: true})
 	}
+	name = decoded
 	*ptr = name
 	return true
 }

@@ -14,12 +14,12 @@ package imapserver
 
 import (
 	"bytes"
-	"compress/flate"
 	"io"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
+	"github.com/emersion/go-imap/v2/internal/inflate"
 )
 
 // CapCompressDeflate is COMPRESS=DEFLATE (RFC 4978).
@@ -79,7 +79,10 @@ func (c *Conn) handleCompress(tag string, dec *imapwire.Decoder) error {
 	c.deflating = true
 	// Sealpost patch 50: the pooled buffers read and write through c.rd
 	// and c.wr (connbuf.go).
-	c.rd = connReader{r: flate.NewReader(io.MultiReader(&buf, rw))}
+	// Sealpost patch 37: compress/flate's decompressor, patched so that a
+	// command is readable at the end of its block (internal/inflate):
+	// mbsync ends each command with Z_PARTIAL_FLUSH, not Z_SYNC_FLUSH.
+	c.rd = connReader{r: inflate.NewReader(io.MultiReader(&buf, rw))}
 	c.wr = session.DeflateWriter(rw)
 	c.br.Reset(&c.rd)
 	c.bw.Reset(c.wr)

@@ -30,6 +30,11 @@ const sessionCommands = 8
 func runSession(ctx context.Context, o *IMAPOptions) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Hold)
 	defer cancel()
+	end, _ := ctx.Deadline()
+	// over: the run has ended, by its context or by the clock (under load
+	// the context's timer may fire after a dial has already failed on the
+	// same deadline, and every dial in that gap fails at once).
+	over := func() bool { return ctx.Err() != nil || !time.Now().Before(end) }
 	to := o.User
 	if !strings.Contains(to, "@") {
 		to += "@localhost"
@@ -41,13 +46,13 @@ func runSession(ctx context.Context, o *IMAPOptions) (*Result, error) {
 	for w := range o.Concurrency {
 		recs[w] = &recorder{}
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for !over() {
 				t := time.Now()
 				n, err := oneSession(ctx, o, Message(int(seq.Add(1)), o.Size, o.From, to))
 				if n > 0 {
 					logins.Add(1)
 				}
-				if ctx.Err() != nil && err != nil {
+				if over() && err != nil {
 					return // cut short by the end of the run: not counted
 				}
 				if err != nil {

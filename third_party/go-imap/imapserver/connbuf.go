@@ -17,9 +17,16 @@ import (
 	"sync"
 )
 
+// writeBufferSize is the pooled write buffer's size (Sealpost patch 50):
+// one FETCH response of a message up to about 16 KiB (its line, literal
+// and closing parenthesis) goes out as one TLS record and one write,
+// where upstream's 4 KiB made three. A connection holds it only while it
+// writes a response.
+const writeBufferSize = 16 << 10
+
 var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
-	writerPool = sync.Pool{New: func() any { return bufio.NewWriter(nil) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
 )
 
 // connReader is what a connection's bufio.Reader reads from: the

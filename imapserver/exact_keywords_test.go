@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/sealpost/sealpost/postbox"
 )
 
 const sysFlags = `\Seen \Answered \Flagged \Deleted \Draft`
@@ -80,4 +82,25 @@ func TestKeywordsAnnouncedBeforeUse(t *testing.T) {
 	wantLines(t, "C after APPEND", u, flagsLines(" $hello $Other $Silent $Appended", false)[0], "* 2 EXISTS\r\n")
 	u = a.ok("FETCH 2 FLAGS")
 	wantLines(t, "A FETCH", u, `* 2 FETCH (FLAGS ($Appended \Recent))`+"\r\n")
+}
+
+// TestKeywordLimit: a mailbox defines at most postbox.MaxKeywords
+// keywords; a STORE that would pass it is refused with NO, and the session
+// goes on (RFC 3501 7.2.6 lets a server refuse new keywords).
+func TestKeywordLimit(t *testing.T) {
+	e := newEnv(t)
+	e.deliver(simpleMsg)
+	r := e.rawTLS()
+	r.login(alice)
+	r.ok("SELECT INBOX")
+	var kw []string
+	for i := range postbox.MaxKeywords {
+		kw = append(kw, fmt.Sprintf("k%d", i))
+	}
+	r.ok("STORE 1 +FLAGS.SILENT (%s)", strings.Join(kw, " "))
+	r.ok("STORE 1 -FLAGS.SILENT (%s)", strings.Join(kw, " "))
+	if _, tg := r.cmd("STORE 1 +FLAGS.SILENT (another)"); !strings.Contains(tg, " NO ") {
+		t.Errorf("keyword %d: %q", postbox.MaxKeywords+1, tg)
+	}
+	r.ok("STORE 1 +FLAGS.SILENT (k7 \\Flagged)") // defined ones still work
 }

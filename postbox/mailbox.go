@@ -163,6 +163,11 @@ func (m *Mailbox) SetFlags(ctx context.Context, uids []sealpost.UID, op sealpost
 
 // setFlagsLocked is SetFlags for a caller holding mu.
 func (m *Mailbox) setFlagsLocked(ctx context.Context, uids []sealpost.UID, op sealpost.FlagOp, flags []sealpost.Flag, by *Watch) ([]sealpost.Message, error) {
+	if op != sealpost.FlagsRemove {
+		if err := m.checkKeywordLimit(flags); err != nil {
+			return nil, err
+		}
+	}
 	updated, err := m.svc.store.SetFlags(ctx, m.info.ID, uids, op, flags)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
 )
 
 // This file keeps two pieces of mailbox state that IMAP4rev1 sessions
@@ -118,12 +119,40 @@ func (m *Mailbox) Keywords() []sealpost.Flag {
 	return append([]sealpost.Flag(nil), m.keywords...)
 }
 
+// MaxKeywords bounds the keywords a mailbox defines (RFC 3501 7.2.6: a
+// server may refuse new ones). The set never shrinks while the mailbox is
+// live and is announced in full with each new one, so a client setting
+// and clearing ever new keywords would otherwise grow it, and every
+// session's FLAGS responses, without end.
+const MaxKeywords = 1000
+
+// checkKeywordLimit refuses flags that would take the mailbox past
+// MaxKeywords defined keywords. The caller holds mu.
+func (m *Mailbox) checkKeywordLimit(flags []sealpost.Flag) error {
+	n := len(m.keywords)
+	for i, f := range flags {
+		if m.isNewKeyword(f) && !sealpost.HasFlag(flags[:i], f) {
+			n++
+		}
+	}
+	if n > MaxKeywords {
+		return errors.E(errors.Invalid, errors.Errorf("more than %d keywords in one mailbox", MaxKeywords))
+	}
+	return nil
+}
+
 // noteKeywords adds the keywords among flags to the mailbox's. The caller
 // holds mu (or has the only reference).
 func (m *Mailbox) noteKeywords(flags []sealpost.Flag) {
 	for _, f := range flags {
-		if !strings.HasPrefix(string(f), `\`) && !sealpost.HasFlag(m.keywords, f) {
+		if m.isNewKeyword(f) {
 			m.keywords = append(m.keywords, f)
 		}
 	}
+}
+
+// isNewKeyword reports whether f is a keyword the mailbox does not yet
+// define. The caller holds mu.
+func (m *Mailbox) isNewKeyword(f sealpost.Flag) bool {
+	return !strings.HasPrefix(string(f), `\`) && !sealpost.HasFlag(m.keywords, f)
 }

@@ -18,6 +18,11 @@ import (
 // names do not outlive the process: keeping them in the store needs a
 // table of subscriptions by name (a schema migration).
 
+// maxOrphanSubs bounds the names kept per account: past it the oldest is
+// forgotten, so a client deleting subscribed mailboxes in a loop cannot
+// grow the server's memory.
+const maxOrphanSubs = 1000
+
 // orphanSubs holds, per account, subscribed names without a mailbox.
 type orphanSubs struct {
 	mu    sync.Mutex
@@ -31,7 +36,11 @@ func (o *orphanSubs) add(acct sealpost.AccountID, name string) {
 		o.names = make(map[sealpost.AccountID][]string)
 	}
 	if !slices.Contains(o.names[acct], name) {
-		o.names[acct] = append(o.names[acct], name)
+		names := append(o.names[acct], name)
+		if len(names) > maxOrphanSubs {
+			names = slices.Delete(names, 0, len(names)-maxOrphanSubs)
+		}
+		o.names[acct] = names
 	}
 }
 

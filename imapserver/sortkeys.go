@@ -34,9 +34,10 @@ const (
 	maxKeyLen = 512
 	maxRefs   = 64
 	// maxKeyCache bounds a session's cache of sort keys, counted as the
-	// strings' bytes plus a per-message overhead: about 60,000 typical
-	// messages. Beyond it keys are computed for each command.
-	maxKeyCache = 32 << 20
+	// strings' bytes plus a per-message overhead: about 15,000 typical
+	// messages. Beyond it keys are computed for each command. (An account
+	// may hold many sessions, each with its own cache.)
+	maxKeyCache = 8 << 20
 	keyOverhead = 200
 )
 

@@ -118,6 +118,12 @@ type AccountSettings struct {
 	// phones) save their own copy with IMAP APPEND, and a server copy
 	// would make two.
 	SaveSent bool
+	// NoServerFilter is the strictest mode: no server-side rules and no
+	// content scoring of the account's mail. The server then keeps no
+	// wrap of the account's filter key that it can open without the
+	// owner (filter.go): Sieve scripts stay stored but none runs, and the
+	// spam classifier neither scores nor learns.
+	NoServerFilter bool
 }
 
 // Key is one generation of an account's key pair as stored: the public key
@@ -396,6 +402,9 @@ type AccountImage struct {
 	Account   Account
 	Keys      []Key
 	Mailboxes []MailboxImage
+	// Objects are the account's sealed objects (filter.go): Sieve scripts,
+	// the filter's model and key wraps, with their Active and Updated.
+	Objects []AccountObject
 }
 
 // MailboxImage is one mailbox of an AccountImage with all its messages.
@@ -449,6 +458,7 @@ type Store interface {
 	MailboxStore
 	MessageStore
 	QueueStore
+	ObjectStore
 	RegionStore
 	Close() error
 }

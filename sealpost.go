@@ -83,6 +83,25 @@ func NormalizeAddress(addr string) string {
 	return strings.ToLower(strings.TrimSpace(addr))
 }
 
+// SubaddressDelimiter separates an address's detail from its user part:
+// mail for alice+lists@example.org goes to alice@example.org when no
+// account has the full address (RFC 5233, as Postfix's
+// recipient_delimiter).
+const SubaddressDelimiter = '+'
+
+// BaseAddress returns addr without its detail ("alice+lists@d" gives
+// "alice@d"), or addr itself when it has none.
+func BaseAddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	if i := strings.IndexByte(addr[:at], SubaddressDelimiter); i > 0 {
+		return addr[:i] + addr[at:]
+	}
+	return addr
+}
+
 // DomainOf returns the part of addr after the last '@', or "".
 func DomainOf(addr string) string {
 	i := strings.LastIndexByte(addr, '@')

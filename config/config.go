@@ -45,6 +45,9 @@ type Config struct {
 	MX       MX       `toml:"mx"`
 	MTASTS   MTASTS   `toml:"mta_sts"`
 
+	// Filter configures the spam engines (config/filter.go).
+	Filter Filter `toml:"filter"`
+
 	Listen Listen `toml:"listen"`
 	TLS    TLS    `toml:"tls"`
 	Limits Limits `toml:"limits"`
@@ -61,6 +64,7 @@ type Listen struct {
 	Submissions string `toml:"submissions"` // implicit-TLS submission, 465
 	IMAP        string `toml:"imap"`        // IMAP with STARTTLS, 143
 	IMAPS       string `toml:"imaps"`       // implicit-TLS IMAP, 993
+	ManageSieve string `toml:"managesieve"` // ManageSieve (RFC 5804) with STARTTLS, 4190
 }
 
 // TLS configures certificates. Either Cert and Key name PEM files, or
@@ -251,9 +255,11 @@ func (c *Config) Validate() error {
 	}
 	c.validateRegions(bad)
 	c.validateMail(bad)
+	c.validateFilter(bad)
 	for name, addr := range map[string]string{
 		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission,
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP, "listen.imaps": c.Listen.IMAPS,
+		"listen.managesieve": c.Listen.ManageSieve,
 	} {
 		if addr == "" {
 			continue

@@ -219,6 +219,9 @@ func (s *session) Store(w *goimap.FetchWriter, numSet imap.NumSet, flags *imap.S
 	if err != nil {
 		return s.fail("store", err, false)
 	}
+	if op != sealpost.FlagsRemove {
+		s.learnFromStore(sel, targets, fl) // junk.go
+	}
 	// A new keyword is announced before the FETCH that shows it, and
 	// before any later one (RFC 3501 7.2.6), .SILENT or not.
 	sel.view.learn(fl)

@@ -27,6 +27,7 @@ import (
 	"github.com/sealpost/sealpost/internal/pwhash"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/seal"
+	"github.com/sealpost/sealpost/srs"
 )
 
 // Options configures a Service.
@@ -58,6 +59,17 @@ type Options struct {
 	// readable by sessions not yet told of the expunge (reaper.go; 0:
 	// DefaultExpungeGrace, negative: none).
 	ExpungeGrace time.Duration
+	// DeploymentKey opens the region's deployment key (the private half
+	// of QueueKey), with which delivery opens the accounts' filter keys
+	// (filterkey.go). Nil: no Sieve script runs and no content is scored
+	// here.
+	DeploymentKey func() (*seal.Unlocked, error)
+	// Spam is the deployment's spam engine beside each account's own
+	// classifier (rspamd; filter.go); nil for none.
+	Spam SpamEngine
+	// SRS rewrites the sender of redirected mail (followup.go); nil: the
+	// redirecting account's own address is the sender.
+	SRS *srs.Key
 }
 
 var _ sealpost.Sealer = (*seal.Recipient)(nil)
@@ -90,6 +102,13 @@ type Service struct {
 	reaper    *reaper
 	windows   windows // delivery windows (window.go)
 	onEnqueue atomic.Pointer[func()]
+
+	filterKeys  map[sealpost.AccountID]*seal.FilterKey // delivery's, filterkey.go
+	filters     map[sealpost.AccountID]*filterState    // filter.go
+	trainMu     sync.Mutex                             // one training at a time (train.go)
+	vacMu       sync.Mutex                             // one vacation memory update at a time
+	scriptNotes map[sealpost.AccountID]time.Time       // followup.go
+	relay       Relay                                  // followup.go
 }
 
 // New returns a Service over the given stores.
@@ -122,6 +141,8 @@ func New(store sealpost.Store, blobs sealpost.BlobStore, opts Options) *Service 
 		recipients: make(map[sealpost.KeyID]*seal.Recipient),
 		unlocked:   make(map[sealpost.AccountID]*unlockedAccount),
 		targets:    make(map[string]*target),
+		filterKeys: make(map[sealpost.AccountID]*seal.FilterKey),
+		filters:    make(map[sealpost.AccountID]*filterState),
 	}
 	rand.Read(s.loginKey[:])
 	s.windows.now = opts.Now
@@ -289,53 +310,95 @@ func (e Envelope) Use() sealpost.SpecialUse {
 	return sealpost.UseInbox
 }
 
-// Deliver seals msg to each recipient and files it in their INBOX (or Junk,
-// with env.Junk). When it returns nil every copy is durable. Each recipient
-// gets its own sealed blob, sealed as msg is read (once per recipient).
+// Deliver seals msg to each recipient and files it where the recipient's
+// filter puts it (filter.go: the spam engines, then the account's Sieve
+// script), by default in their INBOX (or Junk, with env.Junk). When it
+// returns nil every copy is durable, and so is every message the filters
+// send on (redirects, vacation replies, rejections), queued or filed.
+// Each copy gets its own sealed blob, sealed as msg is read.
+//
+// When the filters refuse the message for every recipient (a Sieve
+// reject, or spam far above the threshold) nothing is filed and the error
+// carries a *Refusal for the SMTP reply.
 func (s *Service) Deliver(ctx context.Context, env Envelope, msg Message) error {
 	const op = "postbox.Deliver"
 	if msg.Size() > s.opts.MaxMessageSize {
 		return errors.E(op, errors.TooLarge)
 	}
 	now := s.opts.Now()
-	msgs := make([]sealpost.NewMessage, 0, len(env.Recipients))
+	a := &arrival{msg: msg}
+	type planned struct {
+		t    *target
+		rcpt string
+		p    recipientPlan
+	}
+	var plans []planned
 	seen := make(map[sealpost.AccountID]bool)
+	refusals := 0
 	for _, rcpt := range env.Recipients {
 		t, err := s.target(ctx, sealpost.NormalizeAddress(rcpt))
 		if err != nil {
-			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
 		}
 		if seen[t.acct.ID] {
 			continue
 		}
 		seen[t.acct.ID] = true
-		mbox, err := s.filing(ctx, t, env.Use())
+		p, err := s.plan(ctx, t, env, rcpt, a)
 		if err != nil {
-			s.deleteBlobs(ctx, blobsOf(msgs))
 			return errors.E(op, err)
 		}
-		ref, keyID, size, err := s.putSealed(ctx, t.acct, t.keyID, t.r, msg, env.From)
+		if p.reject != "" || p.refuse {
+			refusals++
+		}
+		plans = append(plans, planned{t, rcpt, p})
+	}
+	if refusals > 0 && refusals == len(plans) {
+		reason := "message refused as spam"
+		if plans[0].p.reject != "" {
+			reason = plans[0].p.reject
+		}
+		return errors.E(op, errors.Permission, &Refusal{Reason: reason})
+	}
+	var msgs []sealpost.NewMessage
+	for _, pl := range plans {
+		if pl.p.reject != "" {
+			continue // told to the sender below
+		}
+		copyMsg := Message(msg)
+		if len(pl.p.head) > 0 {
+			copyMsg = prefixed{head: pl.p.head, m: msg}
+		}
+		for _, c := range pl.p.copies {
+			ref, keyID, size, err := s.putSealed(ctx, pl.t.acct, pl.t.keyID, pl.t.r, copyMsg, env.From)
+			if err != nil {
+				s.deleteBlobs(ctx, blobsOf(msgs))
+				return errors.E(op, err)
+			}
+			msgs = append(msgs, sealpost.NewMessage{
+				Mailbox: c.mbox, Flags: c.flags, InternalDate: now, Size: size, Blob: ref, Key: keyID,
+				Limit: s.storageLimit(pl.t.acct, env.Notice),
+			})
+		}
+	}
+	if len(msgs) > 0 {
+		added, err := s.store.AddMessages(ctx, msgs)
 		if err != nil {
+			// The cached target may be stale (a mailbox or account removed by
+			// another process): forget it so the next delivery reloads.
+			for _, rcpt := range env.Recipients {
+				s.forgetTarget(rcpt)
+			}
 			s.deleteBlobs(ctx, blobsOf(msgs))
+			return errors.E(op, deliveryErr(err, len(msgs)))
+		}
+		s.syncLive(ctx, added)
+	}
+	for _, pl := range plans {
+		if err := s.followUp(ctx, env, pl.t, pl.rcpt, pl.p, msg); err != nil {
 			return errors.E(op, err)
 		}
-		msgs = append(msgs, sealpost.NewMessage{
-			Mailbox: mbox, InternalDate: now, Size: size, Blob: ref, Key: keyID,
-			Limit: s.storageLimit(t.acct, env.Notice),
-		})
 	}
-	added, err := s.store.AddMessages(ctx, msgs)
-	if err != nil {
-		// The cached target may be stale (a mailbox or account removed by
-		// another process): forget it so the next delivery reloads.
-		for _, rcpt := range env.Recipients {
-			s.forgetTarget(rcpt)
-		}
-		s.deleteBlobs(ctx, blobsOf(msgs))
-		return errors.E(op, deliveryErr(err, len(msgs)))
-	}
-	s.syncLive(ctx, added)
 	return nil
 }
 

@@ -365,6 +365,7 @@ func (ss *Session) Copy(ctx context.Context, from *Mailbox, uids []sealpost.UID,
 		return dest, nil, errors.E(op, err)
 	}
 	ss.svc.syncLive(ctx, copies)
+	ss.learnFromMove(ctx, from.info.Use, dest, copies) // train.go
 	return dest, copies, nil
 }
 
@@ -376,6 +377,9 @@ func (ss *Session) Move(ctx context.Context, from *Mailbox, uids []sealpost.UID,
 		return dest, nil, errors.E("postbox.Move", err)
 	}
 	copies, err := from.Move(ctx, uids, dest.ID)
+	if err == nil {
+		ss.learnFromMove(ctx, from.info.Use, dest, copies) // train.go
+	}
 	return dest, copies, err
 }
 

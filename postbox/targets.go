@@ -65,6 +65,9 @@ func (s *Service) target(ctx context.Context, addr string) (*target, error) {
 		return t, nil
 	}
 	acct, err := s.store.Account(ctx, addr)
+	if base := sealpost.BaseAddress(addr); errors.Is(errors.NotExist, err) && base != addr {
+		acct, err = s.store.Account(ctx, base) // a subaddress (RFC 5233)
+	}
 	if err != nil {
 		return nil, errors.E(op, err)
 	}

@@ -126,6 +126,9 @@ func (r *Router) lookupHome(ctx context.Context, addr string) (sealpost.RegionID
 		return h.region, nil
 	}
 	id, err := r.dir.Home(ctx, addr)
+	if base := sealpost.BaseAddress(addr); errors.Is(errors.NotExist, err) && base != addr {
+		id, err = r.dir.Home(ctx, base) // a subaddress (RFC 5233)
+	}
 	if err != nil {
 		return "", err
 	}

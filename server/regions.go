@@ -68,7 +68,7 @@ func OpenBlobs(ctx context.Context, rc config.Region) (sealpost.BlobStore, func(
 }
 
 // openRegion opens one region's storage and builds its postbox.
-func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, logins *authguard.Queue, log *slog.Logger) (*Region, error) {
+func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, logins *authguard.Queue, log *slog.Logger, filters func(*postbox.Options) error) (*Region, error) {
 	const op = "server.openRegion"
 	inner, err := openStore(ctx, rc)
 	if err != nil {
@@ -84,7 +84,7 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 		inner.Close()
 		return nil, errors.E(op, errors.Errorf("region %s: %w", rc.ID, err))
 	}
-	svc := postbox.New(guarded, blobs, postbox.Options{
+	po := postbox.Options{
 		Params:         cfg.Argon2.Params(),
 		MaxMessageSize: cfg.Limits.MaxMessageSize,
 		Quota:          cfg.Quota.Limits(),
@@ -92,7 +92,15 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 		Logger:         log.With("region", rc.ID),
 		Logins:         logins,
 		AuthCacheTime:  cfg.Auth.CacheTime.D(),
-	})
+	}
+	if filters != nil {
+		if err := filters(&po); err != nil {
+			inner.Close()
+			closeBlobs()
+			return nil, errors.E(op, err)
+		}
+	}
+	svc := postbox.New(guarded, blobs, po)
 	return &Region{Info: Info(rc), Config: rc, Store: guarded, Blobs: blobs, Svc: svc, closeBlobs: closeBlobs}, nil
 }
 

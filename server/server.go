@@ -79,7 +79,8 @@ type Server struct {
 	// deployment key can be unlocked (server/dkim.go).
 	DKIM   *dkimsign.Keys
 	deploy *deploymentKey
-	logins *authguard.Queue // server/auth.go
+	spam   postbox.SpamEngine // server/filters.go: rspamd, or nil
+	logins *authguard.Queue   // server/auth.go
 	guard  *authguard.Guard
 
 	mu        sync.Mutex
@@ -156,7 +157,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		if !s.serves(rc.ID) {
 			continue
 		}
-		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log)
+		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log, s.filterOptions)
 		if err != nil {
 			return nil, errors.E(op, err)
 		}
@@ -167,6 +168,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		return nil, errors.E(op, err)
 	}
 	s.Router = region.NewRouter(s.Dir, local, s.Links, cfg.Limits.MaxMessageSize, region.WithGuard(s.guard))
+	for _, svc := range local {
+		svc.SetRelay(s.Router) // what filters send on reaches every region (postbox/followup.go)
+	}
 	return s, nil
 }
 
@@ -266,6 +270,10 @@ func (s *Server) Start() error {
 		if l.IMAPS != "" {
 			srv := imapserver.New(s.Router, imapOpts)
 			add("imaps", l.IMAPS, true, srv.Serve, srv.Close)
+		}
+		if l.ManageSieve != "" {
+			srv := s.manageSieve(l.ManageSieve)
+			add("managesieve", l.ManageSieve, false, srv.Serve, srv.Close)
 		}
 	}
 	if l := s.cfg.Legal.Web; l != "" && !s.opts.FrontDoor {

@@ -63,6 +63,13 @@ var (
 // reply maps an error from postbox to a generic SMTP reply; the error
 // itself goes to the log by the caller.
 func reply(err error) *smtp.SMTPError {
+	var ref *postbox.Refusal
+	if stderrors.As(err, &ref) {
+		// The recipient's filter refused it (a Sieve reject, RFC 5429
+		// 2.1.1, or spam far above the threshold): its reason is the
+		// reply, which the sender's server turns into a bounce.
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: ref.ReplyText()}
+	}
 	switch errors.KindOf(err) {
 	case errors.Invalid:
 		return replyRejected

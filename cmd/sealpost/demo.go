@@ -52,6 +52,7 @@ func demoConfig(data string) config.Config {
 		Submissions: "127.0.0.1:2465",
 		IMAP:        "127.0.0.1:1143",
 		IMAPS:       "127.0.0.1:1993",
+		ManageSieve: "127.0.0.1:4190",
 	}
 	c.Legal.Web = "127.0.0.1:8080"
 	return c
@@ -78,6 +79,7 @@ Listeners (each can be moved with its flag):
   submission (TLS)         127.0.0.1:2465
   IMAP (STARTTLS)          127.0.0.1:1143
   IMAP (TLS)               127.0.0.1:1993
+  ManageSieve (STARTTLS)   127.0.0.1:4190 (Sieve scripts, run at delivery)
   web app and JSON API     http://127.0.0.1:8080 (legal console)
 
 Two DEMO-ONLY legal officers may act on government demands in the legal
@@ -119,6 +121,8 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringVar(&c.Listen.Submissions, "submissions", c.Listen.Submissions, "submission (implicit TLS) address")
 	f.StringVar(&c.Listen.IMAP, "imap", c.Listen.IMAP, "IMAP (STARTTLS) address")
 	f.StringVar(&c.Listen.IMAPS, "imaps", c.Listen.IMAPS, "IMAP (implicit TLS) address")
+	f.StringVar(&c.Listen.ManageSieve, "managesieve", c.Listen.ManageSieve, "ManageSieve (RFC 5804, STARTTLS; plain login allowed on loopback) address")
+	f.StringVar(&c.Filter.Rspamd, "rspamd", "", "rspamd worker URL, e.g. http://127.0.0.1:11333 (default: each account's own classifier only)")
 	f.StringVar(&c.Legal.Web, "web", c.Legal.Web, "web app and JSON API (legal console) address")
 	f.StringSliceVar(&dnsServers, "dns", nil, "DNS server HOST:PORT for the MX's SPF, DKIM and DMARC checks (repeatable; default: /etc/resolv.conf)")
 	f.BoolVar(&c.MX.NoAuthChecks, "no-auth-checks", false, "turn the MX's SPF, DKIM and DMARC checks off (benchmarks against servers that check nothing)")

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,6 +71,11 @@ func StartDemo(t testing.TB, data string, logFile string) *Demo {
 func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *Demo {
 	t.Helper()
 	dns := SenderDNS(t)
+	if len(args) > 0 && !slices.Contains(args, "--managesieve") {
+		// Tests that place listeners place ManageSieve too, off its
+		// default port.
+		args = append(args, "--managesieve", "127.0.0.1:0")
+	}
 	d := Start(t, logFile, append([]string{"demo", "--data", data, "--log-level", "debug", "--dns", dns.Addr}, args...)...)
 	d.Data, d.DNS = data, dns
 	return d

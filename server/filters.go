@@ -1,0 +1,60 @@
+package server
+
+import (
+	"crypto/rand"
+	"os"
+	"path/filepath"
+
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/srs"
+)
+
+// filters.go: what the postboxes need to sort mail before sealing it
+// (issue 14): the deployment key, with which delivery opens each
+// account's filter key; the SRS key, with which redirected mail's sender
+// is rewritten; and the deployment's spam engine (rspamd), if configured.
+
+// filterOptions sets the filter fields of a region's postbox options.
+func (s *Server) filterOptions(o *postbox.Options) error {
+	o.DeploymentKey = s.deploy.unlock
+	k, err := srsKey(filepath.Join(s.cfg.DataDir, "keys"))
+	if err != nil {
+		return err
+	}
+	o.SRS = k
+	if s.spam != nil {
+		o.Spam = s.spam
+	}
+	return nil
+}
+
+// srsKey loads, or makes once, the key of the Sender Rewriting Scheme
+// (data_dir/keys/srs.key, 32 random bytes, 0600). Every node of a
+// deployment must share it to take back the bounces of one another's
+// redirects: copy it with the deployment key.
+func srsKey(dir string) (*srs.Key, error) {
+	const op = "server.srsKey"
+	file := filepath.Join(dir, "srs.key")
+	var k srs.Key
+	b, err := os.ReadFile(file)
+	switch {
+	case err == nil && len(b) == len(k):
+		copy(k[:], b)
+		return &k, nil
+	case err == nil:
+		return nil, errors.E(op, errors.Invalid, errors.Errorf("%s: want %d bytes, have %d", file, len(k), len(b)))
+	case !os.IsNotExist(err):
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	if err := writeFileSync(file, k[:], 0o600); err != nil {
+		return nil, errors.E(op, errors.Internal, err)
+	}
+	return &k, nil
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
@@ -61,7 +62,10 @@ func CheckUse(use sealpost.SpecialUse) error {
 //     UIDNext; ModSeq positive and at most its HighestModSeq; flags valid
 //     (CheckFlags); a blob ref; a size not negative; a storable internal
 //     date; Key 0 (the account's own OpenPGP key) or one of the image's
-//     keys.
+//     keys;
+//   - objects: each passing AccountObject.Check, distinct by kind and
+//     name, at most one active per kind, Updated storable (a zero Updated
+//     is set to now); Account fields are ignored.
 func CheckImage(img sealpost.AccountImage) (sealpost.AccountImage, error) {
 	out := sealpost.AccountImage{Account: img.Account}
 	a := &out.Account
@@ -159,7 +163,53 @@ func CheckImage(img sealpost.AccountImage) (sealpost.AccountImage, error) {
 		}
 		out.Mailboxes = append(out.Mailboxes, sealpost.MailboxImage{Mailbox: mb, Messages: msgs})
 	}
+	objs, err := checkObjects(img.Objects)
+	if err != nil {
+		return sealpost.AccountImage{}, err
+	}
+	out.Objects = objs
 	return out, nil
+}
+
+// checkObjects is CheckImage's rule for an image's objects.
+func checkObjects(in []sealpost.AccountObject) ([]sealpost.AccountObject, error) {
+	type key struct {
+		kind sealpost.ObjectKind
+		name string
+	}
+	seen := map[key]bool{}
+	active := map[sealpost.ObjectKind]bool{}
+	var out []sealpost.AccountObject
+	for _, o := range in {
+		k := key{o.Kind, o.Name}
+		if err := o.Check(); err != nil {
+			return nil, errors.E(errors.Invalid, errors.Errorf("object %s %q: %w", o.Kind, o.Name, err))
+		}
+		switch {
+		case seen[k]:
+			return nil, invalidf("object %s %q twice", o.Kind, o.Name)
+		case o.Active && active[o.Kind]:
+			return nil, invalidf("two active objects of kind %s", o.Kind)
+		case !ValidTime(o.Updated):
+			return nil, invalidf("object %s %q updated %v out of range", o.Kind, o.Name, o.Updated)
+		}
+		seen[k] = true
+		active[o.Kind] = active[o.Kind] || o.Active
+		o.Account = 0
+		o.Data = slices.Clone(o.Data)
+		o.Updated = Updated(o.Updated)
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Updated is an object's update time as a store keeps it: t as it reads
+// back from storage, now if t is zero.
+func Updated(t time.Time) time.Time {
+	if t.IsZero() {
+		return Now()
+	}
+	return FromNanos(Nanos(t))
 }
 
 // MaxUIDValidity returns the greatest UIDValidity among the image's

@@ -81,9 +81,9 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		}
 		// A concurrent creation of the same address, or removal of the
 		// domain, still fails here: 23505 is Exist, 23503 NotExist.
-		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
+		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, no_server_filter, quota_storage, quota_mailboxes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Settings.NoServerFilter, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -105,12 +105,12 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return acct, nil
 }
 
-const accountColumns = `id, address, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes`
+const accountColumns = `id, address, created, verifier, own_key, save_sent, no_server_filter, quota_storage, quota_mailboxes`
 
 func scanAccount(row pgx.Row) (sealpost.Account, error) {
 	var a sealpost.Account
 	var id, created int64
-	if err := row.Scan(&id, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent, &a.Quota.Storage, &a.Quota.Mailboxes); err != nil {
+	if err := row.Scan(&id, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent, &a.Settings.NoServerFilter, &a.Quota.Storage, &a.Quota.Mailboxes); err != nil {
 		return sealpost.Account{}, err
 	}
 	a.ID = sealpost.AccountID(id)
@@ -201,7 +201,7 @@ func blobSet(ctx context.Context, tx pgx.Tx, query string, args ...any) (map[sea
 func (s *Store) SetSettings(ctx context.Context, id sealpost.AccountID, set sealpost.AccountSettings) error {
 	const op = "postgres.SetSettings"
 	return s.write(ctx, op, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET save_sent = $1 WHERE id = $2`, set.SaveSent, int64(id))
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET save_sent = $1, no_server_filter = $2 WHERE id = $3`, set.SaveSent, set.NoServerFilter, int64(id))
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,8 @@ func (s *Store) snapshot(ctx context.Context, op string, fn func(tx pgx.Tx) erro
 
 // ExportAccount returns everything the store holds about the account with
 // the given address, read from one snapshot. Keys come oldest first,
-// mailboxes by name, messages by UID. NotExist if there is no such account.
+// mailboxes by name, messages by UID, objects by kind and name. NotExist
+// if there is no such account.
 func (s *Store) ExportAccount(ctx context.Context, addr string) (sealpost.AccountImage, error) {
 	const op = "postgres.ExportAccount"
 	addr = sealpost.NormalizeAddress(addr)
@@ -88,7 +89,9 @@ func (s *Store) ExportAccount(ctx context.Context, addr string) (sealpost.Accoun
 			}
 			img.Mailboxes = append(img.Mailboxes, sealpost.MailboxImage{Mailbox: mb, Messages: msgs})
 		}
-		return nil
+		rows, _ = tx.Query(ctx, `SELECT `+objectColumns+` FROM account_objects WHERE account = $1 ORDER BY kind, name`, id)
+		img.Objects, err = collectObjects(rows)
+		return err
 	})
 	if err != nil {
 		return sealpost.AccountImage{}, err
@@ -120,10 +123,11 @@ const uidValidityMargin = 1 << 10
 // which the messages are re-pointed (Key 0, mail under the account's own
 // OpenPGP key, stays 0); mailboxes keep their names, special uses,
 // subscriptions, UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; messages keep
-// their UIDs, flags, dates, sizes, MODSEQs, blobs and session keys.
-// NotExist if the domain is not hosted here, Exist if the address has an
-// account (a concurrent import or creation of the same address fails on
-// the unique address, 23505, also Exist).
+// their UIDs, flags, dates, sizes, MODSEQs, blobs and session keys;
+// objects keep their kinds, names, data, Active and Updated. NotExist if
+// the domain is not hosted here, Exist if the address has an account (a
+// concurrent import or creation of the same address fails on the unique
+// address, 23505, also Exist).
 //
 // Later deliveries continue at each mailbox's UIDNEXT with MODSEQs above
 // its HIGHESTMODSEQ, as they always do. For UIDVALIDITY, see
@@ -156,9 +160,9 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 			return exist("account %s", acct.Address)
 		}
 		var id int64
-		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&id)
+		err = tx.QueryRow(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, no_server_filter, quota_storage, quota_mailboxes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Settings.NoServerFilter, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -206,6 +210,10 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 				}
 			}
 		}
+		for _, o := range img.Objects {
+			b.Queue(`INSERT INTO account_objects (`+objectColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+				id, int32(o.Kind), o.Name, o.Active, o.Data, column.Nanos(o.Updated))
+		}
 		if err := flush(); err != nil {
 			return err
 		}
@@ -251,8 +259,9 @@ func raiseUIDValidity(ctx context.Context, tx pgx.Tx, v int64) error {
 // A blob referenced by messages of several accounts (which no operation
 // produces) maps to the least address; one referenced by both a message and
 // the queue maps to the message's account. Orphans are, in this order:
-// mailboxes and key generations whose account is missing, messages in a
-// mailbox whose account is missing, and messages whose mailbox is missing.
+// mailboxes, key generations and objects whose account is missing,
+// messages in a mailbox whose account is missing, and messages whose
+// mailbox is missing.
 // The blobs of orphaned messages are named in their descriptions, not in
 // Blobs: no account here references them.
 func (s *Store) Inventory(ctx context.Context) (sealpost.Inventory, error) {
@@ -283,6 +292,9 @@ func (s *Store) Inventory(ctx context.Context) (sealpost.Inventory, error) {
 				WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = b.account) ORDER BY b.id`, orphanMailbox},
 			{`SELECT k.id, k.account FROM account_keys k
 				WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = k.account) ORDER BY k.id`, orphanKey},
+			{`SELECT o.kind, o.name, o.account FROM account_objects o
+				WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account) ORDER BY o.account, o.kind, o.name`,
+				func(r pgx.CollectableRow) (string, error) { return column.OrphanObject(r) }},
 			{`SELECT m.id, m.blob_ref, b.id, b.account FROM messages m JOIN mailboxes b ON b.id = m.mailbox
 				WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = b.account) ORDER BY m.id`, orphanMessageOfAccount},
 			{`SELECT m.id, m.blob_ref, m.mailbox FROM messages m

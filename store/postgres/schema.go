@@ -129,6 +129,21 @@ ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
 	column.TombstonesSchema,
 	// 6: each message's save date (RFC 8514; issue 13), as in store/sqlite.
 	column.SaveDateSchema,
+	// 7: account objects and the setting that turns server-side filtering
+	// off (issue 14), as in store/sqlite.
+	`
+CREATE TABLE account_objects (
+	account BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	kind    INTEGER NOT NULL,
+	name    TEXT COLLATE "C" NOT NULL,
+	active  BOOLEAN NOT NULL,
+	data    BYTEA,
+	updated BIGINT NOT NULL,
+	PRIMARY KEY (account, kind, name)
+);
+CREATE UNIQUE INDEX account_objects_active ON account_objects (account, kind) WHERE active;
+ALTER TABLE accounts ADD COLUMN no_server_filter BOOLEAN NOT NULL DEFAULT FALSE;
+`,
 }
 
 // migrationLock is the pg_advisory_xact_lock key that serializes schema

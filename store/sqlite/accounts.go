@@ -83,9 +83,9 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 		} else if !errors.IsErr(err, sql.ErrNoRows) {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
+		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, no_server_filter, quota_storage, quota_mailboxes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			addr, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Settings.NoServerFilter, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -107,12 +107,12 @@ func (s *Store) CreateAccount(ctx context.Context, acct sealpost.Account, key se
 	return acct, nil
 }
 
-const accountColumns = `id, address, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes`
+const accountColumns = `id, address, created, verifier, own_key, save_sent, no_server_filter, quota_storage, quota_mailboxes`
 
 func scanAccount(row interface{ Scan(...any) error }) (sealpost.Account, error) {
 	var a sealpost.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent, &a.Quota.Storage, &a.Quota.Mailboxes); err != nil {
+	if err := row.Scan(&a.ID, &a.Address, &created, &a.PasswordVerifier, &a.OwnKey, &a.Settings.SaveSent, &a.Settings.NoServerFilter, &a.Quota.Storage, &a.Quota.Mailboxes); err != nil {
 		return sealpost.Account{}, err
 	}
 	a.Created = column.FromNanos(created)
@@ -212,7 +212,7 @@ func (s *Store) SetPasswordVerifier(ctx context.Context, id sealpost.AccountID, 
 func (s *Store) SetSettings(ctx context.Context, id sealpost.AccountID, set sealpost.AccountSettings) error {
 	const op = "sqlite.SetSettings"
 	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET save_sent = ? WHERE id = ?`, set.SaveSent, id)
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET save_sent = ?, no_server_filter = ? WHERE id = ?`, set.SaveSent, set.NoServerFilter, id)
 		if err != nil {
 			return err
 		}

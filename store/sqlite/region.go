@@ -39,8 +39,8 @@ func (s *Store) Claim(ctx context.Context, region sealpost.RegionID) error {
 // ExportAccount returns everything the store holds about the account with
 // the given address, read in one transaction (a consistent snapshot: WAL
 // readers see the database as of their first read). Keys come oldest
-// first, mailboxes by name, messages by UID. NotExist if there is no such
-// account.
+// first, mailboxes by name, messages by UID, objects by kind and name.
+// NotExist if there is no such account.
 func (s *Store) ExportAccount(ctx context.Context, addr string) (sealpost.AccountImage, error) {
 	const op = "sqlite.ExportAccount"
 	addr = sealpost.NormalizeAddress(addr)
@@ -70,6 +70,9 @@ func (s *Store) ExportAccount(ctx context.Context, addr string) (sealpost.Accoun
 			return sealpost.AccountImage{}, dbErr(op, err)
 		}
 		img.Mailboxes = append(img.Mailboxes, sealpost.MailboxImage{Mailbox: mb, Messages: msgs})
+	}
+	if img.Objects, err = queryAll(ctx, tx, scanObject, `SELECT `+objectColumns+` FROM account_objects WHERE account = ? ORDER BY kind, name`, id); err != nil {
+		return sealpost.AccountImage{}, dbErr(op, err)
 	}
 	return img, nil
 }
@@ -111,9 +114,9 @@ func queryAll[T any](ctx context.Context, tx *sql.Tx, scan func(interface{ Scan(
 // which the messages are re-pointed (Key 0, mail under the account's own
 // OpenPGP key, stays 0); mailboxes keep their names, special uses,
 // subscriptions, UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; messages keep
-// their UIDs, flags, dates, sizes, MODSEQs, blobs and session keys.
-// NotExist if the domain is not hosted here, Exist if the address has an
-// account.
+// their UIDs, flags, dates, sizes, MODSEQs, blobs and session keys;
+// objects keep their kinds, names, data, Active and Updated. NotExist if
+// the domain is not hosted here, Exist if the address has an account.
 //
 // Later deliveries continue at each mailbox's UIDNEXT with MODSEQs above
 // its HIGHESTMODSEQ, as they always do. UIDVALIDITY comes from the global
@@ -148,9 +151,9 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 		} else if !errors.IsErr(err, sql.ErrNoRows) {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, quota_storage, quota_mailboxes)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
+		err = tx.QueryRowContext(ctx, `INSERT INTO accounts (address, domain, created, verifier, own_key, save_sent, no_server_filter, quota_storage, quota_mailboxes)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			acct.Address, domain, column.Nanos(acct.Created), acct.PasswordVerifier, acct.OwnKey, acct.Settings.SaveSent, acct.Settings.NoServerFilter, acct.Quota.Storage, acct.Quota.Mailboxes).Scan(&acct.ID)
 		if err != nil {
 			return err
 		}
@@ -186,6 +189,12 @@ func (s *Store) ImportAccount(ctx context.Context, img sealpost.AccountImage) (s
 				}
 			}
 		}
+		for _, o := range img.Objects {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO account_objects (`+objectColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+				acct.ID, o.Kind, o.Name, o.Active, o.Data, column.Nanos(o.Updated)); err != nil {
+				return err
+			}
+		}
 		// The usage is counted from what was imported: once per account
 		// moved, never per delivery.
 		if _, err := tx.ExecContext(ctx, column.RecountUsage+` WHERE id = ?`, acct.ID); err != nil {
@@ -212,8 +221,9 @@ func raiseUIDValidity(ctx context.Context, tx *sql.Tx, v int64) error {
 // A blob referenced by messages of several accounts (which no operation
 // produces) maps to the least address; one referenced by both a message and
 // the queue maps to the message's account. Orphans are, in this order:
-// mailboxes and key generations whose account is missing, messages in a
-// mailbox whose account is missing, and messages whose mailbox is missing.
+// mailboxes, key generations and objects whose account is missing,
+// messages in a mailbox whose account is missing, and messages whose
+// mailbox is missing.
 // The blobs of orphaned messages are named in their descriptions, not in
 // Blobs: no account here references them.
 func (s *Store) Inventory(ctx context.Context) (sealpost.Inventory, error) {
@@ -253,6 +263,8 @@ func (s *Store) Inventory(ctx context.Context) (sealpost.Inventory, error) {
 			WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = b.account) ORDER BY b.id`, orphanMailbox},
 		{`SELECT k.id, k.account FROM account_keys k
 			WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = k.account) ORDER BY k.id`, orphanKey},
+		{`SELECT o.kind, o.name, o.account FROM account_objects o
+			WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account) ORDER BY o.account, o.kind, o.name`, column.OrphanObject},
 		{`SELECT m.id, m.blob_ref, b.id, b.account FROM messages m JOIN mailboxes b ON b.id = m.mailbox
 			WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = b.account) ORDER BY m.id`, orphanMessageOfAccount},
 		{`SELECT m.id, m.blob_ref, m.mailbox FROM messages m

@@ -131,6 +131,23 @@ ALTER TABLE accounts ADD COLUMN quota_mailboxes BIGINT NOT NULL DEFAULT 0;
 	column.TombstonesSchema,
 	// 6: each message's save date (RFC 8514; issue 13).
 	column.SaveDateSchema,
+	// 7: account objects (issue 14: Sieve scripts, the spam filter's
+	// model, the filter key's wraps; sealpost.ObjectStore), at most one
+	// active per account and kind, and the account setting that turns
+	// server-side filtering off.
+	`
+CREATE TABLE account_objects (
+	account BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	kind    INTEGER NOT NULL,
+	name    TEXT NOT NULL,
+	active  BOOLEAN NOT NULL,
+	data    BLOB,
+	updated BIGINT NOT NULL,
+	PRIMARY KEY (account, kind, name)
+);
+CREATE UNIQUE INDEX account_objects_active ON account_objects (account, kind) WHERE active;
+ALTER TABLE accounts ADD COLUMN no_server_filter BOOLEAN NOT NULL DEFAULT FALSE;
+`,
 }
 
 // migrate brings the database to the newest schema version, one step per

@@ -667,8 +667,8 @@ func TestMailbox(t *testing.T) {
 		// fileinto :create combined with flags
 		script := `require ["fileinto", "mailbox", "imap4flags"]; fileinto :create :flags "\\Seen" "Archive";`
 		testExecute(ctx, t, script, eml, false, Result{
-			Fileinto:     []string{"Archive"},
-			Flags:        []string{"\\seen"},
+			Fileinto: []string{"Archive"},
+			// Sealpost patch 62: :flags leaves the internal variable as it was.
 			ImplicitKeep: false,
 		})
 	})
@@ -898,8 +898,8 @@ func TestFlags(t *testing.T) {
 	t.Run("keep-with-flags", func(t *testing.T) {
 		script := `require "imap4flags"; keep :flags ["\\Answered", "MyFlag"];`
 		testExecute(ctx, t, script, eml, false, Result{
-			Keep:         true,
-			Flags:        []string{"\\answered", "myflag"},
+			Keep: true,
+			// Sealpost patch 62: :flags leaves the internal variable as it was.
 			ImplicitKeep: true, // keep does NOT cancel implicit keep
 		})
 	})

@@ -1,5 +1,9 @@
 module github.com/migadu/go-sieve
 
+// Sealpost patch 60: no replace of go-message with migadu/go-message (a
+// fork the module proxy does not serve); it builds and passes its tests
+// against github.com/emersion/go-message v0.18.2.
+
 go 1.20
 
 require (
@@ -9,5 +13,3 @@ require (
 )
 
 require golang.org/x/text v0.14.0 // indirect
-
-replace github.com/emersion/go-message => github.com/migadu/go-message v0.0.0-20260705121217-8814c0e56d68

@@ -50,10 +50,24 @@ func (c CmdFileInto) Execute(_ context.Context, d *RuntimeData) error {
 		d.ImplicitKeep = false
 	}
 
-	if c.Flags != nil {
-		d.Flags = canonicalFlags(expandVarsList(d, c.Flags), nil, d.FlagAliases)
+	// Sealpost patch 62: RFC 5232 section 5: the flags of :flags are used
+	// instead of the internal variable, which they do not change; without
+	// :flags the message is stored with the variable's current value.
+	if d.MailboxFlags == nil {
+		d.MailboxFlags = make(map[string][]string)
 	}
+	d.MailboxFlags[mailbox] = d.actionFlags(c.Flags)
 	return nil
+}
+
+// actionFlags returns the flags a keep or fileinto stores the message with:
+// the :flags argument when given, else a copy of the internal variable
+// (Sealpost patch 62).
+func (d *RuntimeData) actionFlags(tagged Flags) []string {
+	if tagged != nil {
+		return canonicalFlags(expandVarsList(d, tagged), nil, d.FlagAliases)
+	}
+	return append([]string(nil), d.Flags...)
 }
 
 type CmdRedirect struct {
@@ -89,11 +103,14 @@ type CmdKeep struct {
 }
 
 func (c CmdKeep) Execute(_ context.Context, d *RuntimeData) error {
-	d.Keep = true
 	// keep is a non-terminating action - it does NOT cancel implicit keep
-	if c.Flags != nil {
-		d.Flags = canonicalFlags(expandVarsList(d, c.Flags), nil, d.FlagAliases)
+	// Sealpost patch 62: the first keep's flags (its :flags, else the
+	// internal variable's value now) are those the kept message gets; the
+	// internal variable is unchanged (RFC 5232 section 5).
+	if !d.Keep {
+		d.KeepFlags = d.actionFlags(c.Flags)
 	}
+	d.Keep = true
 	return nil
 }
 

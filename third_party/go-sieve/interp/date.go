@@ -275,7 +275,11 @@ type CurrentDateTest struct {
 
 func (c CurrentDateTest) Check(ctx context.Context, rd *RuntimeData) (bool, error) {
 	// Get current time
-	t := time.Now()
+	// Sealpost patch 64: the caller's time when it gave one.
+	t := rd.CurrentTime
+	if t.IsZero() {
+		t = time.Now()
+	}
 
 	// Apply zone transformation
 	if c.Zone != "" {

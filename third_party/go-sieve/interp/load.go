@@ -2,6 +2,7 @@ package interp
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/migadu/go-sieve/lexer"
@@ -30,6 +31,19 @@ var supportedRequires = map[string]struct{}{
 	"mailbox":    {}, // RFC5490 - Mailbox Extension
 	"subaddress": {}, // RFC5233 - Subaddress Extension
 	"body":       {}, // RFC5173 - Body Extension
+	"reject":     {}, // RFC5429 - Sealpost patch 63
+	"ereject":    {}, // RFC5429 - Sealpost patch 63
+}
+
+// dovecotTestsuite names the commands and tests of vnd.dovecot.testsuite,
+// which only a script that requires that extension (only possible in the
+// library's own tests) may use (Sealpost patch 67: without it, any script
+// could run test_config_set and lift the variable size limit).
+var dovecotTestsuite = map[string]struct{}{
+	"test": {}, "test_set": {}, "test_fail": {}, "test_binary_load": {},
+	"test_binary_save": {}, "test_config_reload": {}, "test_config_set": {},
+	"test_config_unset": {}, "test_script_compile": {}, "test_script_run": {},
+	"test_error": {},
 }
 
 var (
@@ -55,6 +69,9 @@ func init() {
 		"setflag":    loadSetFlag,
 		"addflag":    loadAddFlag,
 		"removeflag": loadRemoveFlag,
+		// RFC 5429 (reject and ereject), Sealpost patch 63
+		"reject":  loadReject,
+		"ereject": loadEReject,
 		// RFC 5229 (variables extension)
 		"set": loadSet,
 		// RFC 5230 (vacation extension)
@@ -92,6 +109,8 @@ func init() {
 		"size":     loadSizeTest,
 		// RFC 5229 (variables extension)
 		"string": loadStringTest,
+		// RFC 5232 (imap4flags), Sealpost patch 61
+		"hasflag": loadHasFlagTest,
 		// RFC 5260 (date extension)
 		"date":        loadDateTest,
 		"currentdate": loadCurrentDateTest,
@@ -143,20 +162,38 @@ func LoadBlock(s *Script, cmds []parser.Cmd) ([]Cmd, error) {
 func LoadCmd(s *Script, cmd parser.Cmd) (Cmd, error) {
 	cmdName := strings.ToLower(cmd.Id)
 	factory := commands[cmdName]
+	if _, ok := dovecotTestsuite[cmdName]; ok && !s.RequiresExtension(DovecotTestExtension) {
+		factory = nil // Sealpost patch 67
+	}
 	if factory == nil {
 		return nil, lexer.ErrorAt(cmd, "LoadBlock: unsupported command: %v", cmdName)
 	}
-	return factory(s, cmd)
+	loaded, err := factory(s, cmd)
+	return loaded, positioned(err, cmd.Position)
+}
 
+// positioned gives err the position of the command or test that failed to
+// load if it has none of its own (Sealpost patch 66: several loaders
+// return plain errors, and a script's author needs the line).
+func positioned(err error, pos lexer.Position) error {
+	var p interface{ LineCol() (int, int) }
+	if err == nil || errors.As(err, &p) {
+		return err
+	}
+	return lexer.ErrorAt(pos, "%v", err)
 }
 
 func LoadTest(s *Script, t parser.Test) (Test, error) {
 	testName := strings.ToLower(t.Id)
 	factory := tests[testName]
+	if _, ok := dovecotTestsuite[testName]; ok && !s.RequiresExtension(DovecotTestExtension) {
+		factory = nil // Sealpost patch 67
+	}
 	if factory == nil {
 		return nil, lexer.ErrorAt(t, "LoadTest: unsupported test: %v", testName)
 	}
-	return factory(s, t)
+	loaded, err := factory(s, t)
+	return loaded, positioned(err, t.Position)
 }
 
 type CmdNoop struct{}

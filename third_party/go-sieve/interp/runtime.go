@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/migadu/go-sieve/lexer"
 )
@@ -58,6 +59,21 @@ type RuntimeData struct {
 	Keep            bool
 	ImplicitKeep    bool
 
+	// Sealpost patch 62: the flags each fileinto stores its message with,
+	// by mailbox, and those of the first explicit keep (RFC 5232 section 5).
+	MailboxFlags map[string][]string
+	KeepFlags    []string
+
+	// Sealpost patch 63: the reason of a reject or ereject (RFC 5429), and
+	// whether it was an ereject.
+	Reject         string
+	RejectExtended bool
+	Rejected       bool
+
+	// Sealpost patch 64: the time currentdate sees (RFC 5260 section 5);
+	// the zero time means time.Now().
+	CurrentTime time.Time
+
 	FlagAliases map[string]string
 
 	MatchVariables []string
@@ -90,6 +106,11 @@ func (d *RuntimeData) Copy() *RuntimeData {
 		Flags:           make([]string, len(d.Flags)),
 		Keep:            d.Keep,
 		ImplicitKeep:    d.ImplicitKeep,
+		KeepFlags:       append([]string(nil), d.KeepFlags...), // Sealpost patch 62
+		Reject:          d.Reject,                              // Sealpost patch 63
+		RejectExtended:  d.RejectExtended,
+		Rejected:        d.Rejected,
+		CurrentTime:     d.CurrentTime, // Sealpost patch 64
 		FlagAliases:     make(map[string]string, len(d.FlagAliases)),
 		MatchVariables:  make([]string, len(d.MatchVariables)),
 		Variables:       make(map[string]string, len(d.Variables)),
@@ -120,6 +141,12 @@ func (d *RuntimeData) Copy() *RuntimeData {
 	copy(newData.Flags, d.Flags)
 	copy(newData.MatchVariables, d.MatchVariables)
 
+	if d.MailboxFlags != nil { // Sealpost patch 62
+		newData.MailboxFlags = make(map[string][]string, len(d.MailboxFlags))
+		for k, v := range d.MailboxFlags {
+			newData.MailboxFlags[k] = append([]string(nil), v...)
+		}
+	}
 	for k, v := range d.FlagAliases {
 		newData.FlagAliases[k] = v
 	}

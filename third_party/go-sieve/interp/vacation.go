@@ -2,7 +2,6 @@ package interp
 
 import (
 	"context"
-	"fmt"
 )
 
 // VacationResponse represents an autoresponse to be sent.
@@ -24,6 +23,10 @@ type VacationResponse struct {
 
 	// Days specifies the minimum number of days between autoresponses to the same sender.
 	Days int
+
+	// Addresses are the :addresses argument, the user's other addresses
+	// (Sealpost patch 65: the caller needs them for RFC 5230 section 4.5).
+	Addresses []string
 }
 
 // CmdVacation represents the vacation command as defined in RFC 5230.
@@ -73,7 +76,10 @@ func (c CmdVacation) Execute(ctx context.Context, d *RuntimeData) error {
 	// We'll use the envelope from address as the sender
 	sender := d.Envelope.EnvelopeFrom()
 	if sender == "" {
-		return fmt.Errorf("vacation: failed to get sender from envelope")
+		// Sealpost patch 65: a message with a null return path gets no
+		// reply (RFC 5230 section 4.6, RFC 3834 section 2); that is not
+		// an error of the script's.
+		return nil
 	}
 
 	// Check if the sender is in the list of "my" addresses
@@ -100,6 +106,8 @@ func (c CmdVacation) Execute(ctx context.Context, d *RuntimeData) error {
 		IsMime:  c.Mime,
 		Handle:  handle,
 		Days:    c.Days,
+
+		Addresses: addresses, // Sealpost patch 65
 	}
 
 	// Per RFC 5230 Section 4: "The vacation action does not cancel the implicit keep."

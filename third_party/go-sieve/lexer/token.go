@@ -139,6 +139,16 @@ func (e tokError) Error() string {
 	return fmt.Sprintf("%d:%d: %s", line, col, e.text)
 }
 
+// LineCol is the position the error is at, 0, 0 if unknown (Sealpost
+// patch 66: lets a loader tell an error that has a position from one that
+// has none).
+func (e tokError) LineCol() (int, int) {
+	if e.t == nil {
+		return 0, 0
+	}
+	return e.t.LineCol()
+}
+
 func ErrorAt(t position, format string, args ...interface{}) error {
 	return tokError{t: t, text: fmt.Sprintf(format, args...)}
 }

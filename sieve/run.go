@@ -103,7 +103,7 @@ func (s *Script) Run(ctx context.Context, env Envelope, msg Message) (p Plan, er
 	d := interp.NewRuntimeData(s.s, policy{exists: msg.MailboxExists}, envelope(env), m)
 	d.CurrentTime = msg.Date
 	if err := s.s.Execute(ctx, d); err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.IsErr(err, context.DeadlineExceeded) {
 			return Plan{}, errors.E(op, errors.TooLarge, errors.Str("the script ran past its time limit"))
 		}
 		if m.err != nil {

@@ -120,6 +120,12 @@ func Compile(src []byte) (s *Script, err error) {
 	o := options()
 	toks, err := lexer.Lex(bytes.NewReader(src), &o.Lexer)
 	if err != nil {
+		if msg := err.Error(); !positionRE.MatchString(msg) {
+			// The lexer reports a script cut short without a position:
+			// it is at the end.
+			lines := bytes.Count(src, []byte("\n")) + 1
+			return nil, errors.E(op, errors.Invalid, errors.Errorf("line %d: %s (at the end of the script)", lines, libraryPrefixes.Replace(msg)))
+		}
 		return nil, errors.E(op, errors.Invalid, errors.Str(friendly(err)))
 	}
 	cmds, err := parser.Parse(lexer.NewStream(toks), &o.Parser)

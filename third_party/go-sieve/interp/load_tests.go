@@ -13,7 +13,7 @@ func loadAddressTest(s *Script, test parser.Test) (Test, error) {
 	}
 	var key []string
 	var useSubaddress bool
-	err := LoadSpec(s, loaded.addSpecTags(&Spec{
+	err := LoadSpec(s, loaded.addTags(loaded.addSpecTags(&Spec{
 		Tags: map[string]SpecTag{
 			"all": {
 				MatchBool: func() {
@@ -63,11 +63,14 @@ func loadAddressTest(s *Script, test parser.Test) (Test, error) {
 				MinStrCount: 1,
 			},
 		},
-	}), test.Position, test.Args, test.Tests, nil)
+	})), test.Position, test.Args, test.Tests, nil) // Sealpost patch 68: addTags
 	if err != nil {
 		return nil, err
 	}
 
+	if err := loaded.fieldIndex.check(s); err != nil { // Sealpost patch 68
+		return nil, err
+	}
 	if err := loaded.setKey(s, key); err != nil {
 		return nil, err
 	}
@@ -210,7 +213,7 @@ func loadTrueTest(s *Script, test parser.Test) (Test, error) {
 func loadHeaderTest(s *Script, test parser.Test) (Test, error) {
 	loaded := HeaderTest{matcherTest: newMatcherTest()}
 	var key []string
-	err := LoadSpec(s, loaded.addSpecTags(&Spec{
+	err := LoadSpec(s, loaded.addTags(loaded.addSpecTags(&Spec{
 		Pos: []SpecPosArg{
 			{
 				MatchStr: func(val []string) {
@@ -225,11 +228,14 @@ func loadHeaderTest(s *Script, test parser.Test) (Test, error) {
 				MinStrCount: 1,
 			},
 		},
-	}), test.Position, test.Args, test.Tests, nil)
+	})), test.Position, test.Args, test.Tests, nil) // Sealpost patch 68: addTags
 	if err != nil {
 		return nil, err
 	}
 
+	if err := loaded.fieldIndex.check(s); err != nil { // Sealpost patch 68
+		return nil, err
+	}
 	if err := loaded.setKey(s, key); err != nil {
 		return nil, err
 	}

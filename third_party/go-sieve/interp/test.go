@@ -29,6 +29,7 @@ type AddressTest struct {
 	AddressPart    AddressPart
 	AddressPartCnt int // Counter to detect duplicate address parts
 	Header         []string
+	fieldIndex     // Sealpost patch 68
 }
 
 var allowedAddrHeaders = map[string]struct{}{
@@ -84,6 +85,7 @@ func (a AddressTest) Check(ctx context.Context, d *RuntimeData) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		values = a.pick(values) // Sealpost patch 68
 
 		// Handle case where header exists but has no values (empty header)
 		if len(values) == 0 {
@@ -315,7 +317,8 @@ func (t TrueTest) Check(context.Context, *RuntimeData) (bool, error) {
 type HeaderTest struct {
 	matcherTest
 
-	Header []string
+	Header     []string
+	fieldIndex // Sealpost patch 68
 }
 
 func (h HeaderTest) Check(ctx context.Context, d *RuntimeData) (bool, error) {
@@ -326,6 +329,7 @@ func (h HeaderTest) Check(ctx context.Context, d *RuntimeData) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		values = h.pick(values) // Sealpost patch 68
 
 		for _, value := range values {
 			if h.isCount() {

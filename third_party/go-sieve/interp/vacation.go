@@ -27,6 +27,9 @@ type VacationResponse struct {
 	// Addresses are the :addresses argument, the user's other addresses
 	// (Sealpost patch 65: the caller needs them for RFC 5230 section 4.5).
 	Addresses []string
+	// SubjectGiven is whether the script gave a :subject (Sealpost patch
+	// 65: without one the caller builds "Auto: " and the original's).
+	SubjectGiven bool
 }
 
 // CmdVacation represents the vacation command as defined in RFC 5230.
@@ -62,6 +65,7 @@ type CmdVacation struct {
 func (c CmdVacation) Execute(ctx context.Context, d *RuntimeData) error {
 	// Expand variables in all string fields
 	subject := expandVars(d, c.Subject)
+	subjectGiven := subject != "" // Sealpost patch 65
 	if subject == "" {
 		subject = "Automated reply"
 	}
@@ -107,7 +111,8 @@ func (c CmdVacation) Execute(ctx context.Context, d *RuntimeData) error {
 		Handle:  handle,
 		Days:    c.Days,
 
-		Addresses: addresses, // Sealpost patch 65
+		Addresses:    addresses, // Sealpost patch 65
+		SubjectGiven: subjectGiven,
 	}
 
 	// Per RFC 5230 Section 4: "The vacation action does not cancel the implicit keep."

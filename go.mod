@@ -16,6 +16,7 @@ require (
 	github.com/emersion/go-smtp v0.25.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/miekg/dns v1.1.73
+	github.com/migadu/go-sieve v0.0.0-00010101000000-000000000000
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/spf13/cobra v1.10.2
 	github.com/transparency-dev/formats v0.1.1
@@ -67,6 +68,7 @@ require (
 	modernc.org/libc v1.79.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
+	rsc.io/binaryregexp v0.2.0 // indirect
 )
 
 // An unmodified go-smtp plus the patches listed in third_party/README.md.
@@ -75,3 +77,6 @@ replace github.com/emersion/go-smtp => ./third_party/go-smtp
 replace github.com/emersion/go-msgauth => ./third_party/go-msgauth
 
 replace github.com/emersion/go-imap/v2 => ./third_party/go-imap
+
+// github.com/migadu/go-sieve at 6d4aa22 plus Sealpost patches 60-67.
+replace github.com/migadu/go-sieve => ./third_party/go-sieve

@@ -274,7 +274,7 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 
 // words adds the words of s, lowercased, each with prefix; with bigrams,
 // each two consecutive words too. Words are runs of letters, digits and
-// '$', '\'' or '-' inside; link targets ("http://host/...", "www.host")
+// '$', '\” or '-' inside; link targets ("http://host/...", "www.host")
 // add their host as "url:".
 func (t *tokenizer) words(prefix, s string, bigrams bool) {
 	for len(s) > 0 && !t.full() {

@@ -44,10 +44,11 @@ type Policy struct {
 
 // DefaultPolicy returns the policy of a Model whose Policy is zero. Its
 // thresholds were chosen on the training split of the SpamAssassin corpus
-// only (see TestCorpusAccuracy): Fisher combining pushes most messages
-// near 0 or 1, and 0.9 keeps ham misfiled well under 1%.
+// only, by 5-fold cross-validation inside it (TestCorpusTune): at 0.9,
+// 93.0% of spam caught and 0.21% of ham misfiled; at 1-1e-6, 71.7% of
+// spam and no ham (0.9999 still caught one ham).
 func DefaultPolicy() Policy {
-	return Policy{Junk: 0.9, Reject: 0.9999, RejectMin: 200, MinHam: 20, MinSpam: 20}
+	return Policy{Junk: 0.9, Reject: 0.999999, RejectMin: 200, MinHam: 20, MinSpam: 20}
 }
 
 // Verdict returns the verdict for score p under the model's Policy and

@@ -1,0 +1,145 @@
+package junk
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"slices"
+	"time"
+
+	"github.com/sealpost/sealpost/errors"
+)
+
+// The serialized model (MarshalBinary), all integers unsigned varints
+// unless said otherwise:
+//
+//	"SPJK" | format byte (1) | tokenizer version byte |
+//	ham | spam | last training, Unix seconds (signed varint; 0: never) |
+//	n | n × (hash delta | ham count | spam count) | CRC-32C (4 bytes, big-endian)
+//
+// Hashes are sorted ascending; each is stored as its difference from the
+// previous one (the first from 0), so a full model of random 64-bit
+// hashes costs about 7 bytes a hash plus its counts. Nothing else is
+// stored: no token text, no key, no message identifiers.
+const (
+	magic         = "SPJK"
+	formatVersion = 1
+	// tokenizerVersion changes whenever Tokenize's output for a message
+	// changes, since a model's hashes are only meaningful to the tokenizer
+	// that made them; UnmarshalBinary refuses other versions.
+	tokenizerVersion = 1
+	// maxDecodeTokens bounds what a corrupt or hostile serialized model
+	// can make UnmarshalBinary allocate.
+	maxDecodeTokens = 4 * DefaultCap
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// MarshalBinary encodes the model's counts compactly.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	keys := make([]uint64, 0, len(m.tokens))
+	for h := range m.tokens {
+		keys = append(keys, h)
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, 32+len(keys)*10)
+	b = append(b, magic...)
+	b = append(b, formatVersion, tokenizerVersion)
+	b = binary.AppendUvarint(b, uint64(m.ham))
+	b = binary.AppendUvarint(b, uint64(m.spam))
+	var secs int64
+	if !m.trained.IsZero() {
+		secs = m.trained.Unix()
+	}
+	b = binary.AppendVarint(b, secs)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	var prev uint64
+	for _, h := range keys {
+		c := m.tokens[h]
+		b = binary.AppendUvarint(b, h-prev)
+		b = binary.AppendUvarint(b, uint64(c.ham))
+		b = binary.AppendUvarint(b, uint64(c.spam))
+		prev = h
+	}
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+}
+
+// UnmarshalBinary replaces the model's counts with those encoded in data,
+// which it checks (errors.Invalid when it is corrupt, of another format or
+// of another tokenizer version). Cap and Policy are left as they are.
+func (m *Model) UnmarshalBinary(data []byte) error {
+	const op = "junk.UnmarshalBinary"
+	bad := func(why string) error { return errors.E(op, errors.Invalid, errors.Str(why)) }
+	if len(data) < len(magic)+2+4 || string(data[:len(magic)]) != magic {
+		return bad("not a junk model")
+	}
+	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return bad("checksum mismatch")
+	}
+	if body[4] != formatVersion {
+		return bad("unknown format version")
+	}
+	if body[5] != tokenizerVersion {
+		return bad("made by another tokenizer version")
+	}
+	d := decoder{b: body[6:]}
+	ham, spam := d.uvarint(), d.uvarint()
+	secs := d.varint()
+	n := d.uvarint()
+	if d.err || ham > 1<<40 || spam > 1<<40 {
+		return bad("bad header")
+	}
+	// Each token takes at least 3 bytes.
+	if n > maxDecodeTokens || n > uint64(len(d.b))/3 {
+		return bad("too many tokens")
+	}
+	tokens := make(map[uint64]counts, n)
+	var h uint64
+	for i := uint64(0); i < n; i++ {
+		delta, hc, sc := d.uvarint(), d.uvarint(), d.uvarint()
+		if d.err || (i > 0 && delta == 0) || h+delta < h || hc > 1<<32-1 || sc > 1<<32-1 || hc+sc == 0 {
+			return bad("bad token entry")
+		}
+		h += delta
+		tokens[h] = counts{ham: uint32(hc), spam: uint32(sc)}
+	}
+	if len(d.b) != 0 {
+		return bad("trailing data")
+	}
+	var trained time.Time
+	if secs != 0 {
+		trained = time.Unix(secs, 0).UTC()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ham, m.spam, m.trained, m.tokens = int(ham), int(spam), trained, tokens
+	return nil
+}
+
+// decoder reads varints, remembering the first failure.
+type decoder struct {
+	b   []byte
+	err bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}

@@ -1,0 +1,315 @@
+// Package junk is each account's Bayesian spam classifier, trained by the
+// account's own filing (a message moved to Junk is spam, one moved out of
+// it ham). Its Model holds only opaque token hashes and counts: every token
+// of a message (see Tokenize) is hashed with HMAC-SHA256 under the
+// account's Key and truncated to 64 bits, and the Model keeps, per hash,
+// how many ham and spam messages held it. Whoever can read a Model (or its
+// MarshalBinary form) without the Key learns those counts of random-looking
+// numbers, and nothing of the words.
+//
+// Scoring follows Gary Robinson's method as SpamBayes uses it: each token's
+// spam probability from its counts, shrunk toward 0.5 when the token is
+// rare, and the most telling tokens' probabilities combined with Fisher's
+// chi-square method into one spam probability (0 ham, 1 spam, 0.5 unsure).
+// Verdict turns that into Ham, Junk or Reject by thresholds, and gives
+// Unsure until the account has trained enough of both.
+package junk
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Key is an account's token key. Tokens are hashed as
+// HMAC-SHA256(Key, token) truncated to its first 64 bits (big-endian).
+//
+// Collisions: two distinct tokens share a hash with probability 2^-64;
+// among a full model's DefaultCap = 200,000 tokens the chance that any two
+// collide is about n²/2^65 ≈ 1.1e-9, and the chance that one of a
+// message's at most 10,000 tokens lands on some other token's counts is
+// about 10,000 × 200,000 / 2^64 ≈ 1.1e-10. Either would only nudge one
+// message's score.
+type Key [32]byte
+
+// hasher hashes tokens under one key.
+type hasher struct {
+	mac hash.Hash
+	buf []byte
+	sum []byte
+}
+
+func newHasher(k Key) *hasher {
+	return &hasher{mac: hmac.New(sha256.New, k[:]), buf: make([]byte, 0, 64), sum: make([]byte, 0, sha256.Size)}
+}
+
+func (h *hasher) hash(tok string) uint64 {
+	h.mac.Reset()
+	h.buf = append(h.buf[:0], tok...)
+	h.mac.Write(h.buf)
+	h.sum = h.mac.Sum(h.sum[:0])
+	return binary.BigEndian.Uint64(h.sum)
+}
+
+// hashes returns the hashes of a message's distinct tokens.
+func hashes(k Key, msg []byte) []uint64 {
+	toks := Tokenize(msg)
+	h := newHasher(k)
+	out := make([]uint64, len(toks))
+	for i, tok := range toks {
+		out[i] = h.hash(tok)
+	}
+	return out
+}
+
+// counts are how many ham and spam messages held a token.
+type counts struct{ ham, spam uint32 }
+
+// DefaultCap is how many tokens a Model keeps at most by default: past it,
+// Train prunes the rarest (see Model.Cap).
+const DefaultCap = 200_000
+
+// Model is one account's classifier: message counts and, per token hash,
+// ham and spam counts. The zero Model is empty and ready. A Model is safe
+// for concurrent use; the exported fields must be set before first use.
+type Model struct {
+	// Cap bounds the number of tokens kept; 0 means DefaultCap. When
+	// training passes it, the rarest tokens (fewest messages; ties by
+	// hash) are dropped until a tenth of Cap is free.
+	Cap int
+	// Policy holds the verdict thresholds; the zero Policy means
+	// DefaultPolicy().
+	Policy Policy
+
+	mu      sync.RWMutex
+	ham     int
+	spam    int
+	trained time.Time
+	tokens  map[uint64]counts
+}
+
+// Stats describes a Model.
+type Stats struct {
+	Ham, Spam int       // messages trained (less those untrained)
+	Tokens    int       // distinct token hashes held
+	Trained   time.Time // the last Train or Untrain (zero if never)
+}
+
+// Stats returns the model's counts.
+func (m *Model) Stats() Stats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return Stats{Ham: m.ham, Spam: m.spam, Tokens: len(m.tokens), Trained: m.trained}
+}
+
+// Train records msg as spam (or ham): each distinct token counts once.
+func (m *Model) Train(k Key, msg []byte, spam bool) {
+	hs := hashes(k, msg)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tokens == nil {
+		m.tokens = make(map[uint64]counts, len(hs))
+	}
+	for _, h := range hs {
+		c := m.tokens[h]
+		if spam {
+			c.spam = satInc(c.spam)
+		} else {
+			c.ham = satInc(c.ham)
+		}
+		m.tokens[h] = c
+	}
+	if spam {
+		m.spam++
+	} else {
+		m.ham++
+	}
+	m.trained = time.Now().UTC()
+	if limit := m.limit(); len(m.tokens) > limit {
+		m.prune(limit - limit/10)
+	}
+}
+
+func satInc(n uint32) uint32 {
+	if n == math.MaxUint32 {
+		return n
+	}
+	return n + 1
+}
+
+// Untrain takes back an earlier Train(k, msg, spam): for a message trained
+// as spam and then moved out of Junk (train it as ham after). Counts never
+// go below zero, so untraining a message never trained (or one whose
+// tokens were pruned since) does no harm beyond the message counts.
+func (m *Model) Untrain(k Key, msg []byte, spam bool) {
+	hs := hashes(k, msg)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range hs {
+		c, ok := m.tokens[h]
+		if !ok {
+			continue
+		}
+		if spam && c.spam > 0 {
+			c.spam--
+		} else if !spam && c.ham > 0 {
+			c.ham--
+		}
+		if c == (counts{}) {
+			delete(m.tokens, h)
+		} else {
+			m.tokens[h] = c
+		}
+	}
+	if spam && m.spam > 0 {
+		m.spam--
+	} else if !spam && m.ham > 0 {
+		m.ham--
+	}
+	m.trained = time.Now().UTC()
+}
+
+func (m *Model) limit() int {
+	if m.Cap > 0 {
+		return m.Cap
+	}
+	return DefaultCap
+}
+
+// prune drops the rarest tokens until keep remain: those held by the
+// fewest messages, and among equally rare ones the lowest hashes (an
+// arbitrary but deterministic order). It runs in linear time: a histogram
+// of the totals finds the cut.
+func (m *Model) prune(keep int) {
+	drop := len(m.tokens) - keep
+	if drop <= 0 {
+		return
+	}
+	const maxBucket = 64
+	var hist [maxBucket + 1]int
+	for _, c := range m.tokens {
+		hist[min(uint64(c.ham)+uint64(c.spam), maxBucket)]++
+	}
+	// Every token with a total below cut goes; of those at cut, the
+	// lowest-hashed `rest` go.
+	cut, rest := 0, drop
+	for cut <= maxBucket && rest >= hist[cut] {
+		rest -= hist[cut]
+		cut++
+	}
+	var atCut []uint64
+	for h, c := range m.tokens {
+		tot := min(uint64(c.ham)+uint64(c.spam), maxBucket)
+		switch {
+		case int(tot) < cut:
+			delete(m.tokens, h)
+		case int(tot) == cut && rest > 0:
+			atCut = append(atCut, h)
+		}
+	}
+	slices.Sort(atCut)
+	for _, h := range atCut[:rest] {
+		delete(m.tokens, h)
+	}
+}
+
+// Robinson's and Fisher's parameters: SpamBayes' defaults but for maxClues.
+const (
+	unknownStrength = 0.45 // s: how strongly a rare token leans to x
+	unknownProb     = 0.5  // x: the probability of a token never seen
+	minStrength     = 0.1  // tokens within this of 0.5 are ignored
+	maxClues        = 1000 // the most telling tokens combined (SpamBayes: 150; more did better in TestCorpusTune)
+)
+
+// Score returns the probability that msg is spam, from 0 (ham) to 1
+// (spam); 0.5 when the model knows too little to tell.
+func (m *Model) Score(k Key, msg []byte) float64 {
+	hs := hashes(k, msg)
+	m.mu.RLock()
+	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
+	clues := make([]float64, 0, 256)
+	for _, h := range hs {
+		c, ok := m.tokens[h]
+		if !ok {
+			continue
+		}
+		// Robinson: the token's spam ratio among both ratios, shrunk
+		// toward x when the token has been seen in few messages.
+		hr, sr := float64(c.ham)/nham, float64(c.spam)/nspam
+		if hr+sr == 0 {
+			continue
+		}
+		p := sr / (hr + sr)
+		n := float64(c.ham) + float64(c.spam)
+		f := (unknownStrength*unknownProb + n*p) / (unknownStrength + n)
+		if math.Abs(f-0.5) >= minStrength {
+			clues = append(clues, f)
+		}
+	}
+	m.mu.RUnlock()
+	return combine(clues)
+}
+
+// combine joins token probabilities by Fisher's method (SpamBayes'
+// chi-square combining): S is how unlikely the tokens' spamminess is if
+// they were random, H the same for their hamminess, and the result
+// (1 + S - H) / 2. The maxClues farthest from 0.5 are used.
+func combine(clues []float64) float64 {
+	if len(clues) == 0 {
+		return 0.5
+	}
+	if len(clues) > maxClues {
+		slices.SortFunc(clues, func(a, b float64) int {
+			da, db := math.Abs(a-0.5), math.Abs(b-0.5)
+			switch {
+			case da > db:
+				return -1
+			case da < db:
+				return 1
+			}
+			return 0
+		})
+		clues = clues[:maxClues]
+	}
+	var lnH, lnS float64
+	for _, f := range clues {
+		lnH += math.Log(f)
+		lnS += math.Log1p(-f)
+	}
+	n := len(clues)
+	s := 1 - chi2Q(-2*lnS, 2*n)
+	h := 1 - chi2Q(-2*lnH, 2*n)
+	return (1 + s - h) / 2
+}
+
+// chi2Q is the probability that a chi-square variable with v (even)
+// degrees of freedom is at least x2: e^-m Σ_{i<v/2} m^i/i! with m = x2/2,
+// summed in log space, since e^-m underflows for the x2 that many strong
+// tokens give.
+func chi2Q(x2 float64, v int) float64 {
+	m := x2 / 2
+	if m <= 0 {
+		return 1
+	}
+	lnm := math.Log(m)
+	lnTerm := -m // ln(m^0/0! e^-m)
+	lnSum := lnTerm
+	for i := 1; i < v/2; i++ {
+		lnTerm += lnm - math.Log(float64(i))
+		lnSum = logAdd(lnSum, lnTerm)
+	}
+	return min(math.Exp(lnSum), 1)
+}
+
+// logAdd returns ln(e^a + e^b).
+func logAdd(a, b float64) float64 {
+	if a < b {
+		a, b = b, a
+	}
+	return a + math.Log1p(math.Exp(b-a))
+}

@@ -49,6 +49,10 @@ type Conn struct {
 	// Error tracking
 	errorCount int
 
+	// unauthCommands counts command lines read while NON-AUTHENTICATED,
+	// for Options.MaxUnauthCommands (Sealpost patch 71).
+	unauthCommands int
+
 	// TLS state
 	isTLS bool
 
@@ -221,6 +225,18 @@ func (c *Conn) serve() {
 				c.writer.Flush()
 			}
 			return
+		}
+
+		// Sealpost patch 71: a bound on the commands before authentication,
+		// so that an unauthenticated client cannot keep a connection busy
+		// with commands that never fail (NOOP, CAPABILITY, empty lines).
+		if !c.authenticated && opts.MaxUnauthCommands > 0 {
+			c.unauthCommands++
+			if c.unauthCommands > opts.MaxUnauthCommands {
+				c.writeLine(`BYE "Too many commands without authentication"`)
+				c.writer.Flush()
+				return
+			}
 		}
 
 		line = strings.TrimSpace(line)
@@ -419,6 +435,13 @@ func (c *Conn) dispatch(ctx context.Context, cmd string, args []string) bool {
 	case "LOGOUT":
 		c.writeLine(`OK "Goodbye"`)
 		return true
+	case "UNAUTHENTICATE":
+		// Sealpost patch 70: RFC 5804 section 2.14.1.
+		u, ok := c.session.(SessionUnauthenticate)
+		if !ok {
+			return c.dispatchUnknown(ctx, cmd, args)
+		}
+		c.handleUnauthenticate(ctx, u, args)
 	case "LISTSCRIPTS", "GETSCRIPT", "PUTSCRIPT", "CHECKSCRIPT", "HAVESPACE",
 		"RENAMESCRIPT", "SETACTIVE", "DELETESCRIPT":
 		if !c.authenticated {
@@ -447,6 +470,27 @@ func (c *Conn) dispatch(ctx context.Context, cmd string, args []string) bool {
 		return c.dispatchUnknown(ctx, cmd, args)
 	}
 	return false
+}
+
+// handleUnauthenticate returns the connection to the NON-AUTHENTICATED
+// state (RFC 5804 section 2.14.1: NO in the NON-AUTHENTICATED state; any
+// TLS layer is kept). Sealpost patch 70.
+func (c *Conn) handleUnauthenticate(ctx context.Context, u SessionUnauthenticate, args []string) {
+	if len(args) != 0 {
+		c.clientError("Syntax: UNAUTHENTICATE")
+		return
+	}
+	if !c.authenticated {
+		c.clientError("Not authenticated")
+		return
+	}
+	if err := u.Unauthenticate(ctx); err != nil {
+		c.sessionError(err)
+		return
+	}
+	c.authenticated = false
+	c.unauthCommands = 0
+	c.writeLine("OK")
 }
 
 // dispatchUnknown handles a command not recognised by the built-in
@@ -499,6 +543,10 @@ func (c *Conn) sendCapabilityBlock() {
 	}
 	if opts.MaxScriptSize > 0 {
 		c.writeLine(fmt.Sprintf(`"MAXSCRIPTSIZE" "%d"`, opts.MaxScriptSize))
+	}
+	// Sealpost patch 70: RFC 5804 section 2.14.1.
+	if _, ok := c.session.(SessionUnauthenticate); ok {
+		c.writeLine(`"UNAUTHENTICATE"`)
 	}
 	for _, capa := range opts.ExtraCapabilities {
 		if capa.HasValue {

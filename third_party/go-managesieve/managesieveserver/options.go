@@ -139,6 +139,14 @@ type Options struct {
 	// cannot distinguish a client fault from a transient server-side failure.
 	MaxErrors int
 
+	// MaxUnauthCommands bounds the command lines a connection may send
+	// while NON-AUTHENTICATED (empty lines included); the next one is
+	// answered with BYE and the connection closed. The count starts again
+	// after each successful authentication. 0 or negative: no bound.
+	//
+	// Sealpost patch 71.
+	MaxUnauthCommands int
+
 	// AuthFailuresExemptFromMaxErrors, when true, keeps failed
 	// Login/AuthenticatePlain attempts from counting toward MaxErrors
 	// (malformed AUTH payloads still count). Embedders whose Session already

@@ -140,3 +140,22 @@ type SessionLogin interface {
 	// ability to call Conn.Hijack() from within.
 	Login(ctx context.Context, username, password string) error
 }
+
+// SessionUnauthenticate may be implemented by a Session to support the
+// UNAUTHENTICATE command (RFC 5804 section 2.14.1), which returns an
+// authenticated connection to the NON-AUTHENTICATED state: the session
+// releases what it holds for the user and may authenticate again. The
+// library probes for this interface via type assertion; when present it
+// advertises the UNAUTHENTICATE capability, and when absent UNAUTHENTICATE
+// is an unknown command. A TLS layer stays in place.
+//
+// Sealpost patch 70.
+type SessionUnauthenticate interface {
+	Session
+
+	// Unauthenticate releases the user's resources. The library replies
+	// OK and enters the NON-AUTHENTICATED state on nil; on an error it
+	// replies as for any session error and the connection stays
+	// AUTHENTICATED.
+	Unauthenticate(ctx context.Context) error
+}

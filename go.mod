@@ -16,6 +16,7 @@ require (
 	github.com/emersion/go-smtp v0.25.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/miekg/dns v1.1.73
+	github.com/migadu/go-managesieve v0.0.0-20260705230952-12cc5b02de7d
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/spf13/cobra v1.10.2
 	github.com/transparency-dev/formats v0.1.1
@@ -75,3 +76,5 @@ replace github.com/emersion/go-smtp => ./third_party/go-smtp
 replace github.com/emersion/go-msgauth => ./third_party/go-msgauth
 
 replace github.com/emersion/go-imap/v2 => ./third_party/go-imap
+
+replace github.com/migadu/go-managesieve => ./third_party/go-managesieve

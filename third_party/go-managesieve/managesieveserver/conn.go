@@ -446,6 +446,9 @@ func (c *Conn) dispatch(ctx context.Context, cmd string, args []string) bool {
 		"RENAMESCRIPT", "SETACTIVE", "DELETESCRIPT":
 		if !c.authenticated {
 			c.clientError("Not authenticated")
+			// Sealpost patch 72: a PUTSCRIPT or CHECKSCRIPT refused
+			// here has not read its content literal.
+			c.dropCommittedLiteral(cmd, args)
 			return false
 		}
 		switch cmd {
@@ -577,6 +580,7 @@ func (c *Conn) handleAuthenticate(ctx context.Context, args []string) {
 	// registers per-connection resources exactly once.
 	if c.authenticated {
 		c.clientError("Already authenticated")
+		c.dropCommittedLiteral("AUTHENTICATE", args) // Sealpost patch 72
 		return
 	}
 	if len(args) < 1 {
@@ -587,12 +591,14 @@ func (c *Conn) handleAuthenticate(ctx context.Context, args []string) {
 	// Cleartext-auth gate.
 	if !c.authAllowed() {
 		c.clientError("Authentication not permitted on insecure connection. Use STARTTLS first.")
+		c.dropCommittedLiteral("AUTHENTICATE", args) // Sealpost patch 72
 		return
 	}
 
 	mechanism := strings.ToUpper(unquoteString(args[0]))
 	if mechanism != "PLAIN" {
 		c.clientError("Unsupported authentication mechanism")
+		c.dropCommittedLiteral("AUTHENTICATE", args) // Sealpost patch 72
 		return
 	}
 
@@ -1042,6 +1048,25 @@ func (c *Conn) handleDeleteScript(ctx context.Context, args []string) {
 		return
 	}
 	c.writeLine(`OK "Script deleted"`)
+}
+
+// dropCommittedLiteral closes the connection after a command refused
+// before its deferred content literal (see literalDeferred) was read, when
+// the client has committed that literal's bytes: a {N+} literal, or any
+// literal of AUTHENTICATE, which has no continuation step. Left in the
+// stream they would be read as commands (a PUTSCRIPT before
+// authentication had its script's lines run as commands). This is what
+// readScriptArgument and handleAuthenticate already do for a literal they
+// refuse by its size. Sealpost patch 72.
+func (c *Conn) dropCommittedLiteral(cmd string, args []string) {
+	for idx, arg := range args {
+		if !literalDeferred(cmd, idx) {
+			continue
+		}
+		if _, nonSync, isLit, _ := literalLength(arg); isLit && (nonSync || cmd == "AUTHENTICATE" || c.reader.Buffered() > 0) {
+			c.closePending = true
+		}
+	}
 }
 
 // literalDeferred reports whether a literal marker at position idx of cmd's

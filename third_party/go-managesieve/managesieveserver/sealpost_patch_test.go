@@ -115,3 +115,42 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestSealpostPatch72RefusedLiteralNotRunAsCommands(t *testing.T) {
+	store := newTestStore()
+	addr := startServer(t, managesieveserver.Options{
+		NewSession:  store.NewSession,
+		IdleTimeout: 5 * time.Second,
+		TLSConfig:   nil, // AUTHENTICATE is refused without TLS
+	})
+	for _, tc := range []struct{ name, in, want string }{
+		{"PUTSCRIPT before authentication", "PUTSCRIPT \"x\" {10+}\r\nCAPABILITY\r\n", `NO "Not authenticated"`},
+		{"CHECKSCRIPT before authentication", "CHECKSCRIPT {10+}\r\nCAPABILITY\r\n", `NO "Not authenticated"`},
+		{"AUTHENTICATE without TLS", "AUTHENTICATE \"PLAIN\" {10}\r\nCAPABILITY\r\n", `NO "Authentication not permitted on insecure connection. Use STARTTLS first."`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, addr)
+			c.greet()
+			c.sendRaw(tc.in)
+			if got := c.readLine(); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if line, err := c.r.ReadString('\n'); err == nil {
+				t.Fatalf("the literal's bytes were run as a command: %q", line)
+			}
+		})
+	}
+
+	// A synchronizing literal is not sent before the "+", so the
+	// connection stays.
+	c := dial(t, addr)
+	c.greet()
+	c.send(`PUTSCRIPT "x" {10}`)
+	if resp, _ := c.readResponse(); resp != `NO "Not authenticated"` {
+		t.Fatalf("PUTSCRIPT {10}: %q", resp)
+	}
+	c.send("NOOP")
+	if resp, _ := c.readResponse(); resp != "OK" {
+		t.Fatalf("NOOP after a refused synchronizing literal: %q", resp)
+	}
+}

@@ -16,6 +16,7 @@ require (
 	github.com/emersion/go-smtp v0.25.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/miekg/dns v1.1.73
+	github.com/migadu/go-managesieve v0.0.0-20260705230952-12cc5b02de7d
 	github.com/migadu/go-sieve v0.0.0-00010101000000-000000000000
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/spf13/cobra v1.10.2
@@ -80,3 +81,5 @@ replace github.com/emersion/go-imap/v2 => ./third_party/go-imap
 
 // github.com/migadu/go-sieve at 6d4aa22 plus Sealpost patches 60-67.
 replace github.com/migadu/go-sieve => ./third_party/go-sieve
+
+replace github.com/migadu/go-managesieve => ./third_party/go-managesieve

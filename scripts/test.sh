@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
-# python3-dkim as an independent DKIM verifier) when missing and allowed (root
+# python3-dkim as an independent DKIM verifier, sieve-connect as a ManageSieve
+# client) when missing and allowed (root
 # with apt), and builds versitygw (an S3 server) with go install; without
 # them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
 # set, as in CI). Then go vet and the tests.
@@ -16,6 +17,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 [ -x /usr/bin/dkimverify ] || need+=(python3-dkim)
+command -v sieve-connect >/dev/null || need+=(sieve-connect)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"
@@ -69,6 +71,6 @@ go vet ./...
 go test $race -count=1 -timeout 20m ./...
 # The in-tree forks (third_party/, each its own module): their own tests
 # and the fuzz seeds that hold our patches to upstream's behaviour.
-for fork in third_party/go-smtp third_party/go-msgauth third_party/go-imap; do
+for fork in third_party/go-smtp third_party/go-msgauth third_party/go-imap third_party/go-managesieve; do
   (cd "$fork" && go test -count=1 ./...)
 done

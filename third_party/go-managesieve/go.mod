@@ -1,0 +1,3 @@
+module github.com/migadu/go-managesieve
+
+go 1.25.0

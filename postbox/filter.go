@@ -201,8 +201,8 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 	verdict := SpamUnknown
 	var results []SpamResult
 	if st != nil && st.model != nil {
-		p := st.model.Score(st.junkKey, a.head)
-		results = append(results, SpamResult{Engine: "bayes", Score: p, Verdict: bayesVerdict(st.model, p)})
+		score := st.model.Score(st.junkKey, a.head)
+		results = append(results, SpamResult{Engine: "bayes", Score: score, Verdict: bayesVerdict(st.model, score)})
 	}
 	if st != nil && s.opts.Spam != nil {
 		if a.spam == nil {

@@ -20,6 +20,7 @@ type env struct {
 	svc   *postbox.Service
 	store *sqlite.Store
 	blobs *fs.Store
+	dir   string
 }
 
 func newEnv(t *testing.T) *env {
@@ -51,7 +52,7 @@ func newEnvWith(t *testing.T, opts postbox.Options) *env {
 	if err := svc.AddDomain(context.Background(), "example.org"); err != nil {
 		t.Fatal(err)
 	}
-	return &env{svc, store, blobs}
+	return &env{svc, store, blobs, dir}
 }
 
 func (e *env) inbox(t *testing.T, sess *postbox.Session) []sealpost.Message {

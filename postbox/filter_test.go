@@ -1,0 +1,240 @@
+package postbox_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/pwhash"
+	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/seal"
+)
+
+// deployment makes a deployment key pair, as server/queuekey.go does.
+func deployment(t *testing.T) (*seal.Recipient, *seal.Unlocked) {
+	t.Helper()
+	_, secret, err := seal.NewPassword("deploy", pwhash.TestParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := seal.Generate("queue@sealpost.invalid", secret, pwhash.TestParams, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := seal.ParseRecipient(gen.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, gen.Unlocked
+}
+
+// filterEnv is a postbox whose delivery can open filter keys, with ann.
+func filterEnv(t *testing.T) (*env, *postbox.Session, string) {
+	t.Helper()
+	r, u := deployment(t)
+	dir := t.TempDir()
+	e := newEnvOpts(t, postbox.Options{QueueKey: r, DeploymentKey: func() (*seal.Unlocked, error) { return u, nil }})
+	ctx := context.Background()
+	if _, err := e.svc.CreateAccount(ctx, "ann@example.org", "ann-password"); err != nil {
+		t.Fatal(err)
+	}
+	ss, err := e.svc.Login(ctx, "ann@example.org", "ann-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ss.Close)
+	return e, ss, dir
+}
+
+func boxOf(t *testing.T, ss *postbox.Session, name string) []sealpost.Message {
+	t.Helper()
+	m, err := ss.Select(context.Background(), name)
+	if err != nil {
+		t.Fatalf("select %s: %v", name, err)
+	}
+	defer ss.Release(m)
+	var out []sealpost.Message
+	m.Read(func(_ sealpost.Mailbox, msgs []sealpost.Message) { out = append(out, msgs...) })
+	return out
+}
+
+func deliverSubject(t *testing.T, e *env, rcpt, subject string) error {
+	t.Helper()
+	raw := fmt.Appendf(nil, "From: <x@y.example>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nbody\r\n", rcpt, subject)
+	return e.svc.Deliver(context.Background(), postbox.Envelope{From: "x@y.example", Recipients: []string{rcpt}}, postbox.Bytes(raw))
+}
+
+// TestSieveAtDelivery: an active script files, flags and refuses at
+// delivery; scripts are sealed (no text on disk); a compile error is
+// refused with its line; the active script cannot be deleted.
+func TestSieveAtDelivery(t *testing.T) {
+	ctx := context.Background()
+	e, ss, _ := filterEnv(t)
+	const marker = "zebra-sieve-marker"
+	script := `require ["fileinto", "mailbox", "imap4flags", "reject"];
+if header :contains "subject" "` + marker + `" { addflag "\\Flagged"; fileinto :create "Zoo"; stop; }
+if header :contains "subject" "refuse" { reject "not here"; }
+`
+	if err := ss.PutScript(ctx, "main", []byte(script)); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliverSubject(t, e, "ann@example.org", "before activation "+marker); err != nil {
+		t.Fatal(err)
+	}
+	if len(boxOf(t, ss, "INBOX")) != 1 {
+		t.Fatal("an inactive script ran")
+	}
+	if err := ss.SetActiveScript(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliverSubject(t, e, "ann@example.org", "about "+marker); err != nil {
+		t.Fatal(err)
+	}
+	zoo := boxOf(t, ss, "Zoo")
+	if len(zoo) != 1 || !sealpost.HasFlag(zoo[0].Flags, `\Flagged`) {
+		t.Fatalf("Zoo holds %+v, want one flagged message", zoo)
+	}
+	err := deliverSubject(t, e, "ann@example.org", "please refuse")
+	var ref *postbox.Refusal
+	if !errors.As(err, &ref) || ref.ReplyText() != "not here" {
+		t.Fatalf("reject: %v, want a Refusal with the script's reason", err)
+	}
+	if len(boxOf(t, ss, "INBOX")) != 1 {
+		t.Fatal("a refused message was filed")
+	}
+
+	err = ss.PutScript(ctx, "bad", []byte("require \"fileinto\";\nfileinto \"x\"\nkeep;\n"))
+	if !errors.Is(errors.Invalid, err) {
+		t.Fatalf("bad script: %v, want Invalid", err)
+	}
+	if err := ss.DeleteScript(ctx, "main"); !errors.Is(errors.Permission, err) {
+		t.Fatalf("deleting the active script: %v, want Permission", err)
+	}
+	got, err := ss.GetScript(ctx, "main")
+	if err != nil || string(got) != script {
+		t.Fatalf("GetScript: %v %q", err, got)
+	}
+	list, _ := ss.Scripts(ctx)
+	if len(list) != 1 || list[0] != (postbox.ScriptInfo{Name: "main", Active: true}) {
+		t.Fatalf("Scripts = %+v", list)
+	}
+
+	// The strictest mode: no script runs; activating is refused.
+	if err := ss.SetNoServerFilter(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliverSubject(t, e, "ann@example.org", "strict "+marker); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(boxOf(t, ss, "Zoo")); n != 1 {
+		t.Fatalf("a script ran in the strictest mode (Zoo has %d)", n)
+	}
+	if err := ss.SetActiveScript(ctx, "main"); !errors.Is(errors.Invalid, err) {
+		t.Fatalf("activating in the strictest mode: %v", err)
+	}
+	if _, err := e.store.Object(ctx, mustAccount(t, e).ID, sealpost.ObjectFilterKey, sealpost.FilterKeyDelivery); !errors.Is(errors.NotExist, err) {
+		t.Fatalf("the delivery wrap survives the strictest mode: %v", err)
+	}
+	// The owner still reads the script through their own wrap; turning
+	// the mode off makes delivery run it again.
+	if got, err := ss.GetScript(ctx, "main"); err != nil || string(got) != script {
+		t.Fatalf("GetScript in the strictest mode: %v", err)
+	}
+	if err := ss.SetNoServerFilter(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := deliverSubject(t, e, "ann@example.org", "again "+marker); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(boxOf(t, ss, "Zoo")); n != 2 {
+		t.Fatalf("Zoo has %d after the mode was turned off, want 2", n)
+	}
+}
+
+func mustAccount(t *testing.T, e *env) sealpost.Account {
+	t.Helper()
+	a, err := e.store.Account(context.Background(), "ann@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestLearnFromMoves: moving messages into Junk and out of it trains the
+// account's classifier once per message (the keywords record it), and the
+// model on disk holds no token of the messages.
+func TestLearnFromMoves(t *testing.T) {
+	ctx := context.Background()
+	e, ss, _ := filterEnv(t)
+	const spamWord, hamWord = "viagrazebra", "quarterlyzebra"
+	for i := range 25 {
+		if _, _, err := ss.Append(ctx, "INBOX", postbox.Bytes(fmt.Appendf(nil, "Subject: cheap %s %d\r\n\r\nbuy %s now\r\n", spamWord, i, spamWord)), nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ss.Append(ctx, "Junk", postbox.Bytes(fmt.Appendf(nil, "Subject: the %s report %d\r\n\r\nnumbers for %s\r\n", hamWord, i, hamWord)), nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move := func(from, to string) {
+		m, err := ss.Select(ctx, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var uids []sealpost.UID
+		m.Read(func(_ sealpost.Mailbox, msgs []sealpost.Message) {
+			for _, x := range msgs {
+				uids = append(uids, x.UID)
+			}
+		})
+		if _, _, err := ss.Move(ctx, m, uids, to); err != nil {
+			t.Fatal(err)
+		}
+		ss.Release(m)
+	}
+	move("INBOX", "Junk") // 25 spam... and the 25 ham already in Junk stay
+	move("Junk", "Archive")
+	// Everything left Junk: 25 spam taught as spam, then all 50 as ham
+	// (the spam untaught first).
+	st, err := e.svc.FilterStatus(ctx, "ann@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ham != 50 || st.Spam != 0 {
+		t.Fatalf("after moving everything out of Junk: ham %d spam %d, want 50 and 0", st.Ham, st.Spam)
+	}
+	for _, m := range boxOf(t, ss, "Archive") {
+		if !sealpost.HasFlag(m.Flags, postbox.KeywordNotJunk) || sealpost.HasFlag(m.Flags, postbox.KeywordJunk) {
+			t.Fatalf("flags %v, want $NotJunk only", m.Flags)
+		}
+	}
+	walkNoMarker(t, e.dir, spamWord, hamWord)
+}
+
+// walkNoMarker fails if any file under dir holds one of the words.
+func walkNoMarker(t *testing.T, dir string, words ...string) {
+	t.Helper()
+	files := 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		b, _ := os.ReadFile(path)
+		for _, w := range words {
+			if bytes.Contains(b, []byte(w)) {
+				t.Errorf("%s found in the clear in %s", w, path)
+			}
+		}
+		return nil
+	})
+	if files == 0 {
+		t.Fatal("no files walked")
+	}
+}

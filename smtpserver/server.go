@@ -46,6 +46,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/srs"
 )
 
 // Mode is the role of a listener.
@@ -126,6 +127,11 @@ type Options struct {
 	// see authcheck.go) before it is sealed: refused, filed in Junk, or
 	// stored with its Authentication-Results: field. Nil: no checks.
 	Checker Checker
+	// SRS, in MX mode, is the key of the Sender Rewriting Scheme
+	// (package srs, srs.go): a bounce to a valid SRS address of a hosted
+	// domain is forwarded to the sender it stands for. Nil: off (such
+	// addresses are unknown users).
+	SRS *srs.Key
 	// TarpitFree and TarpitDelay set the MX's recipient tarpit
 	// (tarpit.go): unknown recipients a source may name before its
 	// refusals wait, and the first wait (defaults DefaultTarpitFree,

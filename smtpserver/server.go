@@ -17,6 +17,9 @@
 // byte for byte; on MX with a Checker, an Authentication-Results: field
 // (RFC 8601) comes first, and DMARC (package mailauth) may refuse the
 // message (550 5.7.1), defer it (451 4.7.0) or have it filed in Junk.
+// With an SRS key (Options.SRS), the MX also takes bounces to the
+// rewritten senders of mail we redirected and forwards them to the
+// sender each stands for (srs.go).
 //
 // The EHLO reply offers PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870),

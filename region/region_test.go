@@ -69,7 +69,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Directory) *regionEnv {
+func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Directory, opts ...func(*postbox.Options)) *regionEnv {
 	t.Helper()
 	folder := filepath.Join(base, string(id))
 	inner, err := sqlite.Open(filepath.Join(base, string(id)+".db"))
@@ -84,7 +84,11 @@ func openRegion(t *testing.T, base string, id sealpost.RegionID, dir sealpost.Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := postbox.New(guarded, blobs, postbox.Options{Params: pwhash.TestParams})
+	o := postbox.Options{Params: pwhash.TestParams}
+	for _, f := range opts {
+		f(&o)
+	}
+	svc := postbox.New(guarded, blobs, o)
 	t.Cleanup(func() { svc.Close(); blobs.Close(); inner.Close() })
 	return &regionEnv{id: id, inner: inner, guard: guarded, blobs: blobs, svc: svc}
 }

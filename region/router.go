@@ -335,9 +335,19 @@ func (r *Router) AppendByUse(ctx context.Context, acct sealpost.Account, use sea
 
 // Enqueue puts outbound mail in the queue of the sender's home region: what
 // an account sends stays in its jurisdiction until it leaves for the
-// recipient's server.
+// recipient's server. A bounce (the null sender: the MX forwarding one to
+// the sender an SRS address stands for) belongs to no account; it goes to
+// the queue of the first region served here (Unavailable if none is, as
+// on a front door).
 func (r *Router) Enqueue(ctx context.Context, from string, rcpts []string, msg postbox.Message) error {
-	return r.withHome(ctx, "region.Enqueue", from, func(s *postbox.Service) error {
+	const op = "region.Enqueue"
+	if from == "" {
+		if len(r.order) == 0 {
+			return errors.E(op, errors.Unavailable, errors.Str("no region served here to queue a bounce"))
+		}
+		return r.local[r.order[0]].Enqueue(ctx, from, rcpts, msg)
+	}
+	return r.withHome(ctx, op, from, func(s *postbox.Service) error {
 		return s.Enqueue(ctx, from, rcpts, msg)
 	})
 }

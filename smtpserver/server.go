@@ -17,6 +17,9 @@
 // byte for byte; on MX with a Checker, an Authentication-Results: field
 // (RFC 8601) comes first, and DMARC (package mailauth) may refuse the
 // message (550 5.7.1), defer it (451 4.7.0) or have it filed in Junk.
+// With an SRS key (Options.SRS), the MX also takes bounces to the
+// rewritten senders of mail we redirected and forwards them to the
+// sender each stands for (srs.go).
 //
 // The EHLO reply offers PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870),
@@ -46,6 +49,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/mlog"
 	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/srs"
 )
 
 // Mode is the role of a listener.
@@ -126,6 +130,11 @@ type Options struct {
 	// see authcheck.go) before it is sealed: refused, filed in Junk, or
 	// stored with its Authentication-Results: field. Nil: no checks.
 	Checker Checker
+	// SRS, in MX mode, is the key of the Sender Rewriting Scheme
+	// (package srs, srs.go): a bounce to a valid SRS address of a hosted
+	// domain is forwarded to the sender it stands for. Nil: off (such
+	// addresses are unknown users).
+	SRS *srs.Key
 	// TarpitFree and TarpitDelay set the MX's recipient tarpit
 	// (tarpit.go): unknown recipients a source may name before its
 	// refusals wait, and the first wait (defaults DefaultTarpitFree,

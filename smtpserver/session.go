@@ -115,7 +115,7 @@ type session struct {
 	utf8   bool
 	size   int64    // declared with MAIL's SIZE (RFC 1870), 0 if not
 	local  []string // normalized hosted recipients
-	remote []string // normalized recipients elsewhere (submission)
+	remote []string // recipients elsewhere: normalized (submission), or as an SRS address gave them (srs.go)
 	junk   bool     // quarantined by the MX's checks (authcheck.go)
 }
 
@@ -209,6 +209,13 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 		ss.s.log.Warn("rcpt: domain lookup failed", "remote", ss.ip, "err", herr)
 		return reply(herr)
 	}
+	bounce := false // a bounce to an SRS address, for the sender it stands for (srs.go)
+	if hosted {
+		var e *smtp.SMTPError
+		if addr, hosted, bounce, e = ss.srsRecipient(ctx, to, addr); e != nil {
+			return e
+		}
+	}
 	switch {
 	case hosted:
 		if _, lerr := ss.s.svc.LookupRecipient(ctx, addr); errors.Is(errors.NotExist, lerr) {
@@ -229,8 +236,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 		if !slices.Contains(ss.local, addr) {
 			ss.local = append(ss.local, addr)
 		}
-	case ss.s.opts.Mode == Submission:
-		// RFC 6409 4.3: an authenticated user may send anywhere.
+	case ss.s.opts.Mode == Submission || bounce:
+		// RFC 6409 4.3: an authenticated user may send anywhere; a
+		// checked SRS address stands for the sender it rewrote.
 		if !slices.Contains(ss.remote, addr) {
 			ss.remote = append(ss.remote, addr)
 		}
@@ -323,7 +331,7 @@ func (ss *session) store(ctx context.Context, full, msg postbox.Message) error {
 		}
 	}
 	if len(ss.remote) > 0 {
-		if ss.acct == nil { // cannot happen: only submission takes remote recipients
+		if ss.acct == nil && ss.from != "" { // cannot happen: only submission, or a bounce to an SRS address, takes remote recipients
 			return errors.E("smtpserver.store", errors.Internal, errors.Str("remote recipients without authentication"))
 		}
 		if err := ss.s.svc.Enqueue(ctx, ss.from, ss.remote, full); err != nil {

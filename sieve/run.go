@@ -1,8 +1,6 @@
 package sieve
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net/mail"
@@ -241,16 +239,8 @@ type message struct {
 }
 
 func newMessage(msg Message) (*message, error) {
-	raw := msg.Header
-	if !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\n\r\n")) {
-		// The section lacks its ending empty line: add it, so that the
-		// last field is read.
-		raw = append(append([]byte(nil), raw...), "\r\n"...)
-	}
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-	if err != nil && h.Len() == 0 && len(bytes.TrimSpace(msg.Header)) > 0 {
-		return nil, errors.E(errors.Invalid, errors.Str("the message's header section is malformed"))
-	}
+	// A malformed header section yields the fields before the fault.
+	h := parseHeader(msg.Header)
 	size := msg.Size
 	if size > int64(^uint32(0)>>1) {
 		size = int64(^uint32(0) >> 1)

@@ -130,6 +130,8 @@ func ShouldReply(env Envelope, header []byte, v *Vacation, own []string) (bool, 
 	return false, "message is not addressed to the user"
 }
 
+// parseHeader parses a header section, adding its ending empty line if it
+// lacks one; a malformed one yields the fields before the fault.
 func parseHeader(header []byte) textproto.Header {
 	raw := header
 	if !bytes.HasSuffix(raw, []byte("\n\n")) && !bytes.HasSuffix(raw, []byte("\n\r\n")) {

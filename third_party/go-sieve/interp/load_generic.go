@@ -62,8 +62,10 @@ func LoadSpec(s *Script, spec *Spec, position lexer.Position, args []parser.Arg,
 							return lexer.ErrorAt(position, "LoadSpec: malformed encoded character sequence: %v", err)
 						}
 					}
-					if s.RequiresExtension("variables") && !lastTag.NoVariables {
-
+					// Sealpost patch 69: refuse references to variables
+					// that cannot be read (expandVars would panic at run time).
+					if !usedVarsAreValid(s, value) {
+						return lexer.ErrorAt(a, "LoadSpec: invalid variable reference in %q", value)
 					}
 
 					lastTag.MatchStr([]string{value})
@@ -91,6 +93,9 @@ func LoadSpec(s *Script, spec *Spec, position lexer.Position, args []parser.Arg,
 						return lexer.ErrorAt(position, "LoadSpec: malformed encoded character sequence: %v", err)
 					}
 				}
+				if !usedVarsAreValid(s, value) { // Sealpost patch 69
+					return lexer.ErrorAt(a, "LoadSpec: invalid variable reference in %q", value)
+				}
 
 				pos.MatchStr([]string{value})
 			} else {
@@ -117,6 +122,11 @@ func LoadSpec(s *Script, spec *Spec, position lexer.Position, args []parser.Arg,
 						}
 					}
 
+					for _, v := range value { // Sealpost patch 69
+						if !usedVarsAreValid(s, v) {
+							return lexer.ErrorAt(a, "LoadSpec: invalid variable reference in %q", v)
+						}
+					}
 					lastTag.MatchStr(value)
 				} else {
 					panic("missing matcher for SpecTag")
@@ -146,6 +156,11 @@ func LoadSpec(s *Script, spec *Spec, position lexer.Position, args []parser.Arg,
 					}
 				}
 
+				for _, v := range value { // Sealpost patch 69
+					if !usedVarsAreValid(s, v) {
+						return lexer.ErrorAt(a, "LoadSpec: invalid variable reference in %q", v)
+					}
+				}
 				pos.MatchStr(value)
 			} else {
 				panic("no pos matcher")

@@ -71,7 +71,9 @@ func expandVars(d *RuntimeData, s string) string {
 
 		value, err := d.Var(name)
 		if err != nil {
-			panic("attempt to use an unusable variable: " + name)
+			// Sealpost patch 69: loading refuses such references; should
+			// one get here, it expands to nothing rather than panic.
+			return ""
 		}
 		return value
 	})

@@ -123,7 +123,7 @@ if header :contains "subject" "urgent" { addflag "\\Flagged"; }
 if address :is "from" "pest@example.org" { discard; stop; }
 if header :contains "subject" "forward me" { redirect :copy "bob@demo.example"; }
 if header :contains "subject" "reject me" { reject "I do not take mail about that."; stop; }
-if body :text :contains "invoice-7731" { fileinto :flags "$Invoice" "Invoices"; }
+if body :text :contains "invoice-7731" { fileinto :create :flags "$Invoice" "Invoices"; }
 if header :matches "subject" "ticket *" { set "n" "${1}"; fileinto :create "Tickets/${n}"; stop; }
 if header :count "ge" :comparator "i;ascii-numeric" "received" "30" { discard; stop; }
 if header :contains "subject" "to nowhere" { fileinto "Missing"; }
@@ -243,7 +243,9 @@ func TestSieveRules(t *testing.T) {
 			t.Errorf("%q is in %v, want %v", c.subject, in, c.want)
 			continue
 		}
-		if c.flag != "" && !hasFlag(boxes[c.want[0]][c.subject], c.flag) {
+		// Keywords compare without regard to case (RFC 9051 2.3.2); the
+		// interpreter keeps only registered ones in their usual case.
+		if c.flag != "" && !slices.ContainsFunc(boxes[c.want[0]][c.subject], func(f imap.Flag) bool { return strings.EqualFold(string(f), string(c.flag)) }) {
 			t.Errorf("%q has flags %v, want %s", c.subject, boxes[c.want[0]][c.subject], c.flag)
 		}
 	}

@@ -101,6 +101,7 @@ func Run(t *testing.T, h Harness) {
 		{"Queue", queueTests},
 		{"Region", regionTests},
 		{"Quota", quotaTests},
+		{"Objects", objectTests(h)},
 		{"Persistence", persistenceTests(h)},
 	}
 	for _, g := range groups {

@@ -29,10 +29,11 @@ type End struct {
 // owner asked (their password). A move is recorded in the directory and
 // runs in phases, each safe to interrupt and to run again:
 //
-//  1. copy: the account's image (keys, mailboxes, messages with their UIDs)
-//     and every blob it references are copied to the destination, then
-//     read back and compared, blob by blob by SHA-256. The mailbox is
-//     frozen meanwhile (both regions answer "try later").
+//  1. copy: the account's image (settings, keys, mailboxes, messages with
+//     their UIDs, sealed objects such as Sieve scripts) and every blob it
+//     references are copied to the destination, then read back and
+//     compared, blob by blob by SHA-256. The mailbox is frozen meanwhile
+//     (both regions answer "try later").
 //  2. switch: one directory transaction makes the destination the home.
 //  3. cleanup: the source's copy is deleted; then the move is forgotten.
 //
@@ -204,6 +205,8 @@ func (m *Mover) copy(ctx context.Context, addr string) error {
 		}
 	}
 	m.at("blobs-copied")
+	// The image goes as exported; only message blobs are re-pointed. Its
+	// objects (filter.go) hold no blob refs: they travel inside it.
 	img := src
 	img.Mailboxes = make([]sealpost.MailboxImage, len(src.Mailboxes))
 	for i, mb := range src.Mailboxes {
@@ -256,16 +259,27 @@ func (m *Mover) cleanup(ctx context.Context, addr string) error {
 	return sweep(ctx, m.From, dstSums)
 }
 
-// verify compares a copy with its source: same account, keys, mailboxes and
-// messages (all but IDs and blob refs), and every blob's SHA-256.
+// verify compares a copy with its source: same account and settings, keys,
+// mailboxes, messages (all but IDs and blob refs) and objects, and every
+// blob's SHA-256.
 func (m *Mover) verify(ctx context.Context, src sealpost.AccountImage, srcSums map[sealpost.BlobRef][32]byte, dst sealpost.AccountImage) error {
 	const op = "region.verify"
 	bad := func(format string, args ...any) error {
 		return errors.E(op, errors.Internal, errors.Errorf("copy differs: "+format, args...))
 	}
 	a, b := src.Account, dst.Account
-	if a.Address != b.Address || !a.Created.Equal(b.Created) || a.OwnKey != b.OwnKey || !bytes.Equal(a.PasswordVerifier, b.PasswordVerifier) {
+	if a.Address != b.Address || !a.Created.Equal(b.Created) || a.OwnKey != b.OwnKey || !bytes.Equal(a.PasswordVerifier, b.PasswordVerifier) ||
+		a.Settings != b.Settings || a.Quota != b.Quota {
 		return bad("account")
+	}
+	if len(src.Objects) != len(dst.Objects) {
+		return bad("%d objects, want %d", len(dst.Objects), len(src.Objects))
+	}
+	for i, o := range src.Objects {
+		d := dst.Objects[i]
+		if o.Kind != d.Kind || o.Name != d.Name || o.Active != d.Active || !bytes.Equal(o.Data, d.Data) || !o.Updated.Equal(d.Updated) {
+			return bad("%s object %q", o.Kind, o.Name)
+		}
 	}
 	if len(src.Keys) != len(dst.Keys) {
 		return bad("%d keys, want %d", len(dst.Keys), len(src.Keys))

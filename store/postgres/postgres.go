@@ -3,10 +3,10 @@
 // github.com/jackc/pgx/v5's connection pool.
 //
 // It holds the same metadata as store/sqlite (domains, accounts and their
-// wrapped keys, mailboxes, message rows, the outbound queue) in the same
-// tables, and makes the same choices wherever the sealpost.Store contract is
-// silent; store/storetest checks both. Message bodies live sealed in a
-// sealpost.BlobStore.
+// wrapped keys, mailboxes, message rows, the outbound queue, accounts'
+// sealed objects) in the same tables, and makes the same choices wherever
+// the sealpost.Store contract is silent; store/storetest checks both.
+// Message bodies live sealed in a sealpost.BlobStore.
 //
 // # Durability and concurrency
 //

@@ -29,6 +29,27 @@ func scanObject(row interface{ Scan(...any) error }) (sealpost.AccountObject, er
 	return o, nil
 }
 
+// write is db.Write and read db.Read, but Unavailable once the store is
+// closed, as the group commit is (database/sql's error for a closed
+// database has no kind). Close waits for the calls under way.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errors.E(op, errors.Unavailable, errors.Str("store closed"))
+	}
+	return s.db.Write(ctx, op, fn)
+}
+
+func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errors.E(op, errors.Unavailable, errors.Str("store closed"))
+	}
+	return s.db.Read(ctx, op, fn)
+}
+
 // accountExists fails with NotExist unless the account exists.
 func accountExists(ctx context.Context, tx *sql.Tx, acct sealpost.AccountID) error {
 	var one int
@@ -46,7 +67,7 @@ func (s *Store) PutObject(ctx context.Context, o sealpost.AccountObject, max int
 		return errors.E(op, err)
 	}
 	updated := column.Nanos(column.Updated(o.Updated))
-	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(tx *sql.Tx) error {
 		if err := accountExists(ctx, tx, o.Account); err != nil {
 			return err
 		}
@@ -77,15 +98,17 @@ func (s *Store) PutObject(ctx context.Context, o sealpost.AccountObject, max int
 // Object returns one object; NotExist if absent.
 func (s *Store) Object(ctx context.Context, acct sealpost.AccountID, kind sealpost.ObjectKind, name string) (sealpost.AccountObject, error) {
 	const op = "sqlite.Object"
-	o, err := scanObject(s.db.R.QueryRowContext(ctx, `SELECT `+objectColumns+` FROM account_objects
-		WHERE account = ? AND kind = ? AND name = ?`, acct, kind, name))
-	if errors.IsErr(err, sql.ErrNoRows) {
-		return sealpost.AccountObject{}, errors.E(op, notExist("%s object %q of account %d", kind, name, acct))
-	}
-	if err != nil {
-		return sealpost.AccountObject{}, dbErr(op, err)
-	}
-	return o, nil
+	var o sealpost.AccountObject
+	err := s.read(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		o, err = scanObject(tx.QueryRowContext(ctx, `SELECT `+objectColumns+` FROM account_objects
+			WHERE account = ? AND kind = ? AND name = ?`, acct, kind, name))
+		if errors.IsErr(err, sql.ErrNoRows) {
+			return notExist("%s object %q of account %d", kind, name, acct)
+		}
+		return err
+	})
+	return o, err
 }
 
 // Objects lists the account's objects of a kind, sorted by name (byte
@@ -93,7 +116,7 @@ func (s *Store) Object(ctx context.Context, acct sealpost.AccountID, kind sealpo
 func (s *Store) Objects(ctx context.Context, acct sealpost.AccountID, kind sealpost.ObjectKind) ([]sealpost.AccountObject, error) {
 	const op = "sqlite.Objects"
 	var out []sealpost.AccountObject
-	err := s.db.Read(ctx, op, func(tx *sql.Tx) error {
+	err := s.read(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		out, err = queryAll(ctx, tx, scanObject, `SELECT `+objectColumns+` FROM account_objects
 			WHERE account = ? AND kind = ? ORDER BY name`, acct, kind)
@@ -105,7 +128,7 @@ func (s *Store) Objects(ctx context.Context, acct sealpost.AccountID, kind sealp
 // DeleteObject removes an object; NotExist if absent.
 func (s *Store) DeleteObject(ctx context.Context, acct sealpost.AccountID, kind sealpost.ObjectKind, name string) error {
 	const op = "sqlite.DeleteObject"
-	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM account_objects WHERE account = ? AND kind = ? AND name = ?`, acct, kind, name)
 		if err != nil {
 			return err
@@ -120,7 +143,7 @@ func (s *Store) RenameObject(ctx context.Context, acct sealpost.AccountID, kind 
 	if err := sealpost.CheckObjectName(newName); err != nil {
 		return errors.E(op, err)
 	}
-	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(tx *sql.Tx) error {
 		const find = `SELECT 1 FROM account_objects WHERE account = ? AND kind = ? AND name = ?`
 		var one int
 		err := tx.QueryRowContext(ctx, find, acct, kind, name).Scan(&one)
@@ -145,7 +168,7 @@ func (s *Store) RenameObject(ctx context.Context, acct sealpost.AccountID, kind 
 // (all of them for ""), then name is set.
 func (s *Store) SetActiveObject(ctx context.Context, acct sealpost.AccountID, kind sealpost.ObjectKind, name string) error {
 	const op = "sqlite.SetActiveObject"
-	return s.db.Write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(tx *sql.Tx) error {
 		if err := accountExists(ctx, tx, acct); err != nil {
 			return err
 		}

@@ -3,8 +3,10 @@
 // (no cgo).
 //
 // It holds only metadata: domains, accounts and their wrapped keys,
-// mailboxes, message rows (flags, dates, sizes, blob refs) and the outbound
-// queue. Message bodies live sealed in a sealpost.BlobStore.
+// mailboxes, message rows (flags, dates, sizes, blob refs), the outbound
+// queue, and accounts' small sealed objects (objects.go: Sieve scripts,
+// the spam filter's model, filter key wraps). Message bodies live sealed
+// in a sealpost.BlobStore.
 //
 // # Durability and concurrency
 //

@@ -39,6 +39,7 @@ func TestConformance(t *testing.T) {
 				`INSERT INTO mailboxes (id, account, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq)
 					VALUES (700, 3, 'INBOX', '\Inbox', TRUE, 5, 2, 2)`,
 				`INSERT INTO account_keys (id, account, created, public_key, active) VALUES (400, 3, 0, X'01', TRUE)`,
+				`INSERT INTO account_objects (account, kind, name, active, data, updated) VALUES (3, 2, 'lost', TRUE, NULL, 0)`,
 				`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)
 					VALUES (900, 2000, 1, '', 0, 1, 1, 'lost-blob', 0)`,
 				`INSERT INTO messages (id, mailbox, uid, flags, internaldate, size, modseq, blob_ref, key_id)

@@ -75,9 +75,9 @@ func testClaimPersists(t *testing.T, e *env) {
 }
 
 // testOrphans has the harness write rows no account owns and checks that
-// Inventory names each (mailboxes, keys, messages in an orphaned mailbox,
-// then messages in a missing one) and keeps their blobs out of Blobs: the
-// residency audit reports both.
+// Inventory names each (mailboxes, keys, objects, messages in an orphaned
+// mailbox, then messages in a missing one) and keeps their blobs out of
+// Blobs: the residency audit reports both.
 func testOrphans(t *testing.T, e *env) {
 	a := e.account("alice@demo.example")
 	held := e.add(newMsg(e.mailbox(a.ID, "INBOX").ID))[0]
@@ -89,6 +89,7 @@ func testOrphans(t *testing.T, e *env) {
 	want := []string{
 		`mailbox 700 ("INBOX") of missing account 3`,
 		`key 400 of missing account 3`,
+		`sieve-script object "lost" of missing account 3`,
 		`message 901 (blob "stray-blob") in mailbox 700 of missing account 3`,
 		`message 900 (blob "lost-blob") in missing mailbox 2000`,
 	}

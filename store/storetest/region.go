@@ -109,11 +109,13 @@ func populate(e *env) (sealpost.Account, []sealpost.BlobRef) {
 	t := e.t
 	t.Helper()
 	a := e.account("alice@demo.example")
-	// Settings other than the defaults travel with the account.
-	a.Settings = sealpost.AccountSettings{SaveSent: true}
+	// Settings other than the defaults travel with the account, and so
+	// do its objects.
+	a.Settings = sealpost.AccountSettings{SaveSent: true, NoServerFilter: true}
 	if err := e.s.SetSettings(ctx, a.ID, a.Settings); err != nil {
 		t.Fatal(err)
 	}
+	e.putObjects(a.ID)
 	k2 := testKey("second")
 	k2.Account, k2.Active, k2.WrappedByPassword = a.ID, false, nil
 	if _, err := e.s.PutKey(ctx, k2); err != nil {
@@ -217,6 +219,7 @@ func wantImageOf(t *testing.T, e *env, img sealpost.AccountImage, a sealpost.Acc
 		}
 		wantMessages(t, img.Mailboxes[i].Messages, e.messages(mb.ID), "exported "+mb.Name)
 	}
+	wantObjects(t, img.Objects, e.allObjects(a.ID), "exported objects")
 }
 
 func sameAccount(got, want sealpost.Account) string {
@@ -297,12 +300,14 @@ func wantSameImage(t *testing.T, got, want sealpost.AccountImage) {
 		}
 		wantMessages(t, got.Mailboxes[i].Messages, wantMsgs, "imported "+g.Name)
 	}
+	wantObjects(t, got.Objects, withAccount(want.Objects, got.Account.ID), "imported objects")
 }
 
 // cloneImage copies an image deeply enough for a test to change it.
 func cloneImage(img sealpost.AccountImage) sealpost.AccountImage {
 	out := img
 	out.Keys = slices.Clone(img.Keys)
+	out.Objects = slices.Clone(img.Objects)
 	out.Mailboxes = slices.Clone(img.Mailboxes)
 	for i := range out.Mailboxes {
 		out.Mailboxes[i].Messages = slices.Clone(out.Mailboxes[i].Messages)

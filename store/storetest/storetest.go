@@ -42,7 +42,8 @@ type Harness struct {
 	// Orphan writes into s, behind its back (as a hand edit with foreign
 	// keys off would), rows that belong to no account: mailbox 700
 	// ("INBOX", \Inbox, UIDVALIDITY 5, UIDNEXT 2, HIGHESTMODSEQ 2) and key
-	// 400 (active) of the missing account 3; message 900 (UID 1, blob
+	// 400 (active) and Sieve script "lost" (active) of the missing account
+	// 3; message 900 (UID 1, blob
 	// "lost-blob", key 0) in the missing mailbox 2000; message 901 (UID 1,
 	// blob "stray-blob", key 400) in mailbox 700. The orphans test needs it.
 	Orphan func(t *testing.T, s sealpost.Store)
@@ -101,6 +102,7 @@ func Run(t *testing.T, h Harness) {
 		{"Queue", queueTests},
 		{"Region", regionTests},
 		{"Quota", quotaTests},
+		{"Objects", objectTests(h)},
 		{"Persistence", persistenceTests(h)},
 	}
 	for _, g := range groups {

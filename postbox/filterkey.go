@@ -49,7 +49,12 @@ func (s *Service) deliveryKey(ctx context.Context, acct sealpost.Account) (*seal
 	}
 	k, err = seal.OpenFilterKey(u, o.Data)
 	if err != nil {
-		return nil, errors.E(op, err)
+		// Sealed to another deployment key (the account moved here from
+		// another region): delivery cannot open it until the owner's
+		// next session rewraps it (Session.filterKey). Mail is filed as
+		// if the account had no filter, never refused for it.
+		s.log.Warn("filter key's delivery wrap does not open here", "account", acct.ID, "err", err)
+		return nil, errors.E(op, errors.NotExist, err)
 	}
 	s.mu.Lock()
 	if len(s.filterKeys) >= maxCachedFilterKeys {
@@ -98,26 +103,27 @@ func (ss *Session) filterKey(ctx context.Context) (*seal.FilterKey, error) {
 		return nil, errors.E(op, err)
 	}
 	var k *seal.FilterKey
-	have := map[string]bool{}
+	var ownerOK, deliveryOK, haveDelivery bool
 	for _, w := range wraps {
-		have[w.Name] = true
-		if k != nil {
-			continue
-		}
 		switch w.Name {
 		case sealpost.FilterKeyOwner:
 			for _, u := range ss.keys {
-				if k, err = seal.OpenFilterKey(u, w.Data); err == nil {
+				if ok, err := seal.OpenFilterKey(u, w.Data); err == nil {
+					if k == nil || k.Equal(ok) {
+						k, ownerOK = ok, true
+					}
 					break
 				}
 			}
 		case sealpost.FilterKeyDelivery:
+			haveDelivery = true
 			if u, derr := s.deploymentKey(); derr == nil {
-				k, _ = seal.OpenFilterKey(u, w.Data)
+				if dk, err := seal.OpenFilterKey(u, w.Data); err == nil && (k == nil || k.Equal(dk)) {
+					k, deliveryOK = dk, true
+				}
 			}
 		}
 	}
-	ownerOK := k != nil && have[sealpost.FilterKeyOwner]
 	if k == nil {
 		if len(wraps) > 0 {
 			// Wraps exist that this session cannot open (a key generation
@@ -128,7 +134,6 @@ func (ss *Session) filterKey(ctx context.Context) (*seal.FilterKey, error) {
 		if k, err = seal.NewFilterKey(); err != nil {
 			return nil, errors.E(op, err)
 		}
-		ownerOK = false
 	}
 	if !ownerOK {
 		_, r, _, err := s.recipient(ctx, acct.ID)
@@ -140,12 +145,12 @@ func (ss *Session) filterKey(ctx context.Context) (*seal.FilterKey, error) {
 		}
 	}
 	switch {
-	case acct.Settings.NoServerFilter && have[sealpost.FilterKeyDelivery]:
+	case acct.Settings.NoServerFilter && haveDelivery:
 		if err := s.store.DeleteObject(ctx, acct.ID, sealpost.ObjectFilterKey, sealpost.FilterKeyDelivery); err != nil && !errors.Is(errors.NotExist, err) {
 			return nil, errors.E(op, err)
 		}
 		s.forgetFilter(acct.ID)
-	case !acct.Settings.NoServerFilter && (!have[sealpost.FilterKeyDelivery] || !ownerOK) && s.opts.QueueKey != nil:
+	case !acct.Settings.NoServerFilter && !deliveryOK && s.opts.QueueKey != nil:
 		if err := s.putWrap(ctx, acct.ID, sealpost.FilterKeyDelivery, k, s.opts.QueueKey); err != nil {
 			return nil, errors.E(op, err)
 		}

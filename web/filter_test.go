@@ -106,11 +106,7 @@ func TestFilterSection(t *testing.T) {
 func TestFilterScriptEscaped(t *testing.T) {
 	f := newFixture(t, nil)
 	hostile := "\n# </textarea><script>alert(1)</script>\n&amp; \"quoted\" <b>\n"
-	f.owners.mu.Lock()
-	v := f.owners.filters[alice]
-	v.Script = []byte(hostile)
-	f.owners.filters[alice] = v
-	f.owners.mu.Unlock()
+	f.owners.setScript(alice, hostile)
 	c, _ := f.signedInOwner(t, alice, alicePass)
 	_, body := get(t, c, f.srv.URL+"/me")
 	if strings.Contains(body, "<script>alert") || strings.Contains(body, "</textarea><script>") {

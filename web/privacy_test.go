@@ -154,6 +154,15 @@ func (o *owners) SetFilter(ctx context.Context, addr, pass string, change web.Fi
 	return nil
 }
 
+// setScript makes text addr's active script, as if saved over ManageSieve.
+func (o *owners) setScript(addr, text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	v := o.filters[addr]
+	v.Script = []byte(text)
+	o.filters[addr] = v
+}
+
 // takeChanges returns the filter changes made since the last call.
 func (o *owners) takeChanges() []web.FilterChange {
 	o.mu.Lock()

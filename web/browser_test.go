@@ -307,3 +307,47 @@ func TestBrowserPhoneAndAccessible(t *testing.T) {
 		t.Errorf("page problems: %v", p)
 	}
 }
+
+// The Filters section in a real browser: a hostile script is shown as text
+// (the textarea holds it exactly, no element is made of it), and an edited
+// script is saved through the form, as typed but for the line ends HTML
+// gives a textarea's value when it is sent (CRLF, as RFC 5228 writes them).
+func TestBrowserFilterSave(t *testing.T) {
+	ctx, problems := browser(t)
+	f := newFixture(t, nil)
+	hostile := "\n# </textarea><script>document.title='owned'</script>\nkeep;\n"
+	f.owners.setScript(alice, hostile)
+	var shown, title, saved, flash string
+	var scripts int
+	edited := "require \"fileinto\";\nif header :contains \"subject\" \"[list]\" {\n  fileinto \"Lists\";\n}\n"
+	if err := chromedp.Run(ctx, signIn(ctx, f.srv.URL, alice, alicePass),
+		chromedp.WaitVisible(`#filters`, chromedp.ByQuery),
+		chromedp.Value(`#script`, &shown, chromedp.ByQuery),
+		chromedp.Title(&title),
+		chromedp.Evaluate(`document.querySelectorAll('script').length`, &scripts),
+		chromedp.SetValue(`#script`, edited, chromedp.ByQuery),
+		chromedp.SendKeys(`#script-password`, alicePass, chromedp.ByQuery),
+		chromedp.Click(`#save-script`, chromedp.ByQuery),
+		chromedp.WaitVisible(`p.flash`, chromedp.ByQuery),
+		chromedp.Text(`p.flash`, &flash, chromedp.ByQuery),
+		chromedp.Value(`#script`, &saved, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("browser: %v (problems: %v)", err, problems())
+	}
+	if shown != hostile || title == "owned" || scripts != 2 {
+		t.Errorf("the hostile script: textarea %q (want %q), title %q, %d script elements (want 2)", shown, hostile, title, scripts)
+	}
+	if !strings.Contains(flash, "Your script is saved and active.") {
+		t.Errorf("after saving: %q", flash)
+	}
+	sent := strings.ReplaceAll(edited, "\n", "\r\n")
+	if ch := f.owners.takeChanges(); len(ch) != 1 || string(ch[0].Script) != sent {
+		t.Errorf("changes: %+v, want the script %q", ch, sent)
+	}
+	if saved != strings.ReplaceAll(sent, "\r\n", "\n") {
+		t.Errorf("the textarea after saving: %q", saved)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page problems: %v", p)
+	}
+}

@@ -443,6 +443,7 @@ func TestBodiesBounded(t *testing.T) {
 		{c, "/console/logout", urlenc, big("csrf=" + ctok), false},
 		{c, "/console/demands/D-1/transition", urlenc, big("csrf=" + ctok + "&to=in_review"), false},
 		{c, "/me/move", urlenc, big("csrf=" + mtok + "&region=de"), false},
+		{c, "/me/filter/mode", urlenc, big("csrf=" + mtok + "&server_filter=off"), false},
 		{c, "/api/v1/demands/D-1/transitions", "application/json", io.MultiReader(strings.NewReader(`{"note":"`), filler(form)), true},
 		{c, "/api/v1/demands", "application/json", io.MultiReader(strings.NewReader(`{"demand":"`), filler(32<<20)), true},
 	} {
@@ -513,6 +514,12 @@ func passwordPaths(t *testing.T, f *fixture) []passwordPath {
 		}, http.StatusSeeOther},
 		{web.LoginOwnerMove, alice, func(t *testing.T, pass string) (*http.Response, string) {
 			return postForm(t, owner, f.srv.URL+"/me/move", url.Values{"csrf": {mtok}, "region": {"de"}, "password": {pass}}, xff)
+		}, http.StatusOK},
+		{web.LoginOwnerFilter, alice, func(t *testing.T, pass string) (*http.Response, string) {
+			return postForm(t, owner, f.srv.URL+"/me/filter/mode", url.Values{"csrf": {mtok}, "server_filter": {"off"}, "password": {pass}}, xff)
+		}, http.StatusOK},
+		{web.LoginOwnerFilter, alice, func(t *testing.T, pass string) (*http.Response, string) {
+			return postForm(t, owner, f.srv.URL+"/me/filter/script", url.Values{"csrf": {mtok}, "script": {"keep;"}, "password": {pass}}, xff)
 		}, http.StatusOK},
 		{web.LoginOfficerAPI, officer, func(t *testing.T, pass string) (*http.Response, string) {
 			return basic(t, f.client(t), "GET", f.srv.URL+"/api/v1/demands", officer, pass, nil)

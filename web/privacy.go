@@ -18,8 +18,8 @@ import (
 // This file is the owner's privacy page, /me: where their mail lives,
 // their keys, every entry of the transparency log about them (with the data
 // /static/verify.js needs to check each one against the latest signed
-// checkpoint in the owner's browser), a download of each entry's proof, and
-// the mailbox move.
+// checkpoint in the owner's browser), a download of each entry's proof, the
+// mailbox move, and the mail filter (filter.go).
 
 // ownerTTL bounds an owner's session on the privacy page.
 const ownerTTL = 2 * time.Hour
@@ -49,6 +49,7 @@ type mePage struct {
 	Key       *KeyStatus
 	Rows      []entryRow
 	Secret    string // hex account secret
+	Filter    *filterPart
 	Size      uint64 // of the checkpoint the proofs are against
 	ProofData *proofData
 }
@@ -146,6 +147,8 @@ func (s *Server) routesPrivacy() {
 	}))
 	s.mux.HandleFunc("GET /me/proof/{index}", s.ownerPage(s.proof))
 	s.mux.HandleFunc("POST /me/move", s.ownerPage(s.move))
+	s.mux.HandleFunc("POST /me/filter/script", s.me.signedIn(maxScriptForm, s.saveScript))
+	s.mux.HandleFunc("POST /me/filter/mode", s.ownerPage(s.setServerFilter))
 }
 
 // showLogin renders the sign-in form with its CSRF token tok.
@@ -155,6 +158,12 @@ func (s *Server) showLogin(w http.ResponseWriter, code int, tok, addr, msg strin
 
 // showMe renders the privacy page.
 func (s *Server) showMe(w http.ResponseWriter, r *http.Request, sess *session, code int, errMsg, flash string) {
+	s.showMeDraft(w, r, sess, code, errMsg, flash, nil)
+}
+
+// showMeDraft renders the privacy page, its Filters section showing draft,
+// if not nil, instead of the saved script.
+func (s *Server) showMeDraft(w http.ResponseWriter, r *http.Request, sess *session, code int, errMsg, flash string, draft []byte) {
 	ctx := r.Context()
 	addr := sess.owner
 	d := mePage{Title: "Your privacy", Owner: addr, CSRF: sess.csrf, Error: errMsg, Flash: flash}
@@ -170,6 +179,12 @@ func (s *Server) showMe(w http.ResponseWriter, r *http.Request, sess *session, c
 	} else {
 		s.log.Error("web privacy page", "part", "keys", "err", err)
 		problems = append(problems, "your key status")
+	}
+	if fp, err := s.filterPart(ctx, addr, draft); err == nil {
+		d.Filter = fp
+	} else {
+		s.log.Error("web privacy page", "part", "filter", "err", err)
+		problems = append(problems, "your mail filter")
 	}
 	secret := s.tl.AccountSecret(addr)
 	d.Secret = hex.EncodeToString(secret)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -41,10 +42,15 @@ const (
 )
 
 // owners is an Owners with two accounts, both in Ireland, that records the
-// moves asked of it.
+// moves and filter changes asked of it.
 type owners struct {
-	mu    sync.Mutex
-	moved []string // "addr→region"
+	mu      sync.Mutex
+	moved   []string // "addr→region"
+	filters map[string]web.FilterView
+	changes []web.FilterChange // made, in order
+	// setErr, if not nil, is what SetFilter fails with once the password
+	// is right.
+	setErr error
 }
 
 func (o *owners) Authenticate(_ context.Context, addr, pass string) error {
@@ -83,6 +89,87 @@ func (o *owners) Move(ctx context.Context, addr, pass, to string) error {
 	o.moved = append(o.moved, addr+"→"+to)
 	o.mu.Unlock()
 	return nil
+}
+
+// aliceScript is alice's active Sieve script (RFC 5228) at the start.
+const aliceScript = "require [\"fileinto\"];\nif header :contains \"subject\" \"invoice\" {\n  fileinto \"Bills\";\n}\n"
+
+// aliceTrained is when alice's classifier last learnt.
+var aliceTrained = time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+
+func newOwners() *owners {
+	return &owners{filters: map[string]web.FilterView{
+		alice: {ActiveScript: "invoices", Script: []byte(aliceScript), Scripts: 2, Ham: 120, Spam: 37, Trained: aliceTrained},
+		bob:   {},
+	}}
+}
+
+func (o *owners) Filter(_ context.Context, addr string) (web.FilterView, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	v, ok := o.filters[addr]
+	if !ok {
+		return v, errors.E("owners.Filter", errors.NotExist, errors.Str("no such account"))
+	}
+	if v.NoServerFilter {
+		v.Script = nil // sealed to the owner's key alone
+	}
+	return v, nil
+}
+
+// SetFilter stands in for the server's: it checks the password, refuses a
+// script with the command "bogus" as a Sieve compiler would (RFC 5228 8.2:
+// an unknown command is an error), and keeps the change.
+func (o *owners) SetFilter(ctx context.Context, addr, pass string, change web.FilterChange) error {
+	if o.Authenticate(ctx, addr, pass) != nil {
+		return errors.E("owners.SetFilter", errors.Permission, errors.Str("wrong password"))
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.setErr != nil {
+		return o.setErr
+	}
+	if i := strings.Index(string(change.Script), "bogus"); i >= 0 {
+		before := string(change.Script[:i])
+		line, col := strings.Count(before, "\n")+1, i-strings.LastIndex(before, "\n")
+		return errors.E("owners.SetFilter", errors.Invalid, errors.Errorf("%d:%d: unknown command \"bogus\"", line, col))
+	}
+	v := o.filters[addr]
+	if change.Script != nil {
+		switch {
+		case len(change.Script) == 0:
+			v.ActiveScript, v.Script = "", nil
+		case v.ActiveScript == "":
+			v.ActiveScript, v.Script = "sealpost", change.Script
+			v.Scripts++
+		default:
+			v.Script = change.Script
+		}
+	}
+	if change.NoServerFilter != nil {
+		v.NoServerFilter = *change.NoServerFilter
+	}
+	o.filters[addr] = v
+	o.changes = append(o.changes, change)
+	return nil
+}
+
+// setScript makes text addr's active script, as if saved over ManageSieve.
+func (o *owners) setScript(addr, text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	v := o.filters[addr]
+	v.Script = []byte(text)
+	o.filters[addr] = v
+}
+
+// takeChanges returns the filter changes made since the last call.
+func (o *owners) takeChanges() []web.FilterChange {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := o.changes
+	o.changes = nil
+	return c
 }
 
 // fixture is the web app over a real transparency.Ledger over a real
@@ -132,6 +219,7 @@ type fixtureOptions struct {
 	gw       *gateway.Gateway      // the console's and the API's, if not nil
 	throttle web.Throttle          // if not nil
 	tls      bool                  // serve over TLS (httptest's certificate)
+	log      *slog.Logger          // the app's, if not nil
 }
 
 // newFixtureWith builds the app as o says, on the fixture's clock.
@@ -209,8 +297,8 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	if wrap != nil {
 		l = wrap(led)
 	}
-	own := &owners{}
-	app := web.New(o.gw, nil)
+	own := newOwners()
+	app := web.New(o.gw, o.log)
 	app.SetThrottle(o.throttle)
 	app.SetNow(clk.Now)
 	app.EnableTransparency(own, l)
@@ -285,7 +373,7 @@ func TestOwnerSignInRequired(t *testing.T) {
 			t.Errorf("GET %s signed out: %d to %q, want 303 to /me/login", p, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	for _, p := range []string{"/me/move", "/me/logout"} {
+	for _, p := range []string{"/me/move", "/me/logout", "/me/filter/script", "/me/filter/mode"} {
 		resp, _ := post(t, c, f.srv.URL+p, url.Values{"region": {"de"}, "password": {alicePass}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s signed out: %d, want 403", p, resp.StatusCode)
@@ -293,6 +381,9 @@ func TestOwnerSignInRequired(t *testing.T) {
 	}
 	if len(f.owners.moved) != 0 {
 		t.Errorf("moved while signed out: %v", f.owners.moved)
+	}
+	if ch := f.owners.takeChanges(); len(ch) != 0 {
+		t.Errorf("filter changed while signed out: %+v", ch)
 	}
 	resp, _ := get(t, c, f.srv.URL+"/")
 	if resp.Header.Get("Location") != "/me" {

@@ -12,20 +12,22 @@ import (
 
 // This file is where the app's password checks meet the server's login
 // throttle: every check of a password the web app makes (the console's and
-// the privacy page's sign-in, the password a mailbox move asks again, HTTP
-// Basic on the API) runs through Server.throttle, with the address the
-// request came from. Nothing else in the package checks a password.
+// the privacy page's sign-in, the password a mailbox move or a change of
+// the mail filter asks again, HTTP Basic on the API) runs through
+// Server.throttle, with the address the request came from. Nothing else in
+// the package checks a password.
 
 // A Login names where a password was given.
 type Login string
 
 // The logins of the app.
 const (
-	LoginConsole    Login = "web.console"     // an officer signing in to /console
-	LoginOwner      Login = "web.owner"       // an owner signing in to /me
-	LoginOwnerMove  Login = "web.owner.move"  // a signed-in owner giving the password again to move the mailbox
-	LoginOfficerAPI Login = "web.api.officer" // an officer's HTTP Basic on /api/v1/ (every request)
-	LoginOwnerAPI   Login = "web.api.owner"   // an owner's HTTP Basic on /api/v1/me/notices
+	LoginConsole     Login = "web.console"      // an officer signing in to /console
+	LoginOwner       Login = "web.owner"        // an owner signing in to /me
+	LoginOwnerMove   Login = "web.owner.move"   // a signed-in owner giving the password again to move the mailbox
+	LoginOwnerFilter Login = "web.owner.filter" // a signed-in owner giving the password again to change the mail filter
+	LoginOfficerAPI  Login = "web.api.officer"  // an officer's HTTP Basic on /api/v1/ (every request)
+	LoginOwnerAPI    Login = "web.api.owner"    // an owner's HTTP Basic on /api/v1/me/notices
 )
 
 // An Attempt is one password check: where, from which address, as whom.
@@ -42,7 +44,7 @@ type Attempt struct {
 	// as typed, as the legal store looks it up (LoginConsole,
 	// LoginOfficerAPI); an address normalized by
 	// sealpost.NormalizeAddress (LoginOwner, LoginOwnerAPI), the signed-in
-	// owner's (LoginOwnerMove). It may name no account at all.
+	// owner's (LoginOwnerMove, LoginOwnerFilter). It may name no account at all.
 	Account string
 }
 

@@ -29,6 +29,39 @@ type Owners interface {
 	// (password checked again); errors.Unavailable if this server cannot
 	// do it itself, with a message saying how.
 	Move(ctx context.Context, addr, password, to string) error
+	// Filter describes addr's mail filter for its owner's page.
+	Filter(ctx context.Context, addr string) (FilterView, error)
+	// SetFilter changes it, after checking the owner's password again
+	// (errors.Permission if wrong): see FilterChange. errors.Invalid when
+	// the script does not compile, its cause the compiler's message
+	// (line:column), which the page shows to the owner; the script's
+	// text is never put in any other error.
+	SetFilter(ctx context.Context, addr, password string, change FilterChange) error
+}
+
+// FilterView is an account's mail filter as its owner's page shows it: its
+// Sieve scripts (run at delivery) and its spam classifier (trained from
+// the owner's moves to and from Junk).
+type FilterView struct {
+	NoServerFilter bool   // strictest mode: no script runs, nothing is scored
+	ActiveScript   string // name of the active Sieve script, "" none
+	// Script is the active script's text; nil when the server cannot
+	// open it (strictest mode): then the page says it is readable only
+	// from the owner's own ManageSieve session.
+	Script    []byte
+	Scripts   int       // how many scripts the account keeps
+	Ham, Spam int       // messages the classifier learnt from
+	Trained   time.Time // last training, zero never
+}
+
+// FilterChange is what the owner's page asks SetFilter to change.
+type FilterChange struct {
+	// Script, when not nil, replaces the active script's text (or, with
+	// no active script, is saved as "sealpost" and made active); an
+	// empty script deactivates scripts.
+	Script []byte
+	// NoServerFilter, when not nil, turns the strictest mode on or off.
+	NoServerFilter *bool
 }
 
 // Residence is where an account's mail lives.

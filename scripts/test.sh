@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
-# python3-dkim as an independent DKIM verifier) when missing and allowed (root
-# with apt), and builds versitygw (an S3 server) with go install; without
+# python3-dkim as an independent DKIM verifier, rspamd as a spam scanner)
+# when missing and allowed (root with apt), and builds versitygw (an S3 server) with go install; without
 # them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
 # set, as in CI). Then go vet and the tests.
 set -euo pipefail
@@ -16,6 +16,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 [ -x /usr/bin/dkimverify ] || need+=(python3-dkim)
+command -v rspamd >/dev/null || need+=(rspamd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"

@@ -2,9 +2,9 @@
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
 # python3-dkim as an independent DKIM verifier, rspamd as a spam scanner)
-# when missing and allowed (root with apt), and builds versitygw (an S3 server) with go install; without
-# them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
-# set, as in CI). Then go vet and the tests.
+# when missing and allowed (root with apt), and builds versitygw (an S3
+# server) with go install; without them those tests skip and say why (or
+# fail, when SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

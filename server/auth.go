@@ -40,7 +40,7 @@ func (s *Server) webThrottle() web.Throttle {
 		}
 		ctx = sealpost.WithClient(ctx, sealpost.Client{Source: a.Source, Service: svc})
 		switch a.Login {
-		case web.LoginOwner, web.LoginOwnerMove, web.LoginOwnerAPI:
+		case web.LoginOwner, web.LoginOwnerMove, web.LoginOwnerAPI, web.LoginOwnerFilter:
 			return check(ctx)
 		}
 		return s.guard.Check(ctx, authguard.Attempt{Service: string(a.Login), Source: a.Source, Account: a.Account},

@@ -90,6 +90,13 @@ func TestSpamTrainedByMoves(t *testing.T) {
 	sc := dial()
 	refused, tooLong := map[string]bool{}, map[string]bool{}
 	for i, raw := range testMsgs {
+		if longestLine(raw) > 998 {
+			// A few corpus messages have lines over RFC 5321's 1,000
+			// octets (4.5.3.1.6), which the MX refuses before any
+			// filter sees them: not counted.
+			tooLong[test[i].id] = true
+			continue
+		}
 		err := sc.SendMail("sender@example.org", []string{alice}, bytes.NewReader(raw))
 		var se *smtp.SMTPError
 		switch {
@@ -97,12 +104,6 @@ func TestSpamTrainedByMoves(t *testing.T) {
 		case errors.As(err, &se) && se.Code == 550 && se.EnhancedCode == (smtp.EnhancedCode{5, 7, 1}):
 			refused[test[i].id] = true
 			sc.Reset()
-		case errors.As(err, &se) && se.Code == 500 && strings.Contains(se.Message, "Line too long"):
-			// A few corpus messages have lines over RFC 5321's 1,000
-			// octets, which the MX refuses before any filter sees them.
-			tooLong[test[i].id] = true
-			sc.Close()
-			sc = dial()
 		default:
 			t.Fatalf("delivering %s: %v", test[i].id, err)
 		}
@@ -177,4 +178,13 @@ func probesIn(t testing.TB, c *imapclient.Client, mailbox string) map[string]boo
 		}
 	}
 	return out
+}
+
+// longestLine is the length of raw's longest line, without its CRLF.
+func longestLine(raw []byte) int {
+	n := 0
+	for _, l := range bytes.Split(raw, []byte("\r\n")) {
+		n = max(n, len(l))
+	}
+	return n
 }

@@ -253,3 +253,21 @@ func TestUntrain(t *testing.T) {
 		t.Errorf("untrain on empty model: %+v", st)
 	}
 }
+
+// TestMalformedHeaderStillScored: a message whose header does not parse
+// (here a stray line before it) is still judged by its words.
+func TestMalformedHeaderStillScored(t *testing.T) {
+	var k Key
+	m := &Model{}
+	for i := range 30 {
+		m.Train(k, fmt.Appendf(nil, "Subject: offer %d\r\n\r\ncheap pills casino winner prize %d\r\n", i, i), true)
+		m.Train(k, fmt.Appendf(nil, "Subject: minutes %d\r\n\r\nagenda quarterly meeting budget review %d\r\n", i, i), false)
+	}
+	bad := []byte("garbage line without a colon\r\nSubject: offer\r\n\r\ncheap pills casino winner prize\r\n")
+	if toks := Tokenize(bad); !slices.Contains(toks, "casino") {
+		t.Fatalf("tokens of a malformed message: %v", toks)
+	}
+	if p := m.Score(k, bad); p < 0.9 {
+		t.Errorf("a spam with a malformed header scores %.3f, want at least 0.9", p)
+	}
+}

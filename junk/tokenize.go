@@ -85,7 +85,11 @@ func (t *tokenizer) message(msg []byte) {
 	}
 	e, err := message.ReadWithOptions(bytes.NewReader(msg), &message.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
 	if e == nil {
+		// A header that does not parse must not blind the classifier
+		// (a spammer would break one line on purpose): the raw text's
+		// words count, bounded as a text part's are.
 		t.add("malformed:header")
+		t.words("", string(msg[:min(len(msg), MaxText)]), true)
 		return
 	}
 	if err != nil {

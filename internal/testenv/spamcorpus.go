@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ var (
 // CorpusMessage is one message of the corpus.
 type CorpusMessage struct {
 	Name  string // group/file
-	Data  []byte
+	Data  []byte // the message as RFC 5322 has it: without the mbox "From " line most files begin with
 	Spam  bool
 	Train bool // in the deterministic 70% training split (FNV-1a of Name)
 }
@@ -70,6 +71,11 @@ func SpamCorpus(t testing.TB, groups ...string) []CorpusMessage {
 			b, err := os.ReadFile(filepath.Join(dir, g, e.Name()))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if bytes.HasPrefix(b, []byte("From ")) {
+				if i := bytes.IndexByte(b, '\n'); i >= 0 {
+					b = b[i+1:]
+				}
 			}
 			h := fnv.New32a()
 			h.Write([]byte(g + "/" + e.Name()))

@@ -188,3 +188,92 @@ func longestLine(raw []byte) int {
 	}
 	return n
 }
+
+// gtube is the Generic Test for Unsolicited Bulk Email, which rspamd
+// answers with "reject".
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+// TestRspamdAtMX runs the demo with Debian's rspamd on loopback as the
+// deployment's engine: GTUBE is refused at DATA (550 5.7.1), a plain
+// message is filed with rspamd's score in X-Spam-Score; and the same
+// corpus split as
+// TestSpamTrainedByMoves is scored by rspamd alone (an untrained account)
+// to report what it catches without its network rules.
+func TestRspamdAtMX(t *testing.T) {
+	url := testenv.Rspamd(t)
+	dir := t.TempDir()
+	d := testenv.StartDemoArgs(t, filepath.Join(dir, "data"), filepath.Join(dir, "demo.log"),
+		"--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0", "--submissions", "127.0.0.1:0",
+		"--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0", "--web", "127.0.0.1:0", "--rspamd", url)
+	mx := d.Addrs["smtp"]
+	err := sendMX(t, mx, "sender@example.org", alice, message("sender@example.org", alice, "test", gtube))
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
+		t.Fatalf("GTUBE: %v, want 550 5.7.1", err)
+	}
+	if err := sendMX(t, mx, "sender@example.org", alice, message("sender@example.org", alice, "lunch", "shall we meet at noon?")); err != nil {
+		t.Fatal(err)
+	}
+	c := login(t, d.Addrs["imaps"], alice, alicePass)
+	_, inbox := fetchAll(t, c, "INBOX")
+	if len(inbox) != 1 {
+		t.Fatalf("INBOX has %d messages, want 1", len(inbox))
+	}
+	for _, raw := range inbox {
+		if !bytes.Contains(raw, []byte("(rspamd)")) || !bytes.HasPrefix(raw, []byte("X-Spam-Score: ")) {
+			t.Errorf("the filed message carries no rspamd score:\n%.300s", raw)
+		}
+	}
+
+	// The corpus's test split, scored by rspamd only.
+	corpus := testenv.SpamCorpus(t)
+	var spam, spamRefused, ham, hamRefused int
+	isSpam := map[string]bool{}
+	sc, err := smtp.Dial(mx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	for i, m := range corpus {
+		raw := crlf(m.Data)
+		if m.Train || longestLine(raw) > 998 {
+			continue
+		}
+		id := fmt.Sprintf("probe-%d", i)
+		isSpam[id] = m.Spam
+		err := sc.SendMail("sender@example.org", []string{bob}, bytes.NewReader(append([]byte("X-Probe: "+id+"\r\n"), raw...)))
+		refused := errors.As(err, &se) && se.Code == 550
+		if err != nil && !refused {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if refused {
+			sc.Reset()
+		}
+		if m.Spam {
+			spam++
+			if refused {
+				spamRefused++
+			}
+		} else {
+			ham++
+			if refused {
+				hamRefused++
+			}
+		}
+	}
+	bc := login(t, d.Addrs["imaps"], bob, bobPass)
+	var spamJunk, hamJunk int
+	for id := range probesIn(t, bc, "Junk") {
+		if isSpam[id] {
+			spamJunk++
+		} else {
+			hamJunk++
+		}
+	}
+	t.Logf("rspamd alone (no bayes, fuzzy or DNS rules): spam %d: %d refused, %d in Junk (%.1f%% caught); ham %d: %d refused, %d in Junk (%.1f%% misfiled)",
+		spam, spamRefused, spamJunk, 100*float64(spamRefused+spamJunk)/float64(spam),
+		ham, hamRefused, hamJunk, 100*float64(hamRefused+hamJunk)/float64(ham))
+	if hamRefused > 0 {
+		t.Errorf("rspamd refused %d of %d ham", hamRefused, ham)
+	}
+}

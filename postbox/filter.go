@@ -193,18 +193,25 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 		return recipientPlan{}, errors.E(op, err)
 	}
 	var p recipientPlan
-	if st != nil {
+	// The deployment's engine judges every account's mail but for those
+	// that chose the strictest mode; the account's own classifier needs
+	// its filter state.
+	// Only mail from other servers is judged (env.Client is set by the
+	// MX, not by submission nor by the server's own notices).
+	fromMX := env.Client.IsValid()
+	useSpam := fromMX && s.opts.Spam != nil && !t.acct.Settings.NoServerFilter
+	if st != nil || useSpam {
 		if err := a.load(); err != nil {
 			return p, errors.E(op, err)
 		}
 	}
 	verdict := SpamUnknown
 	var results []SpamResult
-	if st != nil && st.model != nil {
+	if fromMX && st != nil && st.model != nil {
 		score := st.model.Score(st.junkKey, a.head)
 		results = append(results, SpamResult{Engine: "bayes", Score: score, Verdict: bayesVerdict(st.model, score)})
 	}
-	if st != nil && s.opts.Spam != nil {
+	if useSpam {
 		if a.spam == nil {
 			r, err := s.opts.Spam.Score(ctx, t.acct, env, a.head)
 			if err != nil {

@@ -10,6 +10,7 @@
 package postbox
 
 import (
+	"net/netip"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -299,6 +300,10 @@ type Envelope struct {
 	// Notice marks the server's own notice (a delivery status
 	// notification, a legal notice): filed even over quota (quota.go).
 	Notice bool
+	// Client is the SMTP client's address and Helo its EHLO name, for
+	// the spam engines (zero when the message did not come over SMTP).
+	Client netip.Addr
+	Helo   string
 }
 
 // Use is the special use of the mailbox the delivery goes to: UseJunk or

@@ -279,7 +279,9 @@ func (r *Router) Deliver(ctx context.Context, env postbox.Envelope, msg postbox.
 		for _, rcpt := range stale {
 			r.forget(rcpt)
 		}
-		_, err = r.deliver(ctx, postbox.Envelope{From: env.From, Recipients: stale, Junk: env.Junk}, msg)
+		again := env
+		again.Recipients = stale
+		_, err = r.deliver(ctx, again, msg)
 	}
 	return err
 }
@@ -307,7 +309,9 @@ func (r *Router) deliver(ctx context.Context, env postbox.Envelope, msg postbox.
 		rcpts := byRegion[id]
 		var err error
 		if s, ok := r.local[id]; ok {
-			err = s.Deliver(ctx, postbox.Envelope{From: env.From, Recipients: rcpts, Junk: env.Junk, Notice: env.Notice}, msg)
+			part := env
+			part.Recipients = rcpts
+			err = s.Deliver(ctx, part, msg)
 		} else if l, ok := r.remote[id]; ok {
 			for _, rcpt := range rcpts {
 				if err = l.Deliver(ctx, env.From, rcpt, env.Use(), msg, r.now()); err != nil {

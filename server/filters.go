@@ -1,9 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/rspamd"
 
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/postbox"
@@ -57,4 +63,46 @@ func srsKey(dir string) (*srs.Key, error) {
 		return nil, errors.E(op, errors.Internal, err)
 	}
 	return &k, nil
+}
+
+// rspamdEngine is rspamd as a postbox.SpamEngine: its action decides
+// (reject: refuse; add header or rewrite subject: Junk), its score is
+// reported in X-Spam-Score.
+type rspamdEngine struct{ c *rspamd.Client }
+
+var _ postbox.SpamEngine = rspamdEngine{}
+
+func (e rspamdEngine) Score(ctx context.Context, acct sealpost.Account, env postbox.Envelope, msg []byte) (postbox.SpamResult, error) {
+	res, err := e.c.Check(ctx, bytes.NewReader(msg), rspamd.Envelope{From: env.From, Rcpts: []string{acct.Address}, IP: env.Client, Helo: env.Helo})
+	if err != nil {
+		return postbox.SpamResult{}, err
+	}
+	r := postbox.SpamResult{Engine: "rspamd", Score: res.Score, Verdict: postbox.SpamHam}
+	switch res.Action {
+	case rspamd.Reject:
+		r.Verdict = postbox.SpamReject
+	case rspamd.AddHeader, rspamd.RewriteSubject, rspamd.SoftReject:
+		// A soft reject (a 4xx) is filed in Junk instead: delivery
+		// never asks a sender to retry for a content judgement.
+		r.Verdict = postbox.SpamJunk
+	}
+	return r, nil
+}
+
+// openSpam makes the deployment's spam engine from the configuration.
+func (s *Server) openSpam() error {
+	f := s.cfg.Filter
+	if f.Rspamd == "" {
+		return nil
+	}
+	c := &rspamd.Client{URL: f.Rspamd, Timeout: f.RspamdTimeout.D()}
+	if f.RspamdPasswordFile != "" {
+		b, err := os.ReadFile(f.RspamdPasswordFile)
+		if err != nil {
+			return errors.E("server.openSpam", errors.Invalid, err)
+		}
+		c.Password = strings.TrimSpace(string(b))
+	}
+	s.spam = rspamdEngine{c}
+	return nil
 }

@@ -152,6 +152,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	}
 
 	s.loginBounds(cfg.Auth)
+	if err := s.openSpam(); err != nil {
+		return nil, errors.E(op, err)
+	}
 	local := map[sealpost.RegionID]*postbox.Service{}
 	for _, rc := range cfg.Regions {
 		if !s.serves(rc.ID) {

@@ -81,3 +81,16 @@ func (ss *session) authCheck(id string, data []byte, m *received) (msg, header [
 	}
 	return data, []byte(res.Header), res.Verdict == mailauth.Quarantine, nil
 }
+
+// clientAddr is the client's address for the spam engines: zero on
+// submission, whose authenticated senders' mail is not judged.
+func (ss *session) clientAddr() netip.Addr {
+	if ss.s.opts.Mode != MX {
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(ss.ip)
+	return a.Unmap()
+}
+
+// helo is the client's EHLO/HELO name, for the spam engines.
+func (ss *session) helo() string { return ss.conn.Hostname() }

@@ -326,7 +326,8 @@ func (ss *session) store(ctx context.Context, full, msg postbox.Message) error {
 		}
 	}
 	if len(ss.local) > 0 {
-		if err := ss.s.svc.Deliver(ctx, postbox.Envelope{From: ss.from, Recipients: ss.local, Junk: ss.junk}, full); err != nil {
+		env := postbox.Envelope{From: ss.from, Recipients: ss.local, Junk: ss.junk, Client: ss.clientAddr(), Helo: ss.helo()}
+		if err := ss.s.svc.Deliver(ctx, env, full); err != nil {
 			return err
 		}
 	}

@@ -10,12 +10,12 @@
 package postbox
 
 import (
-	"net/netip"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"

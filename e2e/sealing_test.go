@@ -2,18 +2,22 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	sp "github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/internal/testenv"
+	"github.com/sealpost/sealpost/store/sqlite"
 )
 
 func plainAuth(user, pass string) sasl.Client { return sasl.NewPlainClient("", user, pass) }
@@ -70,6 +74,38 @@ func TestSealingProof(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Filters (issue 14): a Sieve script naming a marker (uploaded with
+	// sieve-connect), and the classifier trained on messages full of
+	// marker words (moved into Junk over IMAP). Words, as the classifier
+	// tokenizes them: lower case, at most 24 letters.
+	scriptMarker, vacationMarker := mk(), mk()
+	uploadScript(t, d.Addrs["managesieve"], alice, alicePass, "canary",
+		`require ["fileinto", "vacation"];
+if header :contains "subject" "`+scriptMarker+`" { fileinto "Archive"; }
+if address :is "from" "nobody@example.org" { vacation "`+vacationMarker+`"; }
+`)
+	var wordMarkers []string
+	for range 3 {
+		var b [8]byte
+		rand.Read(b[:])
+		wordMarkers = append(wordMarkers, "zq"+hex.EncodeToString(b[:]))
+	}
+	trainee := message(alice, alice, "offer", strings.Repeat(strings.Join(wordMarkers, " ")+" ", 3))
+	ac2 := ic.Append("INBOX", int64(len(trainee)), nil)
+	ac2.Write(trainee)
+	ac2.Close()
+	if _, err := ac2.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var everything imap.SeqSet
+	everything.AddRange(1, 0)
+	if _, err := ic.Move(everything, "Junk").Wait(); err != nil {
+		t.Fatal(err)
+	}
+
 	// Read everything back, so the session-key cache is written too, and
 	// check the markers are really in the mail.
 	bc := login(t, d.Addrs["imaps"], bob, bobPass)
@@ -86,6 +122,16 @@ func TestSealingProof(t *testing.T) {
 	for _, b := range sent {
 		all = append(all, b...)
 	}
+	_, junk := fetchAll(t, ic, "Junk")
+	for _, b := range junk {
+		all = append(all, b...)
+	}
+	if out, err := sieveConnect(t, d.Addrs["managesieve"], alice, alicePass, "--download", "--remotesieve", "canary", "--localsieve", filepath.Join(dir, "canary.sieve")); err != nil {
+		t.Fatalf("download the canary script: %v %s", err, out)
+	}
+	script, _ := os.ReadFile(filepath.Join(dir, "canary.sieve"))
+	all = append(all, script...)
+	os.Remove(filepath.Join(dir, "canary.sieve"))
 	for _, m := range markers {
 		if !bytes.Contains(all, []byte(m)) {
 			t.Fatalf("marker %s not served back over IMAP: the test would prove nothing", m)
@@ -96,6 +142,24 @@ func TestSealingProof(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // let the session-key batch commit
 	d.Stop()
 	markers = append(markers, envelopeMarker)
+	markers = append(markers, wordMarkers...)
+
+	// The filter's objects exist (else the walk below proves nothing of
+	// them): a script, the model, the key's two wraps.
+	st, err := sqlite.Open(filepath.Join(data, "regions", "ie", "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := st.Account(context.Background(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, want := range map[sp.ObjectKind]int{sp.ObjectSieveScript: 1, sp.ObjectJunkModel: 1, sp.ObjectFilterKey: 2} {
+		if objs, err := st.Objects(context.Background(), acct.ID, kind); err != nil || len(objs) != want {
+			t.Fatalf("%s objects: %d, %v; want %d", kind, len(objs), err, want)
+		}
+	}
+	st.Close()
 
 	files := 0
 	filepath.WalkDir(data, func(path string, e fs.DirEntry, err error) error {

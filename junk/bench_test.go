@@ -24,8 +24,8 @@ func benchModel(b *testing.B, k Key) (*Model, [][]byte) {
 	m := trainSplit(all, k)
 	var msgs [][]byte
 	for _, c := range all {
-		if !c.train && len(c.data) >= 8<<10 && len(c.data) <= 12<<10 {
-			msgs = append(msgs, c.data)
+		if !c.Train && len(c.Data) >= 8<<10 && len(c.Data) <= 12<<10 {
+			msgs = append(msgs, c.Data)
 		}
 	}
 	return m, msgs
@@ -69,13 +69,13 @@ func BenchmarkTrain1000(b *testing.B) {
 	var msgs []corpusMsg
 	if corpusPresent() {
 		for _, c := range loadCorpus(b) {
-			if c.train {
+			if c.Train {
 				msgs = append(msgs, c)
 			}
 		}
 	}
 	for i := 0; len(msgs) < 1000; i++ {
-		msgs = append(msgs, corpusMsg{data: hamMsg(i)}, corpusMsg{data: spamMsg(i), spam: true})
+		msgs = append(msgs, corpusMsg{Data: hamMsg(i)}, corpusMsg{Data: spamMsg(i), Spam: true})
 	}
 	// Both kinds: every fifth message from the (ham-first) list, wrapping.
 	var set []corpusMsg
@@ -84,13 +84,13 @@ func BenchmarkTrain1000(b *testing.B) {
 	}
 	var bytesN int
 	for _, c := range set {
-		bytesN += len(c.data)
+		bytesN += len(c.Data)
 	}
 	b.SetBytes(int64(bytesN))
 	for b.Loop() {
 		m := &Model{}
 		for _, c := range set {
-			m.Train(k, c.data, c.spam)
+			m.Train(k, c.Data, c.Spam)
 		}
 	}
 }

@@ -1,151 +1,34 @@
 package junk
 
 import (
-	"hash/fnv"
 	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/sealpost/sealpost/internal/testenv"
 )
 
-// The SpamAssassin public corpus, fetched by scripts/spamcorpus.sh.
-//
-// HELD-OUT SET: easy-ham-2 and spam-2 are never read by any test, tuning
-// or benchmark of ours; they are kept for a final evaluation that no
-// choice of ours has seen. loadGroup refuses their names. Train, tune and
-// test only on the groups below.
-var (
-	hamGroups  = []string{"easy-ham-1", "hard-ham-1"}
-	spamGroups = []string{"spam-1"}
-	heldOut    = []string{"easy-ham-2", "spam-2"}
-)
-
-// corpusPath returns where the corpus is (or would be).
-func corpusPath() string {
-	if dir := os.Getenv("SEALPOST_SPAM_CORPUS"); dir != "" {
-		return dir
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(cache, "sealpost", "spam-assassin")
-}
+// The SpamAssassin public corpus, fetched by scripts/spamcorpus.sh and
+// read by testenv.SpamCorpus, which refuses the held-out groups
+// (easy-ham-2 and spam-2: never read by any test, tuning or benchmark of
+// ours).
+type corpusMsg = testenv.CorpusMessage
 
 // corpusPresent reports whether the corpus has been fetched.
-func corpusPresent() bool {
-	dir := corpusPath()
-	_, err := os.Stat(filepath.Join(dir, ".complete"))
-	return dir != "" && err == nil
-}
-
-// corpusDir returns the corpus folder, or skips (fails under
-// SEALPOST_REQUIRE_TOOLS) when it is absent.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir := corpusPath()
-	if !corpusPresent() {
-		msg := "spam corpus not found in " + dir + ": run scripts/spamcorpus.sh (or set SEALPOST_SPAM_CORPUS)"
-		if os.Getenv("SEALPOST_REQUIRE_TOOLS") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dir
-}
-
-// corpusMsg is one message of the corpus.
-type corpusMsg struct {
-	name  string
-	data  []byte
-	spam  bool
-	train bool // in the deterministic 70% training split
-}
-
-// loadGroup reads one allowed group of the corpus. It refuses the
-// held-out groups.
-func loadGroup(t testing.TB, dir, group string, spam bool) []corpusMsg {
-	t.Helper()
-	if slices.Contains(heldOut, group) || !slices.Contains(append(slices.Clone(hamGroups), spamGroups...), group) {
-		t.Fatalf("corpus group %q may not be read: easy-ham-2 and spam-2 are the held-out set", group)
-	}
-	ents, err := os.ReadDir(filepath.Join(dir, group))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []corpusMsg
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".txt") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, group, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := fnv.New32a()
-		h.Write([]byte(group + "/" + e.Name()))
-		out = append(out, corpusMsg{name: group + "/" + e.Name(), data: b, spam: spam, train: h.Sum32()%10 < 7})
-	}
-	if len(out) == 0 {
-		t.Fatalf("no messages in %s/%s", dir, group)
-	}
-	return out
-}
+func corpusPresent() bool { return testenv.SpamCorpusPresent() }
 
 // loadCorpus returns the allowed groups' messages.
-func loadCorpus(t testing.TB) []corpusMsg {
-	dir := corpusDir(t)
-	var all []corpusMsg
-	for _, g := range hamGroups {
-		all = append(all, loadGroup(t, dir, g, false)...)
-	}
-	for _, g := range spamGroups {
-		all = append(all, loadGroup(t, dir, g, true)...)
-	}
-	return all
-}
+func loadCorpus(t testing.TB) []corpusMsg { return testenv.SpamCorpus(t) }
 
 // trainSplit trains a model on the training split.
 func trainSplit(all []corpusMsg, k Key) *Model {
 	m := &Model{}
 	for _, c := range all {
-		if c.train {
-			m.Train(k, c.data, c.spam)
+		if c.Train {
+			m.Train(k, c.Data, c.Spam)
 		}
 	}
 	return m
 }
-
-func TestLoadGroupRefusesHeldOut(t *testing.T) {
-	dir := corpusDir(t)
-	for _, g := range heldOut {
-		ok := t.Run(g, func(t *testing.T) {
-			// loadGroup must fail the (sub)test before reading anything.
-			ft := &fatalRecorder{TB: t}
-			func() {
-				defer func() { recover() }()
-				loadGroup(ft, dir, g, false)
-			}()
-			if !ft.failed {
-				t.Errorf("loadGroup read held-out group %s", g)
-			}
-		})
-		if !ok {
-			t.Fail()
-		}
-	}
-}
-
-// fatalRecorder records Fatalf instead of ending the test.
-type fatalRecorder struct {
-	testing.TB
-	failed bool
-}
-
-func (f *fatalRecorder) Fatalf(string, ...any) { f.failed = true; panic("fatal") }
-func (f *fatalRecorder) Fatal(...any)          { f.failed = true; panic("fatal") }
-func (f *fatalRecorder) Helper()               {}
 
 // TestCorpusAccuracy trains on 70% of easy-ham-1, hard-ham-1 and spam-1
 // (by a hash of each file's name) and measures the other 30% against the
@@ -157,12 +40,12 @@ func TestCorpusAccuracy(t *testing.T) {
 	st := m.Stats()
 	var spam, caught, ham, misfiled, rejected, hamRejected, unsureHam, unsureSpam int
 	for _, c := range all {
-		if c.train {
+		if c.Train {
 			continue
 		}
-		p := m.Score(k, c.data)
+		p := m.Score(k, c.Data)
 		v := m.Verdict(p)
-		if c.spam {
+		if c.Spam {
 			spam++
 			if v >= Junk {
 				caught++
@@ -177,7 +60,7 @@ func TestCorpusAccuracy(t *testing.T) {
 			ham++
 			if v >= Junk {
 				misfiled++
-				t.Logf("ham misfiled: %s (%.4f)", c.name, p)
+				t.Logf("ham misfiled: %s (%.4f)", c.Name, p)
 			}
 			if v == Reject {
 				hamRejected++
@@ -213,7 +96,7 @@ func TestCorpusTune(t *testing.T) {
 	}
 	var train []corpusMsg
 	for _, c := range loadCorpus(t) {
-		if c.train {
+		if c.Train {
 			train = append(train, c)
 		}
 	}
@@ -227,21 +110,21 @@ func TestCorpusTune(t *testing.T) {
 		m := &Model{}
 		for i, c := range train {
 			if i%folds != f {
-				m.Train(k, c.data, c.spam)
+				m.Train(k, c.Data, c.Spam)
 			}
 		}
 		for i, c := range train {
 			if i%folds != f {
 				continue
 			}
-			p := m.Score(k, c.data)
-			if c.spam {
+			p := m.Score(k, c.Data)
+			if c.Spam {
 				nspam++
 			} else {
 				nham++
 			}
 			for j, th := range thresholds {
-				if p >= th && c.spam {
+				if p >= th && c.Spam {
 					caught[j]++
 				} else if p >= th {
 					mis[j]++

@@ -31,17 +31,30 @@ type CorpusMessage struct {
 	Train bool // in the deterministic 70% training split (FNV-1a of Name)
 }
 
+// spamCorpusPath is where the corpus is, or would be.
+func spamCorpusPath() string {
+	if dir := os.Getenv("SEALPOST_SPAM_CORPUS"); dir != "" {
+		return dir
+	}
+	if cache, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(cache, "sealpost", "spam-assassin")
+	}
+	return ""
+}
+
+// SpamCorpusPresent reports whether the corpus has been fetched.
+func SpamCorpusPresent() bool {
+	dir := spamCorpusPath()
+	_, err := os.Stat(filepath.Join(dir, ".complete"))
+	return dir != "" && err == nil
+}
+
 // SpamCorpusDir returns the corpus folder, or skips the test (fails it
 // under SEALPOST_REQUIRE_TOOLS) when it has not been fetched.
 func SpamCorpusDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("SEALPOST_SPAM_CORPUS")
-	if dir == "" {
-		if cache, err := os.UserCacheDir(); err == nil {
-			dir = filepath.Join(cache, "sealpost", "spam-assassin")
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); dir == "" || err != nil {
+	dir := spamCorpusPath()
+	if !SpamCorpusPresent() {
 		missing(t, "spam corpus not found in "+dir+": run scripts/spamcorpus.sh (or set SEALPOST_SPAM_CORPUS)")
 	}
 	return dir

@@ -20,6 +20,10 @@
 // With an SRS key (Options.SRS), the MX also takes bounces to the
 // rewritten senders of mail we redirected and forwards them to the
 // sender each stands for (srs.go).
+// Before any content, the MX can refuse clients listed in DNS blocklists
+// (RFC 5782; 554 5.7.1 at MAIL, dnsbl.go) and greylist each (client
+// network, sender, recipient) at RCPT (RFC 6647; 451 4.7.1, greylist.go);
+// trusted relays are exempt from both.
 //
 // The EHLO reply offers PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870),

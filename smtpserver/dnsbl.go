@@ -115,7 +115,8 @@ func newDNSBL(s *Server, o *DNSBL) *dnsbl {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultDNSBLTimeout
 	}
-	for i, z := range c.Zones {
+	c.Zones = make([]string, len(o.Zones)) // the caller's slice is left alone
+	for i, z := range o.Zones {
 		c.Zones[i] = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(z)), ".")
 	}
 	return &dnsbl{o: c, s: s, now: s.opts.Now, cache: make(map[netip.Addr]*blEntry)}

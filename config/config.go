@@ -200,6 +200,7 @@ func Default() Config {
 		DNS:      DefaultDNS,
 		Outbound: DefaultOutbound,
 		MTASTS:   DefaultMTASTS,
+		MX:       DefaultMX,
 	}
 }
 

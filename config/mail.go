@@ -66,6 +66,26 @@ type MX struct {
 	// NoAuthChecks turns SPF, DKIM and DMARC off (tests and benchmarks
 	// that compare with and without them).
 	NoAuthChecks bool `toml:"no_auth_checks"`
+	// DNSBL are DNS blocklist zones (RFC 5782), e.g. "zen.spamhaus.org":
+	// a client one of them lists has every MAIL refused (554 5.7.1).
+	// Empty (the default): none. Looked up with [dns]'s servers, which
+	// must be allowed to query the lists (Spamhaus refuses public
+	// resolvers).
+	DNSBL []string `toml:"dnsbl"`
+	// DNSBLIgnore are networks (CIDR) never looked up in the lists.
+	// Trusted relays never are either; loopback is not exempt by default.
+	DNSBLIgnore []string `toml:"dnsbl_ignore"`
+	// Greylist turns greylisting (RFC 6647) on: the first attempt of each
+	// (client /24 or /64, sender, recipient) gets 451 4.7.1 at RCPT; a
+	// retry after GreylistDelay and within GreylistExpire of it passes,
+	// and the triplet is then accepted at once until GreylistKeep after
+	// its last message. The store, data_dir/greylist.db, holds only HMACs
+	// (key data_dir/keys/greylist.key), at most GreylistMaxEntries.
+	Greylist           bool     `toml:"greylist"`
+	GreylistDelay      Duration `toml:"greylist_delay"`
+	GreylistExpire     Duration `toml:"greylist_expire"`
+	GreylistKeep       Duration `toml:"greylist_keep"`
+	GreylistMaxEntries int      `toml:"greylist_max_entries"`
 }
 
 // MTASTS is the MTA-STS policy (RFC 8461) the web app serves for hosted
@@ -117,6 +137,12 @@ var (
 	}
 	DefaultDNS    = DNS{Timeout: Duration(5 * time.Second)}
 	DefaultMTASTS = MTASTS{Mode: "enforce", MaxAge: Duration(7 * 24 * time.Hour)}
+	DefaultMX     = MX{
+		GreylistDelay:      Duration(5 * time.Minute),
+		GreylistExpire:     Duration(36 * time.Hour),
+		GreylistKeep:       Duration(35 * 24 * time.Hour),
+		GreylistMaxEntries: 200_000,
+	}
 )
 
 // validateMail checks the DNS, outbound, MX and MTA-STS sections.
@@ -166,6 +192,7 @@ func (c *Config) validateMail(bad func(string, ...any)) {
 			bad("mx.trusted_relays: %q: %v", n, err)
 		}
 	}
+	c.MX.validateScreens(bad)
 	switch c.MTASTS.Mode {
 	case "enforce", "testing", "none":
 	default:
@@ -178,12 +205,4 @@ func (c *Config) validateMail(bad func(string, ...any)) {
 
 // TrustedRelayPrefixes returns MX.TrustedRelays parsed (Validate has
 // checked them).
-func (m MX) TrustedRelayPrefixes() []netip.Prefix {
-	var out []netip.Prefix
-	for _, n := range m.TrustedRelays {
-		if p, err := netip.ParsePrefix(n); err == nil {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (m MX) TrustedRelayPrefixes() []netip.Prefix { return prefixes(m.TrustedRelays) }

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,28 +39,12 @@ func (s *Server) filterOptions(o *postbox.Options) error {
 // deployment must share it to take back the bounces of one another's
 // redirects: copy it with the deployment key.
 func srsKey(dir string) (*srs.Key, error) {
-	const op = "server.srsKey"
-	file := filepath.Join(dir, "srs.key")
 	var k srs.Key
-	b, err := os.ReadFile(file)
-	switch {
-	case err == nil && len(b) == len(k):
-		copy(k[:], b)
-		return &k, nil
-	case err == nil:
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("%s: want %d bytes, have %d", file, len(k), len(b)))
-	case !os.IsNotExist(err):
-		return nil, errors.E(op, errors.Internal, err)
+	b, err := secretFile(dir, "srs.key", len(k))
+	if err != nil {
+		return nil, errors.E("server.srsKey", err)
 	}
-	if _, err := rand.Read(k[:]); err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
-	if err := writeFileSync(file, k[:], 0o600); err != nil {
-		return nil, errors.E(op, errors.Internal, err)
-	}
+	copy(k[:], b)
 	return &k, nil
 }
 

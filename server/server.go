@@ -240,8 +240,16 @@ func (s *Server) Start() error {
 		}
 		opts := smtpOpts(smtpserver.MX, false)
 		opts.Checker = checker
+		closeScreens, err := s.mxScreens(&opts) // screens.go: DNSBL, greylisting
+		if err != nil {
+			return err
+		}
 		srv := smtpserver.New(s.Router, opts)
-		add("smtp", l.SMTP, false, srv.Serve, srv.Close)
+		add("smtp", l.SMTP, false, srv.Serve, func() error {
+			err := srv.Close()
+			closeScreens()
+			return err
+		})
 	}
 	if s.opts.FrontDoor {
 		fd := s.frontDoor()

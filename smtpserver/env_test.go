@@ -248,7 +248,18 @@ type rawConn struct {
 
 func dialRaw(t testing.TB, addr string) *rawConn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return dialFrom(t, addr, "")
+}
+
+// dialFrom is dialRaw from the local address local ("": the system's
+// choice; any 127.0.0.0/8 address is the loopback interface's).
+func dialFrom(t testing.TB, addr, local string) *rawConn {
+	t.Helper()
+	var d net.Dialer
+	if local != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

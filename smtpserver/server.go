@@ -20,6 +20,10 @@
 // With an SRS key (Options.SRS), the MX also takes bounces to the
 // rewritten senders of mail we redirected and forwards them to the
 // sender each stands for (srs.go).
+// Before any content, the MX can refuse clients listed in DNS blocklists
+// (RFC 5782; 554 5.7.1 at MAIL, dnsbl.go) and greylist each (client
+// network, sender, recipient) at RCPT (RFC 6647; 451 4.7.1, greylist.go);
+// trusted relays are exempt from both.
 //
 // The EHLO reply offers PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034), SIZE (RFC 1870),
@@ -38,6 +42,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -135,6 +140,18 @@ type Options struct {
 	// domain is forwarded to the sender it stands for. Nil: off (such
 	// addresses are unknown users).
 	SRS *srs.Key
+	// TrustedRelays, in MX mode, are networks whose mail is neither
+	// looked up in DNSBLs nor greylisted (a deployment's own relays or
+	// backup MX, config mx.trusted_relays). None by default, loopback
+	// included.
+	TrustedRelays []netip.Prefix
+	// DNSBL, in MX mode, refuses every MAIL of a client listed in a DNS
+	// blocklist (dnsbl.go). Nil or no zones: off.
+	DNSBL *DNSBL
+	// Greylist, in MX mode, greylists each (client network, sender,
+	// recipient) at RCPT (greylist.go). Nil: off. The caller closes it
+	// after the Server.
+	Greylist *Greylist
 	// TarpitFree and TarpitDelay set the MX's recipient tarpit
 	// (tarpit.go): unknown recipients a source may name before its
 	// refusals wait, and the first wait (defaults DefaultTarpitFree,
@@ -193,6 +210,7 @@ type Server struct {
 	active  sync.WaitGroup // Data calls in progress; Add only while !closed
 	slots   chan struct{}  // connection semaphore, nil if unbounded
 	tarpit  *tarpit        // unknown recipients per source (tarpit.go)
+	dnsbl   *dnsbl         // MX's blocklist lookups (dnsbl.go), nil if off
 	panics  atomic.Int64   // recovered panics, for tests
 	idCount atomic.Uint64
 }
@@ -235,6 +253,9 @@ func New(svc Backend, opts Options) *Server {
 	s := &Server{svc: svc, opts: opts, log: opts.Logger.With("listener", opts.Mode.String())}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.tarpit = newTarpit(opts.TarpitFree, opts.TarpitDelay)
+	if opts.Mode == MX {
+		s.dnsbl = newDNSBL(s, opts.DNSBL)
+	}
 	if opts.MaxConnections > 0 {
 		s.slots = make(chan struct{}, opts.MaxConnections)
 	}
@@ -391,6 +412,17 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// trusted reports whether ip is in Options.TrustedRelays.
+func (s *Server) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.opts.TrustedRelays {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // remoteIP returns the client's IP address, or nil.

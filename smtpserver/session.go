@@ -5,6 +5,7 @@ import (
 	stderrors "errors"
 	"io"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -91,6 +92,9 @@ type backend struct{ s *Server }
 // after STARTTLS, which resets the session, RFC 3207 4.2).
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	sess := &session{s: b.s, conn: c, netConn: c.Conn(), ip: remoteIP(c.Conn())}
+	if ip, ok := netip.AddrFromSlice(sess.ip); ok {
+		sess.bl = b.s.dnsbl.start(ip.Unmap()) // dnsbl.go: waited for at MAIL
+	}
 	if b.s.opts.Mode == Submission {
 		return &submissionSession{sess}, nil
 	}
@@ -105,6 +109,7 @@ type session struct {
 	conn    *smtp.Conn
 	netConn net.Conn // the connection as it was when the session began
 	ip      net.IP   // the client's address
+	bl      *blEntry // the client's DNSBL lookups (dnsbl.go), nil if none
 
 	acct         *sealpost.Account // authenticated user (submission)
 	authFailures int
@@ -161,6 +166,9 @@ func (ss *session) Logout() error {
 func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer ss.recover(&err)
 	ss.Reset()
+	if e := ss.checkDNSBL(); e != nil {
+		return e
+	}
 	if ss.acct == nil && ss.s.tarpit.sendsOversized(ss.ip, ss.s.opts.Now) {
 		ss.s.log.Info("mail refused: oversized messages from this source", "remote", ss.ip)
 		return replyOversizedSource
@@ -233,12 +241,20 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 			ss.s.log.Info("rcpt refused", "remote", ss.ip, "rcpt", addr, "err", qerr)
 			return reply(qerr)
 		}
+		if e := ss.checkGreylist(ctx, addr); e != nil { // greylist.go: the last check
+			return e
+		}
 		if !slices.Contains(ss.local, addr) {
 			ss.local = append(ss.local, addr)
 		}
 	case ss.s.opts.Mode == Submission || bounce:
 		// RFC 6409 4.3: an authenticated user may send anywhere; a
 		// checked SRS address stands for the sender it rewrote.
+		if bounce {
+			if e := ss.checkGreylist(ctx, addr); e != nil {
+				return e
+			}
+		}
 		if !slices.Contains(ss.remote, addr) {
 			ss.remote = append(ss.remote, addr)
 		}

@@ -1,0 +1,168 @@
+package postbox_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/blob/pack"
+	"github.com/sealpost/sealpost/internal/pwhash"
+	"github.com/sealpost/sealpost/postbox"
+	"github.com/sealpost/sealpost/seal"
+	"github.com/sealpost/sealpost/store/sqlite"
+)
+
+// rules50 is a 50-rule script of the kinds people write: lists by
+// List-Id, vendors by sender domain, tickets by subject, +detail tags,
+// and a spam-score rule; a message that matches none runs every test.
+func rules50() string {
+	var b strings.Builder
+	b.WriteString(`require ["fileinto", "envelope", "subaddress", "imap4flags", "relational", "comparator-i;ascii-numeric", "mailbox"];` + "\n")
+	for i := range 15 {
+		fmt.Fprintf(&b, "if header :contains \"list-id\" \"list%d.lists.example.org\" { fileinto :create \"Lists/%d\"; stop; }\n", i, i)
+	}
+	for i := range 15 {
+		fmt.Fprintf(&b, "if address :is :domain \"from\" \"vendor%d.example.com\" { fileinto :create \"Vendors/%d\"; stop; }\n", i, i)
+	}
+	for i := range 10 {
+		fmt.Fprintf(&b, "if header :matches \"subject\" \"*[ticket-%d*]*\" { addflag \"$Ticket\"; fileinto :create \"Tickets\"; stop; }\n", i)
+	}
+	for i := range 5 {
+		fmt.Fprintf(&b, "if envelope :detail \"to\" \"tag%d\" { fileinto :create \"Tags/%d\"; stop; }\n", i, i)
+	}
+	for i := range 5 {
+		fmt.Fprintf(&b, "if header :value \"ge\" :comparator \"i;ascii-numeric\" \"x-spam-level\" \"%d\" { fileinto \"Junk\"; stop; }\n", 10+i)
+	}
+	return b.String()
+}
+
+// benchMessage is a 10 KiB message of ordinary words that no rule
+// catches.
+func benchMessage(i int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: Someone <someone%d@example.net>\r\nTo: <ann@example.org>\r\nSubject: the report for week %d\r\nMessage-ID: <%d@example.net>\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", i, i, i)
+	words := strings.Fields("the quarterly numbers show growth in every region and the team will meet on monday to review budget plans hiring and the roadmap for next year")
+	for n := 0; b.Len() < 10<<10; n++ {
+		b.WriteString(words[(n*7+i)%len(words)])
+		if n%12 == 11 {
+			b.WriteString("\r\n")
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
+// BenchmarkDeliverFilters compares MX delivery of 10 KiB messages to one
+// account with nothing to run ("plain") and with an active 50-rule Sieve
+// script and a trained classifier ("sieve50+bayes"), in one sitting, over
+// the default stores (SQLite, the pack blob store with group fsync):
+// issue 14's target is at least 80% of the plain rate.
+func BenchmarkDeliverFilters(b *testing.B) {
+	for _, filtered := range []bool{false, true} {
+		name := "plain"
+		if filtered {
+			name = "sieve50+bayes"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			dir := b.TempDir()
+			st, err := sqlite.Open(filepath.Join(dir, "meta.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			blobs, err := pack.Open(filepath.Join(dir, "blobs"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, secret, _ := seal.NewPassword("deploy", pwhash.TestParams)
+			gen, _ := seal.Generate("queue@sealpost.invalid", secret, pwhash.TestParams, nil)
+			qk, _ := seal.ParseRecipient(gen.PublicKey)
+			svc := postbox.New(st, blobs, postbox.Options{Params: pwhash.TestParams, QueueKey: qk,
+				DeploymentKey: func() (*seal.Unlocked, error) { return gen.Unlocked, nil }})
+			b.Cleanup(func() { svc.Close(); blobs.Close(); st.Close() })
+			svc.AddDomain(ctx, "example.org")
+			svc.CreateAccount(ctx, "ann@example.org", "ann-password")
+			if filtered {
+				ss, err := svc.Login(ctx, "ann@example.org", "ann-password")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := ss.PutScript(ctx, "rules", []byte(rules50())); err != nil {
+					b.Fatal(err)
+				}
+				if err := ss.SetActiveScript(ctx, "rules"); err != nil {
+					b.Fatal(err)
+				}
+				trainBench(b, ss)
+				ss.Close()
+			}
+			msgs := make([]postbox.Bytes, 64)
+			for i := range msgs {
+				msgs[i] = benchMessage(i)
+			}
+			env := postbox.Envelope{From: "someone@example.net", Recipients: []string{"ann@example.org"},
+				Client: netip.MustParseAddr("192.0.2.1"), Helo: "mx.example.net"}
+			b.SetBytes(int64(len(msgs[0])))
+			b.ResetTimer()
+			start := time.Now()
+			// Deliveries arrive concurrently, as over many SMTP
+			// connections (the pack store's group fsync serves them).
+			b.SetParallelism(16)
+			var n int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := svc.Deliver(ctx, env, msgs[i%len(msgs)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
+			n = int64(b.N)
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
+
+// trainBench teaches the account's classifier 60 ham and 60 spam
+// messages, through the owner's session as moves do.
+func trainBench(b *testing.B, ss *postbox.Session) {
+	ctx := context.Background()
+	for i := range 60 {
+		if _, _, err := ss.Append(ctx, "INBOX", postbox.Bytes(benchMessage(1000+i)), nil, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+		spam := fmt.Appendf(nil, "From: <win%d@prizes.example>\r\nSubject: you won %d\r\n\r\ncheap pills casino winner prize claim now %d\r\n", i, i, i)
+		if _, _, err := ss.Append(ctx, "Archive", postbox.Bytes(spam), nil, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, l := range []struct {
+		box  string
+		spam bool
+	}{{"INBOX", false}, {"Archive", true}} {
+		m, err := ss.Select(ctx, l.box)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var info sealpost.Mailbox
+		var msgs []sealpost.Message
+		m.Read(func(i sealpost.Mailbox, ms []sealpost.Message) { info, msgs = i, append(msgs, ms...) })
+		ss.Release(m)
+		if err := ss.Learn(ctx, info, msgs, l.spam); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st, err := ss.Service().FilterStatus(ctx, "ann@example.org")
+	if err != nil || st.Ham != 60 || st.Spam != 60 || st.ActiveScript != "rules" {
+		b.Fatalf("filter not set up: %+v %v", st, err)
+	}
+}

@@ -81,11 +81,9 @@ func BenchmarkDeliverFilters(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_, secret, _ := seal.NewPassword("deploy", pwhash.TestParams)
-			gen, _ := seal.Generate("queue@sealpost.invalid", secret, pwhash.TestParams, nil)
-			qk, _ := seal.ParseRecipient(gen.PublicKey)
+			qk, u := deployment(b)
 			svc := postbox.New(st, blobs, postbox.Options{Params: pwhash.TestParams, QueueKey: qk,
-				DeploymentKey: func() (*seal.Unlocked, error) { return gen.Unlocked, nil }})
+				DeploymentKey: func() (*seal.Unlocked, error) { return u, nil }})
 			b.Cleanup(func() { svc.Close(); blobs.Close(); st.Close() })
 			svc.AddDomain(ctx, "example.org")
 			svc.CreateAccount(ctx, "ann@example.org", "ann-password")
@@ -164,5 +162,68 @@ func trainBench(b *testing.B, ss *postbox.Session) {
 	st, err := ss.Service().FilterStatus(ctx, "ann@example.org")
 	if err != nil || st.Ham != 60 || st.Spam != 60 || st.ActiveScript != "rules" {
 		b.Fatalf("filter not set up: %+v %v", st, err)
+	}
+}
+
+// BenchmarkMoveToJunk1000 is issue 14's training target: the owner moves
+// 1,000 messages (10 KiB each) into Junk; the MOVE opens each in the
+// session and trains the classifier, and the model is sealed back.
+func BenchmarkMoveToJunk1000(b *testing.B) {
+	ctx := context.Background()
+	r, u := deployment(b)
+	dir := b.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	blobs, err := pack.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := postbox.New(st, blobs, postbox.Options{Params: pwhash.TestParams, QueueKey: r,
+		DeploymentKey: func() (*seal.Unlocked, error) { return u, nil }})
+	b.Cleanup(func() { svc.Close(); blobs.Close(); st.Close() })
+	svc.AddDomain(ctx, "example.org")
+	svc.CreateAccount(ctx, "ann@example.org", "ann-password")
+	ss, err := svc.Login(ctx, "ann@example.org", "ann-password")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ss.Close()
+	b.StopTimer()
+	for i := range b.N {
+		box := fmt.Sprintf("Batch%d", i)
+		if err := ss.CreateMailbox(ctx, box, ""); err != nil {
+			b.Fatal(err)
+		}
+		items := make([]postbox.AppendItem, 1000)
+		for j := range items {
+			items[j] = postbox.AppendItem{Msg: postbox.Bytes(benchMessage(i*1000 + j))}
+		}
+		if _, _, err := ss.AppendMany(ctx, box, items); err != nil {
+			b.Fatal(err)
+		}
+		m, err := ss.Select(ctx, box)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var uids []sealpost.UID
+		m.Read(func(_ sealpost.Mailbox, msgs []sealpost.Message) {
+			for _, x := range msgs {
+				uids = append(uids, x.UID)
+			}
+		})
+		b.StartTimer()
+		start := time.Now()
+		if _, _, err := ss.Move(ctx, m, uids, "Junk"); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s/1000-moved")
+		b.StopTimer()
+		ss.Release(m)
+	}
+	fs, err := svc.FilterStatus(ctx, "ann@example.org")
+	if err != nil || fs.Spam != 1000*b.N {
+		b.Fatalf("trained %d spam, want %d (%v)", fs.Spam, 1000*b.N, err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // deployment makes a deployment key pair, as server/queuekey.go does.
-func deployment(t *testing.T) (*seal.Recipient, *seal.Unlocked) {
+func deployment(t testing.TB) (*seal.Recipient, *seal.Unlocked) {
 	t.Helper()
 	_, secret, err := seal.NewPassword("deploy", pwhash.TestParams)
 	if err != nil {

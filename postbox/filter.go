@@ -208,11 +208,14 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 	verdict := SpamUnknown
 	var results []SpamResult
 	if fromMX && st != nil && st.model != nil {
-		score := st.model.Score(st.junkKey, a.head)
-		results = append(results, SpamResult{Engine: "bayes", Score: score, Verdict: bayesVerdict(st.model, score)})
+		r, err := bayesEngine{s}.Score(ctx, t.acct, env, a.head)
+		if err != nil {
+			return p, errors.E(op, err)
+		}
+		results = append(results, r)
 	}
 	if useSpam {
-		if a.spam == nil {
+		if a.spam == nil { // once per message, whatever the recipients
 			r, err := s.opts.Spam.Score(ctx, t.acct, env, a.head)
 			if err != nil {
 				s.log.Warn("spam engine", "err", err)
@@ -330,6 +333,25 @@ func (s *Service) fileIntoMailbox(ctx context.Context, t *target, name string, c
 		return 0, err
 	}
 	return mb.ID, nil
+}
+
+// bayesEngine is each account's own classifier (package junk) as a
+// SpamEngine: the model delivery opens with the account's filter key.
+type bayesEngine struct{ s *Service }
+
+var _ SpamEngine = bayesEngine{}
+
+// Score scores msg with acct's model; SpamUnknown without one.
+func (e bayesEngine) Score(ctx context.Context, acct sealpost.Account, _ Envelope, msg []byte) (SpamResult, error) {
+	st, err := e.s.loadFilter(ctx, acct)
+	if err != nil {
+		return SpamResult{}, err
+	}
+	if st == nil || st.model == nil {
+		return SpamResult{Engine: "bayes", Verdict: SpamUnknown}, nil
+	}
+	p := st.model.Score(st.junkKey, msg)
+	return SpamResult{Engine: "bayes", Score: p, Verdict: bayesVerdict(st.model, p)}, nil
 }
 
 // bayesVerdict is the account classifier's verdict for p.

@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
+	"regexp"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -356,4 +362,91 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 		out = append(out, v)
 	}
 	return out
+}
+
+// TestOwnerPageFilter: the owner signs in to the web app's page, saves a
+// Sieve script there (the server's Owners.SetFilter: the password asked
+// again, the script compiled, sealed, made active), mail is sorted by it;
+// then the switch turns server-side filtering off and mail is no longer
+// sorted; a script with an error shows the compiler's line.
+func TestOwnerPageFilter(t *testing.T) {
+	dir := t.TempDir()
+	d := testenv.StartDemo(t, filepath.Join(dir, "data"), filepath.Join(dir, "demo.log"))
+	web := "http://" + d.Addrs["web"]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 60 * time.Second}
+	csrfOf := func(page []byte) string {
+		t.Helper()
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no CSRF token in:\n%s", page)
+		}
+		return string(m[1])
+	}
+	get := func(path string) []byte {
+		t.Helper()
+		resp, err := c.Get(web + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return b
+	}
+	resp, err := c.PostForm(web+"/me/login", url.Values{"csrf": {csrfOf(get("/me/login"))}, "address": {alice}, "password": {alicePass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	post := func(path string, fields map[string]string) (int, []byte) {
+		t.Helper()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range fields {
+			mw.WriteField(k, v)
+		}
+		mw.Close()
+		resp, err := c.Post(web+path, mw.FormDataContentType(), &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	csrf := csrfOf(get("/me"))
+	script := "require [\"fileinto\", \"mailbox\"];\r\nif header :contains \"subject\" \"invoice\" { fileinto :create \"Bills\"; }\r\n"
+	if code, page := post("/me/filter/script", map[string]string{"csrf": csrf, "password": alicePass, "script": script}); code != http.StatusOK {
+		t.Fatalf("saving the script: HTTP %d\n%s", code, page)
+	}
+	if code, page := post("/me/filter/script", map[string]string{"csrf": csrf, "password": alicePass, "script": "require \"fileinto\";\nfileinto \"x\"\n"}); code != http.StatusBadRequest || !bytes.Contains(page, []byte("line 2")) {
+		t.Errorf("a script with an error: HTTP %d, want 400 naming line 2:\n%s", code, regexp.MustCompile(`(?s)not saved.{0,300}`).Find(page))
+	}
+	if code, _ := post("/me/filter/script", map[string]string{"csrf": csrf, "password": "wrong", "script": script}); code != http.StatusForbidden {
+		t.Errorf("a wrong password: HTTP %d, want 403", code)
+	}
+	page := get("/me")
+	if !bytes.Contains(page, []byte("sealpost")) || !bytes.Contains(page, []byte("fileinto :create &#34;Bills&#34;")) {
+		t.Errorf("the page does not show the active script:\n%s", page)
+	}
+	deliver(t, d.Addrs["smtp"], "sender@example.org", alice, message("sender@example.org", alice, "your invoice", "pay"))
+
+	if code, page := post("/me/filter/mode", map[string]string{"csrf": csrf, "password": alicePass, "server_filter": "off"}); code != http.StatusOK {
+		t.Fatalf("turning filtering off: HTTP %d\n%s", code, page)
+	}
+	deliver(t, d.Addrs["smtp"], "sender@example.org", alice, message("sender@example.org", alice, "another invoice", "pay"))
+	if out, err := sieveConnect(t, d.Addrs["managesieve"], alice, alicePass, "--activate", "--remotesieve", "sealpost"); err == nil {
+		t.Errorf("activating a script with filtering off succeeded: %s", out)
+	} else if !strings.Contains(out, "server-side rules are off") {
+		t.Errorf("activating with filtering off: %q, want the reason", out)
+	}
+
+	ac := login(t, d.Addrs["imaps"], alice, alicePass)
+	boxes := mailboxContents(t, ac)
+	if in := where(boxes, "your invoice"); len(in) != 1 || in[0] != "Bills" {
+		t.Errorf("the first invoice is in %v, want Bills", in)
+	}
+	if in := where(boxes, "another invoice"); len(in) != 1 || in[0] != "INBOX" {
+		t.Errorf("with filtering off the second invoice is in %v, want INBOX", in)
+	}
 }

@@ -14,6 +14,7 @@ const (
 	ServiceSubmission Service = "submission"
 	ServiceWeb        Service = "web"
 	ServiceAPI        Service = "api"
+	ServiceSieve      Service = "managesieve"
 )
 
 // A Client is who is at the other end of a request: the address it

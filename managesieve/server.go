@@ -173,9 +173,6 @@ const (
 	defaultMaxUnauthCommands = 30
 )
 
-// service names ManageSieve in a login's sealpost.Client, for the login
-// throttle's log lines.
-const service = "managesieve"
 
 // Server serves ManageSieve over a Backend.
 type Server struct {

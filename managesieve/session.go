@@ -49,7 +49,7 @@ func (s *session) AuthenticatePlain(ctx context.Context, authzid, user, password
 		return &managesieveserver.Error{Message: msieve.Quote("Acting as another user is not allowed")}
 	}
 	ctx = sealpost.WithClient(ctx, sealpost.Client{
-		Source: netlimit.AddrOf(s.conn.NetConn().RemoteAddr()), Service: service})
+		Source: netlimit.AddrOf(s.conn.NetConn().RemoteAddr()), Service: sealpost.ServiceSieve})
 	acct, err := s.srv.be.Login(ctx, user, password)
 	if err != nil {
 		return s.loginFailed(user, err)

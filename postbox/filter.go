@@ -277,9 +277,20 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 			return p, errors.E(op, err)
 		}
 	}
-	if hops := bytes.Count(bytes.ToLower(a.header), []byte("\ndelivered-to:")); hops < maxRedirectHops {
+	hops := bytes.Count(bytes.ToLower(a.header), []byte("\ndelivered-to:"))
+	switch {
+	case len(sp.Redirects) == 0:
+	case junkUse:
+		// Mail judged spam is not sent on (it would be our server
+		// spamming the next hop): it stays in Junk.
+		if len(p.copies) == 0 {
+			if err := keep(nil); err != nil {
+				return p, errors.E(op, err)
+			}
+		}
+	case hops < maxRedirectHops:
 		p.redirects = sp.Redirects
-	} else if len(sp.Redirects) > 0 && len(p.copies) == 0 {
+	case len(p.copies) == 0:
 		p.errNote = "redirect loop: message kept"
 		if err := keep(nil); err != nil {
 			return p, errors.E(op, err)

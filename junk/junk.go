@@ -54,18 +54,10 @@ func (h *hasher) hash(tok []byte) uint64 {
 	return binary.BigEndian.Uint64(h.sum)
 }
 
-// hashes returns the hashes of a message's distinct tokens, in the order
-// Tokenize gives the tokens.
-func hashes(k Key, msg []byte) []uint64 {
-	t := newHashTokenizer()
-	t.start(k)
-	t.message(msg)
-	return t.hs
-}
-
 // hashTokens tokenizes and hashes msg with a tokenizer from the model's
-// pool: its hs are msg's distinct token hashes, as hashes gives them.
-// Give it back to m.pool once they are no longer used.
+// pool: its hs are the hashes of msg's distinct tokens, in the order
+// Tokenize gives the tokens. Give it back with putTokenizer once they are
+// no longer used.
 func (m *Model) hashTokens(k Key, msg []byte) *tokenizer {
 	t, _ := m.pool.Get().(*tokenizer)
 	if t == nil {
@@ -74,6 +66,16 @@ func (m *Model) hashTokens(k Key, msg []byte) *tokenizer {
 	t.start(k)
 	t.message(msg)
 	return t
+}
+
+// putTokenizer returns t to the pool without the keyed hasher and with
+// its buffers of message text wiped: a pooled tokenizer holds neither.
+func (m *Model) putTokenizer(t *tokenizer) {
+	t.h = nil
+	clear(t.prev[:cap(t.prev)])
+	clear(t.w[:cap(t.w)])
+	clear(t.tok[:cap(t.tok)])
+	m.pool.Put(t)
 }
 
 // counts are how many ham and spam messages held a token.
@@ -121,7 +123,7 @@ func (m *Model) Stats() Stats {
 // Train records msg as spam (or ham): each distinct token counts once.
 func (m *Model) Train(k Key, msg []byte, spam bool) {
 	t := m.hashTokens(k, msg)
-	defer m.pool.Put(t)
+	defer m.putTokenizer(t)
 	hs := t.hs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,7 +160,7 @@ func satInc(n uint32) uint32 {
 // tokens were pruned since) does no harm beyond the message counts.
 func (m *Model) Untrain(k Key, msg []byte, spam bool) {
 	t := m.hashTokens(k, msg)
-	defer m.pool.Put(t)
+	defer m.putTokenizer(t)
 	hs := t.hs
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -247,7 +249,7 @@ const (
 // (spam); 0.5 when the model knows too little to tell.
 func (m *Model) Score(k Key, msg []byte) float64 {
 	t := m.hashTokens(k, msg)
-	defer m.pool.Put(t)
+	defer m.putTokenizer(t)
 	hs := t.hs
 	m.mu.RLock()
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))

@@ -26,6 +26,15 @@ func spamMsg(i int) []byte {
 		"Unsubscribe: reply with REMOVE.</body></html>\r\n", i, offers[i%len(offers)], i, offers[i%len(offers)], i))
 }
 
+// hashes returns the hashes of a message's distinct tokens, as Score and
+// Train see them.
+func hashes(k Key, msg []byte) []uint64 {
+	t := newHashTokenizer()
+	t.start(k)
+	t.message(msg)
+	return t.hs
+}
+
 // trained returns a model trained on n hand-written ham and spam messages.
 func trained(k Key, n int) *Model {
 	m := &Model{}

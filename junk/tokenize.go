@@ -53,7 +53,7 @@ func Tokenize(msg []byte) []string {
 // Tokenize), or, when it has a hasher, as their hashes only (for scoring
 // and training, which never need the strings). Each token is built in a
 // reused buffer and handed to emit, so both kinds see the same tokens in
-// the same order; only a new token of the string kind allocates.
+// the same order; only the string kind copies a token, when it is new.
 type tokenizer struct {
 	text int    // bytes of decoded text read so far
 	prev []byte // the current text's previous word, for bigrams

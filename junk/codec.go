@@ -1,6 +1,7 @@
 package junk
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
@@ -38,12 +39,12 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (m *Model) MarshalBinary() ([]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	keys := make([]uint64, 0, len(m.tokens))
-	for h := range m.tokens {
-		keys = append(keys, h)
+	entries := make([]slot, 0, m.tokens.len())
+	for h, c := range m.tokens.all {
+		entries = append(entries, slot{h, c})
 	}
-	slices.Sort(keys)
-	b := make([]byte, 0, 32+len(keys)*10)
+	slices.SortFunc(entries, func(a, b slot) int { return cmp.Compare(a.h, b.h) })
+	b := make([]byte, 0, 32+len(entries)*10)
 	b = append(b, magic...)
 	b = append(b, formatVersion, tokenizerVersion)
 	b = binary.AppendUvarint(b, uint64(m.ham))
@@ -53,14 +54,13 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 		secs = m.trained.Unix()
 	}
 	b = binary.AppendVarint(b, secs)
-	b = binary.AppendUvarint(b, uint64(len(keys)))
+	b = binary.AppendUvarint(b, uint64(len(entries)))
 	var prev uint64
-	for _, h := range keys {
-		c := m.tokens[h]
-		b = binary.AppendUvarint(b, h-prev)
-		b = binary.AppendUvarint(b, uint64(c.ham))
-		b = binary.AppendUvarint(b, uint64(c.spam))
-		prev = h
+	for _, s := range entries {
+		b = binary.AppendUvarint(b, s.h-prev)
+		b = binary.AppendUvarint(b, uint64(s.c.ham))
+		b = binary.AppendUvarint(b, uint64(s.c.spam))
+		prev = s.h
 	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
@@ -95,7 +95,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	if n > maxDecodeTokens || n > uint64(len(d.b))/3 {
 		return bad("too many tokens")
 	}
-	tokens := make(map[uint64]counts, n)
+	tokens := newTable(int(n))
 	var h uint64
 	for i := uint64(0); i < n; i++ {
 		delta, hc, sc := d.uvarint(), d.uvarint(), d.uvarint()
@@ -103,7 +103,8 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 			return bad("bad token entry")
 		}
 		h += delta
-		tokens[h] = counts{ham: uint32(hc), spam: uint32(sc)}
+		c, _ := tokens.upsert(h)
+		*c = counts{ham: uint32(hc), spam: uint32(sc)}
 	}
 	if len(d.b) != 0 {
 		return bad("trailing data")

@@ -1,7 +1,9 @@
 package junk
 
 import (
+	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -26,9 +28,61 @@ func FuzzTokenize(f *testing.F) {
 				t.Fatalf("token %q is not UTF-8", tok)
 			}
 		}
+		// The scoring path's hashes are those of Tokenize's tokens, in
+		// order.
+		h := newHasher(Key{7})
+		hs := hashes(Key{7}, msg)
+		if len(hs) != len(toks) {
+			t.Fatalf("%d hashes for %d tokens", len(hs), len(toks))
+		}
+		for i, tok := range toks {
+			if hs[i] != h.hash([]byte(tok)) {
+				t.Fatalf("hash %d is not that of %q", i, tok)
+			}
+		}
 		// Scoring and training the same input must not fail either.
 		var m Model
 		m.Train(Key{}, msg, true)
 		m.Score(Key{}, msg)
+	})
+}
+
+// FuzzTextHelpers holds the tokenizer's fast text helpers to the
+// standard library functions they stand in for, whose results the
+// classifier's stored models depend on.
+func FuzzTextHelpers(f *testing.F) {
+	for _, s := range []string{"", "Hello WORLD", "</SCRIPT>", "x</ScRiPt>y", "\u0130</script>", "</scr\u0130pt>",
+		"\u212a</style>", "caf\xe9 </style", "\u023a\u023a</script>", "a\u00a0b\u0085c\u2028d", "it's-a $5 \xff word", "\u1e9e\u00df"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendLower(nil, s)), strings.ToLower(s); got != want {
+			t.Errorf("appendLower(%q) = %q, want %q", s, got, want)
+		}
+		for _, sub := range []string{"</script", "</style", "href="} {
+			if got, want := indexLower(s, sub), strings.Index(strings.ToLower(s), sub); got != want {
+				t.Errorf("indexLower(%q, %q) = %d, want %d", s, sub, got, want)
+			}
+		}
+		if got, want := trimQuoteDash(s), strings.Trim(s, "'-"); got != want {
+			t.Errorf("trimQuoteDash(%q) = %q, want %q", s, got, want)
+		}
+		classes := []struct {
+			c  runeClass
+			is func(rune) bool
+		}{{spaceRunes, unicode.IsSpace}, {wordRunes, func(r rune) bool {
+			return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '$' || r == '\'' || r == '-'
+		}}}
+		for _, cl := range classes {
+			for _, want := range []bool{false, true} {
+				exp := strings.IndexFunc(s, func(r rune) bool { return cl.is(r) != want })
+				if exp < 0 {
+					exp = len(s)
+				}
+				if got := span(s, cl.c, want); got != exp {
+					t.Errorf("span(%q, %v, %v) = %d, want %d", s, cl.c, want, got, exp)
+				}
+			}
+		}
 	})
 }

@@ -3,6 +3,7 @@ package junk
 import (
 	"html"
 	"strings"
+	"unicode/utf8"
 )
 
 // stripHTML returns the text of an HTML document: tags dropped (each
@@ -41,11 +42,11 @@ func stripHTML(s string, t *tokenizer) string {
 			continue
 		}
 		if len(name) <= 10 {
-			t.add("tag:" + name)
+			t.add("tag:", name)
 		}
 		switch name {
 		case "script", "style":
-			if k := strings.Index(strings.ToLower(s), "</"+name); k >= 0 {
+			if k := indexLower(s, "</"+name); k >= 0 {
 				s = s[k:]
 			} else {
 				s = ""
@@ -80,7 +81,7 @@ func isNameByte(c byte) bool {
 // attrValue returns the value of attribute attr (given as "name=") in a
 // tag's text, unquoted.
 func attrValue(tag, attr string) (string, bool) {
-	i := strings.Index(strings.ToLower(tag), attr)
+	i := indexLower(tag, attr)
 	if i < 0 {
 		return "", false
 	}
@@ -98,4 +99,36 @@ func attrValue(tag, attr string) (string, bool) {
 		v = v[:j]
 	}
 	return v, true
+}
+
+// indexLower returns strings.Index(strings.ToLower(s), sub), for sub
+// lowercase ASCII, without lowering s when it can: while s is ASCII, s
+// and its lowering have the same offsets, and a case-insensitive
+// comparison finds sub. From the first non-ASCII byte before a match on,
+// it lowers s after all, since lowering may change a rune's length and
+// the caller uses the offset in s, as it always has.
+func indexLower(s, sub string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Index(strings.ToLower(s), sub)
+		}
+		if i+len(sub) <= len(s) && asciiEqualLower(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// asciiEqualLower reports whether ASCII s lowercased is lower.
+func asciiEqualLower(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

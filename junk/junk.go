@@ -37,34 +37,45 @@ import (
 // message's score.
 type Key [32]byte
 
-// hasher hashes tokens under one key.
+// hasher hashes tokens under one key: one HMAC state, reset per token.
 type hasher struct {
 	mac hash.Hash
-	buf []byte
 	sum []byte
 }
 
 func newHasher(k Key) *hasher {
-	return &hasher{mac: hmac.New(sha256.New, k[:]), buf: make([]byte, 0, 64), sum: make([]byte, 0, sha256.Size)}
+	return &hasher{mac: hmac.New(sha256.New, k[:]), sum: make([]byte, 0, sha256.Size)}
 }
 
-func (h *hasher) hash(tok string) uint64 {
+func (h *hasher) hash(tok []byte) uint64 {
 	h.mac.Reset()
-	h.buf = append(h.buf[:0], tok...)
-	h.mac.Write(h.buf)
+	h.mac.Write(tok)
 	h.sum = h.mac.Sum(h.sum[:0])
 	return binary.BigEndian.Uint64(h.sum)
 }
 
-// hashes returns the hashes of a message's distinct tokens.
-func hashes(k Key, msg []byte) []uint64 {
-	toks := Tokenize(msg)
-	h := newHasher(k)
-	out := make([]uint64, len(toks))
-	for i, tok := range toks {
-		out[i] = h.hash(tok)
+// hashTokens tokenizes and hashes msg with a tokenizer from the model's
+// pool: its hs are the hashes of msg's distinct tokens, in the order
+// Tokenize gives the tokens. Give it back with putTokenizer once they are
+// no longer used.
+func (m *Model) hashTokens(k Key, msg []byte) *tokenizer {
+	t, _ := m.pool.Get().(*tokenizer)
+	if t == nil {
+		t = newHashTokenizer()
 	}
-	return out
+	t.start(k)
+	t.message(msg)
+	return t
+}
+
+// putTokenizer returns t to the pool without the keyed hasher and with
+// its buffers of message text wiped: a pooled tokenizer holds neither.
+func (m *Model) putTokenizer(t *tokenizer) {
+	t.h = nil
+	clear(t.prev[:cap(t.prev)])
+	clear(t.w[:cap(t.w)])
+	clear(t.tok[:cap(t.tok)])
+	m.pool.Put(t)
 }
 
 // counts are how many ham and spam messages held a token.
@@ -90,7 +101,9 @@ type Model struct {
 	ham     int
 	spam    int
 	trained time.Time
-	tokens  map[uint64]counts
+	tokens  table
+
+	pool sync.Pool // of *tokenizer (hashing), reused by Train, Untrain and Score
 }
 
 // Stats describes a Model.
@@ -104,25 +117,24 @@ type Stats struct {
 func (m *Model) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return Stats{Ham: m.ham, Spam: m.spam, Tokens: len(m.tokens), Trained: m.trained}
+	return Stats{Ham: m.ham, Spam: m.spam, Tokens: m.tokens.len(), Trained: m.trained}
 }
 
 // Train records msg as spam (or ham): each distinct token counts once.
 func (m *Model) Train(k Key, msg []byte, spam bool) {
-	hs := hashes(k, msg)
+	t := m.hashTokens(k, msg)
+	defer m.putTokenizer(t)
+	hs := t.hs
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.tokens == nil {
-		m.tokens = make(map[uint64]counts, len(hs))
-	}
+	m.tokens.reserve(m.tokens.len() + len(hs))
 	for _, h := range hs {
-		c := m.tokens[h]
+		c, _ := m.tokens.upsert(h)
 		if spam {
 			c.spam = satInc(c.spam)
 		} else {
 			c.ham = satInc(c.ham)
 		}
-		m.tokens[h] = c
 	}
 	if spam {
 		m.spam++
@@ -130,7 +142,7 @@ func (m *Model) Train(k Key, msg []byte, spam bool) {
 		m.ham++
 	}
 	m.trained = time.Now().UTC()
-	if limit := m.limit(); len(m.tokens) > limit {
+	if limit := m.limit(); m.tokens.len() > limit {
 		m.prune(limit - limit/10)
 	}
 }
@@ -147,12 +159,14 @@ func satInc(n uint32) uint32 {
 // go below zero, so untraining a message never trained (or one whose
 // tokens were pruned since) does no harm beyond the message counts.
 func (m *Model) Untrain(k Key, msg []byte, spam bool) {
-	hs := hashes(k, msg)
+	t := m.hashTokens(k, msg)
+	defer m.putTokenizer(t)
+	hs := t.hs
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, h := range hs {
-		c, ok := m.tokens[h]
-		if !ok {
+		c := m.tokens.find(h)
+		if c == nil {
 			continue
 		}
 		if spam && c.spam > 0 {
@@ -160,10 +174,8 @@ func (m *Model) Untrain(k Key, msg []byte, spam bool) {
 		} else if !spam && c.ham > 0 {
 			c.ham--
 		}
-		if c == (counts{}) {
-			delete(m.tokens, h)
-		} else {
-			m.tokens[h] = c
+		if *c == (counts{}) {
+			m.tokens.del(h)
 		}
 	}
 	if spam && m.spam > 0 {
@@ -184,16 +196,18 @@ func (m *Model) limit() int {
 // prune drops the rarest tokens until keep remain: those held by the
 // fewest messages, and among equally rare ones the lowest hashes (an
 // arbitrary but deterministic order). It runs in linear time: a histogram
-// of the totals finds the cut.
+// of the totals finds the cut, and the survivors go to a new table sized
+// for them.
 func (m *Model) prune(keep int) {
-	drop := len(m.tokens) - keep
+	drop := m.tokens.len() - keep
 	if drop <= 0 {
 		return
 	}
 	const maxBucket = 64
+	total := func(c counts) int { return int(min(uint64(c.ham)+uint64(c.spam), maxBucket)) }
 	var hist [maxBucket + 1]int
-	for _, c := range m.tokens {
-		hist[min(uint64(c.ham)+uint64(c.spam), maxBucket)]++
+	for _, c := range m.tokens.all {
+		hist[total(c)]++
 	}
 	// Every token with a total below cut goes; of those at cut, the
 	// lowest-hashed `rest` go.
@@ -203,19 +217,24 @@ func (m *Model) prune(keep int) {
 		cut++
 	}
 	var atCut []uint64
-	for h, c := range m.tokens {
-		tot := min(uint64(c.ham)+uint64(c.spam), maxBucket)
-		switch {
-		case int(tot) < cut:
-			delete(m.tokens, h)
-		case int(tot) == cut && rest > 0:
-			atCut = append(atCut, h)
+	if rest > 0 {
+		for h, c := range m.tokens.all {
+			if total(c) == cut {
+				atCut = append(atCut, h)
+			}
 		}
+		slices.Sort(atCut)
 	}
-	slices.Sort(atCut)
-	for _, h := range atCut[:rest] {
-		delete(m.tokens, h)
+	kept := newTable(keep)
+	for h, c := range m.tokens.all {
+		tot := total(c)
+		if tot < cut || (tot == cut && rest > 0 && h <= atCut[rest-1]) {
+			continue
+		}
+		p, _ := kept.upsert(h)
+		*p = c
 	}
+	m.tokens = kept
 }
 
 // Robinson's and Fisher's parameters: SpamBayes' defaults but for maxClues.
@@ -229,12 +248,14 @@ const (
 // Score returns the probability that msg is spam, from 0 (ham) to 1
 // (spam); 0.5 when the model knows too little to tell.
 func (m *Model) Score(k Key, msg []byte) float64 {
-	hs := hashes(k, msg)
+	t := m.hashTokens(k, msg)
+	defer m.putTokenizer(t)
+	hs := t.hs
 	m.mu.RLock()
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
 	clues := make([]float64, 0, 256)
 	for _, h := range hs {
-		c, ok := m.tokens[h]
+		c, ok := m.tokens.get(h)
 		if !ok {
 			continue
 		}

@@ -26,6 +26,15 @@ func spamMsg(i int) []byte {
 		"Unsubscribe: reply with REMOVE.</body></html>\r\n", i, offers[i%len(offers)], i, offers[i%len(offers)], i))
 }
 
+// hashes returns the hashes of a message's distinct tokens, as Score and
+// Train see them.
+func hashes(k Key, msg []byte) []uint64 {
+	t := newHashTokenizer()
+	t.start(k)
+	t.message(msg)
+	return t.hs
+}
+
 // trained returns a model trained on n hand-written ham and spam messages.
 func trained(k Key, n int) *Model {
 	m := &Model{}
@@ -145,7 +154,7 @@ func TestModelHoldsNoText(t *testing.T) {
 	if err := m2.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
-	if c := m2.tokens[h.hash("zanzibarmarker")]; c.spam != 50 {
+	if c, _ := m2.tokens.get(h.hash([]byte("zanzibarmarker"))); c.spam != 50 {
 		t.Errorf("marker counts %+v, want 50 spam", c)
 	}
 }
@@ -203,10 +212,10 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("%d tokens, cap 1000", st.Tokens)
 	}
 	h := newHasher(k)
-	if c := m.tokens[h.hash("keeper")]; c.ham+c.spam != 400 {
+	if c, _ := m.tokens.get(h.hash([]byte("keeper"))); c.ham+c.spam != 400 {
 		t.Errorf("keeper counts %+v, want 400 in all", c)
 	}
-	if _, ok := m.tokens[h.hash("uniq0a")]; ok {
+	if _, ok := m.tokens.get(h.hash([]byte("uniq0a"))); ok {
 		t.Error("an early one-off word survived pruning")
 	}
 	// Pruning is deterministic.
@@ -217,8 +226,8 @@ func TestPrune(t *testing.T) {
 	m.prune(500)
 	b1, _ := m.MarshalBinary()
 	b2, _ := m2.MarshalBinary()
-	if !bytes.Equal(b1, b2) || len(m.tokens) != 500 {
-		t.Errorf("prune to 500: %d tokens, equal %v", len(m.tokens), bytes.Equal(b1, b2))
+	if !bytes.Equal(b1, b2) || m.tokens.len() != 500 {
+		t.Errorf("prune to 500: %d tokens, equal %v", m.tokens.len(), bytes.Equal(b1, b2))
 	}
 }
 
@@ -238,12 +247,12 @@ func TestUntrain(t *testing.T) {
 	var a, b Model
 	a.UnmarshalBinary(before)
 	b.UnmarshalBinary(after)
-	if a.ham != b.ham || a.spam != b.spam || len(a.tokens) != len(b.tokens) {
-		t.Fatalf("after untrain: %d/%d/%d, want %d/%d/%d", b.ham, b.spam, len(b.tokens), a.ham, a.spam, len(a.tokens))
+	if a.ham != b.ham || a.spam != b.spam || a.tokens.len() != b.tokens.len() {
+		t.Fatalf("after untrain: %d/%d/%d, want %d/%d/%d", b.ham, b.spam, b.tokens.len(), a.ham, a.spam, a.tokens.len())
 	}
-	for h, c := range a.tokens {
-		if b.tokens[h] != c {
-			t.Fatalf("token %x: %+v, want %+v", h, b.tokens[h], c)
+	for h, c := range a.tokens.all {
+		if bc, _ := b.tokens.get(h); bc != c {
+			t.Fatalf("token %x: %+v, want %+v", h, bc, c)
 		}
 	}
 	// Untraining what was never trained leaves counts at zero or above.

@@ -2,6 +2,7 @@ package junk
 
 import (
 	"bytes"
+	"hash/maphash"
 	"io"
 	"mime"
 	"strconv"
@@ -48,32 +49,81 @@ func Tokenize(msg []byte) []string {
 	return t.out
 }
 
-// tokenizer collects the distinct tokens of one message.
+// tokenizer collects the distinct tokens of one message: as strings (for
+// Tokenize), or, when it has a hasher, as their hashes only (for scoring
+// and training, which never need the strings). Each token is built in a
+// reused buffer and handed to emit, so both kinds see the same tokens in
+// the same order; only the string kind copies a token, when it is new.
 type tokenizer struct {
+	text int    // bytes of decoded text read so far
+	prev []byte // the current text's previous word, for bigrams
+	w    []byte // the current word, lowercased
+	tok  []byte // the token being built
+
+	// The string kind.
 	out  []string
 	seen map[string]struct{}
-	text int // bytes of decoded text read so far
-	prev string
-	buf  []byte
+
+	// The hash kind: the hashes of the distinct tokens, in order. Repeats
+	// are found before the costly HMAC, by a maphash of the token under a
+	// random seed: two of one message's distinct tokens would share it
+	// with chance about 10,000²/2^65, and no sender can aim at that.
+	h    *hasher
+	hs   []uint64
+	seed maphash.Seed
+	set  table // the maphashes of the tokens so far
 }
 
 func newTokenizer() *tokenizer {
 	return &tokenizer{seen: make(map[string]struct{}, 512)}
 }
 
-// add records token tok once.
-func (t *tokenizer) add(tok string) {
-	if len(t.out) >= MaxMessageTokens {
-		return
-	}
-	if _, ok := t.seen[tok]; ok {
-		return
-	}
-	t.seen[tok] = struct{}{}
-	t.out = append(t.out, tok)
+func newHashTokenizer() *tokenizer {
+	return &tokenizer{hs: make([]uint64, 0, 512), seed: maphash.MakeSeed(), set: newTable(512)}
 }
 
-func (t *tokenizer) full() bool { return len(t.out) >= MaxMessageTokens }
+// start readies a hash tokenizer, new or used, for a message under k.
+func (t *tokenizer) start(k Key) {
+	t.text, t.prev, t.hs = 0, t.prev[:0], t.hs[:0]
+	if len(t.set.slots) > maxReusedSet {
+		t.set = newTable(512)
+	} else {
+		t.set.clear()
+	}
+	t.h = newHasher(k)
+}
+
+// maxReusedSet is how many slots (16 bytes each) a used tokenizer's set
+// may keep: one that grew past it for a large message is replaced rather
+// than cleared, so that it costs no more than it did.
+const maxReusedSet = 1 << 14
+
+// emit records token tok once; tok is only read during the call.
+func (t *tokenizer) emit(tok []byte) {
+	if t.full() {
+		return
+	}
+	if t.h != nil {
+		if _, added := t.set.upsert(maphash.Bytes(t.seed, tok)); added {
+			t.hs = append(t.hs, t.h.hash(tok))
+		}
+		return
+	}
+	if _, ok := t.seen[string(tok)]; ok {
+		return
+	}
+	s := string(tok)
+	t.seen[s] = struct{}{}
+	t.out = append(t.out, s)
+}
+
+// add records token prefix+s once.
+func (t *tokenizer) add(prefix, s string) {
+	t.tok = append(append(t.tok[:0], prefix...), s...)
+	t.emit(t.tok)
+}
+
+func (t *tokenizer) full() bool { return len(t.out)+len(t.hs) >= MaxMessageTokens }
 
 // message tokenizes a whole message.
 func (t *tokenizer) message(msg []byte) {
@@ -88,12 +138,12 @@ func (t *tokenizer) message(msg []byte) {
 		// A header that does not parse must not blind the classifier
 		// (a spammer would break one line on purpose): the raw text's
 		// words count, bounded as a text part's are.
-		t.add("malformed:header")
+		t.add("malformed:header", "")
 		t.words("", string(msg[:min(len(msg), MaxText)]), true)
 		return
 	}
 	if err != nil {
-		t.add("malformed:charset")
+		t.add("malformed:charset", "")
 	}
 	t.header(mail.Header{Header: e.Header})
 	parts := 0
@@ -111,19 +161,19 @@ func (t *tokenizer) header(h mail.Header) {
 		t.words("from:", from[0].Name, false)
 		t.address("from:", from[0].Address)
 	} else {
-		t.add("from:invalid")
+		t.add("from:invalid", "")
 	}
 	if rt, err := h.AddressList("Reply-To"); err == nil && len(rt) > 0 {
 		t.address("replyto:", rt[0].Address)
 	}
 	to, _ := h.AddressList("To")
 	cc, _ := h.AddressList("Cc")
-	t.add("to:count:" + bucket(len(to)))
-	t.add("cc:count:" + bucket(len(cc)))
+	t.add("to:count:", bucket(len(to)))
+	t.add("cc:count:", bucket(len(cc)))
 	// Received (RFC 5321 4.4): how many hops, and the host names and
 	// protocols each names (the "from"/"by"/"with" clauses).
 	rcvd := h.Values("Received")
-	t.add("received:count:" + bucket(len(rcvd)))
+	t.add("received:count:", bucket(len(rcvd)))
 	for i, v := range rcvd {
 		if i >= 5 {
 			break
@@ -135,15 +185,15 @@ func (t *tokenizer) header(h mail.Header) {
 		t.authResults(v)
 	}
 	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
-		t.add("type:" + mt)
+		t.add("type:", mt)
 		if cs := params["charset"]; cs != "" {
-			t.add("charset:" + strings.ToLower(cs))
+			t.add("charset:", strings.ToLower(cs))
 		}
 	} else if h.Has("Content-Type") {
-		t.add("type:invalid")
+		t.add("type:invalid", "")
 	}
 	if cte := h.Get("Content-Transfer-Encoding"); cte != "" {
-		t.add("encoding:" + strings.ToLower(strings.TrimSpace(cte)))
+		t.add("encoding:", strings.ToLower(strings.TrimSpace(cte)))
 	}
 	for _, f := range []string{"X-Mailer", "User-Agent"} {
 		if v := h.Get(f); v != "" {
@@ -152,14 +202,14 @@ func (t *tokenizer) header(h mail.Header) {
 	}
 	if id, err := h.MessageID(); err == nil {
 		if _, dom, ok := strings.Cut(id, "@"); ok {
-			t.add("msgid:" + strings.ToLower(dom))
+			t.add("msgid:", strings.ToLower(dom))
 		}
 	} else {
-		t.add("msgid:invalid")
+		t.add("msgid:invalid", "")
 	}
 	fields := h.Fields()
 	for n := 0; n < maxFields && fields.Next(); n++ {
-		t.add("field:" + strings.ToLower(fields.Key()))
+		t.add("field:", strings.ToLower(fields.Key()))
 	}
 }
 
@@ -167,7 +217,7 @@ func (t *tokenizer) header(h mail.Header) {
 func (t *tokenizer) address(prefix, addr string) {
 	_, dom, ok := strings.Cut(strings.ToLower(addr), "@")
 	if !ok {
-		t.add(prefix + "noaddr")
+		t.add(prefix, "noaddr")
 		return
 	}
 	t.domain(prefix, dom)
@@ -178,10 +228,10 @@ func (t *tokenizer) domain(prefix, dom string) {
 	if len(dom) > 100 {
 		dom = dom[:100]
 	}
-	t.add(prefix + dom)
+	t.add(prefix, dom)
 	if i := strings.LastIndexByte(dom, '.'); i > 0 {
 		if j := strings.LastIndexByte(dom[:i], '.'); j >= 0 {
-			t.add(prefix + dom[j+1:])
+			t.add(prefix, dom[j+1:])
 		}
 	}
 }
@@ -196,7 +246,7 @@ func (t *tokenizer) received(v string) {
 				t.domain("received:", h)
 			}
 		case "with":
-			t.add("received:with:" + strings.Trim(f[i+1], ";"))
+			t.add("received:with:", strings.Trim(f[i+1], ";"))
 		}
 	}
 }
@@ -211,7 +261,7 @@ func (t *tokenizer) authResults(v string) {
 		}
 		f := strings.Fields(r)
 		if len(f) > 0 && strings.Contains(f[0], "=") {
-			t.add("auth:" + strings.ToLower(f[0]))
+			t.add("auth:", strings.ToLower(f[0]))
 		}
 	}
 }
@@ -224,11 +274,11 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 		mt = "text/plain"
 	}
 	if depth > 0 {
-		t.add("part:" + mt)
+		t.add("part:", mt)
 	}
 	if mr := e.MultipartReader(); mr != nil {
 		if depth >= maxDepth {
-			t.add("malformed:depth")
+			t.add("malformed:depth", "")
 			return
 		}
 		for *parts < maxParts && !t.full() {
@@ -237,7 +287,7 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 				return
 			}
 			if p == nil {
-				t.add("malformed:multipart")
+				t.add("malformed:multipart", "")
 				return
 			}
 			t.entity(p, depth+1, parts)
@@ -250,7 +300,7 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 		if _, ps, err := e.Header.ContentDisposition(); err == nil {
 			if name := ps["filename"]; name != "" {
 				if i := strings.LastIndexByte(name, '.'); i >= 0 && len(name)-i <= 8 {
-					t.add("attach:" + strings.ToLower(name[i:]))
+					t.add("attach:", strings.ToLower(name[i:]))
 				}
 			}
 		}
@@ -262,17 +312,17 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	b, err := io.ReadAll(io.LimitReader(e.Body, int64(MaxText-t.text)))
 	t.text += len(b)
 	if err != nil {
-		t.add("malformed:body")
+		t.add("malformed:body", "")
 	}
 	s := string(b)
 	if !utf8.ValidString(s) {
-		t.add("malformed:utf8")
+		t.add("malformed:utf8", "")
 		s = strings.ToValidUTF8(s, " ")
 	}
 	if mt == "text/html" {
 		s = stripHTML(s, t)
 	}
-	t.prev = ""
+	t.prev = t.prev[:0]
 	t.words("", s, true)
 }
 
@@ -283,15 +333,12 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 func (t *tokenizer) words(prefix, s string, bigrams bool) {
 	for len(s) > 0 && !t.full() {
 		// The next whitespace-separated field.
-		i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsSpace(r) })
-		if i < 0 {
+		i := span(s, spaceRunes, true)
+		if i == len(s) {
 			return
 		}
 		s = s[i:]
-		j := strings.IndexFunc(s, unicode.IsSpace)
-		if j < 0 {
-			j = len(s)
-		}
+		j := span(s, spaceRunes, false)
 		field := s[:j]
 		s = s[j:]
 		if host, ok := linkHost(field); ok {
@@ -299,46 +346,93 @@ func (t *tokenizer) words(prefix, s string, bigrams bool) {
 			continue
 		}
 		for len(field) > 0 {
-			k := strings.IndexFunc(field, isWordRune)
-			if k < 0 {
+			k := span(field, wordRunes, false)
+			if k == len(field) {
 				break
 			}
 			field = field[k:]
-			e := strings.IndexFunc(field, func(r rune) bool { return !isWordRune(r) })
-			if e < 0 {
-				e = len(field)
-			}
+			e := span(field, wordRunes, true)
 			t.word(prefix, field[:e], bigrams)
 			field = field[e:]
 		}
 	}
 }
 
+// runeClass is a kind of rune span looks for.
+type runeClass bool
+
+const (
+	spaceRunes runeClass = false // unicode.IsSpace
+	wordRunes  runeClass = true  // isWordRune
+)
+
+// span returns the length of s's longest prefix of runes whose being of
+// class c is want (len(s) if all are): strings.IndexFunc without the
+// function call per rune. An invalid UTF-8 byte is tested as
+// utf8.RuneError, as IndexFunc tests it.
+func span(s string, c runeClass, want bool) int {
+	for i := 0; i < len(s); {
+		r, n := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		var is bool
+		if c == wordRunes {
+			is = isWordRune(r)
+		} else {
+			is = r == ' ' || '\t' <= r && r <= '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r)
+		}
+		if is != want {
+			return i
+		}
+		i += n
+	}
+	return len(s)
+}
+
+// isWordRune reports whether r may be part of a word: a letter, a digit,
+// '$', '\” or '-'.
 func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '$' || r == '\'' || r == '-'
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '$' || r == '\'' || r == '-'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // word adds one word (and its bigram with the previous one).
 func (t *tokenizer) word(prefix, w string, bigrams bool) {
-	w = strings.Trim(w, "'-")
+	w = trimQuoteDash(w)
 	n := utf8.RuneCountInString(w)
 	if n < minWord {
 		return
 	}
-	var tok string
 	if n > maxWord {
 		r, _ := utf8.DecodeRuneInString(w)
-		tok = "skip:" + class(r) + strconv.Itoa(n/10*10)
+		t.w = append(append(t.w[:0], "skip:"...), class(r)...)
+		t.w = strconv.AppendInt(t.w, int64(n/10*10), 10)
 	} else {
-		tok = lower(w)
+		t.w = appendLower(t.w[:0], w)
 	}
-	t.add(prefix + tok)
+	t.tok = append(append(t.tok[:0], prefix...), t.w...)
+	t.emit(t.tok)
 	if bigrams {
-		if t.prev != "" {
-			t.add("bi:" + t.prev + " " + tok)
+		if len(t.prev) > 0 {
+			t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
+			t.emit(t.tok)
 		}
-		t.prev = tok
+		t.prev = append(t.prev[:0], t.w...)
 	}
+}
+
+// trimQuoteDash is strings.Trim(w, "'-").
+func trimQuoteDash(w string) string {
+	for len(w) > 0 && (w[0] == '\'' || w[0] == '-') {
+		w = w[1:]
+	}
+	for len(w) > 0 && (w[len(w)-1] == '\'' || w[len(w)-1] == '-') {
+		w = w[:len(w)-1]
+	}
+	return w
 }
 
 // class names the kind of a long word's first rune.
@@ -352,21 +446,33 @@ func class(r rune) string {
 	return "other"
 }
 
-// lower lowercases w, without allocating when it is lowercase ASCII.
-func lower(w string) string {
+// appendLower appends w lowercased to dst: ASCII in place, anything else
+// by strings.ToLower itself.
+func appendLower(dst []byte, w string) []byte {
+	start := len(dst)
 	for i := 0; i < len(w); i++ {
 		c := w[i]
-		if c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
-			return strings.ToLower(w)
+		switch {
+		case c >= utf8.RuneSelf:
+			return append(dst[:start], strings.ToLower(w)...)
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
 		}
+		dst = append(dst, c)
 	}
-	return w
+	return dst
 }
 
 // linkHost returns the host of a link in a word: "http://host/...",
 // "https://host...", "www.host...".
 func linkHost(field string) (string, bool) {
-	f := strings.ToLower(strings.Trim(field, "<>\"'(),"))
+	f := strings.Trim(field, "<>\"'(),")
+	// Only 'h', 'H', 'w' and 'W' lowercase to 'h' or 'w': the rest are
+	// no links, and need no lowering.
+	if f == "" || (f[0]|0x20 != 'h' && f[0]|0x20 != 'w') {
+		return "", false
+	}
+	f = strings.ToLower(f)
 	var rest string
 	switch {
 	case strings.HasPrefix(f, "http://"):

@@ -79,6 +79,9 @@ func (s *Service) loadFilter(ctx context.Context, acct sealpost.Account) (*filte
 	st, ok := s.filters[acct.ID]
 	s.mu.Unlock()
 	if ok && now.Sub(st.loaded) < targetTTL {
+		if st.key == nil {
+			return nil, nil // remembered: no filter delivery may open
+		}
 		return st, nil
 	}
 	k, err := s.deliveryKey(ctx, acct)
@@ -117,17 +120,36 @@ func (s *Service) loadFilter(ctx context.Context, acct sealpost.Account) (*filte
 			return nil, errors.E(op, err)
 		}
 	}
-	s.mu.Lock()
-	if len(s.filters) >= maxCachedFilterKeys {
-		clear(s.filters)
+	tokens := 0
+	if st != nil && st.model != nil {
+		tokens = st.model.Stats().Tokens
 	}
-	s.filters[acct.ID] = st
+	s.mu.Lock()
+	// Bounded in count and in the models' tokens (a full model is about
+	// 8 MiB in memory): past either bound every state is dropped, to be
+	// loaded again on the next delivery.
+	if len(s.filters) >= maxCachedFilters || s.filterTokens+tokens > maxCachedTokens {
+		clear(s.filters)
+		s.filterTokens = 0
+	}
+	if old := s.filters[acct.ID]; old != nil && old.model != nil {
+		s.filterTokens -= old.model.Stats().Tokens
+	}
 	if st == nil {
 		s.filters[acct.ID] = &filterState{loaded: now} // remember "none" too
+	} else {
+		s.filters[acct.ID] = st
+		s.filterTokens += tokens
 	}
 	s.mu.Unlock()
 	return st, nil
 }
+
+// Bounds of the filter states delivery keeps in memory.
+const (
+	maxCachedFilters = 1024
+	maxCachedTokens  = 4_000_000 // about 160 MiB of models
+)
 
 // copyPlan is where one recipient's copy goes.
 type copyPlan struct {

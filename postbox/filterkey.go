@@ -82,6 +82,9 @@ func (s *Service) forgetFilter(id sealpost.AccountID) {
 		delete(s.filterKeys, id)
 		// Not wiped: a delivery may be using it; the collector takes it.
 	}
+	if old := s.filters[id]; old != nil && old.model != nil {
+		s.filterTokens -= old.model.Stats().Tokens
+	}
 	delete(s.filters, id)
 	s.mu.Unlock()
 }

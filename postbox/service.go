@@ -104,12 +104,13 @@ type Service struct {
 	windows   windows // delivery windows (window.go)
 	onEnqueue atomic.Pointer[func()]
 
-	filterKeys  map[sealpost.AccountID]*seal.FilterKey // delivery's, filterkey.go
-	filters     map[sealpost.AccountID]*filterState    // filter.go
-	trainMu     sync.Mutex                             // one training at a time (train.go)
-	vacMu       sync.Mutex                             // one vacation memory update at a time
-	scriptNotes map[sealpost.AccountID]time.Time       // followup.go
-	relay       Relay                                  // followup.go
+	filterKeys   map[sealpost.AccountID]*seal.FilterKey // delivery's, filterkey.go
+	filters      map[sealpost.AccountID]*filterState    // filter.go
+	filterTokens int                                    // tokens of the models in filters
+	trainMu      sync.Mutex                             // one training at a time (train.go)
+	vacMu        sync.Mutex                             // one vacation memory update at a time
+	scriptNotes  map[sealpost.AccountID]time.Time       // followup.go
+	relay        Relay                                  // followup.go
 }
 
 // New returns a Service over the given stores.

@@ -173,7 +173,6 @@ const (
 	defaultMaxUnauthCommands = 30
 )
 
-
 // Server serves ManageSieve over a Backend.
 type Server struct {
 	be   Backend

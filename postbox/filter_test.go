@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -236,5 +237,99 @@ func walkNoMarker(t *testing.T, dir string, words ...string) {
 	})
 	if files == 0 {
 		t.Fatal("no files walked")
+	}
+}
+
+// casinoEngine is a SpamEngine that refuses any message naming a casino:
+// a stand-in for rspamd at the interface, to test what the postbox does
+// with a verdict (rspamd itself is tested in package rspamd and e2e).
+type casinoEngine struct{}
+
+func (casinoEngine) Score(_ context.Context, _ sealpost.Account, _ postbox.Envelope, msg []byte) (postbox.SpamResult, error) {
+	if bytes.Contains(msg, []byte("casino")) {
+		return postbox.SpamResult{Engine: "test", Score: 20, Verdict: postbox.SpamReject}, nil
+	}
+	return postbox.SpamResult{Engine: "test", Verdict: postbox.SpamHam}, nil
+}
+
+// TestRefusalsAmongSeveral: a message some recipients refuse and others
+// take is filed for those who take it (bea, in the strictest mode, is not
+// judged); ann's Sieve reject sends the sender a delivery status
+// notification; spam "far above" the threshold is filed in cid's Junk,
+// never dropped; when every recipient refuses, Deliver refuses with the
+// reason and files nothing; our own users' mail is not judged.
+func TestRefusalsAmongSeveral(t *testing.T) {
+	ctx := context.Background()
+	r, u := deployment(t)
+	e := newEnvOpts(t, postbox.Options{QueueKey: r, DeploymentKey: func() (*seal.Unlocked, error) { return u, nil }, Spam: casinoEngine{}})
+	for _, a := range []string{"ann", "bea", "cid", "sender"} {
+		if _, err := e.svc.CreateAccount(ctx, a+"@example.org", a+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	session := func(a string) *postbox.Session {
+		ss, err := e.svc.Login(ctx, a+"@example.org", a+"-password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ss.Close)
+		return ss
+	}
+	ann, bea, cid, sender := session("ann"), session("bea"), session("cid"), session("sender")
+	if err := ann.PutScript(ctx, "r", []byte(`require "reject"; reject "ann takes none of this";`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ann.SetActiveScript(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	// bea chose the strictest mode: her mail is not judged.
+	if err := bea.SetNoServerFilter(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	mx := postbox.Envelope{From: "sender@example.org", Recipients: []string{"ann@example.org", "bea@example.org", "cid@example.org"},
+		Client: netip.MustParseAddr("192.0.2.7")}
+	raw := []byte("From: <sender@example.org>\r\nSubject: hello all\r\n\r\nwin at the casino\r\n")
+	if err := e.svc.Deliver(ctx, mx, postbox.Bytes(raw)); err != nil {
+		t.Fatalf("mixed verdicts: %v, want the message taken", err)
+	}
+	if n := len(boxOf(t, ann, "INBOX")); n != 0 {
+		t.Errorf("ann, who rejects it, has %d messages", n)
+	}
+	if n := len(boxOf(t, bea, "INBOX")); n != 1 {
+		t.Errorf("bea has %d messages, want 1", n)
+	}
+	if n := len(boxOf(t, cid, "Junk")); n != 1 {
+		t.Errorf("cid's Junk has %d messages, want 1 (far above the threshold, but others took it)", n)
+	}
+	dsn := boxOf(t, sender, "INBOX")
+	if len(dsn) != 1 {
+		t.Fatalf("the sender has %d messages, want the rejection notice", len(dsn))
+	}
+	body, err := sender.Body(ctx, dsn[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"report-type=delivery-status", "Final-Recipient: rfc822; ann@example.org", "Status: 5.7.1", "ann takes none of this", "Subject: hello all"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("the notice lacks %q:\n%s", want, body)
+		}
+	}
+
+	// Everyone refuses: refused with the first reason, nothing filed.
+	mx.Recipients = []string{"ann@example.org", "cid@example.org"}
+	err = e.svc.Deliver(ctx, mx, postbox.Bytes(raw))
+	var ref *postbox.Refusal
+	if !errors.As(err, &ref) || ref.ReplyText() != "ann takes none of this" {
+		t.Fatalf("every recipient refusing: %v, want a Refusal", err)
+	}
+	if n := len(boxOf(t, cid, "Junk")); n != 1 {
+		t.Errorf("cid's Junk has %d messages after a refusal, want still 1", n)
+	}
+	// Submission (no client address) is not judged.
+	if err := e.svc.Deliver(ctx, postbox.Envelope{From: "sender@example.org", Recipients: []string{"cid@example.org"}}, postbox.Bytes(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(boxOf(t, cid, "INBOX")); n != 1 {
+		t.Errorf("our own users' mail was judged: cid's INBOX has %d", n)
 	}
 }

@@ -1,6 +1,8 @@
 package junk
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -67,6 +69,9 @@ func FuzzTextHelpers(f *testing.F) {
 		if got, want := trimQuoteDash(s), strings.Trim(s, "'-"); got != want {
 			t.Errorf("trimQuoteDash(%q) = %q, want %q", s, got, want)
 		}
+		if got, want := trimLinkPunct(s), strings.Trim(s, "<>\"'(),"); got != want {
+			t.Errorf("trimLinkPunct(%q) = %q, want %q", s, got, want)
+		}
 		classes := []struct {
 			c  runeClass
 			is func(rune) bool
@@ -85,4 +90,44 @@ func FuzzTextHelpers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzWords holds words, which reads ASCII a byte at a time, to the
+// rune-by-rune field loop it stands in for: the same tokens, in the same
+// order, with and without a prefix and bigrams, and across two texts (the
+// previous word carries over for bigrams).
+func FuzzWords(f *testing.F) {
+	for _, s := range []string{"", "the Quarterly numbers show growth", "  \t\r\nhiring,and--the 'road-map' for $next year.",
+		"Visit http://Evil.Example/x?y or WWW.shop.example. <https://a@b.example:80/> (www.) http:// www",
+		"a\u00a0b\u0085c\u2028d caf\xe9 GROẞE Ünïcödé \xff\xfe", "0123456789012345678901234567890 aaaaaaaaaaaaaaaaaaaaaaaaa$ -'-'- ab",
+		"x:y a.b.c e-mail it's 3.14 10:30 <tag> \"quoted\" \x00\x1f\x7f", "wordş ﬀ İstanbul K http://\u212a.example"} {
+		f.Add(s, "more words here", true)
+		f.Add(s, "", false)
+	}
+	f.Fuzz(func(t *testing.T, s, s2 string, bigrams bool) {
+		for _, prefix := range []string{"", "subject:"} {
+			fast, slow := newTokenizer(), newTokenizer()
+			fast.words(prefix, s, bigrams)
+			fast.words(prefix, s2, bigrams)
+			slow.wordsByRune(prefix, s, bigrams)
+			slow.wordsByRune(prefix, s2, bigrams)
+			if !slices.Equal(fast.out, slow.out) {
+				t.Fatalf("words(%q, %q, %q, %v):\n got %q\nwant %q", prefix, s, s2, bigrams, fast.out, slow.out)
+			}
+			if !bytes.Equal(fast.prev, slow.prev) {
+				t.Fatalf("words(%q, %q, %q, %v): previous word %q, want %q", prefix, s, s2, bigrams, fast.prev, slow.prev)
+			}
+		}
+	})
+}
+
+// wordsByRune is words as it was before its ASCII scan: every field read
+// rune by rune.
+func (t *tokenizer) wordsByRune(prefix, s string, bigrams bool) {
+	for len(s) > 0 && !t.full() {
+		if span(s, spaceRunes, true) == len(s) {
+			return
+		}
+		s = t.field(prefix, s, bigrams)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"mime"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -326,147 +325,10 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	t.words("", s, true)
 }
 
-// words adds the words of s, lowercased, each with prefix; with bigrams,
-// each two consecutive words too. Words are runs of letters, digits and
-// '$', '\” or '-' inside; link targets ("http://host/...", "www.host")
-// add their host as "url:".
-func (t *tokenizer) words(prefix, s string, bigrams bool) {
-	for len(s) > 0 && !t.full() {
-		// The next whitespace-separated field.
-		i := span(s, spaceRunes, true)
-		if i == len(s) {
-			return
-		}
-		s = s[i:]
-		j := span(s, spaceRunes, false)
-		field := s[:j]
-		s = s[j:]
-		if host, ok := linkHost(field); ok {
-			t.domain("url:", host)
-			continue
-		}
-		for len(field) > 0 {
-			k := span(field, wordRunes, false)
-			if k == len(field) {
-				break
-			}
-			field = field[k:]
-			e := span(field, wordRunes, true)
-			t.word(prefix, field[:e], bigrams)
-			field = field[e:]
-		}
-	}
-}
-
-// runeClass is a kind of rune span looks for.
-type runeClass bool
-
-const (
-	spaceRunes runeClass = false // unicode.IsSpace
-	wordRunes  runeClass = true  // isWordRune
-)
-
-// span returns the length of s's longest prefix of runes whose being of
-// class c is want (len(s) if all are): strings.IndexFunc without the
-// function call per rune. An invalid UTF-8 byte is tested as
-// utf8.RuneError, as IndexFunc tests it.
-func span(s string, c runeClass, want bool) int {
-	for i := 0; i < len(s); {
-		r, n := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, n = utf8.DecodeRuneInString(s[i:])
-		}
-		var is bool
-		if c == wordRunes {
-			is = isWordRune(r)
-		} else {
-			is = r == ' ' || '\t' <= r && r <= '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r)
-		}
-		if is != want {
-			return i
-		}
-		i += n
-	}
-	return len(s)
-}
-
-// isWordRune reports whether r may be part of a word: a letter, a digit,
-// '$', '\” or '-'.
-func isWordRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '$' || r == '\'' || r == '-'
-	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-// word adds one word (and its bigram with the previous one).
-func (t *tokenizer) word(prefix, w string, bigrams bool) {
-	w = trimQuoteDash(w)
-	n := utf8.RuneCountInString(w)
-	if n < minWord {
-		return
-	}
-	if n > maxWord {
-		r, _ := utf8.DecodeRuneInString(w)
-		t.w = append(append(t.w[:0], "skip:"...), class(r)...)
-		t.w = strconv.AppendInt(t.w, int64(n/10*10), 10)
-	} else {
-		t.w = appendLower(t.w[:0], w)
-	}
-	t.tok = append(append(t.tok[:0], prefix...), t.w...)
-	t.emit(t.tok)
-	if bigrams {
-		if len(t.prev) > 0 {
-			t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
-			t.emit(t.tok)
-		}
-		t.prev = append(t.prev[:0], t.w...)
-	}
-}
-
-// trimQuoteDash is strings.Trim(w, "'-").
-func trimQuoteDash(w string) string {
-	for len(w) > 0 && (w[0] == '\'' || w[0] == '-') {
-		w = w[1:]
-	}
-	for len(w) > 0 && (w[len(w)-1] == '\'' || w[len(w)-1] == '-') {
-		w = w[:len(w)-1]
-	}
-	return w
-}
-
-// class names the kind of a long word's first rune.
-func class(r rune) string {
-	switch {
-	case unicode.IsDigit(r):
-		return "digit"
-	case r < utf8.RuneSelf:
-		return "ascii"
-	}
-	return "other"
-}
-
-// appendLower appends w lowercased to dst: ASCII in place, anything else
-// by strings.ToLower itself.
-func appendLower(dst []byte, w string) []byte {
-	start := len(dst)
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		switch {
-		case c >= utf8.RuneSelf:
-			return append(dst[:start], strings.ToLower(w)...)
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
-}
-
 // linkHost returns the host of a link in a word: "http://host/...",
 // "https://host...", "www.host...".
 func linkHost(field string) (string, bool) {
-	f := strings.Trim(field, "<>\"'(),")
+	f := trimLinkPunct(field)
 	// Only 'h', 'H', 'w' and 'W' lowercase to 'h' or 'w': the rest are
 	// no links, and need no lowering.
 	if f == "" || (f[0]|0x20 != 'h' && f[0]|0x20 != 'w') {
@@ -498,6 +360,26 @@ func linkHost(field string) (string, bool) {
 		return "", false
 	}
 	return rest, true
+}
+
+// trimLinkPunct is strings.Trim(f, "<>\"'(),"), without building the
+// cut set at each call.
+func trimLinkPunct(f string) string {
+	for len(f) > 0 && isLinkPunct(f[0]) {
+		f = f[1:]
+	}
+	for len(f) > 0 && isLinkPunct(f[len(f)-1]) {
+		f = f[:len(f)-1]
+	}
+	return f
+}
+
+func isLinkPunct(c byte) bool {
+	switch c {
+	case '<', '>', '"', '\'', '(', ')', ',':
+		return true
+	}
+	return false
 }
 
 // bucket names a count coarsely.

@@ -1,0 +1,272 @@
+package junk
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// words adds the words of s, lowercased, each with prefix; with bigrams,
+// each two consecutive words too. Words are runs of letters, digits and
+// '$', '\” or '-' inside; link targets ("http://host/...", "www.host")
+// add their host as "url:".
+//
+// This is the classifier's hot loop (every word of every message scored
+// at delivery), so it reads ASCII text a byte at a time, splitting a
+// field, classifying its bytes and finding its words in one pass; a
+// field holding any byte outside ASCII goes to field, the rune-by-rune
+// code whose results the stored models depend on (Unicode spaces and
+// letters, invalid UTF-8). Both give the same tokens, in the same order:
+// TestGolden and FuzzTokenize hold them to it.
+func (t *tokenizer) words(prefix, s string, bigrams bool) {
+	for len(s) > 0 && !t.full() {
+		i := 0
+		for i < len(s) && asciiClass[s[i]] == classSpace {
+			i++
+		}
+		if i == len(s) {
+			return
+		}
+		s = s[i:]
+		var seen byteClass // the union of the field's byte classes
+		j := 0
+		for ; j < len(s); j++ {
+			c := asciiClass[s[j]]
+			if c == classSpace {
+				break
+			}
+			seen |= c
+		}
+		if seen&classHigh != 0 {
+			s = t.field(prefix, s, bigrams)
+			continue
+		}
+		f := s[:j]
+		s = s[j:]
+		// A link has "://" or "www.": a field with neither ':' nor '.'
+		// is none.
+		if seen&classLink != 0 {
+			if host, ok := linkHost(f); ok {
+				t.domain("url:", host)
+				continue
+			}
+		}
+		if seen&(classLink|classOther) == 0 { // one word: the common case
+			t.asciiWord(prefix, f, bigrams)
+			continue
+		}
+		for k := 0; k < len(f); {
+			for k < len(f) && asciiClass[f[k]] != classWord {
+				k++
+			}
+			e := k
+			for e < len(f) && asciiClass[f[e]] == classWord {
+				e++
+			}
+			if e > k {
+				t.asciiWord(prefix, f[k:e], bigrams)
+			}
+			k = e
+		}
+	}
+}
+
+// byteClass is what one byte of text may be to words' ASCII scan: the
+// classes are bits, so that a field's classes can be or-ed together.
+type byteClass uint8
+
+const (
+	classSpace byteClass = 1 << iota // ASCII white space (unicode.IsSpace)
+	classWord                        // ASCII letter, digit, '$', '\” or '-' (isWordRune)
+	classLink                        // ':' or '.', which every link has
+	classOther                       // any other ASCII byte
+	classHigh                        // a byte of a multi-byte or invalid UTF-8 sequence
+)
+
+// asciiClass is the class of each byte value; it is never written after
+// it is built.
+var asciiClass = func() (a [256]byteClass) {
+	for c := range a {
+		switch r := rune(c); {
+		case r >= utf8.RuneSelf:
+			a[c] = classHigh
+		case r == ' ' || '\t' <= r && r <= '\r':
+			a[c] = classSpace
+		case isWordRune(r):
+			a[c] = classWord
+		case r == ':' || r == '.':
+			a[c] = classLink
+		default:
+			a[c] = classOther
+		}
+	}
+	return a
+}()
+
+// asciiWord adds one word of ASCII word bytes, as word does.
+func (t *tokenizer) asciiWord(prefix, w string, bigrams bool) {
+	w = trimQuoteDash(w)
+	if len(w) < minWord {
+		return
+	}
+	if len(w) > maxWord {
+		t.longWord(rune(w[0]), len(w))
+	} else {
+		t.w = t.w[:0]
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			t.w = append(t.w, c)
+		}
+	}
+	t.emitWord(prefix, bigrams)
+}
+
+// field adds the tokens of s's first field (after any leading space), one
+// rune at a time, and returns the rest of s.
+func (t *tokenizer) field(prefix, s string, bigrams bool) string {
+	i := span(s, spaceRunes, true)
+	s = s[i:]
+	j := span(s, spaceRunes, false)
+	f := s[:j]
+	s = s[j:]
+	if host, ok := linkHost(f); ok {
+		t.domain("url:", host)
+		return s
+	}
+	for len(f) > 0 {
+		k := span(f, wordRunes, false)
+		if k == len(f) {
+			break
+		}
+		f = f[k:]
+		e := span(f, wordRunes, true)
+		t.word(prefix, f[:e], bigrams)
+		f = f[e:]
+	}
+	return s
+}
+
+// runeClass is a kind of rune span looks for.
+type runeClass bool
+
+const (
+	spaceRunes runeClass = false // unicode.IsSpace
+	wordRunes  runeClass = true  // isWordRune
+)
+
+// span returns the length of s's longest prefix of runes whose being of
+// class c is want (len(s) if all are): strings.IndexFunc without the
+// function call per rune. An invalid UTF-8 byte is tested as
+// utf8.RuneError, as IndexFunc tests it.
+func span(s string, c runeClass, want bool) int {
+	for i := 0; i < len(s); {
+		r, n := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		var is bool
+		if c == wordRunes {
+			is = isWordRune(r)
+		} else {
+			is = r == ' ' || '\t' <= r && r <= '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r)
+		}
+		if is != want {
+			return i
+		}
+		i += n
+	}
+	return len(s)
+}
+
+// isWordRune reports whether r may be part of a word: a letter, a digit,
+// '$', '\” or '-'.
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '$' || r == '\'' || r == '-'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// word adds one word (and its bigram with the previous one).
+func (t *tokenizer) word(prefix, w string, bigrams bool) {
+	w = trimQuoteDash(w)
+	n := utf8.RuneCountInString(w)
+	if n < minWord {
+		return
+	}
+	if n > maxWord {
+		r, _ := utf8.DecodeRuneInString(w)
+		t.longWord(r, n)
+	} else {
+		t.w = appendLower(t.w[:0], w)
+	}
+	t.emitWord(prefix, bigrams)
+}
+
+// longWord sets the current word to the token that stands for a word of
+// n runes, the first r: "skip:", its class, and n to the ten below.
+func (t *tokenizer) longWord(r rune, n int) {
+	t.w = append(append(t.w[:0], "skip:"...), class(r)...)
+	t.w = strconv.AppendInt(t.w, int64(n/10*10), 10)
+}
+
+// emitWord adds the current word with prefix, and with bigrams its bigram
+// with the previous word; it becomes the previous word.
+func (t *tokenizer) emitWord(prefix string, bigrams bool) {
+	if prefix == "" {
+		t.emit(t.w)
+	} else {
+		t.tok = append(append(t.tok[:0], prefix...), t.w...)
+		t.emit(t.tok)
+	}
+	if bigrams {
+		if len(t.prev) > 0 {
+			t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
+			t.emit(t.tok)
+		}
+		t.prev = append(t.prev[:0], t.w...)
+	}
+}
+
+// trimQuoteDash is strings.Trim(w, "'-").
+func trimQuoteDash(w string) string {
+	for len(w) > 0 && (w[0] == '\'' || w[0] == '-') {
+		w = w[1:]
+	}
+	for len(w) > 0 && (w[len(w)-1] == '\'' || w[len(w)-1] == '-') {
+		w = w[:len(w)-1]
+	}
+	return w
+}
+
+// class names the kind of a long word's first rune.
+func class(r rune) string {
+	switch {
+	case unicode.IsDigit(r):
+		return "digit"
+	case r < utf8.RuneSelf:
+		return "ascii"
+	}
+	return "other"
+}
+
+// appendLower appends w lowercased to dst: ASCII in place, anything else
+// by strings.ToLower itself.
+func appendLower(dst []byte, w string) []byte {
+	start := len(dst)
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return append(dst[:start], strings.ToLower(w)...)
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

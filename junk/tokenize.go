@@ -56,8 +56,11 @@ func Tokenize(msg []byte) []string {
 type tokenizer struct {
 	text int    // bytes of decoded text read so far
 	prev []byte // the current text's previous word, for bigrams
-	w    []byte // the current word, lowercased
-	tok  []byte // the token being built
+	// prevID is the hash kind's id of prev (see emit), 0 when prev is
+	// empty or was not recorded (the tokenizer was full).
+	prevID uint32
+	w      []byte // the current word, lowercased
+	tok    []byte // the token being built
 
 	// The string kind.
 	out  []string
@@ -70,7 +73,9 @@ type tokenizer struct {
 	h    *hasher
 	hs   []uint64
 	seed maphash.Seed
-	set  table // the maphashes of the tokens so far
+	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
+	// pairSeed keys the bigrams' entries in set (see bigram).
+	pairSeed uint64
 }
 
 func newTokenizer() *tokenizer {
@@ -78,12 +83,14 @@ func newTokenizer() *tokenizer {
 }
 
 func newHashTokenizer() *tokenizer {
-	return &tokenizer{hs: make([]uint64, 0, 512), seed: maphash.MakeSeed(), set: newTable(512)}
+	seed := maphash.MakeSeed()
+	return &tokenizer{hs: make([]uint64, 0, 512), seed: seed, set: newTable(512), pairSeed: maphash.String(seed, "bigram pairs")}
 }
 
 // start readies a hash tokenizer, new or used, for a message under k.
 func (t *tokenizer) start(k Key) {
-	t.text, t.prev, t.hs = 0, t.prev[:0], t.hs[:0]
+	t.text, t.hs = 0, t.hs[:0]
+	t.newText()
 	if len(t.set.slots) > maxReusedSet {
 		t.set = newTable(512)
 	} else {
@@ -97,23 +104,34 @@ func (t *tokenizer) start(k Key) {
 // than cleared, so that it costs no more than it did.
 const maxReusedSet = 1 << 14
 
-// emit records token tok once; tok is only read during the call.
-func (t *tokenizer) emit(tok []byte) {
+// emit records token tok once; tok is only read during the call. The
+// hash kind returns the token's id, its place among the message's
+// distinct tokens counting from 1 (0 when the tokenizer is full); the
+// string kind returns 0.
+func (t *tokenizer) emit(tok []byte) uint32 {
 	if t.full() {
-		return
+		return 0
 	}
 	if t.h != nil {
-		if _, added := t.set.upsert(maphash.Bytes(t.seed, tok)); added {
+		c, added := t.set.upsert(maphash.Bytes(t.seed, tok))
+		if added {
 			t.hs = append(t.hs, t.h.hash(tok))
+			c.ham = uint32(len(t.hs))
 		}
-		return
+		return c.ham
 	}
 	if _, ok := t.seen[string(tok)]; ok {
-		return
+		return 0
 	}
 	s := string(tok)
 	t.seen[s] = struct{}{}
 	t.out = append(t.out, s)
+	return 0
+}
+
+// newText starts a text whose first word has no bigram.
+func (t *tokenizer) newText() {
+	t.prev, t.prevID = t.prev[:0], 0
 }
 
 // add records token prefix+s once.
@@ -138,7 +156,7 @@ func (t *tokenizer) message(msg []byte) {
 		// (a spammer would break one line on purpose): the raw text's
 		// words count, bounded as a text part's are.
 		t.add("malformed:header", "")
-		t.words("", string(msg[:min(len(msg), MaxText)]), true)
+		t.words("", string(msg[:min(len(msg), MaxText)]))
 		return
 	}
 	if err != nil {
@@ -152,12 +170,12 @@ func (t *tokenizer) message(msg []byte) {
 // header adds the tokens of the top-level header fields.
 func (t *tokenizer) header(h mail.Header) {
 	if s, err := h.Subject(); err == nil {
-		t.words("subject:", s, false)
+		t.words("subject:", s)
 	} else {
-		t.words("subject:", h.Get("Subject"), false)
+		t.words("subject:", h.Get("Subject"))
 	}
 	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
-		t.words("from:", from[0].Name, false)
+		t.words("from:", from[0].Name)
 		t.address("from:", from[0].Address)
 	} else {
 		t.add("from:invalid", "")
@@ -196,7 +214,7 @@ func (t *tokenizer) header(h mail.Header) {
 	}
 	for _, f := range []string{"X-Mailer", "User-Agent"} {
 		if v := h.Get(f); v != "" {
-			t.words("mailer:", v, false)
+			t.words("mailer:", v)
 		}
 	}
 	if id, err := h.MessageID(); err == nil {
@@ -321,8 +339,8 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	if mt == "text/html" {
 		s = stripHTML(s, t)
 	}
-	t.prev = t.prev[:0]
-	t.words("", s, true)
+	t.newText()
+	t.words("", s)
 }
 
 // linkHost returns the host of a link in a word: "http://host/...",

@@ -7,8 +7,9 @@ import (
 	"unicode/utf8"
 )
 
-// words adds the words of s, lowercased, each with prefix; with bigrams,
-// each two consecutive words too. Words are runs of letters, digits and
+// words adds the words of s, lowercased, each with prefix: a header
+// field's words, or without prefix a text's, whose each two consecutive
+// words add a bigram too. Words are runs of letters, digits and
 // '$', '\” or '-' inside; link targets ("http://host/...", "www.host")
 // add their host as "url:".
 //
@@ -19,7 +20,7 @@ import (
 // code whose results the stored models depend on (Unicode spaces and
 // letters, invalid UTF-8). Both give the same tokens, in the same order:
 // TestGolden and FuzzTokenize hold them to it.
-func (t *tokenizer) words(prefix, s string, bigrams bool) {
+func (t *tokenizer) words(prefix, s string) {
 	for len(s) > 0 && !t.full() {
 		i := 0
 		for i < len(s) && asciiClass[s[i]] == classSpace {
@@ -39,7 +40,7 @@ func (t *tokenizer) words(prefix, s string, bigrams bool) {
 			seen |= c
 		}
 		if seen&classHigh != 0 {
-			s = t.field(prefix, s, bigrams)
+			s = t.field(prefix, s)
 			continue
 		}
 		f := s[:j]
@@ -53,7 +54,7 @@ func (t *tokenizer) words(prefix, s string, bigrams bool) {
 			}
 		}
 		if seen&(classLink|classOther) == 0 { // one word: the common case
-			t.asciiWord(prefix, f, bigrams)
+			t.asciiWord(prefix, f)
 			continue
 		}
 		for k := 0; k < len(f); {
@@ -65,7 +66,7 @@ func (t *tokenizer) words(prefix, s string, bigrams bool) {
 				e++
 			}
 			if e > k {
-				t.asciiWord(prefix, f[k:e], bigrams)
+				t.asciiWord(prefix, f[k:e])
 			}
 			k = e
 		}
@@ -105,7 +106,7 @@ var asciiClass = func() (a [256]byteClass) {
 }()
 
 // asciiWord adds one word of ASCII word bytes, as word does.
-func (t *tokenizer) asciiWord(prefix, w string, bigrams bool) {
+func (t *tokenizer) asciiWord(prefix, w string) {
 	w = trimQuoteDash(w)
 	if len(w) < minWord {
 		return
@@ -113,21 +114,19 @@ func (t *tokenizer) asciiWord(prefix, w string, bigrams bool) {
 	if len(w) > maxWord {
 		t.longWord(rune(w[0]), len(w))
 	} else {
-		t.w = t.w[:0]
-		for i := 0; i < len(w); i++ {
-			c := w[i]
+		t.w = append(t.w[:0], w...)
+		for i, c := range t.w {
 			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+				t.w[i] = c + 'a' - 'A'
 			}
-			t.w = append(t.w, c)
 		}
 	}
-	t.emitWord(prefix, bigrams)
+	t.emitWord(prefix)
 }
 
 // field adds the tokens of s's first field (after any leading space), one
 // rune at a time, and returns the rest of s.
-func (t *tokenizer) field(prefix, s string, bigrams bool) string {
+func (t *tokenizer) field(prefix, s string) string {
 	i := span(s, spaceRunes, true)
 	s = s[i:]
 	j := span(s, spaceRunes, false)
@@ -144,7 +143,7 @@ func (t *tokenizer) field(prefix, s string, bigrams bool) string {
 		}
 		f = f[k:]
 		e := span(f, wordRunes, true)
-		t.word(prefix, f[:e], bigrams)
+		t.word(prefix, f[:e])
 		f = f[e:]
 	}
 	return s
@@ -192,7 +191,7 @@ func isWordRune(r rune) bool {
 }
 
 // word adds one word (and its bigram with the previous one).
-func (t *tokenizer) word(prefix, w string, bigrams bool) {
+func (t *tokenizer) word(prefix, w string) {
 	w = trimQuoteDash(w)
 	n := utf8.RuneCountInString(w)
 	if n < minWord {
@@ -204,7 +203,7 @@ func (t *tokenizer) word(prefix, w string, bigrams bool) {
 	} else {
 		t.w = appendLower(t.w[:0], w)
 	}
-	t.emitWord(prefix, bigrams)
+	t.emitWord(prefix)
 }
 
 // longWord sets the current word to the token that stands for a word of
@@ -214,22 +213,60 @@ func (t *tokenizer) longWord(r rune, n int) {
 	t.w = strconv.AppendInt(t.w, int64(n/10*10), 10)
 }
 
-// emitWord adds the current word with prefix, and with bigrams its bigram
-// with the previous word; it becomes the previous word.
-func (t *tokenizer) emitWord(prefix string, bigrams bool) {
-	if prefix == "" {
-		t.emit(t.w)
-	} else {
+// emitWord adds the current word with prefix; a text's word (no prefix)
+// also adds its bigram with the previous word, and becomes the previous
+// word.
+func (t *tokenizer) emitWord(prefix string) {
+	if prefix != "" {
 		t.tok = append(append(t.tok[:0], prefix...), t.w...)
 		t.emit(t.tok)
+		return
 	}
-	if bigrams {
-		if len(t.prev) > 0 {
-			t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
-			t.emit(t.tok)
-		}
-		t.prev = append(t.prev[:0], t.w...)
+	id := t.emit(t.w)
+	if len(t.prev) > 0 {
+		t.bigram(id)
 	}
+	t.prev, t.prevID = append(t.prev[:0], t.w...), id
+}
+
+// bigram adds "bi:PREV WORD" for the previous and the current word, whose
+// id (from emit) is id. The hash kind knows a bigram it has added by the
+// ids of its two words, and builds and hashes its text only when it is
+// new: a bigram's text and the pair of its words' texts determine each
+// other (words hold no space), and within a message a word's text and its
+// id do too. The pair's entry in set is the ids mixed under pairSeed by a
+// bijection, so two pairs never share one, and a pair shares a token's
+// maphash with the same chance as two tokens do, which no sender can aim
+// at either (both seeds are random and secret).
+func (t *tokenizer) bigram(id uint32) {
+	if t.h == nil {
+		t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
+		t.emit(t.tok)
+		return
+	}
+	if t.full() { // so id and prevID are not 0 below
+		return
+	}
+	c, added := t.set.upsert(pairKey(t.pairSeed, t.prevID, id))
+	if !added {
+		return
+	}
+	t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
+	t.hs = append(t.hs, t.h.hash(t.tok))
+	c.ham = uint32(len(t.hs))
+}
+
+// pairKey mixes two ids under seed, one to one: SplitMix64's finalizer
+// (Steele, Lea, Flood: "Fast splittable pseudorandom number generators",
+// OOPSLA 2014), a bijection of 64-bit words.
+func pairKey(seed uint64, a, b uint32) uint64 {
+	k := (uint64(a)<<32 | uint64(b)) ^ seed
+	k ^= k >> 30
+	k *= 0xbf58476d1ce4e5b9
+	k ^= k >> 27
+	k *= 0x94d049bb133111eb
+	k ^= k >> 31
+	return k
 }
 
 // trimQuoteDash is strings.Trim(w, "'-").

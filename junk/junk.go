@@ -75,6 +75,7 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.prev[:cap(t.prev)])
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
+	clear(t.ids[:])
 	m.pool.Put(t)
 }
 

@@ -76,6 +76,7 @@ type tokenizer struct {
 	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
 	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
+	ids      wordCache // some of the message's words and their ids
 }
 
 func newTokenizer() *tokenizer {
@@ -91,6 +92,7 @@ func newHashTokenizer() *tokenizer {
 func (t *tokenizer) start(k Key) {
 	t.text, t.hs = 0, t.hs[:0]
 	t.newText()
+	clear(t.ids[:])
 	if len(t.set.slots) > maxReusedSet {
 		t.set = newTable(512)
 	} else {

@@ -1,6 +1,8 @@
 package junk
 
 import (
+	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -105,6 +107,18 @@ var asciiClass = func() (a [256]byteClass) {
 	return a
 }()
 
+// asciiLower maps each byte to its ASCII lowercase (other bytes to
+// themselves); it is never written after it is built.
+var asciiLower = func() (a [256]byte) {
+	for c := range a {
+		a[c] = byte(c)
+		if 'A' <= c && c <= 'Z' {
+			a[c] += 'a' - 'A'
+		}
+	}
+	return a
+}()
+
 // asciiWord adds one word of ASCII word bytes, as word does.
 func (t *tokenizer) asciiWord(prefix, w string) {
 	w = trimQuoteDash(w)
@@ -114,11 +128,9 @@ func (t *tokenizer) asciiWord(prefix, w string) {
 	if len(w) > maxWord {
 		t.longWord(rune(w[0]), len(w))
 	} else {
-		t.w = append(t.w[:0], w...)
-		for i, c := range t.w {
-			if 'A' <= c && c <= 'Z' {
-				t.w[i] = c + 'a' - 'A'
-			}
+		t.w = slices.Grow(t.w[:0], len(w))[:len(w)]
+		for i := range len(w) {
+			t.w[i] = asciiLower[w[i]]
 		}
 	}
 	t.emitWord(prefix)
@@ -222,11 +234,59 @@ func (t *tokenizer) emitWord(prefix string) {
 		t.emit(t.tok)
 		return
 	}
-	id := t.emit(t.w)
+	id := t.textWord()
 	if len(t.prev) > 0 {
 		t.bigram(id)
 	}
-	t.prev, t.prevID = append(t.prev[:0], t.w...), id
+	// The current word becomes the previous one, and the previous one's
+	// buffer the next word's.
+	t.prev, t.w, t.prevID = t.w, t.prev[:0], id
+}
+
+// textWord emits the current word of a text and returns its id. The hash
+// kind first looks in ids, a small cache of the ids of the message's
+// words by their text: a message repeats its words, and a hit spares the
+// maphash and the lookup in set.
+func (t *tokenizer) textWord() uint32 {
+	if t.h == nil || len(t.w) > len(cachedWord{}.w) {
+		return t.emit(t.w)
+	}
+	e := &t.ids[wordSlot(t.w)]
+	if int(e.n) == len(t.w) && string(e.w[:e.n]) == string(t.w) && !t.full() {
+		return e.id
+	}
+	id := t.emit(t.w)
+	if id != 0 {
+		e.n, e.id = uint8(copy(e.w[:], t.w)), id
+	}
+	return id
+}
+
+// wordCache holds the ids of some of a message's words (see textWord).
+// Its slot for a word is a fast hash of the word's text: a sender who
+// makes words share slots only makes them miss, and a miss costs what no
+// cache would.
+type wordCache [256]cachedWord
+
+type cachedWord struct {
+	w  [maxWord]byte // the word, w[:n]; n == 0: empty
+	n  uint8
+	id uint32
+}
+
+// wordSlot returns w's slot in a wordCache; w is at most maxWord bytes.
+func wordSlot(w []byte) uint8 {
+	var a, b uint64
+	switch n := len(w); {
+	case n >= 8:
+		a, b = binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[n-8:])
+	case n >= 4:
+		a, b = uint64(binary.LittleEndian.Uint32(w)), uint64(binary.LittleEndian.Uint32(w[n-4:]))
+	case n > 0:
+		a, b = uint64(w[0])|uint64(w[n/2])<<8, uint64(w[n-1])
+	}
+	h := (a ^ b<<7 ^ uint64(len(w))) * 0x9e3779b97f4a7c15
+	return uint8(h >> 56)
 }
 
 // bigram adds "bi:PREV WORD" for the previous and the current word, whose

@@ -54,3 +54,17 @@ func BenchmarkScorePlain10KiB(b *testing.B) {
 		m.Score(k, msgs[i%len(msgs)])
 	}
 }
+
+// BenchmarkWordsPlain10KiB hashes the words and bigrams of the text of a
+// 10 KiB plain-text message: the tokenizer's word path alone.
+func BenchmarkWordsPlain10KiB(b *testing.B) {
+	k := Key{3}
+	msg := string(plainMessage(1))
+	_, text, _ := strings.Cut(msg, "\r\n\r\n")
+	t := newHashTokenizer()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		t.start(k)
+		t.words("", text)
+	}
+}

@@ -2,7 +2,6 @@ package junk
 
 import (
 	"encoding/binary"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -119,7 +118,8 @@ var asciiLower = func() (a [256]byte) {
 	return a
 }()
 
-// asciiWord adds one word of ASCII word bytes, as word does.
+// asciiWord adds one word of ASCII word bytes, as word does, but
+// lowering it eight bytes at a time, the cache key as it goes.
 func (t *tokenizer) asciiWord(prefix, w string) {
 	w = trimQuoteDash(w)
 	if len(w) < minWord {
@@ -127,13 +127,29 @@ func (t *tokenizer) asciiWord(prefix, w string) {
 	}
 	if len(w) > maxWord {
 		t.longWord(rune(w[0]), len(w))
-	} else {
-		t.w = slices.Grow(t.w[:0], len(w))[:len(w)]
-		for i := range len(w) {
-			t.w[i] = asciiLower[w[i]]
-		}
+		t.emitWord(prefix, t.wordKey())
+		return
 	}
-	t.emitWord(prefix)
+	var buf [maxWord]byte
+	copy(buf[:], w)
+	var k wordKey
+	for i := range k.w {
+		k.w[i] = lowerASCII8(binary.LittleEndian.Uint64(buf[8*i:]))
+		binary.LittleEndian.PutUint64(buf[8*i:], k.w[i])
+	}
+	k.n = uint32(len(w))
+	t.w = append(t.w[:0], buf[:len(w)]...)
+	t.emitWord(prefix, k)
+}
+
+// lowerASCII8 lowercases the eight bytes of x, each of which is ASCII:
+// a byte b gets 0x20 added when b+0x3f reaches 0x80 (b >= 'A') and b+0x25
+// does not (b <= 'Z'); no sum carries into the next byte.
+func lowerASCII8(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	ge := x + ones*(0x80-'A')
+	gt := x + ones*(0x80-'Z'-1)
+	return x | (ge&^gt&(ones*0x80))>>2
 }
 
 // field adds the tokens of s's first field (after any leading space), one
@@ -215,7 +231,7 @@ func (t *tokenizer) word(prefix, w string) {
 	} else {
 		t.w = appendLower(t.w[:0], w)
 	}
-	t.emitWord(prefix)
+	t.emitWord(prefix, t.wordKey())
 }
 
 // longWord sets the current word to the token that stands for a word of
@@ -228,105 +244,19 @@ func (t *tokenizer) longWord(r rune, n int) {
 // emitWord adds the current word with prefix; a text's word (no prefix)
 // also adds its bigram with the previous word, and becomes the previous
 // word.
-func (t *tokenizer) emitWord(prefix string) {
+func (t *tokenizer) emitWord(prefix string, k wordKey) {
 	if prefix != "" {
 		t.tok = append(append(t.tok[:0], prefix...), t.w...)
 		t.emit(t.tok)
 		return
 	}
-	id := t.textWord()
+	id := t.textWord(k)
 	if len(t.prev) > 0 {
 		t.bigram(id)
 	}
 	// The current word becomes the previous one, and the previous one's
 	// buffer the next word's.
 	t.prev, t.w, t.prevID = t.w, t.prev[:0], id
-}
-
-// textWord emits the current word of a text and returns its id. The hash
-// kind first looks in ids, a small cache of the ids of the message's
-// words by their text: a message repeats its words, and a hit spares the
-// maphash and the lookup in set.
-func (t *tokenizer) textWord() uint32 {
-	if t.h == nil || len(t.w) > len(cachedWord{}.w) {
-		return t.emit(t.w)
-	}
-	e := &t.ids[wordSlot(t.w)]
-	if int(e.n) == len(t.w) && string(e.w[:e.n]) == string(t.w) && !t.full() {
-		return e.id
-	}
-	id := t.emit(t.w)
-	if id != 0 {
-		e.n, e.id = uint8(copy(e.w[:], t.w)), id
-	}
-	return id
-}
-
-// wordCache holds the ids of some of a message's words (see textWord).
-// Its slot for a word is a fast hash of the word's text: a sender who
-// makes words share slots only makes them miss, and a miss costs what no
-// cache would.
-type wordCache [256]cachedWord
-
-type cachedWord struct {
-	w  [maxWord]byte // the word, w[:n]; n == 0: empty
-	n  uint8
-	id uint32
-}
-
-// wordSlot returns w's slot in a wordCache; w is at most maxWord bytes.
-func wordSlot(w []byte) uint8 {
-	var a, b uint64
-	switch n := len(w); {
-	case n >= 8:
-		a, b = binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[n-8:])
-	case n >= 4:
-		a, b = uint64(binary.LittleEndian.Uint32(w)), uint64(binary.LittleEndian.Uint32(w[n-4:]))
-	case n > 0:
-		a, b = uint64(w[0])|uint64(w[n/2])<<8, uint64(w[n-1])
-	}
-	h := (a ^ b<<7 ^ uint64(len(w))) * 0x9e3779b97f4a7c15
-	return uint8(h >> 56)
-}
-
-// bigram adds "bi:PREV WORD" for the previous and the current word, whose
-// id (from emit) is id. The hash kind knows a bigram it has added by the
-// ids of its two words, and builds and hashes its text only when it is
-// new: a bigram's text and the pair of its words' texts determine each
-// other (words hold no space), and within a message a word's text and its
-// id do too. The pair's entry in set is the ids mixed under pairSeed by a
-// bijection, so two pairs never share one, and a pair shares a token's
-// maphash with the same chance as two tokens do, which no sender can aim
-// at either (both seeds are random and secret).
-func (t *tokenizer) bigram(id uint32) {
-	if t.h == nil {
-		t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
-		t.emit(t.tok)
-		return
-	}
-	if t.full() { // so id and prevID are not 0 below
-		return
-	}
-	c, added := t.set.upsert(pairKey(t.pairSeed, t.prevID, id))
-	if !added {
-		return
-	}
-	t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
-	t.hs = append(t.hs, t.h.hash(t.tok))
-	c.ham = uint32(len(t.hs))
-}
-
-// pairKey mixes two ids under seed, one to one: SplitMix64's finalizer
-// (Steele, Lea, Flood: "Fast splittable pseudorandom number generators",
-// OOPSLA 2014), a bijection of 64-bit words.
-func pairKey(seed uint64, a, b uint32) uint64 {
-	k := (uint64(a)<<32 | uint64(b)) ^ seed
-	k ^= k >> 30
-	k *= 0xbf58476d1ce4e5b9
-	k ^= k >> 27
-	k *= 0x94d049bb133111eb
-	k ^= k >> 31
-	return k
 }
 
 // trimQuoteDash is strings.Trim(w, "'-").

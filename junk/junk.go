@@ -76,6 +76,10 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
 	clear(t.ids[:])
+	if cap(t.body) > maxReusedBody {
+		t.body = nil
+	}
+	clear(t.body[:cap(t.body)])
 	m.pool.Put(t)
 }
 

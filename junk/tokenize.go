@@ -61,6 +61,7 @@ type tokenizer struct {
 	prevID uint32
 	w      []byte // the current word, lowercased
 	tok    []byte // the token being built
+	body   []byte // the current text part, as read
 
 	// The string kind.
 	out  []string
@@ -105,6 +106,9 @@ func (t *tokenizer) start(k Key) {
 // may keep: one that grew past it for a large message is replaced rather
 // than cleared, so that it costs no more than it did.
 const maxReusedSet = 1 << 14
+
+// maxReusedBody is how large a text buffer a pooled tokenizer keeps.
+const maxReusedBody = 32 << 10
 
 // emit records token tok once; tok is only read during the call. The
 // hash kind returns the token's id, its place among the message's
@@ -328,7 +332,8 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	if t.text >= MaxText {
 		return
 	}
-	b, err := io.ReadAll(io.LimitReader(e.Body, int64(MaxText-t.text)))
+	b, err := readAtMost(t.body[:0], e.Body, MaxText-t.text)
+	t.body = b
 	t.text += len(b)
 	if err != nil {
 		t.add("malformed:body", "")
@@ -400,6 +405,26 @@ func isLinkPunct(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// readAtMost appends to dst what r yields, up to n bytes: io.ReadAll of
+// io.LimitReader(r, n), into a buffer the tokenizer reuses.
+func readAtMost(dst []byte, r io.Reader, n int) ([]byte, error) {
+	limit := len(dst) + n
+	for len(dst) < limit {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		m, err := r.Read(dst[len(dst):min(cap(dst), limit)])
+		dst = dst[:len(dst)+m]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 // bucket names a count coarsely.

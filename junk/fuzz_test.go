@@ -1,6 +1,8 @@
 package junk
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -67,6 +69,9 @@ func FuzzTextHelpers(f *testing.F) {
 		if got, want := trimQuoteDash(s), strings.Trim(s, "'-"); got != want {
 			t.Errorf("trimQuoteDash(%q) = %q, want %q", s, got, want)
 		}
+		if got, want := trimLinkPunct(s), strings.Trim(s, "<>\"'(),"); got != want {
+			t.Errorf("trimLinkPunct(%q) = %q, want %q", s, got, want)
+		}
 		classes := []struct {
 			c  runeClass
 			is func(rune) bool
@@ -85,4 +90,59 @@ func FuzzTextHelpers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzWords holds words, which reads ASCII a byte at a time, to the
+// rune-by-rune field loop it stands in for: the same tokens, in the same
+// order, with and without a prefix (and so bigrams), and across two texts
+// (the previous word carries over for bigrams).
+func FuzzWords(f *testing.F) {
+	for _, s := range []string{"", "the Quarterly numbers show growth", "  \t\r\nhiring,and--the 'road-map' for $next year.",
+		"Visit http://Evil.Example/x?y or WWW.shop.example. <https://a@b.example:80/> (www.) http:// www",
+		"a\u00a0b\u0085c\u2028d caf\xe9 GROẞE Ünïcödé \xff\xfe", "0123456789012345678901234567890 aaaaaaaaaaaaaaaaaaaaaaaaa$ -'-'- ab",
+		"x:y a.b.c e-mail it's 3.14 10:30 <tag> \"quoted\" \x00\x1f\x7f", "wordş ﬀ İstanbul K http://\u212a.example"} {
+		f.Add(s, "more words here")
+		f.Add(s, "")
+	}
+	f.Fuzz(func(t *testing.T, s, s2 string) {
+		for _, prefix := range []string{"", "subject:"} {
+			fast, slow := newTokenizer(), newTokenizer()
+			fast.words(prefix, s)
+			fast.words(prefix, s2)
+			slow.wordsByRune(prefix, s)
+			slow.wordsByRune(prefix, s2)
+			if !slices.Equal(fast.out, slow.out) {
+				t.Fatalf("words(%q, %q, %q):\n got %q\nwant %q", prefix, s, s2, fast.out, slow.out)
+			}
+			if !bytes.Equal(fast.prev, slow.prev) {
+				t.Fatalf("words(%q, %q, %q): previous word %q, want %q", prefix, s, s2, fast.prev, slow.prev)
+			}
+			// The hash kind, which knows its bigrams by their words' ids.
+			k := Key{9}
+			ht := newHashTokenizer()
+			ht.start(k)
+			ht.words(prefix, s)
+			ht.words(prefix, s2)
+			h := newHasher(k)
+			if len(ht.hs) != len(slow.out) {
+				t.Fatalf("words(%q, %q, %q): %d hashes for %d tokens", prefix, s, s2, len(ht.hs), len(slow.out))
+			}
+			for i, tok := range slow.out {
+				if ht.hs[i] != h.hash([]byte(tok)) {
+					t.Fatalf("words(%q, %q, %q): hash %d is not that of %q", prefix, s, s2, i, tok)
+				}
+			}
+		}
+	})
+}
+
+// wordsByRune is words as it was before its ASCII scan: every field read
+// rune by rune.
+func (t *tokenizer) wordsByRune(prefix, s string) {
+	for len(s) > 0 && !t.full() {
+		if span(s, spaceRunes, true) == len(s) {
+			return
+		}
+		s = t.field(prefix, s)
+	}
 }

@@ -75,6 +75,11 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.prev[:cap(t.prev)])
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
+	clear(t.ids[:])
+	if cap(t.body) > maxReusedBody {
+		t.body = nil
+	}
+	clear(t.body[:cap(t.body)])
 	m.pool.Put(t)
 }
 

@@ -7,7 +7,6 @@ import (
 	"mime"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
@@ -57,8 +56,12 @@ func Tokenize(msg []byte) []string {
 type tokenizer struct {
 	text int    // bytes of decoded text read so far
 	prev []byte // the current text's previous word, for bigrams
-	w    []byte // the current word, lowercased
-	tok  []byte // the token being built
+	// prevID is the hash kind's id of prev (see emit), 0 when prev is
+	// empty or was not recorded (the tokenizer was full).
+	prevID uint32
+	w      []byte // the current word, lowercased
+	tok    []byte // the token being built
+	body   []byte // the current text part, as read
 
 	// The string kind.
 	out  []string
@@ -71,7 +74,10 @@ type tokenizer struct {
 	h    *hasher
 	hs   []uint64
 	seed maphash.Seed
-	set  table // the maphashes of the tokens so far
+	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
+	// pairSeed keys the bigrams' entries in set (see bigram).
+	pairSeed uint64
+	ids      wordCache // some of the message's words and their ids
 }
 
 func newTokenizer() *tokenizer {
@@ -79,12 +85,15 @@ func newTokenizer() *tokenizer {
 }
 
 func newHashTokenizer() *tokenizer {
-	return &tokenizer{hs: make([]uint64, 0, 512), seed: maphash.MakeSeed(), set: newTable(512)}
+	seed := maphash.MakeSeed()
+	return &tokenizer{hs: make([]uint64, 0, 512), seed: seed, set: newTable(512), pairSeed: maphash.String(seed, "bigram pairs")}
 }
 
 // start readies a hash tokenizer, new or used, for a message under k.
 func (t *tokenizer) start(k Key) {
-	t.text, t.prev, t.hs = 0, t.prev[:0], t.hs[:0]
+	t.text, t.hs = 0, t.hs[:0]
+	t.newText()
+	clear(t.ids[:])
 	if len(t.set.slots) > maxReusedSet {
 		t.set = newTable(512)
 	} else {
@@ -98,23 +107,37 @@ func (t *tokenizer) start(k Key) {
 // than cleared, so that it costs no more than it did.
 const maxReusedSet = 1 << 14
 
-// emit records token tok once; tok is only read during the call.
-func (t *tokenizer) emit(tok []byte) {
+// maxReusedBody is how large a text buffer a pooled tokenizer keeps.
+const maxReusedBody = 32 << 10
+
+// emit records token tok once; tok is only read during the call. The
+// hash kind returns the token's id, its place among the message's
+// distinct tokens counting from 1 (0 when the tokenizer is full); the
+// string kind returns 0.
+func (t *tokenizer) emit(tok []byte) uint32 {
 	if t.full() {
-		return
+		return 0
 	}
 	if t.h != nil {
-		if _, added := t.set.upsert(maphash.Bytes(t.seed, tok)); added {
+		c, added := t.set.upsert(maphash.Bytes(t.seed, tok))
+		if added {
 			t.hs = append(t.hs, t.h.hash(tok))
+			c.ham = uint32(len(t.hs))
 		}
-		return
+		return c.ham
 	}
 	if _, ok := t.seen[string(tok)]; ok {
-		return
+		return 0
 	}
 	s := string(tok)
 	t.seen[s] = struct{}{}
 	t.out = append(t.out, s)
+	return 0
+}
+
+// newText starts a text whose first word has no bigram.
+func (t *tokenizer) newText() {
+	t.prev, t.prevID = t.prev[:0], 0
 }
 
 // add records token prefix+s once.
@@ -139,7 +162,7 @@ func (t *tokenizer) message(msg []byte) {
 		// (a spammer would break one line on purpose): the raw text's
 		// words count, bounded as a text part's are.
 		t.add("malformed:header", "")
-		t.words("", string(msg[:min(len(msg), MaxText)]), true)
+		t.words("", string(msg[:min(len(msg), MaxText)]))
 		return
 	}
 	if err != nil {
@@ -153,12 +176,12 @@ func (t *tokenizer) message(msg []byte) {
 // header adds the tokens of the top-level header fields.
 func (t *tokenizer) header(h mail.Header) {
 	if s, err := h.Subject(); err == nil {
-		t.words("subject:", s, false)
+		t.words("subject:", s)
 	} else {
-		t.words("subject:", h.Get("Subject"), false)
+		t.words("subject:", h.Get("Subject"))
 	}
 	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
-		t.words("from:", from[0].Name, false)
+		t.words("from:", from[0].Name)
 		t.address("from:", from[0].Address)
 	} else {
 		t.add("from:invalid", "")
@@ -197,7 +220,7 @@ func (t *tokenizer) header(h mail.Header) {
 	}
 	for _, f := range []string{"X-Mailer", "User-Agent"} {
 		if v := h.Get(f); v != "" {
-			t.words("mailer:", v, false)
+			t.words("mailer:", v)
 		}
 	}
 	if id, err := h.MessageID(); err == nil {
@@ -309,7 +332,8 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	if t.text >= MaxText {
 		return
 	}
-	b, err := io.ReadAll(io.LimitReader(e.Body, int64(MaxText-t.text)))
+	b, err := readAtMost(t.body[:0], e.Body, MaxText-t.text)
+	t.body = b
 	t.text += len(b)
 	if err != nil {
 		t.add("malformed:body", "")
@@ -322,151 +346,14 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	if mt == "text/html" {
 		s = stripHTML(s, t)
 	}
-	t.prev = t.prev[:0]
-	t.words("", s, true)
-}
-
-// words adds the words of s, lowercased, each with prefix; with bigrams,
-// each two consecutive words too. Words are runs of letters, digits and
-// '$', '\” or '-' inside; link targets ("http://host/...", "www.host")
-// add their host as "url:".
-func (t *tokenizer) words(prefix, s string, bigrams bool) {
-	for len(s) > 0 && !t.full() {
-		// The next whitespace-separated field.
-		i := span(s, spaceRunes, true)
-		if i == len(s) {
-			return
-		}
-		s = s[i:]
-		j := span(s, spaceRunes, false)
-		field := s[:j]
-		s = s[j:]
-		if host, ok := linkHost(field); ok {
-			t.domain("url:", host)
-			continue
-		}
-		for len(field) > 0 {
-			k := span(field, wordRunes, false)
-			if k == len(field) {
-				break
-			}
-			field = field[k:]
-			e := span(field, wordRunes, true)
-			t.word(prefix, field[:e], bigrams)
-			field = field[e:]
-		}
-	}
-}
-
-// runeClass is a kind of rune span looks for.
-type runeClass bool
-
-const (
-	spaceRunes runeClass = false // unicode.IsSpace
-	wordRunes  runeClass = true  // isWordRune
-)
-
-// span returns the length of s's longest prefix of runes whose being of
-// class c is want (len(s) if all are): strings.IndexFunc without the
-// function call per rune. An invalid UTF-8 byte is tested as
-// utf8.RuneError, as IndexFunc tests it.
-func span(s string, c runeClass, want bool) int {
-	for i := 0; i < len(s); {
-		r, n := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, n = utf8.DecodeRuneInString(s[i:])
-		}
-		var is bool
-		if c == wordRunes {
-			is = isWordRune(r)
-		} else {
-			is = r == ' ' || '\t' <= r && r <= '\r' || r >= utf8.RuneSelf && unicode.IsSpace(r)
-		}
-		if is != want {
-			return i
-		}
-		i += n
-	}
-	return len(s)
-}
-
-// isWordRune reports whether r may be part of a word: a letter, a digit,
-// '$', '\” or '-'.
-func isWordRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '$' || r == '\'' || r == '-'
-	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-// word adds one word (and its bigram with the previous one).
-func (t *tokenizer) word(prefix, w string, bigrams bool) {
-	w = trimQuoteDash(w)
-	n := utf8.RuneCountInString(w)
-	if n < minWord {
-		return
-	}
-	if n > maxWord {
-		r, _ := utf8.DecodeRuneInString(w)
-		t.w = append(append(t.w[:0], "skip:"...), class(r)...)
-		t.w = strconv.AppendInt(t.w, int64(n/10*10), 10)
-	} else {
-		t.w = appendLower(t.w[:0], w)
-	}
-	t.tok = append(append(t.tok[:0], prefix...), t.w...)
-	t.emit(t.tok)
-	if bigrams {
-		if len(t.prev) > 0 {
-			t.tok = append(append(append(append(t.tok[:0], "bi:"...), t.prev...), ' '), t.w...)
-			t.emit(t.tok)
-		}
-		t.prev = append(t.prev[:0], t.w...)
-	}
-}
-
-// trimQuoteDash is strings.Trim(w, "'-").
-func trimQuoteDash(w string) string {
-	for len(w) > 0 && (w[0] == '\'' || w[0] == '-') {
-		w = w[1:]
-	}
-	for len(w) > 0 && (w[len(w)-1] == '\'' || w[len(w)-1] == '-') {
-		w = w[:len(w)-1]
-	}
-	return w
-}
-
-// class names the kind of a long word's first rune.
-func class(r rune) string {
-	switch {
-	case unicode.IsDigit(r):
-		return "digit"
-	case r < utf8.RuneSelf:
-		return "ascii"
-	}
-	return "other"
-}
-
-// appendLower appends w lowercased to dst: ASCII in place, anything else
-// by strings.ToLower itself.
-func appendLower(dst []byte, w string) []byte {
-	start := len(dst)
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		switch {
-		case c >= utf8.RuneSelf:
-			return append(dst[:start], strings.ToLower(w)...)
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
+	t.newText()
+	t.words("", s)
 }
 
 // linkHost returns the host of a link in a word: "http://host/...",
 // "https://host...", "www.host...".
 func linkHost(field string) (string, bool) {
-	f := strings.Trim(field, "<>\"'(),")
+	f := trimLinkPunct(field)
 	// Only 'h', 'H', 'w' and 'W' lowercase to 'h' or 'w': the rest are
 	// no links, and need no lowering.
 	if f == "" || (f[0]|0x20 != 'h' && f[0]|0x20 != 'w') {
@@ -498,6 +385,46 @@ func linkHost(field string) (string, bool) {
 		return "", false
 	}
 	return rest, true
+}
+
+// trimLinkPunct is strings.Trim(f, "<>\"'(),"), without building the
+// cut set at each call.
+func trimLinkPunct(f string) string {
+	for len(f) > 0 && isLinkPunct(f[0]) {
+		f = f[1:]
+	}
+	for len(f) > 0 && isLinkPunct(f[len(f)-1]) {
+		f = f[:len(f)-1]
+	}
+	return f
+}
+
+func isLinkPunct(c byte) bool {
+	switch c {
+	case '<', '>', '"', '\'', '(', ')', ',':
+		return true
+	}
+	return false
+}
+
+// readAtMost appends to dst what r yields, up to n bytes: io.ReadAll of
+// io.LimitReader(r, n), into a buffer the tokenizer reuses.
+func readAtMost(dst []byte, r io.Reader, n int) ([]byte, error) {
+	limit := len(dst) + n
+	for len(dst) < limit {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		m, err := r.Read(dst[len(dst):min(cap(dst), limit)])
+		dst = dst[:len(dst)+m]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
 }
 
 // bucket names a count coarsely.

@@ -1,29 +1,15 @@
 package junk
 
 import (
-	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/sealpost/sealpost/internal/testkit"
 )
 
-// plainMessage is a 10 KiB message of ordinary lowercase words, like
-// postbox's benchMessage (the MX delivery benchmark's): the text the
-// tokenizer's word path sees most.
-func plainMessage(i int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: Someone <someone%d@example.net>\r\nTo: <ann@example.org>\r\nSubject: the report for week %d\r\nMessage-ID: <%d@example.net>\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", i, i, i)
-	words := strings.Fields("the quarterly numbers show growth in every region and the team will meet on monday to review budget plans hiring and the roadmap for next year")
-	for n := 0; b.Len() < 10<<10; n++ {
-		b.WriteString(words[(n*7+i)%len(words)])
-		if n%12 == 11 {
-			b.WriteString("\r\n")
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
-}
+// plainMessage is testkit's 10 KiB plain-text message, the one postbox's
+// delivery benchmark sends: the text the tokenizer's word path sees most.
+func plainMessage(i int) []byte { return testkit.PlainMessage(i) }
 
 // BenchmarkTokenizePlain10KiB hashes the tokens of 10 KiB plain-text
 // messages, as scoring does (the tokenizer alone, no model lookups).

@@ -12,6 +12,7 @@ import (
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/internal/pwhash"
+	"github.com/sealpost/sealpost/internal/testkit"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/sqlite"
@@ -41,23 +42,9 @@ func rules50() string {
 	return b.String()
 }
 
-// benchMessage is a 10 KiB message of ordinary words that no rule
-// catches.
-func benchMessage(i int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: Someone <someone%d@example.net>\r\nTo: <ann@example.org>\r\nSubject: the report for week %d\r\nMessage-ID: <%d@example.net>\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", i, i, i)
-	words := strings.Fields("the quarterly numbers show growth in every region and the team will meet on monday to review budget plans hiring and the roadmap for next year")
-	for n := 0; b.Len() < 10<<10; n++ {
-		b.WriteString(words[(n*7+i)%len(words)])
-		if n%12 == 11 {
-			b.WriteString("\r\n")
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
-}
+// benchMessage is a 10 KiB message of ordinary words that no rule of
+// rules50 catches.
+func benchMessage(i int) []byte { return testkit.PlainMessage(i) }
 
 // BenchmarkDeliverFilters compares MX delivery of 10 KiB messages to one
 // account with nothing to run ("plain") and with an active 50-rule Sieve

@@ -1,6 +1,7 @@
 // Package testkit holds the small helpers unit tests across the project
 // share: failing on an error, wanting an error of a kind, a clock a test
-// moves by hand, a buffer safe for concurrent use, and the check that every table keyed by event kind covers
+// moves by hand, a buffer safe for concurrent use, a plain 10 KiB message
+// for benchmarks, and the check that every table keyed by event kind covers
 // every kind. It is imported only by tests.
 package testkit
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message/mail"
+
 	"github.com/migadu/go-sieve/lexer"
 )
 
@@ -75,6 +77,10 @@ type RuntimeData struct {
 	CurrentTime time.Time
 
 	FlagAliases map[string]string
+
+	// Sealpost patch 75: address lists parsed in this run, by the header
+	// value they came from: a script tests the same From: many times.
+	addrLists map[string]parsedAddrs
 
 	MatchVariables []string
 	Variables      map[string]string
@@ -240,4 +246,28 @@ func NewRuntimeData(s *Script, p PolicyReader, e Envelope, m Message) *RuntimeDa
 		FlagAliases:  make(map[string]string),
 		Variables:    map[string]string{},
 	}
+}
+
+// parsedAddrs is one value's parse (Sealpost patch 75).
+type parsedAddrs struct {
+	list []*mail.Address
+	err  error
+}
+
+// parseAddressList is mail.ParseAddressList, remembered for the run
+// (Sealpost patch 75): the result is the same, and a value's addresses are
+// parsed once however many address tests read it. At most 256 values are
+// kept.
+func (d *RuntimeData) parseAddressList(value string) ([]*mail.Address, error) {
+	if p, ok := d.addrLists[value]; ok {
+		return p.list, p.err
+	}
+	list, err := mail.ParseAddressList(value)
+	if d.addrLists == nil {
+		d.addrLists = make(map[string]parsedAddrs)
+	}
+	if len(d.addrLists) < 256 {
+		d.addrLists[value] = parsedAddrs{list, err}
+	}
+	return list, err
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/emersion/go-message/mail"
 )
 
 // stripRFC2822Comments removes RFC 2822 comments (text in parentheses) from address strings
@@ -121,7 +119,7 @@ func (a AddressTest) Check(ctx context.Context, d *RuntimeData) (bool, error) {
 			// literally, brackets and all, so `address :is "from"` never
 			// matched the commonest form of From: sent by programs.
 
-			addrList, err := mail.ParseAddressList(cleanValue)
+			addrList, err := d.parseAddressList(cleanValue) // Sealpost patch 75
 			if err != nil {
 				// If parsing fails, try matching against the literal header value
 				if a.isCount() {

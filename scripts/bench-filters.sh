@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench-filters.sh SEALPOST [WORKDIR] — MX ingest with and without the
+# recipient's filters, in one sitting (issue 14's target: with an active
+# 50-rule Sieve script and the classifier on, at least 80% of the rate
+# without them).
+#
+# Each round starts a fresh demo resolving through `sealpost bench dns`
+# (SPF, DMARC and a DKIM key for bench.test, as scripts/bench-inbound.sh
+# does: the MX's checks are on in both rounds), then sends 5,000 DKIM-signed
+# messages of 10 KB over 32 connections to bob with `sealpost bench smtp`.
+# In a "filtered" round bob first gets, as a user would: a 50-rule script
+# uploaded and activated with sieve-connect over ManageSieve, and his
+# classifier trained over IMAP (60 spam moved into Junk, 60 ham marked
+# $NotJunk); after the round one delivered message must carry
+# X-Spam-Score (bayes), or the script fails. Rounds alternate plain,
+# filtered (ROUNDS, default 3).
+set -euo pipefail
+SP=${1:?usage: bench-filters.sh SEALPOST_BINARY [WORKDIR]}
+W=${2:-/tmp/sealpost-bench-filters}
+ROUNDS=${ROUNDS:-3} DNS=127.0.0.1:5354
+rm -rf "$W"; mkdir -p "$W/results"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+command -v sieve-connect >/dev/null || { echo "bench-filters.sh: needs sieve-connect (apt install sieve-connect)" >&2; exit 1; }
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/dkim.pem" 2>/dev/null
+P=$(openssl pkey -in "$W/dkim.pem" -pubout -outform DER | base64 -w0)
+"$SP" bench dns --addr "$DNS" \
+  --rr 'bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
+  --rr '_dmarc.bench.test. 300 IN TXT "v=DMARC1; p=reject"' \
+  --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$P" >"$W/dns.out" & pids+=($!)
+for _ in $(seq 100); do grep -q '^dns ' "$W/dns.out" 2>/dev/null && break; sleep 0.1; done
+
+# The 50 rules of postbox's BenchmarkDeliverFilters: lists, vendors,
+# tickets, +detail tags and a spam-level rule; bench mail matches none, so
+# every test runs for every message.
+{
+  echo 'require ["fileinto", "envelope", "subaddress", "imap4flags", "relational", "comparator-i;ascii-numeric", "mailbox"];'
+  for i in $(seq 0 14); do echo "if header :contains \"list-id\" \"list$i.lists.example.org\" { fileinto :create \"Lists/$i\"; stop; }"; done
+  for i in $(seq 0 14); do echo "if address :is :domain \"from\" \"vendor$i.example.com\" { fileinto :create \"Vendors/$i\"; stop; }"; done
+  for i in $(seq 0 9); do echo "if header :matches \"subject\" \"*[ticket-$i*]*\" { addflag \"\$Ticket\"; fileinto :create \"Tickets\"; stop; }"; done
+  for i in $(seq 0 4); do echo "if envelope :detail \"to\" \"tag$i\" { fileinto :create \"Tags/$i\"; stop; }"; done
+  for i in $(seq 0 4); do echo "if header :value \"ge\" :comparator \"i;ascii-numeric\" \"x-spam-level\" \"$((10+i))\" { fileinto \"Junk\"; stop; }"; done
+} >"$W/rules.sieve"
+[ "$(grep -c '^if ' "$W/rules.sieve")" = 50 ] || { echo "bench-filters.sh: not 50 rules" >&2; exit 1; }
+
+sieve() { echo bob-demo-pass | sieve-connect --server 127.0.0.1 --port 4190 --user bob@demo.example --passwordfd 0 --notlsverify "$@"; }
+
+# train: bob's classifier learns 60 spam and 60 ham through IMAP.
+train() {
+  python3 - <<'PY'
+import imaplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4_SSL("127.0.0.1", 1993, ssl_context=ctx)
+c.login("bob@demo.example", "bob-demo-pass")
+words = "the quarterly numbers show growth in every region and the team will meet on monday to review budget plans".split()
+for i in range(60):
+    body = " ".join(words[(i + j) % len(words)] for j in range(200))
+    c.append("INBOX", None, None, ("From: colleague%d@example.net\r\nSubject: report %d\r\n\r\n%s\r\n" % (i, i, body)).encode())
+    c.append("Archive", None, None, ("From: win%d@prizes.example\r\nSubject: you won %d\r\n\r\ncheap pills casino winner prize claim now %d\r\n" % (i, i, i)).encode())
+c.select("INBOX"); c.store("1:*", "+FLAGS", "($NotJunk)")
+c.select("Archive"); c.uid("MOVE", "1:*", "Junk")
+c.logout()
+PY
+}
+
+# check_scored: the last message bob got was judged by his classifier.
+check_scored() {
+  python3 - <<'PY'
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = imaplib.IMAP4_SSL("127.0.0.1", 1993, ssl_context=ctx)
+c.login("bob@demo.example", "bob-demo-pass")
+c.select("INBOX", readonly=True)
+typ, data = c.fetch("*", "(BODY.PEEK[HEADER.FIELDS (X-SPAM-SCORE)])")
+h = data[0][1].decode()
+if "(bayes)" not in h:
+    sys.exit("bench-filters.sh: the last message was not scored: %r" % h)
+PY
+}
+
+FLAGS=(--from bench@bench.test --dkim-key "$W/dkim.pem" --dkim-selector s1)
+SMTP=("$SP" bench smtp --addr 127.0.0.1:2525 --to bob@demo.example --concurrency 32 --messages 5000 --size 10240 "${FLAGS[@]}")
+calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
+field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$1" | head -1; }
+
+round() { # ROUND MODE
+  local d=$W/demo-$1-$2 out=$W/results/sealpost-$2-$1.json
+  "$SP" demo --data "$d" --dns "$DNS" >"$d.out" 2>"$d.log" & local demo=$!
+  for _ in $(seq 300); do grep -qx ready "$d.out" 2>/dev/null && break; sleep 0.1; done
+  if [ "$2" = filtered ]; then
+    sieve --upload --localsieve "$W/rules.sieve" --remotesieve rules >/dev/null
+    sieve --activate --remotesieve rules >/dev/null
+    train
+  fi
+  "${SMTP[@]}" --json >"$out"
+  [ "$(field "$out" errors)" = 0 ] || { echo "bench-filters.sh: $2 round $1 had errors" >&2; exit 1; }
+  [ "$2" = filtered ] && check_scored
+  kill $demo; wait $demo 2>/dev/null || true
+  rm -rf "$d"
+  echo "sealpost $2, round $1: $(calc "$(field "$out" ops_per_s)") msg/s"
+}
+
+echo "# MX ingest, 5000 x 10240 B DKIM-signed, 32 connections, checks on, $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), Sealpost $(git -C "$(dirname "$0")/.." rev-parse --short HEAD)"
+for r in $(seq "$ROUNDS"); do
+  round "$r" plain
+  round "$r" filtered
+done

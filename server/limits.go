@@ -53,6 +53,12 @@ func (s *Server) listenerLimits(name string, pool *netlimit.Pool) netlimit.Optio
 		if name == "imap" {
 			o.Refusal = []byte("* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
 		}
+	case "managesieve":
+		// An owner's Sieve editor: bounded as IMAP, its sibling (the same
+		// logins, the same clients); RFC 5804 1.3's TRYLATER refusal.
+		o.PerSource = l.PerSource.IMAP
+		preAuth()
+		o.Refusal = []byte("BYE (TRYLATER) \"Too many connections, try again later\"\r\n")
 	case "web":
 		o.PerSource = l.PerSource.Web
 		o.Refusal = []byte("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

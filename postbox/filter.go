@@ -105,8 +105,10 @@ func (s *Service) loadFilter(ctx context.Context, acct sealpost.Account) (*filte
 			}
 			if err != nil {
 				// Stored scripts were compiled when saved: only a newer
-				// program's stricter rules can get here.
-				s.log.Warn("active script unusable", "account", acct.ID, "err", err)
+				// program's stricter rules can get here. The kind only:
+				// a compile error may quote the script, which is the
+				// owner's data and never logged.
+				s.log.Warn("active script unusable", "account", acct.ID, "kind", errors.KindOf(err).String())
 			}
 		}
 		if o, err := s.store.Object(ctx, acct.ID, sealpost.ObjectJunkModel, ""); err == nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,30 +16,6 @@ import (
 	"github.com/sealpost/sealpost/seal"
 	"github.com/sealpost/sealpost/store/sqlite"
 )
-
-// rules50 is a 50-rule script of the kinds people write: lists by
-// List-Id, vendors by sender domain, tickets by subject, +detail tags,
-// and a spam-score rule; a message that matches none runs every test.
-func rules50() string {
-	var b strings.Builder
-	b.WriteString(`require ["fileinto", "envelope", "subaddress", "imap4flags", "relational", "comparator-i;ascii-numeric", "mailbox"];` + "\n")
-	for i := range 15 {
-		fmt.Fprintf(&b, "if header :contains \"list-id\" \"list%d.lists.example.org\" { fileinto :create \"Lists/%d\"; stop; }\n", i, i)
-	}
-	for i := range 15 {
-		fmt.Fprintf(&b, "if address :is :domain \"from\" \"vendor%d.example.com\" { fileinto :create \"Vendors/%d\"; stop; }\n", i, i)
-	}
-	for i := range 10 {
-		fmt.Fprintf(&b, "if header :matches \"subject\" \"*[ticket-%d*]*\" { addflag \"$Ticket\"; fileinto :create \"Tickets\"; stop; }\n", i)
-	}
-	for i := range 5 {
-		fmt.Fprintf(&b, "if envelope :detail \"to\" \"tag%d\" { fileinto :create \"Tags/%d\"; stop; }\n", i, i)
-	}
-	for i := range 5 {
-		fmt.Fprintf(&b, "if header :value \"ge\" :comparator \"i;ascii-numeric\" \"x-spam-level\" \"%d\" { fileinto \"Junk\"; stop; }\n", 10+i)
-	}
-	return b.String()
-}
 
 // benchMessage is a 10 KiB message of ordinary words that no rule of
 // rules50 catches.
@@ -79,7 +54,7 @@ func BenchmarkDeliverFilters(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := ss.PutScript(ctx, "rules", []byte(rules50())); err != nil {
+				if err := ss.PutScript(ctx, "rules", []byte(testkit.Rules50())); err != nil {
 					b.Fatal(err)
 				}
 				if err := ss.SetActiveScript(ctx, "rules"); err != nil {

@@ -58,8 +58,10 @@ func (s *Service) deliveryKey(ctx context.Context, acct sealpost.Account) (*seal
 	}
 	s.mu.Lock()
 	if len(s.filterKeys) >= maxCachedFilterKeys {
-		for id, old := range s.filterKeys {
-			old.Wipe()
+		// Dropped, not wiped: a delivery may still hold it (its filter
+		// state does), and sealing under a wiped key would seal under
+		// zeros. The collector takes it when the last user is done.
+		for id := range s.filterKeys {
 			delete(s.filterKeys, id)
 			break
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -103,8 +104,12 @@ func DialIMAP(ctx context.Context, opts IMAPOptions) (*IMAP, error) {
 // Kind is "imap".
 func (s *IMAP) Kind() string { return "imap" }
 
-// ID names the server and the account.
-func (s *IMAP) ID() string { return "imap:" + s.opts.User + "@" + s.opts.Addr }
+// ID names the server's host and the account: not the port nor the
+// security, so that the same mailbox reached over 993 or 143 is one source.
+func (s *IMAP) ID() string {
+	host, _, _ := net.SplitHostPort(s.opts.Addr)
+	return "imap:" + s.opts.User + "@" + strings.ToLower(host)
+}
 
 // Folders lists every folder with its attributes, asking for the
 // special-use ones (RFC 6154 3) where LIST-EXTENDED (RFC 5258) allows.

@@ -99,6 +99,7 @@ type pending struct {
 type Local struct {
 	svc    *postbox.Service
 	addr   string
+	acct   sealpost.AccountID
 	path   string
 	unlock func()
 
@@ -116,7 +117,8 @@ func StateDir(dataDir string) string { return filepath.Join(dataDir, "import") }
 func OpenLocal(ctx context.Context, svc *postbox.Service, dir, addr, source string) (*Local, error) {
 	const op = "importer.OpenLocal"
 	addr = sealpost.NormalizeAddress(addr)
-	if _, err := svc.LookupAccount(ctx, addr); err != nil {
+	acct, err := svc.LookupAccount(ctx, addr)
+	if err != nil {
 		return nil, errors.E(op, err)
 	}
 	if err := durable.PrivateDir(op, dir); err != nil {
@@ -128,7 +130,7 @@ func OpenLocal(ctx context.Context, svc *postbox.Service, dir, addr, source stri
 	if err != nil {
 		return nil, errors.E(op, errors.Internal, err)
 	}
-	l := &Local{svc: svc, addr: addr, path: path, unlock: unlock}
+	l := &Local{svc: svc, addr: addr, acct: acct.ID, path: path, unlock: unlock}
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
@@ -157,7 +159,13 @@ func (l *Local) settle(ctx context.Context) error {
 		return nil
 	}
 	filed := false
-	if len(p.Blobs) > 0 {
+	// The mailbox must still be the account's (listing them also shows
+	// the region's guard that it is).
+	boxes, err := l.svc.Store().Mailboxes(ctx, l.acct)
+	if err != nil {
+		return err
+	}
+	if len(p.Blobs) > 0 && slices.ContainsFunc(boxes, func(m sealpost.Mailbox) bool { return m.ID == p.Mailbox }) {
 		msgs, err := l.svc.Store().Messages(ctx, p.Mailbox, max(p.UIDNext, 1)-1)
 		if err != nil && !errors.Is(errors.NotExist, err) {
 			return err

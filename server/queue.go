@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -101,6 +102,8 @@ type ctlRequest struct {
 	SaveSent *bool `json:"save_sent,omitempty"`
 	// Quota, when set, is the account's new quota override.
 	Quota *sealpost.Quota `json:"quota,omitempty"`
+	// Import opens an import (server/import.go).
+	Import *ImportOpen `json:"import,omitempty"`
 }
 
 type ctlReply struct {
@@ -154,8 +157,14 @@ func (s *Server) serveCtl(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Minute))
 	var req ctlRequest
-	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+	br := bufio.NewReader(c)
+	dec := json.NewDecoder(br)
+	if err := dec.Decode(&req); err != nil {
 		json.NewEncoder(c).Encode(ctlReply{Error: "bad request", Kind: errors.Invalid.String()})
+		return
+	}
+	if req.Op == "import" { // server/import.go: a stream of batches
+		s.serveImport(c, io.MultiReader(dec.Buffered(), br), req.Import)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)

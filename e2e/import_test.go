@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"bytes"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/sealpost/sealpost/internal/testenv"
+)
+
+// importDest is where each folder of the generated source mailbox must
+// arrive: special-use folders to ours (Sent Items by its name), Dovecot's
+// "." hierarchy as "/"; All Mail (\All) is skipped.
+var importDest = map[string]string{
+	"INBOX": "INBOX", "Sent": "Sent", "Drafts": "Drafts", "Trash": "Trash", "Junk": "Junk",
+	"Archive": "Archive", "Sent Items": "Sent", "Work": "Work", "Work.Projects": "Work/Projects",
+}
+
+// TestImportIMAP copies a generated mailbox of a few thousand messages
+// from a private Dovecot into the demo's alice: first with the server
+// stopped, killed at random points and run again until done; then, after
+// new mail arrives at the source, again while the server runs (through
+// its control socket, once killed on the way). Read back over IMAP as
+// alice, every message is there once, byte for byte, with its flags,
+// keywords and internal date; and no message's text is anywhere under
+// the data folder.
+func TestImportIMAP(t *testing.T) {
+	msgs := testenv.GenerateMail(2500, 2048)
+	dv := testenv.StartDovecot(t, msgs)
+	bin := testenv.BuildBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+	d.Stop()
+
+	args := func(security ...string) []string {
+		return append([]string{"import", "imap", "--from", dv.Addr, "--user", dv.User,
+			"--password-file", dv.PassFile, "--to", alice, "--data", data}, security...)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	for i := range 4 {
+		cmd := exec.Command(bin, args("--plain")...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Starting takes about 100 ms, copying everything over a second.
+		time.Sleep(time.Duration(120+rng.IntN(250)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Logf("import %d killed", i)
+	}
+	out, err := exec.Command(bin, append(args("--tls", "--ca-file", dv.CertFile), "--from", dv.TLSAddr)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	if !bytes.Contains(out, []byte("skipped 1: folder: a view of mail held in other folders")) {
+		t.Errorf("summary does not report All Mail skipped:\n%s", out)
+	}
+
+	d = testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+	checkImported(t, d.Addrs["imaps"], msgs)
+
+	// New mail at the source; an import while the server runs, killed
+	// once, then run to the end: only the new mail is copied.
+	more := testenv.GenerateMail(300, 2048)
+	for i := range more {
+		more[i].Date = more[i].Date.Add(24 * 365 * time.Hour)
+	}
+	dv.Deliver(t, more, len(msgs))
+	cmd := exec.Command(bin, args("--starttls", "--ca-file", dv.CertFile)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Duration(50+rng.IntN(300)) * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	out, err = exec.Command(bin, args("--starttls", "--ca-file", dv.CertFile)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("import while running: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	if !bytes.Contains(out, []byte("into the running server")) {
+		t.Errorf("the import did not go through the running server:\n%s", out)
+	}
+	all := append(slices.Clone(msgs), more...)
+	checkImported(t, d.Addrs["imaps"], all)
+
+	// Run again: nothing new.
+	out, err = exec.Command(bin, args("--plain")...).CombinedOutput()
+	if err != nil || !bytes.HasPrefix(out, []byte("imported 0 messages")) && !bytes.Contains(out, []byte("\nimported 0 messages")) {
+		t.Errorf("a re-run with nothing new: %v\n%s", err, out)
+	}
+	d.Stop()
+
+	// The canary: no marker (each message's subject and body carry one)
+	// in any file under the data folder.
+	filepath.WalkDir(data, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil // a socket
+		}
+		for _, m := range all {
+			if bytes.Contains(b, []byte(m.Marker)) {
+				t.Fatalf("%s holds the text of an imported message (%s)", p, m.Marker)
+			}
+		}
+		return nil
+	})
+}
+
+// checkImported reads every mailbox of alice and checks that each message
+// of want not in All Mail is in its folder once, byte for byte, with its
+// flags and internal date.
+func checkImported(t *testing.T, addr string, want []testenv.MailSpec) {
+	t.Helper()
+	c := login(t, addr, alice, alicePass)
+	defer c.Logout()
+	type got struct {
+		folder string
+		body   []byte
+		flags  []string
+		date   time.Time
+	}
+	byMarker := map[string][]got{}
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list {
+		if slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) {
+			continue
+		}
+		sel, err := c.Select(l.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.NumMessages == 0 {
+			continue
+		}
+		fetched, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
+			Flags: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		}).Collect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range fetched {
+			body := bodyOf(m)
+			i := bytes.Index(body, []byte("CANARY"))
+			if i < 0 {
+				continue // the demo's own mail
+			}
+			var flags []string
+			for _, f := range m.Flags {
+				if !strings.EqualFold(string(f), `\Recent`) {
+					flags = append(flags, string(f))
+				}
+			}
+			slices.Sort(flags)
+			mk := string(body[i : i+6+16])
+			byMarker[mk] = append(byMarker[mk], got{l.Mailbox, body, flags, m.InternalDate})
+		}
+	}
+	n := 0
+	for _, w := range want {
+		if w.Folder == "All Mail" {
+			if len(byMarker[w.Marker]) != 0 {
+				t.Errorf("a message of All Mail was copied")
+			}
+			continue
+		}
+		n++
+		g := byMarker[w.Marker]
+		if len(g) != 1 {
+			t.Errorf("message %s from %s: %d copies, want 1", w.Marker, w.Folder, len(g))
+			continue
+		}
+		if g[0].folder != importDest[w.Folder] {
+			t.Errorf("message from %s in %s, want %s", w.Folder, g[0].folder, importDest[w.Folder])
+		}
+		if !bytes.Equal(g[0].body, w.Body) {
+			t.Errorf("message %s: bytes differ", w.Marker)
+		}
+		wf := slices.Clone(w.Flags)
+		slices.Sort(wf)
+		if !slices.Equal(g[0].flags, wf) {
+			t.Errorf("message %s: flags %v, want %v", w.Marker, g[0].flags, wf)
+		}
+		if !g[0].date.Equal(w.Date) {
+			t.Errorf("message %s: internal date %v, want %v", w.Marker, g[0].date, w.Date)
+		}
+	}
+	t.Logf("%d messages checked", n)
+}
+
+func bodyOf(m *imapclient.FetchMessageBuffer) []byte {
+	for _, b := range m.BodySection {
+		return b.Bytes
+	}
+	return nil
+}
+

@@ -18,6 +18,7 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 [ -x /usr/bin/dkimverify ] || need+=(python3-dkim)
 command -v sieve-connect >/dev/null || need+=(sieve-connect)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 command -v rspamd >/dev/null || need+=(rspamd)
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then

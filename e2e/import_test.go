@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -126,7 +128,14 @@ func TestImportIMAP(t *testing.T) {
 // flags and internal date.
 func checkImported(t *testing.T, addr string, want []testenv.MailSpec) {
 	t.Helper()
-	c := login(t, addr, alice, alicePass)
+	checkImportedAs(t, addr, alice, alicePass, want, importDest)
+}
+
+// checkImportedAs is checkImported for any account, with the folder each
+// source folder goes to (none: not copied).
+func checkImportedAs(t *testing.T, addr, user, pass string, want []testenv.MailSpec, dest map[string]string) {
+	t.Helper()
+	c := login(t, addr, user, pass)
 	defer c.Logout()
 	type got struct {
 		folder string
@@ -175,9 +184,9 @@ func checkImported(t *testing.T, addr string, want []testenv.MailSpec) {
 	}
 	n := 0
 	for _, w := range want {
-		if w.Folder == "All Mail" {
+		if _, ok := dest[w.Folder]; !ok {
 			if len(byMarker[w.Marker]) != 0 {
-				t.Errorf("a message of All Mail was copied")
+				t.Errorf("a message of %s was copied", w.Folder)
 			}
 			continue
 		}
@@ -187,8 +196,8 @@ func checkImported(t *testing.T, addr string, want []testenv.MailSpec) {
 			t.Errorf("message %s from %s: %d copies, want 1", w.Marker, w.Folder, len(g))
 			continue
 		}
-		if g[0].folder != importDest[w.Folder] {
-			t.Errorf("message from %s in %s, want %s", w.Folder, g[0].folder, importDest[w.Folder])
+		if g[0].folder != dest[w.Folder] {
+			t.Errorf("message from %s in %s, want %s", w.Folder, g[0].folder, dest[w.Folder])
 		}
 		if !bytes.Equal(g[0].body, w.Body) {
 			t.Errorf("message %s: bytes differ", w.Marker)
@@ -212,3 +221,50 @@ func bodyOf(m *imapclient.FetchMessageBuffer) []byte {
 	return nil
 }
 
+
+// TestImportFiles imports a Maildir++ tree (as Dovecot keeps it) and an
+// mbox file into bob while the server runs, then runs both again with
+// nothing new: every message once, byte for byte, with flags, keywords
+// and dates.
+func TestImportFiles(t *testing.T) {
+	bin := testenv.BuildBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+
+	msgs := testenv.GenerateMail(600, 1024)
+	maildir := filepath.Join(dir, "Maildir")
+	testenv.WriteMaildir(t, maildir, msgs, 0)
+	// An mbox of more messages (no flags: mbox keeps them in fields, which
+	// would change the bytes compared), for the folder "Lists".
+	var mbox bytes.Buffer
+	more := testenv.GenerateMail(200, 1024)
+	for i := range more {
+		more[i].Folder, more[i].Flags = "Lists", nil
+		fmt.Fprintf(&mbox, "From sender@example.org %s\n", more[i].Date.UTC().Format(time.ANSIC))
+		mbox.Write(bytes.ReplaceAll(more[i].Body, []byte("\r\n"), []byte("\n")))
+		mbox.WriteString("\n")
+	}
+	mboxFile := filepath.Join(dir, "lists.mbox")
+	os.WriteFile(mboxFile, mbox.Bytes(), 0o600)
+
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append(args, "--to", bob, "--data", data)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Log(run("import", "maildir", maildir))
+	t.Log(run("import", "mbox", mboxFile, "--mailbox", "Lists"))
+	dest := maps.Clone(importDest)
+	dest["All Mail"] = "All Mail" // a Maildir has no attributes: only names
+	dest["Lists"] = "Lists"
+	checkImportedAs(t, d.Addrs["imaps"], bob, bobPass, append(msgs, more...), dest)
+	for _, out := range []string{run("import", "maildir", maildir), run("import", "mbox", mboxFile, "--mailbox", "Lists")} {
+		if !strings.Contains(out, "imported 0 messages") {
+			t.Errorf("a re-run copied again:\n%s", out)
+		}
+	}
+}

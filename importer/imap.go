@@ -138,6 +138,15 @@ func (s *IMAP) Folders(ctx context.Context) ([]Folder, error) {
 	return out, nil
 }
 
+// Count asks STATUS (RFC 9051 6.3.11) for the folder's MESSAGES.
+func (s *IMAP) Count(ctx context.Context, f Folder) (int64, error) {
+	d, err := s.c.Status(f.Name, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || d.NumMessages == nil {
+		return -1, errors.E("importer.IMAP.Count", errors.Unavailable, err)
+	}
+	return int64(*d.NumMessages), nil
+}
+
 // Read examines the folder (read-only: the source's \Seen and \Recent
 // stay as they were) and fetches every message with a UID above st.Pos,
 // with its flags and internal date, streaming: one message is held at a

@@ -62,6 +62,9 @@ type Source interface {
 	ID() string
 	// Folders lists the folders to copy.
 	Folders(ctx context.Context) ([]Folder, error)
+	// Count returns how many messages f holds, or -1 when the source
+	// cannot tell without reading them (mbox): for the progress meter.
+	Count(ctx context.Context, f Folder) (int64, error)
 	// Read sends the messages of f not yet copied per st to out, in
 	// order, and returns the folder's UIDVALIDITY (0 when the source has
 	// none), or an error. A UIDVALIDITY other than st.Validity means
@@ -152,12 +155,32 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Summary, err
 	if err != nil {
 		return sum, errors.E(op, err)
 	}
+	type job struct {
+		f    Folder
+		dest Dest
+	}
+	var jobs []job
+	var total int64
 	for _, f := range folders {
 		dest, skip := Map(f, opts.AllMail)
 		if skip != "" {
 			sum.Skipped["folder: "+skip]++
 			continue
 		}
+		jobs = append(jobs, job{f, dest})
+		if n, err := src.Count(ctx, f); err == nil && total >= 0 && n >= 0 {
+			// What is left, if the folder's record still holds (a
+			// message removed at the source makes this an estimate).
+			total += max(0, n-st.Folders[f.Name].Messages)
+		} else {
+			total = -1
+		}
+	}
+	if opts.Progress != nil && total >= 0 {
+		opts.Progress.SetTotal(total)
+	}
+	for _, j := range jobs {
+		f, dest := j.f, j.dest
 		sum.Folders++
 		if err := copyFolder(ctx, src, sink, f, dest, st.Folders[f.Name], opts, &sum); err != nil {
 			sum.Elapsed = time.Since(start)

@@ -70,6 +70,20 @@ func (m *Maildir) Folders(context.Context) ([]Folder, error) {
 	return out, nil
 }
 
+// Count counts the files of new/ and cur/.
+func (m *Maildir) Count(_ context.Context, f Folder) (int64, error) {
+	var n int64
+	for _, sub := range []string{"new", "cur"} {
+		ents, _ := os.ReadDir(filepath.Join(m.dir(f), sub))
+		for _, e := range ents {
+			if _, _, ok := ParseMaildirName(e.Name(), nil); ok && !e.IsDir() {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 func (m *Maildir) dir(f Folder) string {
 	if f.Name == sealpost.Inbox {
 		return m.root

@@ -65,6 +65,9 @@ func (m *Mbox) Folders(context.Context) ([]Folder, error) {
 // Close does nothing.
 func (m *Mbox) Close() error { return nil }
 
+// Count is -1: an mbox's messages are known only by reading it.
+func (m *Mbox) Count(context.Context, Folder) (int64, error) { return -1, nil }
+
 // Read sends the messages after st.Pos, first checking that the message
 // that ended there is still the one copied (an mbox rewritten since,
 // say compacted by a mail client, cannot be resumed by offset).

@@ -17,7 +17,7 @@ func FuzzParseMbox(f *testing.F) {
 	f.Add([]byte("From \n\n\nFrom \r\nStatus: RO\r\nX-Keywords: a,b c\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var last uint64
-		ParseMbox(bufio.NewReaderSize(bytes.NewReader(in), 16), 0, MboxRD, func(it Item) error {
+		ParseMbox(bufio.NewReaderSize(bytes.NewReader(in), 16), 0, MboxRD, 1000, func(it Item) error {
 			if it.Start < last || it.Pos <= it.Start || it.Pos > uint64(len(in)) {
 				t.Fatalf("message [%d,%d) after %d in %d bytes", it.Start, it.Pos, last, len(in))
 			}
@@ -25,6 +25,9 @@ func FuzzParseMbox(f *testing.F) {
 				t.Fatalf("message at %d does not begin with a From line", it.Start)
 			}
 			last = it.Pos
+			if it.Check != mboxCheck(in[it.Start:it.Pos]) {
+				t.Fatalf("message [%d,%d): Check is not its bytes' hash", it.Start, it.Pos)
+			}
 			if bytes.Contains(bytes.ReplaceAll(it.Body, []byte("\r\n"), nil), []byte("\n")) {
 				t.Fatalf("bare LF in %q", it.Body)
 			}

@@ -151,13 +151,13 @@ func (s *IMAP) Count(ctx context.Context, f Folder) (int64, error) {
 // stay as they were) and fetches every message with a UID above st.Pos,
 // with its flags and internal date, streaming: one message is held at a
 // time.
-func (s *IMAP) Read(ctx context.Context, f Folder, st FolderState, validity func(uint32) FolderState, out chan<- Item) error {
+func (s *IMAP) Read(ctx context.Context, req Request, out chan<- Item) error {
 	const op = "importer.IMAP.Read"
-	sel, err := s.c.Select(f.Name, &imap.SelectOptions{ReadOnly: true}).Wait()
+	sel, err := s.c.Select(req.Folder.Name, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		return errors.E(op, errors.Unavailable, err)
 	}
-	st = validity(sel.UIDValidity)
+	st := req.Validity(sel.UIDValidity)
 	if sel.NumMessages == 0 || (sel.UIDNext != 0 && uint64(sel.UIDNext) <= st.Pos+1) {
 		return nil
 	}
@@ -174,7 +174,7 @@ func (s *IMAP) Read(ctx context.Context, f Folder, st FolderState, validity func
 		if m == nil {
 			break
 		}
-		it, err := readFetched(m)
+		it, err := readFetched(m, req.MaxSize)
 		if err != nil {
 			return errors.E(op, errors.Unavailable, err)
 		}
@@ -193,11 +193,7 @@ func (s *IMAP) Read(ctx context.Context, f Folder, st FolderState, validity func
 	return nil
 }
 
-// maxFetched bounds a message read into memory; a larger one is skipped
-// (the sink's limit is lower still).
-const maxFetched = 256 << 20
-
-func readFetched(m *imapclient.FetchMessageData) (Item, error) {
+func readFetched(m *imapclient.FetchMessageData, max int64) (Item, error) {
 	var it Item
 	for {
 		item := m.Next()
@@ -217,7 +213,7 @@ func readFetched(m *imapclient.FetchMessageData) (Item, error) {
 			if d.Literal == nil {
 				continue
 			}
-			if d.Literal.Size() > maxFetched {
+			if d.Literal.Size() > max {
 				it.Skip = "larger than the message size limit"
 				continue // the client discards the rest
 			}

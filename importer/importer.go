@@ -65,12 +65,23 @@ type Source interface {
 	// Count returns how many messages f holds, or -1 when the source
 	// cannot tell without reading them (mbox): for the progress meter.
 	Count(ctx context.Context, f Folder) (int64, error)
-	// Read sends the messages of f not yet copied per st to out, in
-	// order, and returns the folder's UIDVALIDITY (0 when the source has
-	// none), or an error. A UIDVALIDITY other than st.Validity means
-	// every message is new: the caller resets the state.
-	Read(ctx context.Context, f Folder, st FolderState, validity func(uint32) FolderState, out chan<- Item) error
+	// Read sends the messages of req.Folder not yet copied to out, in
+	// order (see Request), or returns an error.
+	Read(ctx context.Context, req Request, out chan<- Item) error
 	Close() error
+}
+
+// Request is what Source.Read is asked to read.
+type Request struct {
+	Folder Folder
+	// Validity is called once, before any message is sent, with the
+	// folder's UIDVALIDITY (0 when the source has none), and returns the
+	// state to go on from: the recorded one, or none if the UIDVALIDITY
+	// changed (every message is then new).
+	Validity func(uint32) FolderState
+	// MaxSize bounds a message's text: a larger one is sent with Skip
+	// set and without its text, never held in memory whole.
+	MaxSize int64
 }
 
 // Sink is what files the mail and keeps the resume state: Local, or a
@@ -194,7 +205,8 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (Summary, err
 func copyFolder(ctx context.Context, src Source, sink Sink, f Folder, dest Dest, fs FolderState, opts Options, sum *Summary) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	items := make(chan Item, 64)
+	// Few items wait: each may be as large as MaxSize.
+	items := make(chan Item, 4)
 	batches := make(chan batch, 2)
 	readErr := make(chan error, 1)
 	var validity uint32
@@ -208,7 +220,7 @@ func copyFolder(ctx context.Context, src Source, sink Sink, f Folder, dest Dest,
 	}
 	go func() {
 		defer close(items)
-		readErr <- src.Read(ctx, f, fs, reset, items)
+		readErr <- src.Read(ctx, Request{Folder: f, Validity: reset, MaxSize: sink.MaxMessageSize()}, items)
 	}()
 	// The batcher: cut the items into batches of bounded count and size.
 	go func() {

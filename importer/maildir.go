@@ -93,10 +93,10 @@ func (m *Maildir) dir(f Folder) string {
 
 // Read sends the messages of new/ and cur/ whose unique names st does not
 // hold, ordered by unique name (which begins with the delivery time).
-func (m *Maildir) Read(ctx context.Context, f Folder, st FolderState, validity func(uint32) FolderState, out chan<- Item) error {
+func (m *Maildir) Read(ctx context.Context, req Request, out chan<- Item) error {
 	const op = "importer.Maildir.Read"
-	st = validity(0)
-	dir := m.dir(f)
+	st := req.Validity(0)
+	dir := m.dir(req.Folder)
 	keywords := readKeywords(filepath.Join(dir, "dovecot-keywords"))
 	type entry struct {
 		path, unique string
@@ -134,7 +134,7 @@ func (m *Maildir) Read(ctx context.Context, f Folder, st FolderState, validity f
 		switch {
 		case err != nil:
 			return errors.E(op, errors.Unavailable, err)
-		case fi.Size() > maxFetched:
+		case fi.Size() > req.MaxSize:
 			it.Skip = "larger than the message size limit"
 		default:
 			b, err := os.ReadFile(e.path)

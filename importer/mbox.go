@@ -71,9 +71,9 @@ func (m *Mbox) Count(context.Context, Folder) (int64, error) { return -1, nil }
 // Read sends the messages after st.Pos, first checking that the message
 // that ended there is still the one copied (an mbox rewritten since,
 // say compacted by a mail client, cannot be resumed by offset).
-func (m *Mbox) Read(ctx context.Context, f Folder, st FolderState, validity func(uint32) FolderState, out chan<- Item) error {
+func (m *Mbox) Read(ctx context.Context, req Request, out chan<- Item) error {
 	const op = "importer.Mbox.Read"
-	st = validity(0)
+	st := req.Validity(0)
 	file, err := os.Open(m.path)
 	if err != nil {
 		return errors.E(op, errors.NotExist, err)
@@ -91,7 +91,7 @@ func (m *Mbox) Read(ctx context.Context, f Folder, st FolderState, validity func
 			return errors.E(op, errors.Internal, err)
 		}
 	}
-	return ParseMbox(bufio.NewReaderSize(file, 64<<10), st.Pos, m.format, func(it Item) error {
+	return ParseMbox(bufio.NewReaderSize(file, 64<<10), st.Pos, m.format, req.MaxSize, func(it Item) error {
 		select {
 		case out <- it:
 			return nil
@@ -101,7 +101,8 @@ func (m *Mbox) Read(ctx context.Context, f Folder, st FolderState, validity func
 	})
 }
 
-// mboxCheck is Item.Check of an mbox message's bytes.
+// mboxCheck is Item.Check of an mbox message's bytes (as ParseMbox
+// computes it).
 func mboxCheck(raw []byte) string {
 	h := sha256.Sum256(raw)
 	return hex.EncodeToString(h[:16])
@@ -113,13 +114,14 @@ func mboxCheck(raw []byte) string {
 // CRLF line ends (RFC 5322 2.1), the flags of its Status:, X-Status: and
 // X-Keywords: fields (as mutt, Thunderbird and Dovecot write them), and
 // the date of its "From " line (else of its Date: field). The message
-// keeps every field, those too. A message over maxFetched is skipped.
-func ParseMbox(r *bufio.Reader, base uint64, format MboxFormat, fn func(Item) error) error {
+// keeps every field, those too. A message over max bytes is skipped, its
+// text not kept.
+func ParseMbox(r *bufio.Reader, base uint64, format MboxFormat, max int64, fn func(Item) error) error {
 	const op = "importer.ParseMbox"
 	off := base
 	var (
 		cur      *Item
-		raw      []byte // the file's bytes of the message, for Check
+		sum      = sha256.New() // of the file's bytes of the message, for Check
 		body     []byte
 		blank    bool // the previous line was empty
 		pendNL   []byte
@@ -130,7 +132,7 @@ func ParseMbox(r *bufio.Reader, base uint64, format MboxFormat, fn func(Item) er
 			return nil
 		}
 		cur.Pos = off
-		cur.Check = mboxCheck(raw)
+		cur.Check = hex.EncodeToString(sum.Sum(nil)[:16])
 		if tooLarge {
 			cur.Skip = "larger than the message size limit"
 		} else if len(body) == 0 {
@@ -143,43 +145,43 @@ func ParseMbox(r *bufio.Reader, base uint64, format MboxFormat, fn func(Item) er
 			}
 		}
 		err := fn(*cur)
-		cur, raw, body, pendNL, tooLarge = nil, nil, nil, nil, false
+		cur, body, pendNL, tooLarge = nil, nil, nil, false
+		sum.Reset()
 		return err
 	}
 	for first := true; ; first = false {
-		line, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// A line longer than the buffer: gather it whole.
-			full := append([]byte(nil), line...)
-			for err == bufio.ErrBufferFull {
-				line, err = r.ReadSlice('\n')
-				full = append(full, line...)
-				if len(full) > maxFetched {
-					tooLarge = true
-					full = full[:0]
-				}
-			}
-			line = full
-		}
-		if len(line) == 0 && err != nil {
+		line, n, long, err := readLine(r, max, sum)
+		if n == 0 && err != nil {
 			if err != io.EOF {
 				return errors.E(op, errors.Unavailable, err)
 			}
 			break
 		}
+		start := off
+		off += uint64(n)
+		if long {
+			// A line longer than max (already counted in sum): the
+			// message is too large; a separator never is.
+			tooLarge, body = cur != nil, nil
+			blank = false
+			if err == io.EOF {
+				break
+			}
+			continue
+		}
 		if bytes.HasPrefix(line, []byte("From ")) && (first || blank || !fromLineDate(line).IsZero()) {
 			pendNL = nil // the empty line before a separator is not the message's
+			off = start
 			if err := flush(); err != nil {
 				return err
 			}
-			cur = &Item{Start: off, Date: fromLineDate(line)}
-			off += uint64(len(line))
-			raw = append(raw, line...)
+			off += uint64(n)
+			cur = &Item{Start: start, Date: fromLineDate(line)}
+			sum.Reset() // of bytes before the first separator, if any
+			sum.Write(line)
 			blank = false
 			continue
 		}
-		start := off
-		off += uint64(len(line))
 		if cur == nil {
 			// Bytes before the first "From " line: not an mbox message.
 			if len(bytes.TrimSpace(line)) > 0 && start == base && base == 0 {
@@ -187,27 +189,24 @@ func ParseMbox(r *bufio.Reader, base uint64, format MboxFormat, fn func(Item) er
 			}
 			continue
 		}
-		if !tooLarge {
-			raw = append(raw, line...)
-		}
+		sum.Write(line)
 		content := bytes.TrimRight(line, "\r\n")
 		blank = len(content) == 0
 		if format == MboxRD && quotedFrom(content) || format == MboxO && bytes.HasPrefix(content, []byte(">From ")) {
 			content = content[1:]
 		}
-		if tooLarge {
-			continue
-		}
-		body = append(body, pendNL...)
-		pendNL = nil
-		body = append(body, content...)
-		if blank {
-			pendNL = []byte("\r\n") // held back: it may precede the next separator
-		} else {
-			body = append(body, '\r', '\n')
-		}
-		if len(body) > maxFetched {
-			tooLarge, body, raw = true, nil, nil
+		if !tooLarge {
+			body = append(body, pendNL...)
+			pendNL = nil
+			body = append(body, content...)
+			if blank {
+				pendNL = []byte("\r\n") // held back: it may precede the next separator
+			} else {
+				body = append(body, '\r', '\n')
+			}
+			if int64(len(body)) > max {
+				tooLarge, body = true, nil
+			}
 		}
 		if err == io.EOF {
 			break
@@ -216,6 +215,38 @@ func ParseMbox(r *bufio.Reader, base uint64, format MboxFormat, fn func(Item) er
 	// An empty last line is the separator's (mboxrd ends every message
 	// with one): pendNL is dropped.
 	return flush()
+}
+
+// readLine reads a line and returns it, with the number of bytes it took
+// from r. A line longer than keep is not returned (long is true): its
+// bytes go to sum as they are read, and no more than keep of them are
+// ever held.
+func readLine(r *bufio.Reader, keep int64, sum io.Writer) (line []byte, n int, long bool, err error) {
+	l, err := r.ReadSlice('\n')
+	n = len(l)
+	if err != bufio.ErrBufferFull {
+		return l, n, false, err
+	}
+	full := append([]byte(nil), l...)
+	for err == bufio.ErrBufferFull {
+		l, err = r.ReadSlice('\n')
+		n += len(l)
+		switch {
+		case long:
+			sum.Write(l)
+		case int64(len(full)+len(l)) > keep:
+			long = true
+			sum.Write(full)
+			sum.Write(l)
+			full = nil
+		default:
+			full = append(full, l...)
+		}
+	}
+	if err == bufio.ErrBufferFull {
+		err = nil
+	}
+	return full, n, long, err
 }
 
 // quotedFrom reports whether line is ">"+ then "From ".

@@ -18,7 +18,7 @@ import (
 func readAll(t *testing.T, src Source, f Folder, st FolderState) ([]Item, error) {
 	t.Helper()
 	out := make(chan Item, 100)
-	err := src.Read(context.Background(), f, st, func(uint32) FolderState { return st }, out)
+	err := src.Read(context.Background(), Request{Folder: f, Validity: func(uint32) FolderState { return st }, MaxSize: 1 << 20}, out)
 	close(out)
 	var items []Item
 	for it := range out {
@@ -109,11 +109,11 @@ func TestMbox(t *testing.T) {
 func TestMboxO(t *testing.T) {
 	in := "From a@b Tue Mar  5 09:10:11 2019\nSubject: x\n\n>From here\n>>From there\n"
 	var items []Item
-	ParseMbox(bufio.NewReader(strings.NewReader(in)), 0, MboxO, func(it Item) error { items = append(items, it); return nil })
+	ParseMbox(bufio.NewReader(strings.NewReader(in)), 0, MboxO, 1<<20, func(it Item) error { items = append(items, it); return nil })
 	if len(items) != 1 || string(items[0].Body) != "Subject: x\r\n\r\nFrom here\r\n>>From there\r\n" {
 		t.Fatalf("mboxo: %v", items)
 	}
-	if err := ParseMbox(bufio.NewReader(strings.NewReader("Subject: not mbox\n")), 0, MboxRD, func(Item) error { return nil }); err == nil {
+	if err := ParseMbox(bufio.NewReader(strings.NewReader("Subject: not mbox\n")), 0, MboxRD, 1<<20, func(Item) error { return nil }); err == nil {
 		t.Errorf("a file not starting with From was taken")
 	}
 }

@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -220,7 +220,6 @@ func bodyOf(m *imapclient.FetchMessageBuffer) []byte {
 	}
 	return nil
 }
-
 
 // TestImportFiles imports a Maildir++ tree (as Dovecot keeps it) and an
 // mbox file into bob while the server runs, then runs both again with

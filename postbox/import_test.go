@@ -82,7 +82,9 @@ func TestImport(t *testing.T) {
 	before, _ := e.store.Messages(ctx, added[0].Mailbox, 0)
 	_, err = e.svc.Import(ctx, postbox.ImportBatch{
 		Address: "ann@example.org", Mailbox: "Old/Projects", Items: items[:3],
-		Prepared: func(sealpost.Mailbox, []sealpost.BlobRef) error { return errors.E(errors.Unavailable, errors.Str("disk full")) },
+		Prepared: func(sealpost.Mailbox, []sealpost.BlobRef) error {
+			return errors.E(errors.Unavailable, errors.Str("disk full"))
+		},
 	})
 	if !errors.Is(errors.Unavailable, err) {
 		t.Errorf("Import with Prepared failing: %v", err)

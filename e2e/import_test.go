@@ -2,15 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"maps"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,4 +270,46 @@ func TestImportFiles(t *testing.T) {
 			t.Errorf("a re-run copied again:\n%s", out)
 		}
 	}
+}
+
+// TestImportOAuth2 logs in to Dovecot with an OAuth2 access token from a
+// file, by OAUTHBEARER (RFC 7628) and, where the server offers only that,
+// XOAUTH2: Dovecot checks the token at an introspection endpoint (RFC
+// 7662) served here, which also proves the token reached it intact.
+func TestImportOAuth2(t *testing.T) {
+	bin := testenv.BuildBinary(t)
+	token := "ya29.test-" + testenv.GenerateMail(1, 10)[0].Marker
+	var seen atomic.Int32
+	introspect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		if r.Form.Get("token") != token {
+			json.NewEncoder(w).Encode(map[string]any{"active": false})
+			return
+		}
+		seen.Add(1)
+		json.NewEncoder(w).Encode(map[string]any{"active": true, "username": "owner@example.net"})
+	}))
+	defer introspect.Close()
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+	data := filepath.Join(dir, "data")
+	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+	for _, mechs := range [][]string{{"oauthbearer", "xoauth2"}, {"xoauth2"}} {
+		msgs := testenv.GenerateMail(5, 512)
+		dv := testenv.StartDovecotWith(t, msgs, testenv.DovecotOptions{OAuth2Mechanisms: mechs, OAuth2Introspect: introspect.URL + "/introspect"})
+		before := seen.Load()
+		out, err := exec.Command(bin, "import", "imap", "--from", dv.TLSAddr, "--tls", "--ca-file", dv.CertFile,
+			"--user", dv.User, "--oauth2-token-file", tokenFile, "--to", alice, "--data", data).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", mechs, err, out)
+		}
+		if seen.Load() == before {
+			t.Errorf("%v: the token never reached the introspection endpoint", mechs)
+		}
+		if !strings.Contains(string(out), "imported 5 messages") {
+			t.Errorf("%v: %s", mechs, out)
+		}
+	}
+	d.Stop()
 }

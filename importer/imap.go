@@ -153,6 +153,9 @@ func (s *IMAP) Count(ctx context.Context, f Folder) (int64, error) {
 // time.
 func (s *IMAP) Read(ctx context.Context, req Request, out chan<- Item) error {
 	const op = "importer.IMAP.Read"
+	// The client has no deadlines of its own: an import stopped, or a
+	// server gone silent with the caller's deadline, ends the connection.
+	defer context.AfterFunc(ctx, func() { s.c.Close() })()
 	sel, err := s.c.Select(req.Folder.Name, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		return errors.E(op, errors.Unavailable, err)

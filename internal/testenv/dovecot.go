@@ -148,11 +148,28 @@ func maildirOf(root, folder string) string {
 	return filepath.Join(root, "."+folder)
 }
 
+// DovecotOptions adjust StartDovecotWith.
+type DovecotOptions struct {
+	// OAuth2Mechanisms, with OAuth2Introspect, lets the user log in
+	// with an OAuth2 access token by these SASL mechanisms ("oauthbearer",
+	// "xoauth2"), which Dovecot checks by POSTing it to the RFC 7662
+	// introspection URL (its oauth2 passdb); the password still works
+	// with PLAIN and LOGIN.
+	OAuth2Mechanisms []string
+	OAuth2Introspect string
+}
+
 // StartDovecot starts a private Dovecot serving msgs (WriteMaildir) to one
 // user, or skips the test (fails under SEALPOST_REQUIRE_TOOLS) without
 // dovecot. Run as root, its mail processes run as nobody; otherwise as
 // the current user.
 func StartDovecot(t testing.TB, msgs []MailSpec) *Dovecot {
+	t.Helper()
+	return StartDovecotWith(t, msgs, DovecotOptions{})
+}
+
+// StartDovecotWith is StartDovecot with options.
+func StartDovecotWith(t testing.TB, msgs []MailSpec, o DovecotOptions) *Dovecot {
 	t.Helper()
 	bin := NeedTool(t, "dovecot", "dovecot-imapd")
 	// Not t.TempDir: its parents are private to us, and Dovecot's mail
@@ -196,6 +213,14 @@ func StartDovecot(t testing.TB, msgs []MailSpec) *Dovecot {
 	}
 	d.Addr = "127.0.0.1:" + strconv.Itoa(imapPort)
 	d.TLSAddr = "127.0.0.1:" + strconv.Itoa(imapsPort)
+	mechs, oauthDB := "plain login", ""
+	if len(o.OAuth2Mechanisms) > 0 {
+		mechs += " " + strings.Join(o.OAuth2Mechanisms, " ")
+		ext := filepath.Join(dir, "oauth2.conf.ext")
+		os.WriteFile(ext, []byte("introspection_mode = post\nintrospection_url = "+o.OAuth2Introspect+
+			"\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n"), 0o644)
+		oauthDB = fmt.Sprintf("passdb {\n  driver = oauth2\n  mechanisms = %s\n  args = %s\n}\n", strings.Join(o.OAuth2Mechanisms, " "), ext)
+	}
 	var boxes strings.Builder
 	for _, f := range DovecotFolders {
 		if f.Use != "" {
@@ -213,8 +238,8 @@ ssl_cert = <%[2]s/cert.pem
 ssl_key = <%[2]s/key.pem
 ssl_dh = </usr/share/dovecot/dh.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {
+auth_mechanisms = %[9]s
+%[10]spassdb {
   driver = passwd-file
   args = scheme=PLAIN %[2]s/users
 }
@@ -238,7 +263,7 @@ service imap-login {
     ssl = yes
   }
 }
-%[8]s`, os.Getpid(), dir, mailUser, mailGroup, boxes.String(), imapPort, imapsPort, extra)
+%[8]s`, os.Getpid(), dir, mailUser, mailGroup, boxes.String(), imapPort, imapsPort, extra, mechs, oauthDB)
 	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -312,4 +313,58 @@ func TestImportOAuth2(t *testing.T) {
 		}
 	}
 	d.Stop()
+}
+
+// TestImportCtlBadInput speaks the control socket's import stream badly:
+// an unknown account, a frame that is not JSON, a frame over the bound.
+// Each gets an error naming the fault, nothing is filed, and the server
+// goes on serving.
+func TestImportCtlBadInput(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
+	open := func(addr string) (net.Conn, *json.Decoder, map[string]any) {
+		t.Helper()
+		c, err := net.Dial("unix", filepath.Join(data, "ctl.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, `{"op":"import","import":{"address":%q,"source":"test"}}`+"\n", addr)
+		dec := json.NewDecoder(c)
+		var hello map[string]any
+		if err := dec.Decode(&hello); err != nil {
+			t.Fatal(err)
+		}
+		return c, dec, hello
+	}
+	if _, _, hello := open("nobody@demo.example"); hello["kind"] != "not exist" {
+		t.Errorf("import into an unknown account: %v", hello)
+	}
+	reply := func(c net.Conn, dec *json.Decoder, frame string) map[string]any {
+		t.Helper()
+		c.Write([]byte(frame))
+		var ack map[string]any
+		if err := dec.Decode(&ack); err != nil {
+			t.Fatalf("no answer to a bad frame: %v", err)
+		}
+		return ack
+	}
+	c, dec, hello := open(alice)
+	if hello["error"] != nil {
+		t.Fatalf("hello: %v", hello)
+	}
+	if ack := reply(c, dec, "{not json\n"); !strings.Contains(fmt.Sprint(ack["error"]), "bad import frame") {
+		t.Errorf("garbage: %v", ack)
+	}
+	c, dec, _ = open(alice)
+	items := strings.Repeat(`{"pos":1,"date":"2020-01-01T00:00:00Z","body":"eA=="},`, 5000)
+	if ack := reply(c, dec, `{"folder":"F","dest":{"mailbox":"F"},"items":[`+items[:len(items)-1]+"]}\n"); !strings.Contains(fmt.Sprint(ack["error"]), "too many messages") {
+		t.Errorf("an oversized frame: %v", ack)
+	}
+	// The server is healthy, and nothing was filed.
+	ic := login(t, d.Addrs["imaps"], alice, alicePass)
+	if _, err := ic.Select("F", nil).Wait(); err == nil {
+		t.Errorf("a refused frame created its mailbox")
+	}
 }

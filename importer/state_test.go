@@ -152,3 +152,47 @@ func TestLocalCrashWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestRun copies the Maildir fixture through Run into a postbox whose
+// size limit one message exceeds: every folder mapped, the large one
+// skipped with its reason and its place recorded, and a second Run copies
+// nothing.
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	svc, dir := newPostbox(t)
+	root := filepath.Join(t.TempDir(), "Maildir")
+	if err := os.CopyFS(root, os.DirFS("testdata/maildir")); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(root, "cur", "1551776650.M9P10.host:2,S")
+	os.WriteFile(big, []byte("Subject: big\n\n"+strings.Repeat("x", 70<<20)+"\n"), 0o600)
+	src, err := OpenMaildir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() Summary {
+		l, err := OpenLocal(ctx, svc, filepath.Join(dir, "import"), "ann@example.org", src.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		sum, err := Run(ctx, src, l, Options{BatchMessages: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	sum := run()
+	if sum.Messages != 5 || sum.Folders != 3 || sum.Skipped["larger than the message size limit"] != 1 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	if n := count(t, svc, "Sent"); n != 1 {
+		t.Errorf("Sent holds %d, want 1", n)
+	}
+	if n := count(t, svc, "Work/Projects"); n != 1 {
+		t.Errorf("Work/Projects holds %d, want 1", n)
+	}
+	if sum := run(); sum.Messages != 0 || len(sum.Skipped) != 0 {
+		t.Errorf("second run: %+v", sum)
+	}
+}

@@ -120,8 +120,10 @@ type Options struct {
 	Attempts int
 	// Now is the clock of the manifest's time (time.Now if nil).
 	Now func() time.Time
-	// afterRegions, for tests, runs between steps 3 and 6.
+	// afterRegions, for tests, runs between steps 5 and 6; copied after
+	// each file is copied.
 	afterRegions func()
+	copied       func(name string)
 }
 
 // Layout of a backup folder.
@@ -140,7 +142,7 @@ const sqliteMagic = "SQLite format 3\x00"
 func Create(ctx context.Context, p Plan, dir string, o Options) (*Manifest, error) {
 	const op = "backup.Create"
 	if err := emptyDir(dir); err != nil {
-		return nil, errors.E(op, err)
+		return nil, named(op, err)
 	}
 	if o.Attempts <= 0 {
 		o.Attempts = 3
@@ -151,7 +153,7 @@ func Create(ctx context.Context, p Plan, dir string, o Options) (*Manifest, erro
 	for attempt := 1; ; attempt++ {
 		m, same, err := create(ctx, p, dir, o)
 		if err != nil {
-			return nil, errors.E(op, err)
+			return nil, named(op, err)
 		}
 		if same {
 			return m, nil
@@ -160,7 +162,7 @@ func Create(ctx context.Context, p Plan, dir string, o Options) (*Manifest, erro
 			return nil, errors.E(op, errors.Unavailable, errors.Errorf("the directory changed during each of %d attempts (accounts moving between regions?); try again later", attempt))
 		}
 		if err := clearDir(dir); err != nil {
-			return nil, errors.E(op, err)
+			return nil, named(op, err)
 		}
 	}
 }
@@ -171,7 +173,7 @@ func create(ctx context.Context, p Plan, dir string, o Options) (m *Manifest, sa
 	if err := durable.PrivateDir("backup.Create", dir); err != nil {
 		return nil, false, err
 	}
-	c := &copier{root: dir, progress: o.Progress}
+	c := &copier{root: dir, progress: o.Progress, copied: o.copied}
 	m = &Manifest{Version: manifestVersion, Created: o.Now().UTC()}
 
 	// 1. The directory, first.

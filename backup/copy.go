@@ -22,6 +22,7 @@ import (
 type copier struct {
 	root     string
 	progress Progress
+	copied   func(name string) // Options.copied
 	files    []ManifestFile
 }
 
@@ -278,6 +279,9 @@ func (c *copier) add(name string, size int64, sum string) {
 	c.files = append(c.files, ManifestFile{Name: filepath.ToSlash(name), Size: size, SHA256: sum})
 	if c.progress != nil {
 		c.progress(1, size)
+	}
+	if c.copied != nil {
+		c.copied(name)
 	}
 }
 

@@ -133,3 +133,13 @@ func (m *Manifest) Check(dir string, progress Progress) error {
 	}
 	return nil
 }
+
+// named names op in err, keeping its kind; an error built below the API
+// without an Op gets op instead of another layer.
+func named(op string, err error) error {
+	var e *errors.Error
+	if errors.As(err, &e) && e.Op == "" {
+		return errors.E(op, e.Kind, e.Err)
+	}
+	return errors.E(op, err)
+}

@@ -37,7 +37,7 @@ func Restore(ctx context.Context, dir string, p Plan, o RestoreOptions) (*Report
 	const op = "backup.Restore"
 	m, err := ReadManifest(dir)
 	if err != nil {
-		return nil, errors.E(op, err)
+		return nil, named(op, err)
 	}
 	rep := &Report{}
 	targets := map[string]Region{}
@@ -64,13 +64,13 @@ func Restore(ctx context.Context, dir string, p Plan, o RestoreOptions) (*Report
 		if err := emptyDir(t); errors.Is(errors.Exist, err) {
 			return nil, errors.E(op, errors.Exist, errors.Errorf("restore needs an empty target: %v", err))
 		} else if err != nil && !isFile(t) {
-			return nil, errors.E(op, err)
+			return nil, named(op, err)
 		} else if isFile(t) {
 			return nil, errors.E(op, errors.Exist, errors.Errorf("restore needs an empty target: %s exists", t))
 		}
 	}
 	if err := m.Check(dir, o.Check); err != nil {
-		return nil, errors.E(op, err)
+		return nil, named(op, err)
 	}
 
 	var written []string
@@ -83,11 +83,11 @@ func Restore(ctx context.Context, dir string, p Plan, o RestoreOptions) (*Report
 		dst, err := destination(p, targets, f.Name)
 		if err != nil {
 			undo()
-			return nil, errors.E(op, err)
+			return nil, named(op, err)
 		}
 		if err := restoreFile(filepath.Join(dir, filepath.FromSlash(f.Name)), dst); err != nil {
 			undo()
-			return nil, errors.E(op, err)
+			return nil, named(op, err)
 		}
 		written = append(written, dst)
 		rep.Files++
@@ -100,13 +100,13 @@ func Restore(ctx context.Context, dir string, p Plan, o RestoreOptions) (*Report
 		if _, err := os.Stat(t); err == nil {
 			if err := syncTree(t); err != nil {
 				undo()
-				return nil, errors.E(op, err)
+				return nil, named(op, err)
 			}
 		}
 	}
 	if err := Verify(ctx, p, o, rep); err != nil {
 		undo()
-		return nil, errors.E(op, err)
+		return nil, named(op, err)
 	}
 	return rep, nil
 }

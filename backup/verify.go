@@ -40,7 +40,7 @@ func Verify(ctx context.Context, p Plan, o RestoreOptions, rep *Report) error {
 	})
 	for _, path := range append([]string{p.Directory}, dbs...) {
 		if err := integrity(ctx, path); err != nil {
-			return errors.E(op, err)
+			return named(op, err)
 		}
 	}
 	for _, r := range p.Regions {
@@ -51,18 +51,18 @@ func Verify(ctx context.Context, p Plan, o RestoreOptions, rep *Report) error {
 			continue // a region the backup did not hold
 		}
 		if err := integrity(ctx, r.Store); err != nil {
-			return errors.E(op, err)
+			return named(op, err)
 		}
 		n, err := verifyBlobs(ctx, r, o.Verify)
 		rep.Messages += n
 		if err != nil {
-			return errors.E(op, err)
+			return named(op, err)
 		}
 	}
 	if o.LogKey != "" && p.Log != "" {
 		size, err := verifyLog(ctx, p.Log, o.LogKey)
 		if err != nil {
-			return errors.E(op, err)
+			return named(op, err)
 		}
 		rep.LogSize = size
 	}

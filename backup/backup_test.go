@@ -316,4 +316,3 @@ func TestBackupDirectoryChanged(t *testing.T) {
 		t.Errorf("backup into a non-empty folder: %v", err)
 	}
 }
-

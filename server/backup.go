@@ -1,11 +1,13 @@
 package server
 
 import (
+	"log/slog"
 	"path/filepath"
 	"slices"
 
 	"github.com/sealpost/sealpost/backup"
 	"github.com/sealpost/sealpost/config"
+	"github.com/sealpost/sealpost/region"
 )
 
 // BackupPlan names, for package backup, where a configuration keeps its
@@ -38,3 +40,10 @@ func BackupPlan(c config.Config, regions []string) backup.Plan {
 
 // LogKeyPath is the file of the transparency log's signer key.
 func LogKeyPath(c config.Config) string { return filepath.Join(c.DataDir, "keys", "log.key") }
+
+// MoveOptions tune MoveAccount.
+type MoveOptions struct {
+	Log   *slog.Logger       // nil: discard
+	Crash func(point string) // if set, called at each crash point of the move (tests)
+	Meter region.Meter       // if set, counts the blobs copied
+}

@@ -2,7 +2,8 @@
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
 # python3-dkim as an independent DKIM verifier, sieve-connect as a ManageSieve
-# client, rspamd as a spam scanner, npm to fetch the spam corpus) when
+# client, rspamd as a spam scanner, npm to fetch the spam corpus,
+# systemd-analyze to check the service unit) when
 # missing and allowed (root with apt), and builds versitygw (an S3 server)
 # with go install; without them those tests skip and say why (or fail, when
 # SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
@@ -20,6 +21,7 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need
 command -v sieve-connect >/dev/null || need+=(sieve-connect)
 command -v rspamd >/dev/null || need+=(rspamd)
 command -v npm >/dev/null || need+=(npm)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"

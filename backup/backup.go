@@ -38,10 +38,12 @@
 //     snapshots reference lies in the copied prefixes. Records appended
 //     later are copied or not; unreferenced, they are garbage the store
 //     already tolerates (a torn tail is skipped by List and appended
-//     after). A blob deleted after step 2 (an expunge past its grace,
-//     postbox.DefaultExpungeGrace = 2 minutes) reads as zeros: restore's
-//     check names it. Blob files (blob/fs) are written whole before their
-//     ref is returned, so the same holds file by file.
+//     after). Blob files (blob/fs) are written whole before their ref is
+//     returned, so the same holds file by file. Then every blob the
+//     snapshots name is read back from the copy, as restore will: one
+//     deleted after step 2 (an expunge past its grace,
+//     postbox.DefaultExpungeGrace = 2 minutes; an account deleted) reads
+//     as zeros there, and the backup is taken again.
 //  4. The transparency log: its journal of commits first, then the entries
 //     file. Its recovery keeps the last commit whose entries are whole and
 //     drops any tail (tlog.Open), which is exactly the state of a crash at
@@ -114,7 +116,9 @@ type Progress func(files, bytes int64)
 
 // Options tune Create.
 type Options struct {
-	Progress Progress
+	// Progress is told of each file copied; Check of each message blob
+	// read back from the copy.
+	Progress, Check Progress
 	// Attempts bounds how often a backup is taken again when the directory
 	// changed while it was taken (a move ran). Zero means 3.
 	Attempts int
@@ -151,15 +155,15 @@ func Create(ctx context.Context, p Plan, dir string, o Options) (*Manifest, erro
 		o.Now = time.Now
 	}
 	for attempt := 1; ; attempt++ {
-		m, same, err := create(ctx, p, dir, o)
+		m, retry, err := create(ctx, p, dir, o)
 		if err != nil {
 			return nil, named(op, err)
 		}
-		if same {
+		if retry == "" {
 			return m, nil
 		}
 		if attempt == o.Attempts {
-			return nil, errors.E(op, errors.Unavailable, errors.Errorf("the directory changed during each of %d attempts (accounts moving between regions?); try again later", attempt))
+			return nil, errors.E(op, errors.Unavailable, errors.Errorf("%s during each of %d attempts; try again later", retry, attempt))
 		}
 		if err := clearDir(dir); err != nil {
 			return nil, named(op, err)
@@ -167,11 +171,11 @@ func Create(ctx context.Context, p Plan, dir string, o Options) (*Manifest, erro
 	}
 }
 
-// create takes one backup; same reports whether the directory was the
-// same at its start and end.
-func create(ctx context.Context, p Plan, dir string, o Options) (m *Manifest, same bool, err error) {
+// create takes one backup. A non-empty retry says why it must be taken
+// again: the directory changed, or blobs it references were deleted.
+func create(ctx context.Context, p Plan, dir string, o Options) (m *Manifest, retry string, err error) {
 	if err := durable.PrivateDir("backup.Create", dir); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	c := &copier{root: dir, progress: o.Progress, copied: o.copied}
 	m = &Manifest{Version: manifestVersion, Created: o.Now().UTC()}
@@ -179,14 +183,14 @@ func create(ctx context.Context, p Plan, dir string, o Options) (m *Manifest, sa
 	// 1. The directory, first.
 	before, err := logicalDigest(ctx, p.Directory)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if err := c.snapshotDB(ctx, p.Directory, dirDBName); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	w := walk{p: p}
 	if err := w.scan(); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	// 2. SQLite databases: the regions' stores, then the others that are
 	// not the log's sources.
@@ -196,37 +200,48 @@ func create(ctx context.Context, p Plan, dir string, o Options) (m *Manifest, sa
 			continue
 		}
 		if err := c.snapshotDB(ctx, r.Store, filepath.Join(regionPrefix, r.ID, "meta.db")); err != nil {
-			return nil, false, err
+			return nil, "", err
 		}
 	}
 	for _, f := range w.dbs {
 		if !w.isSource(f) {
 			if err := c.snapshotDB(ctx, f, w.dataName(f)); err != nil {
-				return nil, false, err
+				return nil, "", err
 			}
 		}
 	}
 	// 3. Blobs, each segment up to its size now.
 	for _, r := range p.Regions {
 		if err := c.copyBlobs(r); err != nil {
-			return nil, false, err
+			return nil, "", err
+		}
+	}
+	// Every blob the snapshots name must be in the copy (restore checks
+	// the same): one deleted since the snapshot means taking it again.
+	for _, r := range p.Regions {
+		missing, err := checkCopy(ctx, dir, r, o.Check)
+		if err != nil {
+			return nil, "", err
+		}
+		if missing {
+			return nil, "messages were deleted while their blobs were copied", nil
 		}
 	}
 	// 4. The transparency log: journal, then entries.
 	if err := c.copyLog(p.Log, w.dataName(p.Log)); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	// 5. The log's sources, then everything else.
 	for _, f := range w.dbs {
 		if w.isSource(f) {
 			if err := c.snapshotDB(ctx, f, w.dataName(f)); err != nil {
-				return nil, false, err
+				return nil, "", err
 			}
 		}
 	}
 	for _, f := range w.files {
 		if err := c.copyFile(f, w.dataName(f), -1); err != nil {
-			return nil, false, err
+			return nil, "", err
 		}
 	}
 	if o.afterRegions != nil {
@@ -235,16 +250,16 @@ func create(ctx context.Context, p Plan, dir string, o Options) (m *Manifest, sa
 	// 6. The directory again: the backup holds if it did not change.
 	after, err := logicalDigest(ctx, p.Directory)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if after != before {
-		return nil, false, nil
+		return nil, "the directory changed (accounts moving between regions?)", nil
 	}
 	m.Files = c.files
 	if err := m.write(dir); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	return m, true, nil
+	return m, "", nil
 }
 
 // walk is what the data folder holds besides the stores the plan names.

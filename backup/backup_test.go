@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/sqlitedb"
@@ -165,6 +166,16 @@ func TestBackupWhileWriting(t *testing.T) {
 			t.Errorf("the backup holds %s", f.Name)
 		}
 	}
+	listed := map[string]bool{manifestName: true}
+	for _, f := range m.Files {
+		listed[f.Name] = true
+	}
+	filepath.WalkDir(bk, func(path string, de os.DirEntry, err error) error {
+		if rel, _ := filepath.Rel(bk, path); err == nil && !de.IsDir() && !listed[filepath.ToSlash(rel)] {
+			t.Errorf("the backup folder holds %s, which the manifest does not list", rel)
+		}
+		return nil
+	})
 	for _, want := range []string{"directory.db", "regions/ie/meta.db", "regions/ie/blobs/seg-00000000.pack", "data/legal/legal.db", "data/log/tree/entries", "data/log/tree/journal", "data/keys/dkim.sealed", "data/events.jsonl"} {
 		if !hasFile(m, want) {
 			t.Errorf("the backup lacks %s", want)
@@ -256,7 +267,7 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 	writeManifest(t, bk, &fixed)
 	p, err = restore()
-	if !errors.Is(errors.Invalid, err) || !strings.Contains(err.Error(), "blob is unreadable") {
+	if !errors.Is(errors.Invalid, err) || !strings.Contains(err.Error(), "blob is missing") {
 		t.Errorf("zeroed blob: %v", err)
 	}
 	if _, err := os.Stat(p.Regions[0].Store); !os.IsNotExist(err) {
@@ -276,6 +287,43 @@ func fileSum(t *testing.T, path string) (string, int64) {
 	c := &copier{root: t.TempDir()}
 	testkit.Must(t, c.copyFile(path, "x", -1))
 	return c.files[0].SHA256, c.files[0].Size
+}
+
+// TestBackupBlobDeleted: a message expunged and its blob deleted after the
+// metadata snapshot but before the segment is copied (the reaper, after
+// the grace) leaves a snapshot naming a blob the copy lacks; the backup
+// sees it and is taken again, and the restore verifies.
+func TestBackupBlobDeleted(t *testing.T) {
+	d := newDeployment(t)
+	ctx := context.Background()
+	snapshots := 0
+	expunge := func(name string) {
+		if name != "regions/ie/meta.db" {
+			return
+		}
+		if snapshots++; snapshots > 1 {
+			return
+		}
+		var id int64
+		var ref string
+		testkit.Must(t, d.meta.W.QueryRow(`SELECT id, blob_ref FROM messages ORDER BY id DESC LIMIT 1`).Scan(&id, &ref))
+		_, err := d.meta.W.Exec(`DELETE FROM messages WHERE id = ?`, id)
+		testkit.Must(t, err)
+		testkit.Must(t, d.blobs.Delete(ctx, sealpost.BlobRef(ref)))
+	}
+	bk := filepath.Join(t.TempDir(), "backup")
+	var checked atomic.Int64
+	_, err := Create(ctx, d.plan, bk, Options{copied: expunge, Check: func(n, _ int64) { checked.Add(n) }})
+	testkit.Must(t, err)
+	if snapshots != 2 {
+		t.Errorf("%d snapshots taken, want 2 (the first named a deleted blob)", snapshots)
+	}
+	if checked.Load() == 0 {
+		t.Error("the copy's blobs were not read back")
+	}
+	p := restorePlan(t)
+	_, err = Restore(ctx, bk, p, RestoreOptions{})
+	testkit.Must(t, err)
 }
 
 // TestBackupDirectoryChanged: a backup during which the directory changed

@@ -93,51 +93,60 @@ type blobRow struct {
 	queue   bool
 }
 
-// verifyBlobs reads back every blob region r's metadata references.
-func verifyBlobs(ctx context.Context, r Region, progress Progress) (int64, error) {
+// blobRows reads the blobs a region's metadata references, in one
+// transaction.
+func blobRows(ctx context.Context, db *sql.DB) ([]blobRow, error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, errors.E(errors.Internal, err)
+	}
+	defer tx.Rollback()
+	q, err := tx.QueryContext(ctx, `SELECT blob_ref, key_id = 0, FALSE FROM messages UNION ALL SELECT blob_ref, FALSE, TRUE FROM queue`)
+	if err != nil {
+		return nil, errors.E(errors.Internal, err)
+	}
+	defer q.Close()
 	var rows []blobRow
-	db, err := sqlitedb.Open(r.Store, sqlitedb.Options{Readers: 1})
-	if err != nil {
-		return 0, err
-	}
-	err = db.Read(ctx, "backup.verifyBlobs", func(tx *sql.Tx) error {
-		q, err := tx.QueryContext(ctx, `SELECT blob_ref, key_id = 0, FALSE FROM messages UNION ALL SELECT blob_ref, FALSE, TRUE FROM queue`)
-		if err != nil {
-			return err
+	for q.Next() {
+		var b blobRow
+		if err := q.Scan(&b.ref, &b.pgpMIME, &b.queue); err != nil {
+			return nil, errors.E(errors.Internal, err)
 		}
-		defer q.Close()
-		for q.Next() {
-			var b blobRow
-			if err := q.Scan(&b.ref, &b.pgpMIME, &b.queue); err != nil {
-				return err
-			}
-			rows = append(rows, b)
-		}
-		return q.Err()
-	})
-	db.Close()
-	if err != nil {
-		return 0, errors.E(errors.Internal, err)
+		rows = append(rows, b)
 	}
-	var store sealpost.BlobStore
-	switch r.BlobKind {
+	if err := q.Err(); err != nil {
+		return nil, errors.E(errors.Internal, err)
+	}
+	return rows, nil
+}
+
+// openBlobs opens the blob store of kind in dir, which no server has open.
+func openBlobs(kind BlobKind, dir string) (sealpost.BlobStore, func() error, error) {
+	switch kind {
 	case Pack:
-		if err := os.MkdirAll(r.Blobs, 0o700); err != nil {
-			return 0, errors.E(errors.Internal, err)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, errors.E(errors.Internal, err)
 		}
-		ps, err := pack.Open(r.Blobs)
+		s, err := pack.Open(dir)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
-		defer ps.Close()
-		store = ps
+		return s, s.Close, nil
 	case Files:
-		fsStore, err := fs.Open(r.Blobs)
+		s, err := fs.Open(dir)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
-		store = fsStore
+		return s, func() error { return nil }, nil
 	}
+	return nil, nil, errors.E(errors.Invalid, errors.Errorf("blobs of kind %q", kind))
+}
+
+// checkBlobs reads back every blob in rows from store: present, whole (the
+// store's own checks: the pack record's CRC) and sealed. It returns how
+// many it checked before the first failure: a NotExist error when a blob
+// is missing, Invalid when it is there but damaged or not sealed.
+func checkBlobs(ctx context.Context, id string, store sealpost.BlobStore, rows []blobRow, progress Progress) (int64, error) {
 	var n int64
 	for _, b := range rows {
 		what := "message"
@@ -145,16 +154,18 @@ func verifyBlobs(ctx context.Context, r Region, progress Progress) (int64, error
 			what = "queued message"
 		}
 		rc, err := store.Get(ctx, b.ref)
-		if err != nil {
-			return n, errors.E(errors.Invalid, errors.Errorf("region %q: a %s's blob is unreadable (%v)", r.ID, what, errors.KindOf(err)))
+		if errors.Is(errors.NotExist, err) {
+			return n, errors.E(errors.NotExist, errors.Errorf("region %q: a %s's blob is missing", id, what))
+		} else if err != nil {
+			return n, errors.E(errors.Invalid, errors.Errorf("region %q: a %s's blob is unreadable (%v)", id, what, errors.KindOf(err)))
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return n, errors.E(errors.Invalid, errors.Errorf("region %q: reading a %s's blob: %v", r.ID, what, err))
+			return n, errors.E(errors.Invalid, errors.Errorf("region %q: reading a %s's blob: %v", id, what, err))
 		}
 		if err := seal.CheckSealed(data, b.pgpMIME); err != nil {
-			return n, errors.E(errors.Invalid, errors.Errorf("region %q: a %s's blob is not a sealed message: %v", r.ID, what, err))
+			return n, errors.E(errors.Invalid, errors.Errorf("region %q: a %s's blob is not a sealed message: %v", id, what, err))
 		}
 		n++
 		if progress != nil {
@@ -162,6 +173,31 @@ func verifyBlobs(ctx context.Context, r Region, progress Progress) (int64, error
 		}
 	}
 	return n, nil
+}
+
+// verifyBlobs reads back every blob restored region r's metadata
+// references.
+func verifyBlobs(ctx context.Context, r Region, progress Progress) (int64, error) {
+	db, err := sqlitedb.Open(r.Store, sqlitedb.Options{})
+	if err != nil {
+		return 0, err
+	}
+	rows, err := blobRows(ctx, db.W)
+	db.Close()
+	if err != nil {
+		return 0, err
+	}
+	store, closeStore, err := openBlobs(r.BlobKind, r.Blobs)
+	if err != nil {
+		return 0, err
+	}
+	defer closeStore()
+	n, err := checkBlobs(ctx, r.ID, store, rows, progress)
+	var e *errors.Error
+	if errors.Is(errors.NotExist, err) && errors.As(err, &e) {
+		err = errors.E(errors.Invalid, e.Err) // the backup lacks it
+	}
+	return n, err
 }
 
 // verifyLog opens the restored transparency log (recovering it as after a

@@ -25,7 +25,9 @@ size and SHA-256), written last.
 
 It works while the server runs, without stopping or slowing it: the copy
 is ordered so that everything the metadata refers to is in it (see package
-backup). Mail and keys stay sealed as they are in the data folder; keep the
+backup), and every message's sealed blob is read back from the copy before
+the manifest is written; a backup during which blobs were deleted, or
+accounts moved between regions, is taken again. Mail and keys stay sealed as they are in the data folder; keep the
 backup as you keep the data folder (one user, mode 0700).
 
 Not included: a PostgreSQL store (back it up with pg_dump) and an S3 bucket
@@ -52,9 +54,11 @@ Restore with 'sealpost restore --from DIR'.`,
 				}
 			}
 			meter := progress.New(cmd.ErrOrStderr(), "backing up (files)", 0)
+			check := progress.New(cmd.ErrOrStderr(), "reading back the copy (messages)", 0)
 			start := time.Now()
-			m, err := backup.Create(cmd.Context(), plan, to, backup.Options{Progress: meter.Add})
+			m, err := backup.Create(cmd.Context(), plan, to, backup.Options{Progress: meter.Add, Check: check.Add})
 			meter.Finish()
+			check.Finish()
 			if err != nil {
 				return err
 			}

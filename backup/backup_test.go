@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/blob/fs"
 	"github.com/sealpost/sealpost/blob/pack"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/sqlitedb"
@@ -40,19 +41,30 @@ func fakeSealed(n int) []byte {
 // journal and key files.
 type deployment struct {
 	plan  Plan
-	blobs *pack.Store
+	kind  BlobKind
+	blobs interface {
+		sealpost.BlobStore
+		Close() error
+	}
 	meta  *sqlitedb.DB
 	log   *tlog.Log
 	n     atomic.Int64
 }
 
-func newDeployment(t *testing.T) *deployment {
+func newDeployment(t *testing.T) *deployment { return newDeploymentOf(t, Pack) }
+
+// closer gives blob/fs's store, which holds nothing open, a Close.
+type closer struct{ *fs.Store }
+
+func (closer) Close() error { return nil }
+
+func newDeploymentOf(t *testing.T, kind BlobKind) *deployment {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
-	d := &deployment{plan: Plan{
+	d := &deployment{kind: kind, plan: Plan{
 		DataDir:    data,
 		Directory:  filepath.Join(data, "directory.db"),
-		Regions:    []Region{{ID: "ie", Store: filepath.Join(data, "regions", "ie", "meta.db"), BlobKind: Pack, Blobs: filepath.Join(data, "regions", "ie", "blobs")}},
+		Regions:    []Region{{ID: "ie", Store: filepath.Join(data, "regions", "ie", "meta.db"), BlobKind: kind, Blobs: filepath.Join(data, "regions", "ie", "blobs")}},
 		Log:        filepath.Join(data, "log", "tree"),
 		LogSources: []string{filepath.Join(data, "legal"), filepath.Join(data, "events.jsonl")},
 		Skip:       []string{filepath.Join(data, "tmp")},
@@ -71,7 +83,13 @@ func newDeployment(t *testing.T) *deployment {
 		CREATE TABLE queue (id INTEGER PRIMARY KEY, blob_ref TEXT NOT NULL)`)
 	testkit.Must(t, err)
 	t.Cleanup(func() { d.meta.Close() })
-	d.blobs, err = pack.Open(d.plan.Regions[0].Blobs)
+	if kind == Pack {
+		d.blobs, err = pack.Open(d.plan.Regions[0].Blobs)
+	} else {
+		var s *fs.Store
+		s, err = fs.Open(d.plan.Regions[0].Blobs)
+		d.blobs = closer{s}
+	}
 	testkit.Must(t, err)
 	t.Cleanup(func() { d.blobs.Close() })
 	legal, err := sqlitedb.Open(filepath.Join(data, "legal", "legal.db"), sqlitedb.Options{})
@@ -118,12 +136,14 @@ func (d *deployment) deliver(t testing.TB) {
 }
 
 // restorePlan is the plan of an empty data folder of the same shape.
-func restorePlan(t *testing.T) Plan {
+func restorePlan(t *testing.T) Plan { return restorePlanOf(t, Pack) }
+
+func restorePlanOf(t *testing.T, kind BlobKind) Plan {
 	data := filepath.Join(t.TempDir(), "restored")
 	return Plan{
 		DataDir:   data,
 		Directory: filepath.Join(data, "directory.db"),
-		Regions:   []Region{{ID: "ie", Store: filepath.Join(data, "regions", "ie", "meta.db"), BlobKind: Pack, Blobs: filepath.Join(data, "regions", "ie", "blobs")}},
+		Regions:   []Region{{ID: "ie", Store: filepath.Join(data, "regions", "ie", "meta.db"), BlobKind: kind, Blobs: filepath.Join(data, "regions", "ie", "blobs")}},
 		Log:       filepath.Join(data, "log", "tree"),
 	}
 }
@@ -133,12 +153,18 @@ func restorePlan(t *testing.T) Plan {
 // their flock throughout), and restores: every row's blob reads back, the
 // log verifies, and the temporary folder and lock files stay behind.
 func TestBackupWhileWriting(t *testing.T) {
-	d := newDeployment(t)
+	for _, kind := range []BlobKind{Pack, Files} {
+		t.Run(string(kind), func(t *testing.T) { testBackupWhileWriting(t, kind) })
+	}
+}
+
+func testBackupWhileWriting(t *testing.T, kind BlobKind) {
+	d := newDeploymentOf(t, kind)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for !stop.Load() {
+			for !stop.Load() && d.n.Load() < 600 {
 				d.deliver(t)
 			}
 		})
@@ -148,8 +174,9 @@ func TestBackupWhileWriting(t *testing.T) {
 	// Deliveries go on for a while after each segment is copied: were
 	// the metadata read after the segments, rows naming blobs past the
 	// copied prefix would be in the backup, and the restore would fail.
+	var paused atomic.Bool
 	pause := func(name string) {
-		if strings.HasSuffix(name, ".pack") {
+		if strings.Contains(name, "/blobs/") && !paused.Swap(true) {
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
@@ -176,12 +203,16 @@ func TestBackupWhileWriting(t *testing.T) {
 		}
 		return nil
 	})
-	for _, want := range []string{"directory.db", "regions/ie/meta.db", "regions/ie/blobs/seg-00000000.pack", "data/legal/legal.db", "data/log/tree/entries", "data/log/tree/journal", "data/keys/dkim.sealed", "data/events.jsonl"} {
+	wantBlobs := "regions/ie/blobs/seg-00000000.pack"
+	if kind == Files {
+		wantBlobs = "regions/ie/meta.db" // blob files have random names
+	}
+	for _, want := range []string{"directory.db", "regions/ie/meta.db", wantBlobs, "data/legal/legal.db", "data/log/tree/entries", "data/log/tree/journal", "data/keys/dkim.sealed", "data/events.jsonl"} {
 		if !hasFile(m, want) {
 			t.Errorf("the backup lacks %s", want)
 		}
 	}
-	p := restorePlan(t)
+	p := restorePlanOf(t, kind)
 	rep, err := Restore(context.Background(), bk, p, RestoreOptions{LogKey: filepath.Join(p.DataDir, "keys", "log.key")})
 	testkit.Must(t, err)
 	if rep.Messages < 300 || rep.LogSize < 300 {

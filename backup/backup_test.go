@@ -46,9 +46,9 @@ type deployment struct {
 		sealpost.BlobStore
 		Close() error
 	}
-	meta  *sqlitedb.DB
-	log   *tlog.Log
-	n     atomic.Int64
+	meta *sqlitedb.DB
+	log  *tlog.Log
+	n    atomic.Int64
 }
 
 func newDeployment(t *testing.T) *deployment { return newDeploymentOf(t, Pack) }

@@ -74,16 +74,25 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, errors.E(op, errors.Internal, err)
 	}
+	m, err := parseManifest(b)
+	if err != nil {
+		return nil, named(op, err)
+	}
+	return m, nil
+}
+
+// parseManifest parses and checks a manifest's text.
+func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("%s: %v", manifestName, err))
+		return nil, errors.E(errors.Invalid, errors.Errorf("%s: %v", manifestName, err))
 	}
 	if m.Version != manifestVersion {
-		return nil, errors.E(op, errors.Invalid, errors.Errorf("backup format %d, this sealpost reads %d", m.Version, manifestVersion))
+		return nil, errors.E(errors.Invalid, errors.Errorf("backup format %d, this sealpost reads %d", m.Version, manifestVersion))
 	}
 	for _, f := range m.Files {
 		if !localName(f.Name) || f.Size < 0 || len(f.SHA256) != 2*sha256.Size {
-			return nil, errors.E(op, errors.Invalid, errors.Errorf("%s: bad entry %q", manifestName, f.Name))
+			return nil, errors.E(errors.Invalid, errors.Errorf("%s: bad entry %q", manifestName, f.Name))
 		}
 	}
 	return &m, nil

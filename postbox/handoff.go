@@ -25,6 +25,11 @@ type RecipientKey struct {
 	KeyID     sealpost.KeyID // 0 for an own-key account
 	PublicKey []byte         // OpenPGP transferable public key, binary
 	OwnKey    bool           // seal as PGP/MIME (the owner's client decrypts)
+	// Filters says that delivery here runs filters for the account (an
+	// active Sieve script, a trained classifier, or the deployment's spam
+	// engine): such mail must reach this region as it arrived (Deliver),
+	// not sealed elsewhere, since only here can its filter key be opened.
+	Filters bool
 }
 
 // SealMessage seals raw for the holder of r the way this region stores it
@@ -50,7 +55,11 @@ func (s *Service) RecipientKey(ctx context.Context, addr string) (RecipientKey, 
 	if t.acct.OwnKey {
 		keyID = 0
 	}
-	return RecipientKey{Address: t.acct.Address, KeyID: keyID, PublicKey: t.pub, OwnKey: t.acct.OwnKey}, nil
+	filters, err := s.runsFilters(ctx, t.acct)
+	if err != nil {
+		return RecipientKey{}, errors.E("postbox.RecipientKey", err)
+	}
+	return RecipientKey{Address: t.acct.Address, KeyID: keyID, PublicKey: t.pub, OwnKey: t.acct.OwnKey, Filters: filters}, nil
 }
 
 // DeliverSealed files a message sealed elsewhere (by SealTo, to the key

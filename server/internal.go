@@ -98,7 +98,7 @@ func (s *Server) startInternal() error {
 		subSrv := smtpserver.New(s.Router, smtpserver.Options{Mode: smtpserver.Submission, Hostname: s.cfg.Hostname,
 			MaxMessageSize: s.cfg.Limits.MaxMessageSize, MaxRecipients: s.cfg.Limits.MaxRecipients, Logger: s.log, InsecureAuth: true,
 			TempDir: TempDir(s.cfg)})
-		httpSrv := &http.Server{Handler: region.Handler(r.Svc, s.log), ReadHeaderTimeout: 30 * time.Second}
+		httpSrv := &http.Server{Handler: region.Handler(r.Svc, TempDir(s.cfg), s.log), ReadHeaderTimeout: 30 * time.Second}
 		// Shut down in go-imap's safe order: the Mux (ending each Serve),
 		// then the servers once their Serve has returned.
 		var serving sync.WaitGroup

@@ -152,12 +152,15 @@ if header :contains "subject" "offer" { reject "no offers, thanks"; }
 		t.Fatal(err)
 	}
 	sess.Close()
-	// A new link: the first one keeps bob's key (and its filters flag)
-	// for keyTTL.
-	link = newLink()
-	rk, _, err := link.RecipientKey(ctx, "bob@demo.example")
+	// A new link asks afresh; the first one keeps bob's key (and its
+	// filters flag) for keyTTL, and its first delivery below, sealed, is
+	// refused by the home region, after which it asks again.
+	rk, _, err := newLink().RecipientKey(ctx, "bob@demo.example")
 	if err != nil || !rk.Filters {
 		t.Fatalf("bob with an active script: filters %v, %v", rk.Filters, err)
+	}
+	if rk, _, _ := link.RecipientKey(ctx, "bob@demo.example"); rk.Filters {
+		t.Fatal("the first link's cached key already says filters: the test would not test the refusal")
 	}
 
 	env := postbox.Envelope{From: "x@example.org", Client: netip.MustParseAddr("192.0.2.7"), Helo: "mx.example.net"}

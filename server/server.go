@@ -265,6 +265,9 @@ func (s *Server) Start() error {
 		if l.IMAPS != "" {
 			add("imaps", l.IMAPS, false, func(ln net.Listener) error { return fd.ServeIMAP(ln, true) }, fd.Close)
 		}
+		if l.ManageSieve != "" {
+			add("managesieve", l.ManageSieve, false, fd.ServeManageSieve, fd.Close)
+		}
 	} else {
 		if l.Submission != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, false))

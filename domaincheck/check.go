@@ -51,7 +51,7 @@ type Result struct {
 // String is the result as one line: status, item, what was found and, when
 // not OK, what to do.
 func (r Result) String() string {
-	s := fmt.Sprintf("%-4s %-16s %s", r.Status, r.Item, r.Detail)
+	s := fmt.Sprintf("%-4s %-22s %s", r.Status, r.Item, r.Detail)
 	if r.Fix != "" {
 		s += " — " + r.Fix
 	}

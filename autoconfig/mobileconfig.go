@@ -101,7 +101,7 @@ func dict(entries []kv, indent string) string {
 	return b.String()
 }
 
-func str(s string) string { return "<string>" + escape(s) + "</string>" }
+func str(s string) string  { return "<string>" + escape(s) + "</string>" }
 func integer(n int) string { return "<integer>" + itoa(n) + "</integer>" }
 func boolean(v bool) string {
 	if v {

@@ -322,6 +322,7 @@ func (s *Server) Start() error {
 			return errors.E("server.Start", errors.Invalid, err)
 		}
 		app.EnableMTASTS(s.Router, policy)
+		app.EnableAutoconfig(s.Router, s.clientServices) // server/autoconfig.go
 		// Every phase of a request is bounded (a slow body, an idle
 		// keep-alive); the app's pages and bodies are small.
 		lim := s.cfg.Limits

@@ -263,7 +263,7 @@ func (c *Config) Validate() error {
 	if (c.Cluster.CA == "") != (c.Cluster.Cert == "") || (c.Cluster.Cert == "") != (c.Cluster.Key == "") {
 		bad("cluster: ca, cert and key go together")
 	}
-	c.TLS.validate(bad) // config/tls.go
+	c.TLS.validate(c.Hostname, bad) // config/tls.go
 	c.Limits.validate(bad)
 	c.Auth.validate(bad)
 	c.Quota.validate(bad)

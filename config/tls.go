@@ -96,8 +96,9 @@ func (t *TLS) resolvePaths(base string) {
 	}
 }
 
-// validate checks the certificate source and fills in the defaults.
-func (t *TLS) validate(bad func(string, ...any)) {
+// validate checks the certificate source and fills in the defaults;
+// hostname is the server's, for which ACME gets the first certificate.
+func (t *TLS) validate(hostname string, bad func(string, ...any)) {
 	sources := 0
 	for _, on := range []bool{t.Cert != "" || t.Key != "", t.SelfSigned, t.ACME != nil} {
 		if on {
@@ -125,6 +126,9 @@ func (t *TLS) validate(bad func(string, ...any)) {
 		bad("tls.reload_every: %v is under a second", t.ReloadEvery.D())
 	}
 	if t.ACME != nil {
+		if !strings.Contains(strings.Trim(hostname, "."), ".") {
+			bad("tls.acme: hostname %q is not a public name a CA can validate", hostname)
+		}
 		t.ACME.validate(bad)
 	}
 }

@@ -42,7 +42,10 @@ type Source interface {
 // validation) gets a copy of cfg negotiating that protocol, when src
 // answers such validations. No other hello sees acme-tls/1 offered, so a
 // client that asks for an application protocol we do not speak ("imap",
-// "smtp") is not refused for it (RFC 7301 3.2).
+// "smtp") is not refused for it (RFC 7301 3.2). The validator's copy is
+// made here: what a listener later sets on its own clone of cfg (netlimit's
+// handshake bound) does not reach it, so a validation connection is closed
+// at that listener's first deadline, which is all it needs.
 func Apply(cfg *tls.Config, src Source) {
 	cfg.Certificates = nil
 	cfg.GetCertificate = src.GetCertificate

@@ -44,7 +44,7 @@ func (r *regionEnv) rawEnd() region.End {
 	return region.End{Region: r.id, Store: r.inner, Blobs: r.blobs}
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...func(*postbox.Options)) *world {
 	t.Helper()
 	ctx := context.Background()
 	base := t.TempDir()
@@ -56,7 +56,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{dir: dir, regions: map[sealpost.RegionID]*regionEnv{}}
 	local := map[sealpost.RegionID]*postbox.Service{}
 	for _, id := range []sealpost.RegionID{"ie", "us"} {
-		w.regions[id] = openRegion(t, base, id, dir)
+		w.regions[id] = openRegion(t, base, id, dir, opts...)
 		local[id] = w.regions[id].svc
 	}
 	w.router = region.NewRouter(dir, local, nil, 1<<20)

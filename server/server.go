@@ -260,6 +260,9 @@ func (s *Server) Start() error {
 		if l.IMAPS != "" {
 			add("imaps", l.IMAPS, false, func(ln net.Listener) error { return fd.ServeIMAP(ln, true) }, fd.Close)
 		}
+		if l.ManageSieve != "" {
+			add("managesieve", l.ManageSieve, false, fd.ServeManageSieve, fd.Close)
+		}
 	} else {
 		if l.Submission != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, false))
@@ -315,6 +318,7 @@ func (s *Server) Start() error {
 			return errors.E("server.Start", errors.Invalid, err)
 		}
 		app.EnableMTASTS(s.Router, policy)
+		app.EnableAutoconfig(s.Router, s.clientServices) // server/autoconfig.go
 		// Every phase of a request is bounded (a slow body, an idle
 		// keep-alive); the app's pages and bodies are small.
 		lim := s.cfg.Limits

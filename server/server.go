@@ -62,6 +62,8 @@ type Server struct {
 	log  *slog.Logger
 	tls  *tls.Config
 
+	certs *serverCerts // where tls's certificates come from (certs.go)
+
 	Dir     *directory.Dir
 	Regions map[sealpost.RegionID]*Region // served here
 	Gateway *gateway.Gateway              // the lawful-demand gateway, when Start serves the web app
@@ -137,16 +139,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if err := s.openDKIM(ctx, qk); err != nil {
 		return nil, errors.E(op, err)
 	}
-	var cert tls.Certificate
-	if cfg.TLS.SelfSigned {
-		cert, err = selfSigned(filepath.Join(cfg.DataDir, "tls"), cfg.Hostname)
-	} else {
-		cert, err = tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if s.tls, err = s.openTLS(); err != nil { // certs.go: files, ACME or self-signed
+		return nil, errors.E(op, err)
 	}
-	if err != nil {
-		return nil, errors.E(op, errors.Invalid, err)
-	}
-	s.tls = publicTLS(cert)
 	if s.Resolver, err = openResolver(cfg, log); err != nil {
 		return nil, errors.E(op, err)
 	}
@@ -290,6 +285,7 @@ func (s *Server) Start() error {
 			add("managesieve", l.ManageSieve, false, srv.Serve, srv.Close)
 		}
 	}
+	s.certListeners(add) // certs.go: the ACME HTTP-01 responder
 	if l := s.cfg.Legal.Web; l != "" && !s.opts.FrontDoor {
 		if s.Gateway == nil {
 			gw, err := s.OpenGateway()
@@ -364,6 +360,7 @@ func (s *Server) Start() error {
 			}
 		}(sp.name, sp.serve, ln)
 	}
+	s.startCerts() // certs.go: file reloads, SIGHUP, ACME's first certificates
 	if !s.opts.FrontDoor {
 		if err := s.startCtl(); err != nil {
 			s.closeLocked()

@@ -20,8 +20,8 @@ import (
 
 // Policy says which names certificates may be asked for: Names, and each
 // of Prefixes before a domain Hosted reports as hosted here (the web app
-// serves mta-sts.DOMAIN and autoconfig.DOMAIN). No other name ever leads
-// to an ACME order, whatever a client's SNI says: a CA's rate limits are
+// serves mta-sts.DOMAIN, autoconfig.DOMAIN and autodiscover.DOMAIN). No
+// other name ever leads to an ACME order, whatever a client's SNI says: a CA's rate limits are
 // per account and per name, and an order for a name that is not ours
 // would fail its validation anyway.
 type Policy struct {

@@ -16,10 +16,17 @@ type Fresh struct {
 	DataDir  string // absolute
 	Region   string // the region's id, e.g. "ie"
 	Country  string // ISO 3166-1 alpha-2 of where this machine is
-	// Cert and Key are PEM files valid for Hostname (absolute); both
-	// empty: a self-signed certificate (until real ones are given).
-	Cert, Key string
+	// Cert and Key are PEM files valid for Hostname (absolute). Both
+	// empty: certificates from Let's Encrypt (ACME, HTTP-01 on port 80 and
+	// TLS-ALPN-01 on 443) registered with ACMEEmail, or with SelfSigned a
+	// self-signed certificate (a trial behind no public name).
+	Cert, Key  string
+	ACMEEmail  string
+	SelfSigned bool
 }
+
+// acme reports whether f's certificates come from ACME.
+func (f Fresh) acme() bool { return f.Cert == "" && !f.SelfSigned }
 
 // Config is f as a configuration, with every default.
 func (f Fresh) Config() Config {
@@ -29,7 +36,10 @@ func (f Fresh) Config() Config {
 	c.Regions = []Region{{ID: f.Region, Name: f.Country, Country: f.Country}}
 	c.Listen = Listen{SMTP: ":25", Submission: ":587", Submissions: ":465", IMAP: ":143", IMAPS: ":993", ManageSieve: ":4190"}
 	c.Legal.Web = ":443"
-	c.TLS = TLS{Cert: f.Cert, Key: f.Key, SelfSigned: f.Cert == ""}
+	c.TLS = TLS{Cert: f.Cert, Key: f.Key, SelfSigned: f.SelfSigned && f.Cert == ""}
+	if f.acme() {
+		c.TLS.ACME = &ACME{Email: f.ACMEEmail, HTTP: ":80"}
+	}
 	return c
 }
 
@@ -42,7 +52,7 @@ func (f Fresh) TOML() ([]byte, error) {
 			return nil, errors.E(op, errors.Invalid, errors.Errorf("%q is not an absolute path", p))
 		}
 	}
-	vals := []string{f.Hostname, f.DataDir, f.Region, f.Country, f.Cert, f.Key}
+	vals := []string{f.Hostname, f.DataDir, f.Region, f.Country, f.Cert, f.Key, f.ACMEEmail}
 	q := make([]string, len(vals))
 	for i, v := range vals {
 		s, err := tomlString(v)
@@ -51,9 +61,19 @@ func (f Fresh) TOML() ([]byte, error) {
 		}
 		q[i] = s
 	}
-	tls := "self_signed = true   # replace with cert and key (a certificate valid for the hostname) before going live"
-	if f.Cert != "" {
+	var tls string
+	switch {
+	case f.Cert != "":
 		tls = "cert = " + q[4] + "\nkey  = " + q[5]
+	case f.SelfSigned:
+		tls = "self_signed = true   # replace with cert and key, or [tls.acme], before going live"
+	default:
+		tls = `# Certificates from Let's Encrypt (RFC 8555), for the hostname and the
+# mta-sts., autoconfig. and autodiscover. names of each hosted domain,
+# renewed in the background. Having this table accepts the CA's terms.
+[tls.acme]
+email = ` + q[6] + `
+http  = ":80"   # HTTP-01; TLS-ALPN-01 is answered on 443 (the web app)`
 	}
 	return fmt.Appendf(nil, `# Sealpost configuration, written by 'sealpost quickstart'. Every setting,
 # with its documentation, is in sealpost.example.toml.

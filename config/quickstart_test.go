@@ -14,7 +14,8 @@ func TestFreshRoundTrip(t *testing.T) {
 	os.WriteFile(cert, []byte("x"), 0o600)
 	os.WriteFile(key, []byte("x"), 0o600)
 	for _, f := range []Fresh{
-		{Hostname: "mail.example.org", DataDir: filepath.Join(dir, `da"ta\ dir`), Region: "ie", Country: "IE"},
+		{Hostname: "mail.example.org", DataDir: filepath.Join(dir, `da"ta\ dir`), Region: "ie", Country: "IE", ACMEEmail: "postmaster@example.org"},
+		{Hostname: "mail.example.org", DataDir: filepath.Join(dir, "data"), Region: "ie", Country: "IE", SelfSigned: true},
 		{Hostname: "mail.example.org", DataDir: filepath.Join(dir, "data"), Region: "de", Country: "DE", Cert: cert, Key: key},
 	} {
 		b, err := f.TOML()
@@ -32,6 +33,9 @@ func TestFreshRoundTrip(t *testing.T) {
 		want := f.Config()
 		if err := want.Validate(); err != nil {
 			t.Fatal(err)
+		}
+		if (got.TLS.ACME != nil) != (f.Cert == "" && !f.SelfSigned) {
+			t.Errorf("ACME %v for %+v", got.TLS.ACME, f)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("loaded\n%+v\nwant\n%+v\n%s", got, want, b)

@@ -51,7 +51,7 @@ func (s *Server) openTLS() (*tls.Config, error) {
 		a, err := certs.NewACME(certs.ACMEOptions{
 			DirectoryURL: t.ACME.DirectoryURL(), Email: t.ACME.Email,
 			CacheDir: ACMEDir(s.cfg.DataDir), Default: s.cfg.Hostname,
-			Policy: certs.Policy{Names: t.ACME.Names, Prefixes: []string{"mta-sts.", "autoconfig."}, Hosted: s.hostedDomain},
+			Policy: certs.Policy{Names: t.ACME.Names, Prefixes: []string{"mta-sts.", "autoconfig.", "autodiscover."}, Hosted: s.hostedDomain},
 			Roots:  roots, RenewBefore: t.ACME.RenewBefore.D(), Log: s.log,
 		})
 		if err != nil {

@@ -15,7 +15,8 @@ import (
 )
 
 func newQuickstartCmd() *cobra.Command {
-	var dir, data, hostname, account, passFile, country, region, cert, key string
+	var dir, data, hostname, account, passFile, country, region, cert, key, acmeEmail string
+	var selfSigned bool
 	cmd := &cobra.Command{
 		Use:   "quickstart DOMAIN --country CC",
 		Short: "Set up a fresh machine: config, domain, DKIM keys, first account; print the DNS records",
@@ -24,9 +25,10 @@ func newQuickstartCmd() *cobra.Command {
   - write a configuration (--config-dir, default /etc/sealpost, as
     sealpost.toml; data in --data, default /var/lib/sealpost): one region
     on this machine in --country, every listener on its standard port
-    (25, 587, 465, 143, 993, 4190; the web app on 443), and --cert and
-    --key as the certificate (else a self-signed one, until you give
-    real files);
+    (25, 587, 465, 143, 993, 4190; the web app on 443), and certificates
+    from Let's Encrypt (ACME: HTTP-01 on port 80, renewed in the
+    background), or --cert and --key as files, or --self-signed for a
+    trial behind no public name;
   - host DOMAIN and make its DKIM keys (Ed25519 and RSA);
   - create the first account, postmaster@DOMAIN or --account, with a
     password generated and printed once (or --password-file), and print
@@ -80,7 +82,14 @@ It refuses to overwrite an existing configuration.`,
 			} else {
 				pass, generated = rand.Text(), true
 			}
-			fresh := config.Fresh{Hostname: hostname, DataDir: data, Region: region, Country: country, Cert: cert, Key: key}
+			if selfSigned && cert != "" {
+				return fmt.Errorf("give --cert and --key, or --self-signed, not both")
+			}
+			if acmeEmail == "" {
+				acmeEmail = account
+			}
+			fresh := config.Fresh{Hostname: hostname, DataDir: data, Region: region, Country: country, Cert: cert, Key: key,
+				ACMEEmail: acmeEmail, SelfSigned: selfSigned}
 			if c := fresh.Config(); c.Validate() != nil {
 				return c.Validate()
 			}
@@ -141,10 +150,13 @@ It refuses to overwrite an existing configuration.`,
 			}
 			fmt.Fprintf(out, "\nThen:\n")
 			fmt.Fprintf(out, "  - give %s A/AAAA records, and ask the provider of each address to set its reverse DNS (PTR) to %s\n", hostname, hostname)
-			if cert == "" {
-				fmt.Fprintf(out, "  - the certificate is self-signed: senders' MTA-STS checks and mail clients refuse it; put a certificate valid for %s, mta-sts.%s, autoconfig.%s and autodiscover.%s in [tls] cert and key\n", hostname, domain, domain, domain)
+			switch {
+			case selfSigned:
+				fmt.Fprintf(out, "  - the certificate is self-signed: senders' MTA-STS checks and mail clients refuse it; put a certificate valid for %s, mta-sts.%s, autoconfig.%s and autodiscover.%s in [tls] cert and key, or use [tls.acme]\n", hostname, domain, domain, domain)
+			case cert == "":
+				fmt.Fprintf(out, "  - certificates come from Let's Encrypt once the server starts and %s (and mta-sts.%s, autoconfig.%s, autodiscover.%s) point here: it validates them on port 80 or 443\n", hostname, domain, domain, domain)
 			}
-			fmt.Fprintf(out, "  - open ports 25, 465, 587, 143, 993, 4190 and 443\n")
+			fmt.Fprintf(out, "  - open ports 25, 465, 587, 143, 993, 4190, 443 and 80\n")
 			fmt.Fprintf(out, "  - check what is published: sealpost check %s --config %s\n", domain, path)
 			fmt.Fprintf(out, "\nStart the server:\n\n  sealpost serve --config %s\n", path)
 			return nil
@@ -158,7 +170,9 @@ It refuses to overwrite an existing configuration.`,
 	f.StringVar(&passFile, "password-file", "", "read the first account's password from this file (default: generate one)")
 	f.StringVar(&country, "country", "", "ISO 3166-1 code of where this machine is (required)")
 	f.StringVar(&region, "region", "", "the region's id (default: the country code, lower-case)")
-	f.StringVar(&cert, "cert", "", "certificate (PEM, full chain) valid for the hostname (default: self-signed)")
+	f.StringVar(&cert, "cert", "", "certificate (PEM, full chain) valid for the hostname (default: from Let's Encrypt)")
 	f.StringVar(&key, "key", "", "the certificate's private key (PEM)")
+	f.BoolVar(&selfSigned, "self-signed", false, "a self-signed certificate instead of Let's Encrypt (a trial behind no public name)")
+	f.StringVar(&acmeEmail, "acme-email", "", "the contact Let's Encrypt registers (default: the first account)")
 	return cmd
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,4 +80,30 @@ http = %q
 	if len(ents) < 2 {
 		t.Errorf("data/acme holds %d files, want the account key and the certificate", len(ents))
 	}
+}
+
+// TestSIGHUPKeepsServing: `systemctl reload` sends SIGHUP, which reads
+// certificate files again; with a certificate from elsewhere (here the
+// demo's self-signed one) it must not end the process, as Go's default
+// action would.
+func TestSIGHUPKeepsServing(t *testing.T) {
+	dir := t.TempDir()
+	d := testenv.StartDemo(t, filepath.Join(dir, "data"), filepath.Join(dir, "demo.log"))
+	defer d.Stop()
+	if err := syscall.Kill(d.Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, "demo.log"))
+		if strings.Contains(string(b), "SIGHUP") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not log the SIGHUP:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := login(t, d.Addrs["imaps"], alice, alicePass)
+	c.Logout().Wait()
 }

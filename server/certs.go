@@ -96,7 +96,8 @@ func (s *Server) certListeners(add func(name, addr string, implicit bool, serve 
 }
 
 // startCerts, once the listeners are bound: certificate files are checked
-// for a change every reload_every and read again on SIGHUP; with ACME the
+// for a change every reload_every and read again on SIGHUP (which never
+// ends the process, whatever the source); with ACME the
 // host name's certificate (and [tls.acme] names') is got now, in the
 // background, rather than by the first client.
 func (s *Server) startCerts() {
@@ -104,24 +105,31 @@ func (s *Server) startCerts() {
 	s.closers = append(s.closers, c.src.Close)
 	if c.files != nil {
 		c.files.Watch(s.cfg.TLS.ReloadEvery.D())
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		stop := make(chan struct{})
-		s.closers = append(s.closers, func() error { signal.Stop(hup); close(stop); return nil })
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-hup:
-					s.log.Info("tls: SIGHUP: reading the certificate files again")
-					c.files.Reload() // logs a failure itself
-				}
-			}
-		}()
 	}
+	// SIGHUP (systemctl reload) reads the certificate files again; with
+	// other sources there is nothing to read, and the signal must not end
+	// the process as it would by default.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stop := make(chan struct{})
+	s.closers = append(s.closers, func() error { signal.Stop(hup); close(stop); return nil })
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-hup:
+				if c.files == nil {
+					s.log.Info("tls: SIGHUP: no certificate files to read again")
+					continue
+				}
+				s.log.Info("tls: SIGHUP: reading the certificate files again")
+				c.files.Reload() // logs a failure itself
+			}
+		}
+	}()
 	if c.acme != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.closers = append(s.closers, func() error { cancel(); return nil })

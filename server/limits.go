@@ -59,8 +59,11 @@ func (s *Server) listenerLimits(name string, pool *netlimit.Pool) netlimit.Optio
 		o.PerSource = l.PerSource.IMAP
 		preAuth()
 		o.Refusal = []byte("BYE (TRYLATER) \"Too many connections, try again later\"\r\n")
-	case "web":
+	case "web", "metrics":
 		o.PerSource = l.PerSource.Web
+		if name == "metrics" {
+			o.PerSource = metricsPerSource // a scraper or two
+		}
 		o.Refusal = []byte("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	}
 	if o.FirstDeadline == 0 {

@@ -125,8 +125,8 @@ func (c smtpCollector) Collect(ch chan<- prometheus.Metric) {
 		for stage := range smtpserver.NumStages {
 			for res := range smtpserver.NumResults {
 				for kind := range smtpserver.NumKinds {
-					if (res == smtpserver.Accepted) != (kind == 0) {
-						continue // accepted has no kind; a refusal always has one
+					if res == smtpserver.Accepted && kind != 0 {
+						continue // accepted has no kind (a refusal without an enhanced code has none either)
 					}
 					ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(s.st.Count(stage, res, kind)),
 						s.name, smtpserver.StageName(stage), smtpserver.ResultName(res), smtpserver.KindName(kind))

@@ -13,10 +13,10 @@ import (
 func TestStatsRecord(t *testing.T) {
 	var st Stats
 	st.record(StageData, nil)
-	st.record(StageRcpt, replyNoMailbox)     // 550 5.1.1
-	st.record(StageData, replyTempFailure)   // 451 4.3.0
-	st.record(StageData, replyDenied)        // 550 5.7.1
-	st.record(StageData, replyTooLarge)      // 552 5.3.4
+	st.record(StageRcpt, replyNoMailbox)   // 550 5.1.1
+	st.record(StageData, replyTempFailure) // 451 4.3.0
+	st.record(StageData, replyDenied)      // 550 5.7.1
+	st.record(StageData, replyTooLarge)    // 552 5.3.4
 	st.record(StageRcpt, &smtp.SMTPError{Code: 550, Message: "no enhanced code"})
 	st.record(StageData, io.ErrUnexpectedEOF) // not a reply
 	for _, c := range []struct {

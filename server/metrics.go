@@ -17,8 +17,13 @@ const metricsPerSource = 4
 // openMetrics makes the process's metrics registry when [metrics] listen
 // is set; the observe methods below do nothing without it.
 func (s *Server) openMetrics() {
-	if s.cfg.Metrics.Listen != "" {
+	if l := s.cfg.Metrics.Listen; l != "" {
 		s.metrics = metrics.New()
+		if !loopback(l) {
+			// Nothing secret is there, but the load and the mail volume
+			// are the operator's to share.
+			s.log.Warn("metrics are served in plain HTTP beyond loopback: let only the scraper reach it", "addr", l)
+		}
 	}
 }
 

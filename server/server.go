@@ -63,6 +63,8 @@ type Server struct {
 	log  *slog.Logger
 	tls  *tls.Config
 
+	certs *serverCerts // where tls's certificates come from (certs.go)
+
 	Dir     *directory.Dir
 	Regions map[sealpost.RegionID]*Region // served here
 	Gateway *gateway.Gateway              // the lawful-demand gateway, when Start serves the web app
@@ -141,16 +143,9 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if err := s.openDKIM(ctx, qk); err != nil {
 		return nil, errors.E(op, err)
 	}
-	var cert tls.Certificate
-	if cfg.TLS.SelfSigned {
-		cert, err = selfSigned(filepath.Join(cfg.DataDir, "tls"), cfg.Hostname)
-	} else {
-		cert, err = tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if s.tls, err = s.openTLS(); err != nil { // certs.go: files, ACME or self-signed
+		return nil, errors.E(op, err)
 	}
-	if err != nil {
-		return nil, errors.E(op, errors.Invalid, err)
-	}
-	s.tls = publicTLS(cert)
 	if s.Resolver, err = openResolver(cfg, log); err != nil {
 		return nil, errors.E(op, err)
 	}
@@ -271,6 +266,9 @@ func (s *Server) Start() error {
 		if l.IMAPS != "" {
 			add("imaps", l.IMAPS, false, func(ln net.Listener) error { return fd.ServeIMAP(ln, true) }, fd.Close)
 		}
+		if l.ManageSieve != "" {
+			add("managesieve", l.ManageSieve, false, fd.ServeManageSieve, fd.Close)
+		}
 	} else {
 		if l.Submission != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, false))
@@ -295,6 +293,7 @@ func (s *Server) Start() error {
 			add("managesieve", l.ManageSieve, false, srv.Serve, srv.Close)
 		}
 	}
+	s.certListeners(add) // certs.go: the ACME HTTP-01 responder
 	if l := s.cfg.Legal.Web; l != "" && !s.opts.FrontDoor {
 		if s.Gateway == nil {
 			gw, err := s.OpenGateway()
@@ -327,6 +326,7 @@ func (s *Server) Start() error {
 			return errors.E("server.Start", errors.Invalid, err)
 		}
 		app.EnableMTASTS(s.Router, policy)
+		app.EnableAutoconfig(s.Router, s.clientServices) // server/autoconfig.go
 		// Every phase of a request is bounded (a slow body, an idle
 		// keep-alive); the app's pages and bodies are small.
 		lim := s.cfg.Limits
@@ -373,6 +373,7 @@ func (s *Server) Start() error {
 			}
 		}(sp.name, sp.serve, ln)
 	}
+	s.startCerts() // certs.go: file reloads, SIGHUP, ACME's first certificates
 	if !s.opts.FrontDoor {
 		if err := s.startCtl(); err != nil {
 			s.closeLocked()

@@ -54,6 +54,8 @@ type Config struct {
 	Quota  Quota  `toml:"quota"`
 	Argon2 Argon2 `toml:"argon2"`
 	Log    Log    `toml:"log"`
+
+	Metrics Metrics `toml:"metrics"` // config/metrics.go
 }
 
 // Listen holds the listener addresses; an empty address disables it.
@@ -266,6 +268,7 @@ func (c *Config) Validate() error {
 	c.TLS.validate(c.Hostname, bad) // config/tls.go
 	c.Limits.validate(bad)
 	c.Auth.validate(bad)
+	c.Metrics.validate(bad)
 	c.Quota.validate(bad)
 	if err := c.Argon2.Params().Validate(); err != nil {
 		bad("argon2: %v", err)

@@ -27,6 +27,7 @@ import (
 	"github.com/sealpost/sealpost/internal/netlimit"
 	"github.com/sealpost/sealpost/internal/spill"
 	"github.com/sealpost/sealpost/legal/gateway"
+	"github.com/sealpost/sealpost/metrics"
 	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
 	"github.com/sealpost/sealpost/postbox"
@@ -84,6 +85,9 @@ type Server struct {
 	spam   postbox.SpamEngine // server/filters.go: rspamd, or nil
 	logins *authguard.Queue   // server/auth.go
 	guard  *authguard.Guard
+
+	metrics  *metrics.Registry // server/metrics.go; nil when off
+	observed bool
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -146,6 +150,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		return nil, errors.E(op, err)
 	}
 
+	s.openMetrics()
 	s.loginBounds(cfg.Auth)
 	if err := s.openSpam(); err != nil {
 		return nil, errors.E(op, err)
@@ -155,7 +160,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		if !s.serves(rc.ID) {
 			continue
 		}
-		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log, s.filterOptions)
+		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log, s.filterOptions, s.observeStorage)
 		if err != nil {
 			return nil, errors.E(op, err)
 		}
@@ -240,6 +245,7 @@ func (s *Server) Start() error {
 			return err
 		}
 		srv := smtpserver.New(s.Router, opts)
+		s.observeSMTP("smtp", srv)
 		add("smtp", l.SMTP, false, srv.Serve, func() error {
 			err := srv.Close()
 			closeScreens()
@@ -266,10 +272,12 @@ func (s *Server) Start() error {
 	} else {
 		if l.Submission != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, false))
+			s.observeSMTP("submission", srv)
 			add("submission", l.Submission, false, srv.Serve, srv.Close)
 		}
 		if l.Submissions != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, true))
+			s.observeSMTP("submissions", srv)
 			add("submissions", l.Submissions, true, srv.Serve, srv.Close)
 		}
 		if l.IMAP != "" {
@@ -331,6 +339,9 @@ func (s *Server) Start() error {
 		s.startNotifier()
 		s.startLedger(s.Transparency, cmp.Or(s.opts.LedgerEvery, 2*time.Second))
 	}
+	if ms := s.metricsServer(); ms != nil { // server/metrics.go
+		add("metrics", s.cfg.Metrics.Listen, false, ms.Serve, ms.Close)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.startInternal(); err != nil {
@@ -349,7 +360,9 @@ func (s *Server) Start() error {
 		if sp.implicit {
 			o.TLS = s.tls
 		}
-		ln = netlimit.Wrap(ln, o)
+		wl := netlimit.Wrap(ln, o)
+		s.observeListener(sp.name, wl)
+		ln = wl
 		s.listeners = append(s.listeners, &listener{sp.name, ln})
 		s.closers = append(s.closers, sp.close)
 		s.wg.Add(1)
@@ -377,6 +390,7 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	s.observeRunning()
 	return nil
 }
 

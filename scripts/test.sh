@@ -3,9 +3,9 @@
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
 # python3-dkim as an independent DKIM verifier, sieve-connect as a ManageSieve
 # client, rspamd as a spam scanner, npm to fetch the spam corpus,
-# systemd-analyze to check the service unit) when
-# missing and allowed (root with apt), and builds versitygw (an S3 server)
-# and pebble (an ACME CA) with go install; without them those tests skip and say why (or fail, when
+# systemd-analyze to check the service unit) when missing and allowed (root
+# with apt), and builds versitygw (an S3 server) and pebble (an ACME CA) with
+# go install; without them those tests skip and say why (or fail, when
 # SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,8 +19,9 @@ const DialTimeout = 10 * time.Second
 // agreed to proto. The connection returned is a *tls.Conn with its
 // handshake done.
 //
-// Dial writes nothing: for ProtoIMAP and ProtoSubmission the caller writes
-// the PROXY header (WriteProxyHeader) first, as the front door does.
+// Dial writes nothing: for ProtoIMAP, ProtoSubmission and ProtoManageSieve
+// the caller writes the PROXY header (WriteProxyHeader) first, as the front
+// door does.
 func Dial(ctx context.Context, addr, proto string, cfg *tls.Config) (net.Conn, error) {
 	const op = "cluster.Dial"
 	if cfg == nil || cfg.RootCAs == nil || len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {

@@ -35,11 +35,11 @@ type MuxOptions struct {
 // (Listener). Handshakes run off the accept loop, each under a deadline, so
 // a slow or silent client never holds up others. A connection that fails
 // the handshake, negotiates no protocol or one whose sub-listener was never
-// asked for, or (for ProtoIMAP and ProtoSubmission) lacks a valid PROXY
-// header, is closed.
+// asked for, or (for ProtoIMAP, ProtoSubmission and ProtoManageSieve) lacks
+// a valid PROXY header, is closed.
 //
-// Connections handed out for ProtoIMAP and ProtoSubmission report the
-// client's address from the PROXY header as RemoteAddr; they are not
+// Connections handed out for ProtoIMAP, ProtoSubmission and
+// ProtoManageSieve report the client's address from the PROXY header as RemoteAddr; they are not
 // *tls.Conn, so go-imap and go-smtp see them as cleartext (serve them with
 // InsecureAuth: the link is TLS). ProtoHTTP connections are the *tls.Conn
 // itself, so an http.Server fills in Request.TLS (see PeerName).
@@ -101,7 +101,7 @@ func NewMux(ln net.Listener, cfg *tls.Config, opts MuxOptions) (*Mux, error) {
 	return m, nil
 }
 
-// Listener returns the sub-listener of proto (ProtoIMAP, ProtoSubmission or
+// Listener returns the sub-listener of proto (ProtoIMAP, ProtoSubmission, ProtoManageSieve or
 // ProtoHTTP), to pass to a server's Serve. Connections of a protocol whose
 // Listener was never called are refused. It panics on another proto.
 func (m *Mux) Listener(proto string) net.Listener {

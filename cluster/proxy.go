@@ -29,8 +29,9 @@ const maxProxyHeader = 107
 
 // WriteProxyHeader writes a PROXY version 1 header carrying a client's
 // address (src) and the address it connected to (dst). Addresses that are
-// not TCP give "PROXY UNKNOWN". The front door writes it on each ProtoIMAP
-// and ProtoSubmission connection it dials, before anything else.
+// not TCP give "PROXY UNKNOWN". The front door writes it on each
+// ProtoIMAP, ProtoSubmission and ProtoManageSieve connection it dials,
+// before anything else.
 func WriteProxyHeader(w io.Writer, src, dst net.Addr) error {
 	_, err := io.WriteString(w, proxyHeader(src, dst))
 	if err != nil {

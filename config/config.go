@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -55,6 +54,8 @@ type Config struct {
 	Quota  Quota  `toml:"quota"`
 	Argon2 Argon2 `toml:"argon2"`
 	Log    Log    `toml:"log"`
+
+	Metrics Metrics `toml:"metrics"` // config/metrics.go
 }
 
 // Listen holds the listener addresses; an empty address disables it.
@@ -65,15 +66,6 @@ type Listen struct {
 	IMAP        string `toml:"imap"`        // IMAP with STARTTLS, 143
 	IMAPS       string `toml:"imaps"`       // implicit-TLS IMAP, 993
 	ManageSieve string `toml:"managesieve"` // ManageSieve (RFC 5804) with STARTTLS, 4190
-}
-
-// TLS configures certificates. Either Cert and Key name PEM files, or
-// SelfSigned makes (once, under DataDir) a self-signed certificate for
-// Hostname: for demos and tests only.
-type TLS struct {
-	Cert       string `toml:"cert"`
-	Key        string `toml:"key"`
-	SelfSigned bool   `toml:"self_signed"`
 }
 
 // Argon2 sets the Argon2id parameters for new passwords. The defaults
@@ -224,11 +216,12 @@ func Load(path string) (Config, error) {
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.TLS.Cert, &c.TLS.Key, &c.Legal.Policy, &c.Outbound.RelayPasswordFile} {
+	for _, p := range []*string{&c.Cluster.CA, &c.Cluster.Cert, &c.Cluster.Key, &c.Legal.Policy, &c.Outbound.RelayPasswordFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+	c.TLS.resolvePaths(base) // config/tls.go
 	for i := range c.Regions {
 		r := &c.Regions[i]
 		for _, p := range []*string{&r.Store.Path, &r.Blobs.Path, &r.Blobs.SecretKeyFile} {
@@ -272,22 +265,10 @@ func (c *Config) Validate() error {
 	if (c.Cluster.CA == "") != (c.Cluster.Cert == "") || (c.Cluster.Cert == "") != (c.Cluster.Key == "") {
 		bad("cluster: ca, cert and key go together")
 	}
-	if c.TLS.SelfSigned == (c.TLS.Cert != "") {
-		bad("tls: set either cert and key, or self_signed = true")
-	}
-	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		bad("tls: cert and key go together")
-	}
-	for _, f := range []string{c.TLS.Cert, c.TLS.Key} {
-		if f == "" {
-			continue
-		}
-		if _, err := os.Stat(f); err != nil {
-			bad("tls: %v", err)
-		}
-	}
+	c.TLS.validate(c.Hostname, bad) // config/tls.go
 	c.Limits.validate(bad)
 	c.Auth.validate(bad)
+	c.Metrics.validate(bad)
 	c.Quota.validate(bad)
 	if err := c.Argon2.Params().Validate(); err != nil {
 		bad("argon2: %v", err)

@@ -77,7 +77,8 @@ threads = 1
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
 imap = "127.0.0.1:0"
-imaps = "127.0.0.1:0"`)
+imaps = "127.0.0.1:0"
+managesieve = "127.0.0.1:0"`)
 
 	// Administration runs with the nodes stopped, as for the demo.
 	mustSealpost(t, "", "domain", "add", "demo.example", "--region", "ie", "--config", ieConf)
@@ -150,6 +151,35 @@ imaps = "127.0.0.1:0"`)
 		t.Error("IMAP LOGIN with a wrong password succeeded through the front door")
 	}
 
+	// ManageSieve at the front door (sieve-connect, STARTTLS): bob's
+	// script is stored at his home region, and mail for him that arrives
+	// at the front door's MX crosses to us as it arrived and is filed by
+	// the script there.
+	if out, err := sieveConnect(t, fd.Addrs["managesieve"], bob, "wrong-password", "--list"); err == nil {
+		t.Errorf("sieve-connect with a wrong password succeeded through the front door:\n%s", out)
+	}
+	uploadScript(t, fd.Addrs["managesieve"], bob, bobPass, "rules",
+		"require [\"fileinto\", \"mailbox\"];\nif header :contains \"subject\" \"weekly\" { fileinto :create \"Lists\"; }\n")
+	if out, err := sieveConnect(t, fd.Addrs["managesieve"], bob, bobPass, "--list"); err != nil || !strings.Contains(out, "rules") {
+		t.Errorf("sieve-connect --list through the front door: %v\n%s", err, out)
+	}
+	c, err = smtp.Dial(fd.Addrs["smtp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, "x@example.org", []string{bob}, message("x@example.org", bob, "weekly news", marker+" filtered")); err != nil {
+		t.Fatalf("MX through the front door, for a filtered account: %v", err)
+	}
+	c.Quit()
+	cb = login(t, fd.Addrs["imaps"], bob, bobPass)
+	if _, lists := fetchAll(t, cb, "Lists"); len(lists) != 1 {
+		t.Errorf("bob's Lists has %d messages, want 1 (filed by his script at his home region)", len(lists))
+	}
+	if _, in := fetchAll(t, cb, "INBOX"); len(in) != 1 {
+		t.Errorf("bob's INBOX has %d messages, want 1", len(in))
+	}
+	cb.Logout().Wait()
+
 	fd.Stop()
 	ie.Stop()
 	us.Stop()
@@ -157,7 +187,7 @@ imaps = "127.0.0.1:0"`)
 	// folder holds no mail, sealed or not.
 	out := mustSealpost(t, "", "residency", "audit", "--config", ieConf)
 	// bob keeps no server Sent copy (the default): us holds alice's message to him.
-	for _, want := range []string{"OK:", "region ie: 2 blobs", "alice@demo.example  home ie", "region us: 1 blobs", "bob@demo.example  home us"} {
+	for _, want := range []string{"OK:", "region ie: 2 blobs", "alice@demo.example  home ie", "region us: 2 blobs", "bob@demo.example  home us"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("audit lacks %q:\n%s", want, out)
 		}

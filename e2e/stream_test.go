@@ -96,6 +96,10 @@ func TestStreamedData(t *testing.T) {
 		senders = 10
 		size    = 60 << 20
 		limit   = 200 << 20
+		// settledRSS is the size the idle demo falls below once its
+		// startup derivations have returned their memory (about 50 MiB
+		// idle).
+		settledRSS = 96 << 20
 	)
 	dir := t.TempDir()
 	d := testenv.StartDemo(t, filepath.Join(dir, "data"), filepath.Join(dir, "demo.log"))
@@ -103,8 +107,8 @@ func TestStreamedData(t *testing.T) {
 	pid := d.Pid()
 	// The demo made its accounts' keys at start (Argon2id over 64 MiB),
 	// memory it returns to the system once derivations have been quiet
-	// for a second.
-	time.Sleep(2 * time.Second)
+	// for a second (longer on a busy machine: wait until it has).
+	testenv.SettleRSS(pid, settledRSS, 30*time.Second)
 	if err := testenv.ResetPeakRSS(pid); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +158,7 @@ func TestStreamedData(t *testing.T) {
 	for i := range clients {
 		clients[i] = login(t, d.Addrs["imaps"], alice, alicePass)
 	}
-	time.Sleep(2 * time.Second)
+	testenv.SettleRSS(pid, settledRSS, 30*time.Second)
 	if err := testenv.ResetPeakRSS(pid); err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net"
 	"time"
 
+	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/netlimit"
 )
 
 // Errors of reading a client before the hand-over.
@@ -173,4 +176,90 @@ func (r regionReader) readLine() (string, error) {
 func (cl *client) locateFailed(err error) {
 	cl.log.Warn("locating the home region failed", "kind", errors.KindOf(err).String())
 	cl.log.Debug("locating the home region failed", "err", err)
+}
+
+// regionVerdict is what a region's node answered a client's credentials.
+type regionVerdict int
+
+const (
+	regionAccepted regionVerdict = iota // the session is the client's: splice
+	regionRefused                       // wrong credentials (or no such account there)
+	regionFailed                        // anything else: the client is told to try later
+)
+
+// regionAuth authenticates at a region's node over b (rr reads it) with a
+// client's credentials, as one protocol does: it reads the node's greeting,
+// sends the credentials and reads the answer. With regionAccepted it
+// returns the reply for the client; with regionFailed, why (for the log).
+type regionAuth func(b net.Conn, rr regionReader) (v regionVerdict, reply, why string, err error)
+
+// handOverResult is how a hand-over ended.
+type handOverResult int
+
+const (
+	handedOver  handOverResult = iota // the session was spliced and has ended
+	authRefused                       // the client is told its credentials failed
+	unavailable                       // the client is told to try later
+)
+
+// handOver locates user's home region, dials its node for proto,
+// authenticates there with auth and, if the node accepts, relays its reply
+// and splices the connections until the session ends. Otherwise it says
+// which answer the client gets, and which region refused (none for an
+// unknown address, which is refused after about as long as a region takes:
+// Server.pace).
+func (cl *client) handOver(user, proto string, auth regionAuth) (handOverResult, sealpost.RegionID) {
+	s := cl.s
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.BackendTimeout)
+	defer cancel()
+	region, err := s.locate(ctx, user)
+	if errors.Is(errors.NotExist, err) {
+		s.pace(ctx, start)
+		return authRefused, ""
+	}
+	if err != nil {
+		cl.locateFailed(err)
+		return unavailable, ""
+	}
+	log := cl.log.With("region", string(region))
+	b, err := s.dialRegion(ctx, region, proto, cl.raw)
+	if err != nil {
+		log.Warn("region unreachable", "err", err)
+		return unavailable, region
+	}
+	rr := regionReader{bufio.NewReaderSize(b, 32<<10)}
+	v, reply, why, err := auth(b, rr)
+	switch v {
+	case regionAccepted:
+		if cl.write(reply) != nil {
+			s.closeRegion(b)
+			return handedOver, region
+		}
+		log.Info("authenticated; session handed over")
+		netlimit.Promote(cl.c)
+		s.splice(cl.c, cl.br, b, rr.br)
+		log.Debug("session ended")
+		return handedOver, region
+	case regionRefused:
+		s.closeRegion(b)
+		s.noteRefusal(time.Since(start))
+		return authRefused, region
+	}
+	s.closeRegion(b)
+	log.Warn("region failed before authentication", "reason", why, "err", err)
+	return unavailable, region
+}
+
+// plainResponse is the SASL PLAIN response (RFC 4616) sent to a region.
+func plainResponse(authz, user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte(authz + "\x00" + user + "\x00" + pass))
+}
+
+// refusalReason says, for the log, who refused a client's credentials.
+func refusalReason(region sealpost.RegionID) string {
+	if region == "" {
+		return "no such account"
+	}
+	return "refused by region"
 }

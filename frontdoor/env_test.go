@@ -66,9 +66,9 @@ type env struct {
 	fdWG    sync.WaitGroup
 
 	// The front door's listeners: IMAP with STARTTLS and implicit TLS,
-	// submission with STARTTLS and implicit TLS.
-	imap, imaps, sub, subs string
-	clientTLS              *tls.Config // trusts the front door's public certificate
+	// submission with STARTTLS and implicit TLS, ManageSieve.
+	imap, imaps, sub, subs, sieve string
+	clientTLS                     *tls.Config // trusts the front door's public certificate
 }
 
 func newEnv(t testing.TB) *env {
@@ -178,7 +178,7 @@ func locate(_ context.Context, addr string) (sealpost.RegionID, error) {
 }
 
 // startFrontDoor starts a front door with opts (Locate, TLS and host name
-// filled in) on four loopback listeners, and makes it e's.
+// filled in) on five loopback listeners, and makes it e's.
 func (e *env) startFrontDoor(opts Options) {
 	t := e.t
 	t.Helper()
@@ -202,18 +202,22 @@ func (e *env) startFrontDoor(opts Options) {
 		}
 		return ln
 	}
-	lns := []net.Listener{listen(), listen(), listen(), listen()}
+	lns := []net.Listener{listen(), listen(), listen(), listen(), listen()}
 	e.imap, e.imaps, e.sub, e.subs = lns[0].Addr().String(), lns[1].Addr().String(), lns[2].Addr().String(), lns[3].Addr().String()
+	e.sieve = lns[4].Addr().String()
 	var wg sync.WaitGroup
 	for i, ln := range lns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var err error
-			if i < 2 {
+			switch {
+			case i < 2:
 				err = fd.ServeIMAP(ln, i == 1)
-			} else {
+			case i < 4:
 				err = fd.ServeSubmission(ln, i == 3)
+			default:
+				err = fd.ServeManageSieve(ln)
 			}
 			if err != nil {
 				t.Errorf("Serve: %v", err)

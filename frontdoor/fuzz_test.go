@@ -58,11 +58,19 @@ func runScript(s *Server, proto string, script []byte, tlsOn bool) string {
 	c := &scriptConn{in: bytes.NewReader(script)}
 	func() {
 		defer s.recover(proto, c)
-		if proto == "imap" {
+		switch proto {
+		case "imap":
 			ic := &imapClient{client: s.newClient(c, proto)}
 			ic.isTLS = tlsOn
 			ic.run()
-		} else {
+		case "managesieve":
+			sc := &sieveClient{client: s.newClient(c, proto)}
+			sc.isTLS = tlsOn
+			if sc.capabilities() == nil {
+				for sc.command() {
+				}
+			}
+		default:
 			sc := &smtpClient{client: s.newClient(c, proto)}
 			sc.isTLS = tlsOn
 			sc.run()
@@ -148,5 +156,30 @@ func FuzzSMTPPreauth(f *testing.F) {
 		}
 		healthy(t, s, "submission", "EHLO x\r\nAUTH PLAIN "+plainIR("", "nobody@demo.example", "x")+"\r\nQUIT\r\n",
 			"250-fd.test", "535 5.7.8", "221 2.0.0")
+	})
+}
+
+func FuzzManageSievePreauth(f *testing.F) {
+	s := fuzzServer(f)
+	for _, seed := range []string{
+		"CAPABILITY\r\nNOOP\r\nNOOP \"tag\"\r\nLOGOUT\r\n",
+		"AUTHENTICATE \"PLAIN\" \"AGFsaWNlQGRlbW8uZXhhbXBsZQBwYXNz\"\r\n",
+		"AUTHENTICATE \"PLAIN\"\r\n\"AGJvYkBkZW1vLmV4YW1wbGUAcGFzcw==\"\r\n",
+		"AUTHENTICATE \"PLAIN\" {32+}\r\nAGFsaWNlQGRlbW8uZXhhbXBsZQBwYXNz\r\n",
+		"AUTHENTICATE \"PLAIN\"\r\n\"*\"\r\n",
+		"PUTSCRIPT \"x\" {5+}\r\nkeep;\r\nLISTSCRIPTS\r\n",
+		"NOOP \"a\\\"b\\\\\"\r\nNOOP \"unterminated\r\nNOOP {99999999+}\r\n",
+		"STARTTLS\r\n\x16\x03\x01\x00\x05hello",
+		"\r\n \r\nAUTHENTICATE\r\nAUTHENTICATE \"X\" \"Y\" \"Z\"\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, script []byte) {
+		for _, tlsOn := range []bool{false, true} {
+			out := runScript(s, "managesieve", script, tlsOn)
+			checkOutput(t, out, "\"IMPLEMENTATION\" \"Sealpost\"\r\n", "OK \"Begin TLS negotiation now\"\r\n")
+		}
+		healthy(t, s, "managesieve", "CAPABILITY\r\nAUTHENTICATE \"PLAIN\" \""+plainIR("", "nobody@demo.example", "x")+"\"\r\nLOGOUT\r\n",
+			"\"SASL\" \"PLAIN\"", "NO \"Authentication failed\"", "OK \"Logout completed\"")
 	})
 }

@@ -1,17 +1,13 @@
 package frontdoor
 
 import (
-	"bufio"
-	"context"
 	"encoding/base64"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/cluster"
 	"github.com/sealpost/sealpost/errors"
-	"github.com/sealpost/sealpost/internal/netlimit"
 )
 
 // Limits of the IMAP front door before the hand-over.
@@ -304,80 +300,47 @@ func (ic *imapClient) privacyRequired(tag string) error {
 // auth authenticates at the account's home region and, if the region
 // accepts, relays its reply and splices the connections (true).
 func (ic *imapClient) auth(tag, authz, user, pass string) (bool, error) {
-	s := ic.s
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.BackendTimeout)
-	defer cancel()
-	region, err := s.locate(ctx, user)
-	if errors.Is(errors.NotExist, err) {
-		s.pace(ctx, start)
-		return false, ic.authFailed(tag, "", "no such account")
-	}
-	if err != nil {
-		ic.locateFailed(err)
-		return false, ic.unavailable(tag)
-	}
-	log := ic.log.With("region", string(region))
-	b, err := s.dialRegion(ctx, region, cluster.ProtoIMAP, ic.raw)
-	if err != nil {
-		log.Warn("region unreachable", "err", err)
-		return false, ic.unavailable(tag)
-	}
-	rr := regionReader{bufio.NewReaderSize(b, 32<<10)}
-	fail := func(why string, err error) (bool, error) {
-		s.closeRegion(b)
-		log.Warn("region failed before authentication", "reason", why, "err", err)
-		return false, ic.unavailable(tag)
-	}
-	greeting, err := rr.readLine()
-	if err != nil || !hasPrefixFold(greeting, "* OK") {
-		return fail("greeting", err)
-	}
-	// The region's LOGIN and AUTHENTICATE are equivalent; AUTHENTICATE
-	// PLAIN with an initial response carries any credentials in one line
-	// without quoting or literals.
-	ir := base64.StdEncoding.EncodeToString([]byte(authz + "\x00" + user + "\x00" + pass))
-	if _, err := b.Write([]byte(tag + " AUTHENTICATE PLAIN " + ir + "\r\n")); err != nil {
-		return fail("write", err)
-	}
-	var untagged []string
-	var status string
-	for status == "" {
-		line, err := rr.readLine()
-		switch {
-		case err != nil:
-			return fail("read", err)
-		case strings.HasPrefix(line, "* ") && len(untagged) < imapMaxUntag:
-			untagged = append(untagged, line)
-		case strings.HasPrefix(line, tag+" "):
-			status = line[len(tag)+1:]
-		default:
-			return fail("unexpected response", nil)
+	res, region := ic.handOver(user, cluster.ProtoIMAP, func(b net.Conn, rr regionReader) (regionVerdict, string, string, error) {
+		greeting, err := rr.readLine()
+		if err != nil || !hasPrefixFold(greeting, "* OK") {
+			return regionFailed, "", "greeting", err
 		}
-	}
-	switch {
-	case hasPrefixFold(status, "OK"):
+		// The region's LOGIN and AUTHENTICATE are equivalent; AUTHENTICATE
+		// PLAIN with an initial response carries any credentials in one
+		// line without quoting or literals.
+		if _, err := b.Write([]byte(tag + " AUTHENTICATE PLAIN " + plainResponse(authz, user, pass) + "\r\n")); err != nil {
+			return regionFailed, "", "write", err
+		}
 		var out strings.Builder
-		for _, u := range untagged {
-			out.WriteString(u + "\r\n")
+		for n := 0; ; n++ {
+			line, err := rr.readLine()
+			switch {
+			case err != nil:
+				return regionFailed, "", "read", err
+			case strings.HasPrefix(line, "* ") && n < imapMaxUntag:
+				out.WriteString(line + "\r\n")
+				continue
+			case !strings.HasPrefix(line, tag+" "):
+				return regionFailed, "", "unexpected response", nil
+			}
+			status := line[len(tag)+1:]
+			switch {
+			case hasPrefixFold(status, "OK"):
+				return regionAccepted, out.String() + line + "\r\n", "", nil
+			case hasPrefixFold(status, "NO [AUTHENTICATIONFAILED]"), hasPrefixFold(status, "NO [AUTHORIZATIONFAILED]"):
+				return regionRefused, "", "", nil
+			}
+			word, _, _ := strings.Cut(status, " ")
+			return regionFailed, "", "region said " + word, nil
 		}
-		out.WriteString(tag + " " + status + "\r\n")
-		if err := ic.write(out.String()); err != nil {
-			s.closeRegion(b)
-			return true, nil
-		}
-		log.Info("authenticated; session handed over")
-		netlimit.Promote(ic.c)
-		s.splice(ic.c, ic.br, b, rr.br)
-		log.Debug("session ended")
+	})
+	switch res {
+	case handedOver:
 		return true, nil
-	case hasPrefixFold(status, "NO [AUTHENTICATIONFAILED]"), hasPrefixFold(status, "NO [AUTHORIZATIONFAILED]"):
-		s.closeRegion(b)
-		s.noteRefusal(time.Since(start))
-		return false, ic.authFailed(tag, region, "refused by region")
+	case authRefused:
+		return false, ic.authFailed(tag, region, refusalReason(region))
 	}
-	word, _, _ := strings.Cut(status, " ")
-	return fail("region said "+word, nil)
+	return false, ic.unavailable(tag)
 }
 
 // authFailed answers a failed authentication (RFC 5530 AUTHENTICATIONFAILED,

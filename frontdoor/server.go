@@ -1,20 +1,22 @@
 // Package frontdoor is Sealpost's public front door for a deployment with
-// several regions: it terminates the IMAP (RFC 9051, ports 143 and 993)
-// and submission (RFC 6409, ports 587 and 465) connections of every user,
-// speaks the protocol up to authentication, finds the account's home region
-// and hands the session over to that region's node, after which it only
-// copies bytes both ways.
+// several regions: it terminates the IMAP (RFC 9051, ports 143 and 993),
+// submission (RFC 6409, ports 587 and 465) and ManageSieve (RFC 5804, port
+// 4190) connections of every user, speaks the protocol up to
+// authentication, finds the account's home region and hands the session
+// over to that region's node, after which it only copies bytes both ways.
 //
 // Before authentication the front door offers what a client needs to get
 // there: IMAP CAPABILITY, NOOP, LOGOUT, STARTTLS, ID, LOGIN and
 // AUTHENTICATE PLAIN (with SASL-IR and LITERAL+); SMTP EHLO, HELO,
-// STARTTLS, AUTH PLAIN and LOGIN, NOOP, RSET and QUIT. Authentication needs
-// TLS (RFC 8314). Credentials are checked only by the home region: the
+// STARTTLS, AUTH PLAIN and LOGIN, NOOP, RSET and QUIT; ManageSieve
+// CAPABILITY, NOOP, LOGOUT, STARTTLS and AUTHENTICATE "PLAIN" (sieve.go).
+// Authentication needs TLS (RFC 8314). Credentials are checked only by the home region: the
 // front door locates the region (Options.Locate), dials its node over the
 // deployment's mutually authenticated TLS (Options.Dial, package cluster),
 // writes a PROXY header naming the client, and authenticates there with the
 // client's credentials under the client's IMAP tag: AUTHENTICATE PLAIN with
-// an initial response, or SMTP EHLO and AUTH PLAIN. On success the region's
+// an initial response, SMTP EHLO and AUTH PLAIN, or ManageSieve
+// AUTHENTICATE "PLAIN" with an initial response. On success the region's
 // reply goes to the client and the two connections are spliced; from then
 // on the front door parses nothing, so every extension the region offers
 // (IDLE, APPEND literals, PIPELINING, BDAT, ...) works unchanged. On
@@ -77,8 +79,8 @@ type Options struct {
 	// reply as for a wrong password). Required.
 	Locate func(ctx context.Context, addr string) (sealpost.RegionID, error)
 	// Dial returns a connection to the node of region for proto
-	// (cluster.ProtoIMAP or cluster.ProtoSubmission), typically
-	// cluster.Dial with the node's address and the front door's client TLS
+	// (cluster.ProtoIMAP, cluster.ProtoSubmission or
+	// cluster.ProtoManageSieve), typically cluster.Dial with the node's address and the front door's client TLS
 	// configuration. It must write nothing: the front door writes the
 	// PROXY header itself, with the client's address. Required.
 	Dial func(ctx context.Context, region sealpost.RegionID, proto string) (net.Conn, error)
@@ -91,6 +93,9 @@ type Options struct {
 	// MaxRecipients is advertised by EHLO as LIMITS RCPTMAX (RFC 9422);
 	// it should be the regions' limit (0: not advertised).
 	MaxRecipients int
+	// ManageSieve is what the regions' ManageSieve servers offer, for the
+	// capability response before the hand-over.
+	ManageSieve ManageSieveOptions
 
 	// CommandTimeout bounds the wait for each command before the
 	// hand-over (default 2 min); PreauthTimeout bounds the whole time

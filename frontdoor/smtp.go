@@ -1,18 +1,14 @@
 package frontdoor
 
 import (
-	"bufio"
-	"context"
 	"encoding/base64"
 	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sealpost/sealpost"
 	"github.com/sealpost/sealpost/cluster"
 	"github.com/sealpost/sealpost/errors"
-	"github.com/sealpost/sealpost/internal/netlimit"
 )
 
 // Limits of the submission front door before the hand-over.
@@ -272,62 +268,35 @@ func (sc *smtpClient) decode(s string) ([]byte, bool) {
 // login authenticates at the account's home region and, if it accepts,
 // says so and splices the connections. False ends the connection.
 func (sc *smtpClient) login(authz, user, pass string) bool {
-	s := sc.s
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(s.ctx, s.opts.BackendTimeout)
-	defer cancel()
-	region, err := s.locate(ctx, user)
-	if errors.Is(errors.NotExist, err) {
-		s.pace(ctx, start)
-		return sc.authFailed("", "no such account")
-	}
-	if err != nil {
-		sc.locateFailed(err)
-		return sc.unavailable()
-	}
-	log := sc.log.With("region", string(region))
-	b, err := s.dialRegion(ctx, region, cluster.ProtoSubmission, sc.raw)
-	if err != nil {
-		log.Warn("region unreachable", "err", err)
-		return sc.unavailable()
-	}
-	rr := regionReader{bufio.NewReaderSize(b, 32<<10)}
-	fail := func(why string, err error) bool {
-		s.closeRegion(b)
-		log.Warn("region failed before authentication", "reason", why, "err", err)
-		return sc.unavailable()
-	}
-	if code, err := rr.readReply(); code != 220 {
-		return fail("greeting "+strconv.Itoa(code), err)
-	}
-	if _, err := b.Write([]byte("EHLO " + sc.helo + "\r\n")); err != nil {
-		return fail("write", err)
-	}
-	if code, err := rr.readReply(); code != 250 {
-		return fail("EHLO "+strconv.Itoa(code), err)
-	}
-	ir := base64.StdEncoding.EncodeToString([]byte(authz + "\x00" + user + "\x00" + pass))
-	if _, err := b.Write([]byte("AUTH PLAIN " + ir + "\r\n")); err != nil {
-		return fail("write", err)
-	}
-	code, err := rr.readReply()
-	switch code {
-	case 235:
-		if sc.write("235 2.7.0 Authentication successful\r\n") != nil {
-			s.closeRegion(b)
-			return false
+	res, region := sc.handOver(user, cluster.ProtoSubmission, func(b net.Conn, rr regionReader) (regionVerdict, string, string, error) {
+		if code, err := rr.readReply(); code != 220 {
+			return regionFailed, "", "greeting " + strconv.Itoa(code), err
 		}
-		log.Info("authenticated; session handed over")
-		netlimit.Promote(sc.c)
-		s.splice(sc.c, sc.br, b, rr.br)
-		log.Debug("session ended")
+		if _, err := b.Write([]byte("EHLO " + sc.helo + "\r\n")); err != nil {
+			return regionFailed, "", "write", err
+		}
+		if code, err := rr.readReply(); code != 250 {
+			return regionFailed, "", "EHLO " + strconv.Itoa(code), err
+		}
+		if _, err := b.Write([]byte("AUTH PLAIN " + plainResponse(authz, user, pass) + "\r\n")); err != nil {
+			return regionFailed, "", "write", err
+		}
+		switch code, err := rr.readReply(); code {
+		case 235:
+			return regionAccepted, "235 2.7.0 Authentication successful\r\n", "", nil
+		case 535:
+			return regionRefused, "", "", nil
+		default:
+			return regionFailed, "", "AUTH " + strconv.Itoa(code), err
+		}
+	})
+	switch res {
+	case handedOver:
 		return false
-	case 535:
-		s.closeRegion(b)
-		s.noteRefusal(time.Since(start))
-		return sc.authFailed(region, "refused by region")
+	case authRefused:
+		return sc.authFailed(region, refusalReason(region))
 	}
-	return fail("AUTH "+strconv.Itoa(code), err)
+	return sc.unavailable()
 }
 
 // authFailed answers a failed authentication, the same for a wrong

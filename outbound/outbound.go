@@ -123,6 +123,8 @@ type Service struct {
 	wake chan struct{}
 	mem  *semaphore.Weighted // the MaxInFlight budget, in bytes
 
+	stats stats // result.go
+
 	mu       sync.Mutex
 	backlog  map[string][]sealpost.QueuedMessage // due entries not started, by destination, from the last read
 	order    []string                            // the backlog's destinations, in the order read

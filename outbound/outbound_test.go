@@ -75,6 +75,9 @@ func TestBounceOnPermanentFailure(t *testing.T) {
 	if len(e.queue()) != 0 {
 		t.Error("entry left after a delivery and a bounce")
 	}
+	if st := e.svc.Stats(); st != (Stats{Delivered: 1, Bounced: 1}) {
+		t.Errorf("Stats %+v, want one delivered, one bounced", st)
+	}
 }
 
 // A 451 is retried on the backoff schedule; the sender is told once that
@@ -118,6 +121,9 @@ func TestRetryDelayAndExpiry(t *testing.T) {
 	if failed.action["temp@example.test"] != "failed" || failed.status["temp@example.test"] != "4.4.7" ||
 		!strings.Contains(failed.diag["temp@example.test"], "451 4.2.0") {
 		t.Errorf("last notice: %+v", failed)
+	}
+	if st := e.svc.Stats(); st.Delivered != 0 || st.Bounced != 1 || st.Deferred != uint64(len(attempts)) {
+		t.Errorf("Stats %+v, want %d deferred then one bounced", st, len(attempts))
 	}
 	// The backoff doubled from 5 minutes up to the hour.
 	if len(attempts) < 5 || attempts[0] != 5*time.Minute && attempts[0] != 6*time.Minute {

@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/sealpost/sealpost"
@@ -61,6 +62,9 @@ func (s *Service) finish(ctx context.Context, m sealpost.QueuedMessage, outs []o
 			m.Warned = true
 		}
 	}
+	s.stats.delivered.Add(uint64(sent))
+	s.stats.bounced.Add(uint64(len(failed)))
+	s.stats.deferred.Add(uint64(len(temp)))
 	s.log.Info("delivery attempt", "id", m.ID, "delivered", sent, "bounced", len(failed), "deferred", len(temp),
 		"remote", remoteOf(outs), "status", statusOf(outs))
 	if len(temp) == 0 {
@@ -85,6 +89,21 @@ func (s *Service) finish(ctx context.Context, m sealpost.QueuedMessage, outs []o
 	if err := s.o.Queue.UpdateQueued(ctx, m); err != nil && !errors.Is(errors.NotExist, err) {
 		s.log.Error("reschedule", "id", m.ID, "err", err)
 	}
+}
+
+// Stats counts a service's delivery outcomes, one per recipient per
+// attempt, since it was made.
+type Stats struct {
+	Delivered uint64 // accepted by the receiving server
+	Deferred  uint64 // to be tried again
+	Bounced   uint64 // refused for good, or out of time: the sender told
+}
+
+type stats struct{ delivered, deferred, bounced atomic.Uint64 }
+
+// Stats returns the service's counts.
+func (s *Service) Stats() Stats {
+	return Stats{Delivered: s.stats.delivered.Load(), Deferred: s.stats.deferred.Load(), Bounced: s.stats.bounced.Load()}
 }
 
 // notify files a delivery status notification for outs in the sender's

@@ -210,6 +210,23 @@ func msgReader(m Message) io.Reader { return m.NewReader() }
 // plan decides where a message goes for one recipient (rcpt as given in
 // RCPT TO). With no filter state it is the default: INBOX, or Junk when
 // the MX says so.
+// runsFilters reports whether delivery to acct runs anything that reads the
+// message: the account's script or classifier, or the deployment's spam
+// engine (which judges every account's mail but the strictest mode's).
+func (s *Service) runsFilters(ctx context.Context, acct sealpost.Account) (bool, error) {
+	if acct.Settings.NoServerFilter {
+		return false, nil
+	}
+	if s.opts.Spam != nil {
+		return true, nil
+	}
+	st, err := s.loadFilter(ctx, acct)
+	if err != nil {
+		return false, err
+	}
+	return st != nil && (st.script != nil || st.model != nil), nil
+}
+
 func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string, a *arrival) (recipientPlan, error) {
 	const op = "postbox.plan"
 	st, err := s.loadFilter(ctx, t.acct)

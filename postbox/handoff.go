@@ -25,6 +25,11 @@ type RecipientKey struct {
 	KeyID     sealpost.KeyID // 0 for an own-key account
 	PublicKey []byte         // OpenPGP transferable public key, binary
 	OwnKey    bool           // seal as PGP/MIME (the owner's client decrypts)
+	// Filters says that delivery here runs filters for the account (an
+	// active Sieve script, a trained classifier, or the deployment's spam
+	// engine): such mail must reach this region as it arrived (Deliver),
+	// not sealed elsewhere, since only here can its filter key be opened.
+	Filters bool
 }
 
 // SealMessage seals raw for the holder of r the way this region stores it
@@ -50,7 +55,11 @@ func (s *Service) RecipientKey(ctx context.Context, addr string) (RecipientKey, 
 	if t.acct.OwnKey {
 		keyID = 0
 	}
-	return RecipientKey{Address: t.acct.Address, KeyID: keyID, PublicKey: t.pub, OwnKey: t.acct.OwnKey}, nil
+	filters, err := s.runsFilters(ctx, t.acct)
+	if err != nil {
+		return RecipientKey{}, errors.E("postbox.RecipientKey", err)
+	}
+	return RecipientKey{Address: t.acct.Address, KeyID: keyID, PublicKey: t.pub, OwnKey: t.acct.OwnKey, Filters: filters}, nil
 }
 
 // DeliverSealed files a message sealed elsewhere (by SealTo, to the key
@@ -58,9 +67,11 @@ func (s *Service) RecipientKey(ctx context.Context, addr string) (RecipientKey, 
 // of the given use: UseInbox, or UseJunk for a message the MX quarantined
 // (any other use is Invalid). keyID must still be the active generation
 // (else Invalid, before sealed is read: the sender fetches the key again
-// and reseals). size is the plaintext's; for an own-key account the stored
-// PGP/MIME message is what IMAP serves, so its length is the size and the
-// argument is ignored. When it returns nil the message is durable; else no
+// and reseals), and the account must have no filters to run here (else
+// Invalid too: RecipientKey now says Filters, and the sender hands the
+// message over as it arrived). size is the plaintext's; for an own-key
+// account the stored PGP/MIME message is what IMAP serves, so its length
+// is the size and the argument is ignored. When it returns nil the message is durable; else no
 // blob is left.
 func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost.KeyID, sealed io.Reader, size int64, use sealpost.SpecialUse) error {
 	const op = "postbox.DeliverSealed"
@@ -78,6 +89,14 @@ func (s *Service) DeliverSealed(ctx context.Context, addr string, keyID sealpost
 	if keyID != want {
 		s.forgetTarget(addr)
 		return errors.E(op, errors.Invalid, errors.Errorf("sealed to key %d, the active key is %d", keyID, want))
+	}
+	// Mail for an account filtered here must arrive as it was received
+	// (Deliver): the sender's RecipientKey predates the account's filters.
+	// Invalid, as for a stale key, makes the sender ask again.
+	if filters, err := s.runsFilters(ctx, t.acct); err != nil {
+		return errors.E(op, err)
+	} else if filters {
+		return errors.E(op, errors.Invalid, errors.Str("the account's mail is filtered here: hand it over as it arrived"))
 	}
 	mbox, err := s.filing(ctx, t, use)
 	if err != nil {

@@ -49,6 +49,11 @@ type AuditReport struct {
 // referenced blobs that are missing; and directory entries whose home holds
 // no account.
 func Audit(ctx context.Context, dir sealpost.Directory, ends []End) (AuditReport, error) {
+	return AuditMetered(ctx, dir, ends, nil)
+}
+
+// AuditMetered is Audit telling meter (if not nil) of each blob it lists.
+func AuditMetered(ctx context.Context, dir sealpost.Directory, ends []End, meter Meter) (AuditReport, error) {
 	const op = "region.Audit"
 	var rep AuditReport
 	homes, err := dir.Homes(ctx)
@@ -111,6 +116,9 @@ func Audit(ctx context.Context, dir sealpost.Directory, ends []End) (AuditReport
 		stored := make(map[sealpost.BlobRef]bool)
 		err = end.Blobs.List(ctx, func(ref sealpost.BlobRef) error {
 			stored[ref] = true
+			if meter != nil {
+				meter.Add(1, 0)
+			}
 			return nil
 		})
 		if err != nil {

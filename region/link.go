@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -28,9 +29,17 @@ import (
 //
 //	GET  /v1/recipient?address=A            → 200 {"address","key_id","public_key","own_key"}
 //	POST /v1/deliver?address=A&key_id=K&size=N[&use=\Junk]   body: the sealed message → 204 once durable
+//	POST /v1/deliver-plain?address=A&size=N[&from=F][&use=\Junk][&notice=1][&client=IP&helo=H]
+//	     body: the message as it arrived → 204 once filed, 403 with the reason when the filters refuse it
 //
-// Only public keys and sealed bytes cross: a sender seals in its own memory
-// and the home region stores what it receives. Errors map to status codes
+// For most recipients only public keys and sealed bytes cross: a sender
+// seals in its own memory and the home region stores what it receives. An
+// account whose mail the home region filters before sealing (its Sieve
+// script, its classifier, the deployment's spam engine: "filters" in the
+// recipient reply) gets its mail as it arrived, over the same mutual TLS,
+// because only its home region may open its filter key; the home region
+// holds it as a message temporary (seal.Temp: ciphertext under a key in
+// memory, an unnamed file) and delivers it as its own MX would. Errors map to status codes
 // (404 no such account, 421 homed elsewhere, 409 sealed to a key no longer
 // active, 413 too large, 503 try later) and back to error kinds. A
 // delivery goes to the account's INBOX, or with use=\Junk to its Junk
@@ -41,7 +50,8 @@ import (
 const maxSealedOverhead = 1 << 20
 
 // Handler serves the internal API of one region's postbox.
-func Handler(svc *postbox.Service, log *slog.Logger) http.Handler {
+// Messages handed over as they arrived wait in tempDir (see seal.Temp).
+func Handler(svc *postbox.Service, tempDir string, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = mlog.Discard()
 	}
@@ -53,7 +63,7 @@ func Handler(svc *postbox.Service, log *slog.Logger) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(recipientJSON{Address: rk.Address, KeyID: int64(rk.KeyID), PublicKey: rk.PublicKey, OwnKey: rk.OwnKey})
+		json.NewEncoder(w).Encode(recipientJSON{Address: rk.Address, KeyID: int64(rk.KeyID), PublicKey: rk.PublicKey, OwnKey: rk.OwnKey, Filters: rk.Filters})
 	})
 	mux.HandleFunc("POST /v1/deliver", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -78,14 +88,86 @@ func Handler(svc *postbox.Service, log *slog.Logger) http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("POST /v1/deliver-plain", func(w http.ResponseWriter, r *http.Request) {
+		deliverPlain(w, r, svc, tempDir, log)
+	})
 	return mux
 }
+
+// deliverPlain serves /v1/deliver-plain: the message is read into a
+// message temporary (bounded by the largest message, refused past it) and
+// delivered as the MX delivers, filters first.
+func deliverPlain(w http.ResponseWriter, r *http.Request, svc *postbox.Service, tempDir string, log *slog.Logger) {
+	q := r.URL.Query()
+	env := postbox.Envelope{From: q.Get("from"), Recipients: []string{q.Get("address")}, Helo: q.Get("helo"), Notice: q.Get("notice") == "1"}
+	switch sealpost.SpecialUse(q.Get("use")) {
+	case sealpost.UseNone, sealpost.UseInbox:
+	case sealpost.UseJunk:
+		env.Junk = true
+	default:
+		http.Error(w, "bad use", http.StatusBadRequest)
+		return
+	}
+	if c := q.Get("client"); c != "" {
+		a, err := netip.ParseAddr(c)
+		if err != nil {
+			http.Error(w, "bad client", http.StatusBadRequest)
+			return
+		}
+		env.Client = a
+	}
+	size, err := strconv.ParseInt(q.Get("size"), 10, 64)
+	if err != nil || size < 0 {
+		http.Error(w, "bad size", http.StatusBadRequest)
+		return
+	}
+	if size > svc.MaxMessageSize() {
+		httpError(w, log, "deliver-plain", errors.E(errors.TooLarge))
+		return
+	}
+	temp, err := seal.NewTemp(tempDir)
+	if err != nil {
+		httpError(w, log, "deliver-plain", errors.E(errors.Unavailable, err))
+		return
+	}
+	defer temp.Discard()
+	n, err := io.Copy(temp, io.LimitReader(r.Body, size+1))
+	if err == nil {
+		err = temp.Finish()
+	}
+	switch {
+	case err != nil:
+		httpError(w, log, "deliver-plain", errors.E(errors.Unavailable, err))
+		return
+	case n != size:
+		http.Error(w, "body is not size bytes", http.StatusBadRequest)
+		return
+	}
+	err = svc.Deliver(r.Context(), env, tempMessage{temp})
+	var ref *postbox.Refusal
+	if errors.As(err, &ref) {
+		http.Error(w, ref.ReplyText(), http.StatusForbidden)
+		return
+	}
+	if err != nil {
+		httpError(w, log, "deliver-plain", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// tempMessage is a finished message temporary as a postbox.Message.
+type tempMessage struct{ t *seal.Temp }
+
+func (m tempMessage) Size() int64          { return m.t.Size() }
+func (m tempMessage) NewReader() io.Reader { return m.t.NewReader(0) }
 
 type recipientJSON struct {
 	Address   string `json:"address"`
 	KeyID     int64  `json:"key_id"`
 	PublicKey []byte `json:"public_key"`
 	OwnKey    bool   `json:"own_key"`
+	Filters   bool   `json:"filters,omitempty"`
 }
 
 var statusOf = map[errors.Kind]int{
@@ -168,6 +250,12 @@ func (l *Link) do(req *http.Request, op string) (*http.Response, error) {
 	if err != nil {
 		return nil, errors.E(op, errors.Unavailable, err)
 	}
+	if resp.StatusCode == http.StatusForbidden && req.URL.Path == "/v1/deliver-plain" {
+		// The filters refused the message: their reason, for the SMTP reply.
+		reason, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, errors.E(op, &postbox.Refusal{Reason: string(bytes.TrimSpace(reason))})
+	}
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
@@ -204,7 +292,7 @@ func (l *Link) RecipientKey(ctx context.Context, addr string) (postbox.Recipient
 	if err != nil {
 		return postbox.RecipientKey{}, nil, errors.E(op, errors.Internal, err)
 	}
-	k = linkKey{rk: postbox.RecipientKey{Address: rj.Address, KeyID: sealpost.KeyID(rj.KeyID), PublicKey: rj.PublicKey, OwnKey: rj.OwnKey}, r: r, loaded: time.Now()}
+	k = linkKey{rk: postbox.RecipientKey{Address: rj.Address, KeyID: sealpost.KeyID(rj.KeyID), PublicKey: rj.PublicKey, OwnKey: rj.OwnKey, Filters: rj.Filters}, r: r, loaded: time.Now()}
 	l.mu.Lock()
 	if len(l.keys) > 100000 {
 		clear(l.keys)
@@ -223,11 +311,20 @@ func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.Ke
 	if use != sealpost.UseNone && use != sealpost.UseInbox {
 		u += "&use=" + url.QueryEscape(string(use))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, sealed)
+	return l.post(ctx, op, u, sealed, -1, "application/octet-stream")
+}
+
+// post sends body to u and waits for a 2xx reply; size is the body's
+// length, or -1 to send it chunked as it is read.
+func (l *Link) post(ctx context.Context, op, u string, body io.Reader, size int64, ctype string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
 	if err != nil {
 		return errors.E(op, errors.Internal, err)
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
+	if size >= 0 {
+		req.ContentLength = size
+	}
+	req.Header.Set("Content-Type", ctype)
 	resp, err := l.do(req, op)
 	if err != nil {
 		return err
@@ -237,18 +334,47 @@ func (l *Link) DeliverSealed(ctx context.Context, addr string, keyID sealpost.Ke
 	return nil
 }
 
-// Deliver seals msg for addr in this process's memory as it sends it (a
-// goroutine seals into a pipe that is the request's body, so neither the
-// message nor its sealed form is ever held whole) and hands the sealed
-// message to addr's home region, for its mailbox of the given use (see
-// DeliverSealed). If the home region has meanwhile made a new key
+// DeliverPlain hands msg, as it arrived, to addr's home region, which
+// delivers it as its MX would (its filters, then sealing), and returns once
+// it is filed there; a refusal by the filters is a *postbox.Refusal. The
+// message is streamed over the link's mutual TLS, never stored here.
+func (l *Link) DeliverPlain(ctx context.Context, env postbox.Envelope, addr string, msg postbox.Message) error {
+	const op = "region.Link.DeliverPlain"
+	q := url.Values{"address": {addr}, "size": {strconv.FormatInt(msg.Size(), 10)}}
+	if env.From != "" {
+		q.Set("from", env.From)
+	}
+	if env.Junk {
+		q.Set("use", string(sealpost.UseJunk))
+	}
+	if env.Notice {
+		q.Set("notice", "1")
+	}
+	if env.Client.IsValid() {
+		q.Set("client", env.Client.String())
+		q.Set("helo", env.Helo)
+	}
+	return l.post(ctx, op, l.base+"/v1/deliver-plain?"+q.Encode(), msg.NewReader(), msg.Size(), "message/rfc822")
+}
+
+// Deliver delivers msg to addr in its home region. When the home region
+// filters the account's mail (RecipientKey's Filters) the message goes as
+// it arrived (DeliverPlain). Otherwise Deliver seals it in this process's
+// memory as it sends it (a goroutine seals into a pipe that is the
+// request's body, so neither the message nor its sealed form is ever held
+// whole) and hands the sealed message over, for the mailbox env names (see
+// DeliverSealed); if the home region has meanwhile made a new key
 // generation active, it fetches the key again and reseals once.
-func (l *Link) Deliver(ctx context.Context, from, addr string, use sealpost.SpecialUse, msg postbox.Message, now time.Time) error {
+func (l *Link) Deliver(ctx context.Context, env postbox.Envelope, addr string, msg postbox.Message, now time.Time) error {
 	const op = "region.Link.Deliver"
+	from, use := env.From, env.Use()
 	for attempt := 0; ; attempt++ {
 		rk, r, err := l.RecipientKey(ctx, addr)
 		if err != nil {
 			return errors.E(op, err)
+		}
+		if rk.Filters {
+			return l.DeliverPlain(ctx, env, addr, msg)
 		}
 		pr, pw := io.Pipe()
 		sealed := make(chan error, 1)

@@ -55,6 +55,8 @@ type Mover struct {
 	// runs (the command-line move on a stopped deployment).
 	Settle time.Duration
 	Logger *slog.Logger
+	// Meter, if set, counts the blobs the copy phase copies.
+	Meter Meter
 	// crash, for tests, is called at named points and may kill the process.
 	crash func(point string)
 }
@@ -190,7 +192,11 @@ func (m *Mover) copy(ctx context.Context, addr string) error {
 
 	// Copy each distinct blob once (copies within the account share blobs).
 	newRef := make(map[sealpost.BlobRef]sealpost.BlobRef)
-	for i, ref := range imageBlobs(src) {
+	refs := imageBlobs(src)
+	if m.Meter != nil {
+		m.Meter.SetTotal(int64(len(refs)))
+	}
+	for i, ref := range refs {
 		data, err := readAll(ctx, m.From.Blobs, ref)
 		if err != nil {
 			return err
@@ -200,6 +206,9 @@ func (m *Mover) copy(ctx context.Context, addr string) error {
 			return err
 		}
 		newRef[ref] = nref
+		if m.Meter != nil {
+			m.Meter.Add(1, int64(len(data)))
+		}
 		if i == 0 {
 			m.at("first-blob")
 		}

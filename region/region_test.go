@@ -44,7 +44,7 @@ func (r *regionEnv) rawEnd() region.End {
 	return region.End{Region: r.id, Store: r.inner, Blobs: r.blobs}
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...func(*postbox.Options)) *world {
 	t.Helper()
 	ctx := context.Background()
 	base := t.TempDir()
@@ -56,7 +56,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{dir: dir, regions: map[sealpost.RegionID]*regionEnv{}}
 	local := map[sealpost.RegionID]*postbox.Service{}
 	for _, id := range []sealpost.RegionID{"ie", "us"} {
-		w.regions[id] = openRegion(t, base, id, dir)
+		w.regions[id] = openRegion(t, base, id, dir, opts...)
 		local[id] = w.regions[id].svc
 	}
 	w.router = region.NewRouter(dir, local, nil, 1<<20)
@@ -196,8 +196,12 @@ func TestMoveKeepsMailAndUIDs(t *testing.T) {
 	}
 	validity, uids, before := bodies(t, w, "alice@demo.example")
 	ie, us := w.regions["ie"], w.regions["us"]
-	m := &region.Mover{Dir: w.dir, From: ie.end(), To: us.end()}
+	var meter countMeter
+	m := &region.Mover{Dir: w.dir, From: ie.end(), To: us.end(), Meter: &meter}
 	testkit.Must(t, m.Move(ctx, "alice@demo.example"))
+	if meter.total != 5 || meter.items != 5 || meter.bytes == 0 {
+		t.Errorf("the move's meter: total %d, %d blobs of %d bytes; want 5 blobs", meter.total, meter.items, meter.bytes)
+	}
 
 	if home, _ := w.dir.Home(ctx, "alice@demo.example"); home != "us" {
 		t.Fatalf("home after move = %s", home)
@@ -207,8 +211,12 @@ func TestMoveKeepsMailAndUIDs(t *testing.T) {
 		t.Errorf("after move: uidvalidity %d uids %v bodies %q; before %d %v %q", v2, uids2, after, validity, uids, before)
 	}
 	// Nothing of alice's is left in ie.
-	rep, err := region.Audit(ctx, w.dir, []region.End{ie.rawEnd(), us.rawEnd()})
+	var audited countMeter
+	rep, err := region.AuditMetered(ctx, w.dir, []region.End{ie.rawEnd(), us.rawEnd()}, &audited)
 	testkit.Must(t, err)
+	if audited.items != 5 {
+		t.Errorf("the audit counted %d blobs, want 5", audited.items)
+	}
 	if len(rep.Findings) != 0 {
 		t.Errorf("audit after move: %+v", rep.Findings)
 	}
@@ -224,6 +232,12 @@ func TestMoveKeepsMailAndUIDs(t *testing.T) {
 	// Moving again to where it already lives is refused.
 	testkit.WantKind(t, "move to its own home", m.Move(ctx, "alice@demo.example"), errors.Exist)
 }
+
+// countMeter is a region.Meter that counts.
+type countMeter struct{ total, items, bytes int64 }
+
+func (c *countMeter) SetTotal(n int64)   { c.total = n }
+func (c *countMeter) Add(n, bytes int64) { c.items += n; c.bytes += bytes }
 
 func countBlobs(t *testing.T, b sealpost.BlobStore) int {
 	n := 0

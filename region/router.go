@@ -314,7 +314,7 @@ func (r *Router) deliver(ctx context.Context, env postbox.Envelope, msg postbox.
 			err = s.Deliver(ctx, part, msg)
 		} else if l, ok := r.remote[id]; ok {
 			for _, rcpt := range rcpts {
-				if err = l.Deliver(ctx, env.From, rcpt, env.Use(), msg, r.now()); err != nil {
+				if err = l.Deliver(ctx, env, rcpt, msg, r.now()); err != nil {
 					break
 				}
 			}

@@ -2,9 +2,10 @@
 # The README's test command. Installs the outside programs the tests drive
 # (gnupg, isync's mbsync, python3, postgresql, chromium, postfix as a peer MTA,
 # python3-dkim as an independent DKIM verifier, sieve-connect as a ManageSieve
-# client, rspamd as a spam scanner, npm to fetch the spam corpus) when
-# missing and allowed (root with apt), and builds versitygw (an S3 server)
-# with go install; without them those tests skip and say why (or fail, when
+# client, rspamd as a spam scanner, npm to fetch the spam corpus,
+# systemd-analyze to check the service unit) when missing and allowed (root
+# with apt), and builds versitygw (an S3 server) and pebble (an ACME CA) with
+# go install; without them those tests skip and say why (or fail, when
 # SEALPOST_REQUIRE_TOOLS is set, as in CI). Then go vet and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ command -v sieve-connect >/dev/null || need+=(sieve-connect)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 command -v rspamd >/dev/null || need+=(rspamd)
 command -v npm >/dev/null || need+=(npm)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"
@@ -67,6 +69,28 @@ if ! command -v versitygw >/dev/null && [ ! -x "$vgw_dir/versitygw" ]; then
     rm -rf "$vgw_tmp"
   else
     echo "warning: cannot write $vgw_dir: the S3 tests will try to build versitygw themselves"
+  fi
+fi
+
+# The ACME tests run Pebble (Let's Encrypt's test CA) on loopback: built
+# once, as versitygw is, into the folder internal/testenv/pebble.go looks in
+# (os.UserCacheDir()/sealpost-test/pebble-VERSION; keep the version in step
+# with PebbleVersion there). Not in go.mod. Without it those tests skip, or
+# fail when SEALPOST_REQUIRE_TOOLS is set.
+pebble_version=v2.10.3
+pebble_dir="${XDG_CACHE_HOME:-${HOME:-}/.cache}/sealpost-test/pebble-$pebble_version"
+if ! command -v pebble >/dev/null && [ ! -x "$pebble_dir/pebble" ]; then
+  echo "building pebble $pebble_version (the ACME CA the tests run) into $pebble_dir: once, a minute"
+  if mkdir -p "$pebble_dir" && pebble_tmp=$(mktemp -d "$pebble_dir/build-XXXXXX"); then
+    if (cd "$pebble_tmp" && GOBIN="$pebble_tmp" GOFLAGS= GOWORK=off go install "github.com/letsencrypt/pebble/v2/cmd/pebble@$pebble_version") &&
+      mv "$pebble_tmp/pebble" "$pebble_dir/pebble"; then
+      echo "built $pebble_dir/pebble"
+    else
+      echo "warning: could not build pebble: the ACME tests will skip (or fail, when SEALPOST_REQUIRE_TOOLS is set)"
+    fi
+    rm -rf "$pebble_tmp"
+  else
+    echo "warning: cannot write $pebble_dir: the ACME tests will try to build pebble themselves"
   fi
 fi
 

@@ -20,7 +20,8 @@ func (s *Server) loginBounds(a config.Auth) {
 	if n == 0 {
 		n = min(runtime.NumCPU(), 4)
 	}
-	s.logins = authguard.NewQueue(authguard.QueueOptions{Concurrency: n, PerSource: a.QueuePerSource, Total: a.QueueTotal})
+	s.logins = authguard.NewQueue(authguard.QueueOptions{Concurrency: n, PerSource: a.QueuePerSource, Total: a.QueueTotal,
+		Waited: s.loginWaited()})
 	s.guard = authguard.NewGuard(authguard.Options{
 		SourceFree: a.SourceFree, AccountFree: a.AccountFree,
 		MaxDelay: a.MaxDelay.D(), Forget: a.Forget.D(),

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 
 	"github.com/sealpost/sealpost"
@@ -86,6 +87,11 @@ func (d *deploymentKey) unlock() (*seal.Unlocked, error) {
 			return nil, err
 		}
 		d.u = u
+		// The passphrase's Argon2id work area (tens of MiB) is garbage
+		// now; left to the scavenger it stays resident for minutes. Once
+		// per process, so the forced collection costs nothing that
+		// matters.
+		debug.FreeOSMemory()
 	}
 	return d.u, nil
 }

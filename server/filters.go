@@ -56,7 +56,13 @@ type rspamdEngine struct{ c *rspamd.Client }
 var _ postbox.SpamEngine = rspamdEngine{}
 
 func (e rspamdEngine) Score(ctx context.Context, acct sealpost.Account, env postbox.Envelope, msg []byte) (postbox.SpamResult, error) {
-	res, err := e.c.Check(ctx, bytes.NewReader(msg), rspamd.Envelope{From: env.From, Rcpts: []string{acct.Address}, IP: env.Client, Helo: env.Helo})
+	// Asked once per message (postbox.SpamEngine), so it is told every
+	// recipient of the delivery, as the MX received them.
+	rcpts := env.Recipients
+	if len(rcpts) == 0 {
+		rcpts = []string{acct.Address}
+	}
+	res, err := e.c.Check(ctx, bytes.NewReader(msg), rspamd.Envelope{From: env.From, Rcpts: rcpts, IP: env.Client, Helo: env.Helo})
 	if err != nil {
 		return postbox.SpamResult{}, err
 	}

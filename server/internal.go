@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/sealpost/sealpost/frontdoor"
 	"github.com/sealpost/sealpost/imapserver"
 	"github.com/sealpost/sealpost/region"
+	"github.com/sealpost/sealpost/sieve"
 	"github.com/sealpost/sealpost/smtpserver"
 )
 
@@ -98,12 +100,14 @@ func (s *Server) startInternal() error {
 		subSrv := smtpserver.New(s.Router, smtpserver.Options{Mode: smtpserver.Submission, Hostname: s.cfg.Hostname,
 			MaxMessageSize: s.cfg.Limits.MaxMessageSize, MaxRecipients: s.cfg.Limits.MaxRecipients, Logger: s.log, InsecureAuth: true,
 			TempDir: TempDir(s.cfg)})
-		httpSrv := &http.Server{Handler: region.Handler(r.Svc, s.log), ReadHeaderTimeout: 30 * time.Second}
+		sieveSrv := s.newManageSieve(true)
+		httpSrv := &http.Server{Handler: region.Handler(r.Svc, TempDir(s.cfg), s.log), ReadHeaderTimeout: 30 * time.Second}
 		// Shut down in go-imap's safe order: the Mux (ending each Serve),
 		// then the servers once their Serve has returned.
 		var serving sync.WaitGroup
 		s.serveInternal(&serving, "internal-imap-"+id, cluster.Coalesce(mux.Listener(cluster.ProtoIMAP)), imapSrv.Serve)
 		s.serveInternal(&serving, "internal-submission-"+id, mux.Listener(cluster.ProtoSubmission), subSrv.Serve)
+		s.serveInternal(&serving, "internal-managesieve-"+id, mux.Listener(cluster.ProtoManageSieve), sieveSrv.Serve)
 		s.serveInternal(&serving, "internal-http-"+id, mux.Listener(cluster.ProtoHTTP), httpSrv.Serve)
 		s.listeners = append(s.listeners, &listener{"internal-" + id, ln})
 		s.closers = append(s.closers, func() error {
@@ -111,6 +115,7 @@ func (s *Server) startInternal() error {
 			serving.Wait()
 			imapSrv.Close()
 			subSrv.Close()
+			sieveSrv.Close()
 			return httpSrv.Close()
 		})
 		s.wg.Add(1)
@@ -171,5 +176,7 @@ func (s *Server) frontDoor() *frontdoor.Server {
 		// smtpserver keeps for the trace header.
 		MaxMessageSize: s.cfg.Limits.MaxMessageSize - smtpserver.TraceRoom,
 		MaxRecipients:  s.cfg.Limits.MaxRecipients,
+		ManageSieve: frontdoor.ManageSieveOptions{Extensions: strings.Join(sieve.Extensions(), " "),
+			MaxScriptSize: sieve.MaxScriptSize, MaxRedirects: sieve.MaxRedirects},
 	})
 }

@@ -59,8 +59,14 @@ func (s *Server) listenerLimits(name string, pool *netlimit.Pool) netlimit.Optio
 		o.PerSource = l.PerSource.IMAP
 		preAuth()
 		o.Refusal = []byte("BYE (TRYLATER) \"Too many connections, try again later\"\r\n")
-	case "web":
+	case "web", "acme-http", "metrics":
+		// The web app, and ACME's HTTP-01 responder (port 80): HTTP from
+		// anyone, bounded as the web app; the metrics listener too, with
+		// room for a scraper or two per source.
 		o.PerSource = l.PerSource.Web
+		if name == "metrics" {
+			o.PerSource = metricsPerSource // a scraper or two
+		}
 		o.Refusal = []byte("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	}
 	if o.FirstDeadline == 0 {

@@ -20,7 +20,7 @@ func TestEveryListenerBounded(t *testing.T) {
 		preAuth bool
 	}{
 		{"smtp", false}, {"submission", true}, {"submissions", true},
-		{"imap", true}, {"imaps", true}, {"managesieve", true}, {"web", false},
+		{"imap", true}, {"imaps", true}, {"managesieve", true}, {"web", false}, {"acme-http", false}, {"metrics", false},
 	} {
 		o := s.listenerLimits(c.name, pool)
 		if o.PerSource <= 0 {

@@ -50,9 +50,16 @@ func (a sieveAccount) SetActive(ctx context.Context, name string) error {
 // manageSieve builds the ManageSieve server: STARTTLS with the server's
 // certificate; a plaintext login only on a loopback listener (the demo).
 func (s *Server) manageSieve(addr string) *managesieve.Server {
+	return s.newManageSieve(loopback(addr))
+}
+
+// newManageSieve builds a ManageSieve server; plaintext allows a login
+// without TLS (a loopback listener, or the internal port behind the front
+// door, whose link is mutual TLS that the server cannot see).
+func (s *Server) newManageSieve(plaintext bool) *managesieve.Server {
 	return managesieve.New(sieveBackend{s.Router}, managesieve.Options{
 		TLS:            s.tls,
-		AllowPlaintext: loopback(addr),
+		AllowPlaintext: plaintext,
 		Extensions:     sieve.Extensions(),
 		MaxRedirects:   sieve.MaxRedirects,
 		MaxScriptSize:  sieve.MaxScriptSize,

@@ -95,7 +95,7 @@ func (o owners) KeyStatus(ctx context.Context, addr string) (web.KeyStatus, erro
 func (o owners) Move(ctx context.Context, addr, password, to string) error {
 	// A browser closed mid-move must not stop it half-way (it would
 	// resume only when rerun): the move runs to its end.
-	_, err := o.s.MoveAccount(context.WithoutCancel(ctx), addr, sealpost.RegionID(to), password, o.s.log, nil)
+	_, err := o.s.MoveAccount(context.WithoutCancel(ctx), addr, sealpost.RegionID(to), password, MoveOptions{Log: o.s.log})
 	return err
 }
 
@@ -103,8 +103,9 @@ func (o owners) Move(ctx context.Context, addr, password, to string) error {
 // (password checked), recording the move in the event journal; both
 // regions must be served by this process (errors.Unavailable otherwise,
 // saying to run `sealpost account move`). Rerun after an interruption, it
-// resumes. It returns the region the mailbox left. crash, if set, is called at each crash point of the move (tests).
-func (s *Server) MoveAccount(ctx context.Context, addr string, to sealpost.RegionID, pass string, log *slog.Logger, crash func(string)) (from sealpost.RegionID, err error) {
+// resumes. It returns the region the mailbox left.
+func (s *Server) MoveAccount(ctx context.Context, addr string, to sealpost.RegionID, pass string, o MoveOptions) (from sealpost.RegionID, err error) {
+	log, crash := o.Log, o.Crash
 	const op = "server.MoveAccount"
 	addr = sealpost.NormalizeAddress(addr)
 	from, err = s.Dir.Home(ctx, addr)
@@ -155,6 +156,7 @@ func (s *Server) MoveAccount(ctx context.Context, addr string, to sealpost.Regio
 		To:       region.End{Region: to, Store: dst.Store, Blobs: dst.Blobs},
 		Recorder: j,
 		Logger:   log,
+		Meter:    o.Meter,
 	}
 	if crash != nil {
 		m.SetCrashHook(crash)

@@ -68,7 +68,10 @@ func OpenBlobs(ctx context.Context, rc config.Region) (sealpost.BlobStore, func(
 }
 
 // openRegion opens one region's storage and builds its postbox.
-func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, logins *authguard.Queue, log *slog.Logger, filters func(*postbox.Options) error) (*Region, error) {
+// observe, if set, wraps the store and blob store the postbox uses (the
+// metrics' timing).
+func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir sealpost.Directory, qk sealpost.Sealer, logins *authguard.Queue, log *slog.Logger, filters func(*postbox.Options) error,
+	observe func(sealpost.RegionID, sealpost.Store, sealpost.BlobStore) (sealpost.Store, sealpost.BlobStore)) (*Region, error) {
 	const op = "server.openRegion"
 	inner, err := openStore(ctx, rc)
 	if err != nil {
@@ -100,7 +103,12 @@ func openRegion(ctx context.Context, cfg config.Config, rc config.Region, dir se
 			return nil, errors.E(op, err)
 		}
 	}
-	svc := postbox.New(guarded, blobs, po)
+	var st sealpost.Store = guarded
+	pb := blobs
+	if observe != nil {
+		st, pb = observe(sealpost.RegionID(rc.ID), st, pb)
+	}
+	svc := postbox.New(st, pb, po)
 	return &Region{Info: Info(rc), Config: rc, Store: guarded, Blobs: blobs, Svc: svc, closeBlobs: closeBlobs}, nil
 }
 

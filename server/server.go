@@ -27,6 +27,7 @@ import (
 	"github.com/sealpost/sealpost/internal/netlimit"
 	"github.com/sealpost/sealpost/internal/spill"
 	"github.com/sealpost/sealpost/legal/gateway"
+	"github.com/sealpost/sealpost/metrics"
 	"github.com/sealpost/sealpost/mtasts"
 	"github.com/sealpost/sealpost/outbound"
 	"github.com/sealpost/sealpost/postbox"
@@ -62,6 +63,8 @@ type Server struct {
 	log  *slog.Logger
 	tls  *tls.Config
 
+	certs *serverCerts // where tls's certificates come from (certs.go)
+
 	Dir     *directory.Dir
 	Regions map[sealpost.RegionID]*Region // served here
 	Gateway *gateway.Gateway              // the lawful-demand gateway, when Start serves the web app
@@ -82,6 +85,9 @@ type Server struct {
 	spam   postbox.SpamEngine // server/filters.go: rspamd, or nil
 	logins *authguard.Queue   // server/auth.go
 	guard  *authguard.Guard
+
+	metrics  *metrics.Registry // server/metrics.go; nil when off
+	observed bool
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -137,20 +143,14 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 	if err := s.openDKIM(ctx, qk); err != nil {
 		return nil, errors.E(op, err)
 	}
-	var cert tls.Certificate
-	if cfg.TLS.SelfSigned {
-		cert, err = selfSigned(filepath.Join(cfg.DataDir, "tls"), cfg.Hostname)
-	} else {
-		cert, err = tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+	if s.tls, err = s.openTLS(); err != nil { // certs.go: files, ACME or self-signed
+		return nil, errors.E(op, err)
 	}
-	if err != nil {
-		return nil, errors.E(op, errors.Invalid, err)
-	}
-	s.tls = publicTLS(cert)
 	if s.Resolver, err = openResolver(cfg, log); err != nil {
 		return nil, errors.E(op, err)
 	}
 
+	s.openMetrics()
 	s.loginBounds(cfg.Auth)
 	if err := s.openSpam(); err != nil {
 		return nil, errors.E(op, err)
@@ -160,7 +160,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (_ *Server, err err
 		if !s.serves(rc.ID) {
 			continue
 		}
-		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log, s.filterOptions)
+		r, err := openRegion(ctx, cfg, rc, s.Dir, qk, s.logins, log, s.filterOptions, s.observeStorage)
 		if err != nil {
 			return nil, errors.E(op, err)
 		}
@@ -245,6 +245,7 @@ func (s *Server) Start() error {
 			return err
 		}
 		srv := smtpserver.New(s.Router, opts)
+		s.observeSMTP("smtp", srv)
 		add("smtp", l.SMTP, false, srv.Serve, func() error {
 			err := srv.Close()
 			closeScreens()
@@ -265,13 +266,18 @@ func (s *Server) Start() error {
 		if l.IMAPS != "" {
 			add("imaps", l.IMAPS, false, func(ln net.Listener) error { return fd.ServeIMAP(ln, true) }, fd.Close)
 		}
+		if l.ManageSieve != "" {
+			add("managesieve", l.ManageSieve, false, fd.ServeManageSieve, fd.Close)
+		}
 	} else {
 		if l.Submission != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, false))
+			s.observeSMTP("submission", srv)
 			add("submission", l.Submission, false, srv.Serve, srv.Close)
 		}
 		if l.Submissions != "" {
 			srv := smtpserver.New(s.Router, smtpOpts(smtpserver.Submission, true))
+			s.observeSMTP("submissions", srv)
 			add("submissions", l.Submissions, true, srv.Serve, srv.Close)
 		}
 		if l.IMAP != "" {
@@ -287,6 +293,7 @@ func (s *Server) Start() error {
 			add("managesieve", l.ManageSieve, false, srv.Serve, srv.Close)
 		}
 	}
+	s.certListeners(add) // certs.go: the ACME HTTP-01 responder
 	if l := s.cfg.Legal.Web; l != "" && !s.opts.FrontDoor {
 		if s.Gateway == nil {
 			gw, err := s.OpenGateway()
@@ -319,6 +326,7 @@ func (s *Server) Start() error {
 			return errors.E("server.Start", errors.Invalid, err)
 		}
 		app.EnableMTASTS(s.Router, policy)
+		app.EnableAutoconfig(s.Router, s.clientServices) // server/autoconfig.go
 		// Every phase of a request is bounded (a slow body, an idle
 		// keep-alive); the app's pages and bodies are small.
 		lim := s.cfg.Limits
@@ -330,6 +338,9 @@ func (s *Server) Start() error {
 		add("web", l, !loopback(l), srv.Serve, srv.Close)
 		s.startNotifier()
 		s.startLedger(s.Transparency, cmp.Or(s.opts.LedgerEvery, 2*time.Second))
+	}
+	if ms := s.metricsServer(); ms != nil { // server/metrics.go
+		add("metrics", s.cfg.Metrics.Listen, false, ms.Serve, ms.Close)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -349,7 +360,9 @@ func (s *Server) Start() error {
 		if sp.implicit {
 			o.TLS = s.tls
 		}
-		ln = netlimit.Wrap(ln, o)
+		wl := netlimit.Wrap(ln, o)
+		s.observeListener(sp.name, wl)
+		ln = wl
 		s.listeners = append(s.listeners, &listener{sp.name, ln})
 		s.closers = append(s.closers, sp.close)
 		s.wg.Add(1)
@@ -360,6 +373,7 @@ func (s *Server) Start() error {
 			}
 		}(sp.name, sp.serve, ln)
 	}
+	s.startCerts() // certs.go: file reloads, SIGHUP, ACME's first certificates
 	if !s.opts.FrontDoor {
 		if err := s.startCtl(); err != nil {
 			s.closeLocked()
@@ -376,6 +390,7 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	s.observeRunning()
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sealpost/sealpost/certs"
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/durable"
 )
@@ -76,10 +77,12 @@ func writeFileSync(name string, data []byte, perm os.FileMode) error {
 // ChaCha20-Poly1305), as RFC 9325 4.2 recommends; Go's defaults also
 // offer the CBC suites with SHA-1 MACs, which RFC 9325 says not to
 // negotiate. TLS 1.3's suites are all AEAD and not configurable.
-func publicTLS(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
+//
+// Its certificates come from src at each handshake (package certs), so a
+// reloaded or renewed certificate reaches the next connection.
+func publicTLS(src certs.Source) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -89,4 +92,6 @@ func publicTLS(cert tls.Certificate) *tls.Config {
 			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
 	}
+	certs.Apply(cfg, src)
+	return cfg
 }

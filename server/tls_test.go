@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/sealpost/sealpost/certs"
 	"github.com/sealpost/sealpost/internal/testenv"
 )
 
@@ -13,7 +14,7 @@ import (
 // served.
 func TestPublicTLSSuites(t *testing.T) {
 	cert, _ := testenv.TestCert()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", publicTLS(cert))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", publicTLS(certs.NewStatic(cert)))
 	if err != nil {
 		t.Fatal(err)
 	}

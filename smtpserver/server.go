@@ -213,6 +213,7 @@ type Server struct {
 	dnsbl   *dnsbl         // MX's blocklist lookups (dnsbl.go), nil if off
 	panics  atomic.Int64   // recovered panics, for tests
 	idCount atomic.Uint64
+	stats   Stats // stats.go
 }
 
 // New returns a Server delivering through svc.

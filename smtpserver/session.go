@@ -198,6 +198,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 // Rcpt adds a recipient (RFC 5321 4.1.1.3). go-smtp enforces
 // MaxRecipients with 452 4.5.3 (RFC 5321 4.5.3.1.10).
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
+	defer func() { ss.s.stats.record(StageRcpt, err) }() // after recover
 	defer ss.recover(&err)
 	if !ss.mail { // go-smtp keeps its own state even when our Mail refused
 		return replyNeedMail
@@ -270,6 +271,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 // Data receives the message and answers only when it is durable (RFC 5321
 // 4.1.1.4: the 250 reply takes responsibility for the message).
 func (ss *session) Data(r io.Reader) (err error) {
+	defer func() { ss.s.stats.record(StageData, err) }() // after recover
 	defer ss.recover(&err)
 	if !ss.s.begin() {
 		return replyShuttingDown

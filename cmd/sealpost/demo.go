@@ -55,6 +55,7 @@ func demoConfig(data string) config.Config {
 		ManageSieve: "127.0.0.1:4190",
 	}
 	c.Legal.Web = "127.0.0.1:8080"
+	c.Metrics.Listen = "127.0.0.1:9090"
 	return c
 }
 
@@ -81,6 +82,7 @@ Listeners (each can be moved with its flag):
   IMAP (TLS)               127.0.0.1:1993
   ManageSieve (STARTTLS)   127.0.0.1:4190 (Sieve scripts, run at delivery)
   web app and JSON API     http://127.0.0.1:8080 (legal console)
+  Prometheus metrics       http://127.0.0.1:9090/metrics (--metrics "" turns them off)
 
 Two DEMO-ONLY legal officers may act on government demands in the legal
 console and with 'sealpost demand ...':
@@ -123,6 +125,7 @@ connections. Restarting with the same DIR keeps all mail.`,
 	f.StringVar(&c.Listen.IMAPS, "imaps", c.Listen.IMAPS, "IMAP (implicit TLS) address")
 	f.StringVar(&c.Listen.ManageSieve, "managesieve", c.Listen.ManageSieve, "ManageSieve (RFC 5804, STARTTLS; plain login allowed on loopback) address")
 	f.StringVar(&c.Filter.Rspamd, "rspamd", "", "rspamd worker URL, e.g. http://127.0.0.1:11333 (default: each account's own classifier only)")
+	f.StringVar(&c.Metrics.Listen, "metrics", c.Metrics.Listen, `Prometheus metrics address (GET /metrics); "" turns them off`)
 	f.StringVar(&c.Legal.Web, "web", c.Legal.Web, "web app and JSON API (legal console) address")
 	f.StringSliceVar(&dnsServers, "dns", nil, "DNS server HOST:PORT for the MX's SPF, DKIM and DMARC checks (repeatable; default: /etc/resolv.conf)")
 	f.BoolVar(&c.MX.NoAuthChecks, "no-auth-checks", false, "turn the MX's SPF, DKIM and DMARC checks off (benchmarks against servers that check nothing)")

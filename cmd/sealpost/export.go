@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/internal/progress"
 	"github.com/sealpost/sealpost/postbox"
 	"github.com/sealpost/sealpost/server"
 	"github.com/spf13/cobra"
@@ -79,7 +80,10 @@ func export(ctx context.Context, sess *postbox.Session, out, pass string, cmd *c
 		}
 	}
 	n := 0
+	meter := progress.New(cmd.ErrOrStderr(), "exporting messages", 0)
+	defer meter.Finish()
 	err = sess.ExportMessages(ctx, func(mb sealpost.Mailbox, msg sealpost.Message, sealed []byte) error {
+		meter.Add(1, int64(len(sealed)))
 		name := fmt.Sprintf("%d.eml.gpg", msg.UID)
 		if msg.Key == 0 {
 			name = fmt.Sprintf("%d.eml", msg.UID)
@@ -90,6 +94,7 @@ func export(ctx context.Context, sess *postbox.Session, out, pass string, cmd *c
 	if err != nil {
 		return err
 	}
+	meter.Finish()
 	if err := writeExportFile(filepath.Join(out, "README.txt"), fmt.Appendf(nil, exportReadme, sess.Account().Address)); err != nil {
 		return err
 	}

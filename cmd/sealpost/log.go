@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealpost/sealpost/errors"
+	"github.com/sealpost/sealpost/internal/progress"
 	"github.com/sealpost/sealpost/tlog"
 	"github.com/sealpost/sealpost/transparency"
 	"github.com/spf13/cobra"
@@ -141,8 +142,19 @@ if anything fails.`,
 					old = nil
 				}
 			}
-			n := 0
-			latest, err := tlog.VerifyEach(cmd.Context(), a.fetch, a.key, old, func(uint64, []byte) error { n++; return nil })
+			// The checkpoint's size, if it can be read, is the meter's total
+			// (VerifyEach fetches and checks it again).
+			var total int64
+			if cp, err := a.fetch(cmd.Context(), "checkpoint"); err == nil {
+				size, _ := checkpointSummary(cp)
+				total, _ = strconv.ParseInt(size, 10, 64)
+			}
+			meter := progress.New(cmd.ErrOrStderr(), "verifying log entries", total)
+			latest, err := tlog.VerifyEach(cmd.Context(), a.fetch, a.key, old, func(_ uint64, e []byte) error {
+				meter.Add(1, int64(len(e)))
+				return nil
+			})
+			meter.Finish()
 			if err != nil {
 				return fmt.Errorf("log verification FAILED: %w", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/sealpost/sealpost"
+	"github.com/sealpost/sealpost/internal/progress"
 	"github.com/sealpost/sealpost/server"
 	"github.com/spf13/cobra"
 )
@@ -62,7 +63,9 @@ func moveAccount(ctx context.Context, cmd *cobra.Command, srv *server.Server, ad
 			}
 		}
 	}
-	from, err := srv.MoveAccount(ctx, addr, to, pass, newLogger(srv.Config(), cmd.ErrOrStderr()), crash)
+	meter := progress.New(cmd.ErrOrStderr(), "copying sealed messages", 0)
+	from, err := srv.MoveAccount(ctx, addr, to, pass, server.MoveOptions{Log: newLogger(srv.Config(), cmd.ErrOrStderr()), Crash: crash, Meter: meter})
+	meter.Finish()
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,13 @@ func zoneRecords(c config.Config, domain string, dkim []dkimsign.Record) ([]stri
 	} {
 		rr(s.service+"."+d+".", "SRV", srvTarget(s.addr, host))
 	}
+	comment("ManageSieve (RFC 5804 1.8): where Sieve editors find the filter service")
+	rr("_sieve._tcp."+d+".", "SRV", srvTarget(c.Listen.ManageSieve, host))
+	comment("Thunderbird's autoconfig (https://autoconfig.%s/mail/config-v1.1.xml) and Outlook's autodiscover", d)
+	comment("(https://autodiscover.%s/autodiscover/autodiscover.xml, or the SRV record) are served by the web app, which needs a certificate for those names", d)
+	rr("autoconfig."+d+".", "CNAME", host)
+	rr("autodiscover."+d+".", "CNAME", host)
+	rr("_autodiscover._tcp."+d+".", "SRV", srvTarget(c.Legal.Web, host))
 
 	if strings.Contains(strings.TrimSuffix(host, "."), ".") {
 		comment("In the zone of %s: SPF for the server's own name, which bounces (empty MAIL FROM) are checked against (RFC 7208 2.3)", host)

@@ -37,7 +37,8 @@ func parseZone(t *testing.T, lines []string) []dns.RR {
 func TestZoneRecords(t *testing.T) {
 	c := config.Default()
 	c.Hostname = "mail.example.net"
-	c.Listen = config.Listen{SMTP: ":25", Submissions: ":465", IMAPS: "[::]:993"}
+	c.Listen = config.Listen{SMTP: ":25", Submissions: ":465", IMAPS: "[::]:993", ManageSieve: ":4190"}
+	c.Legal.Web = ":443"
 	rsaKey := make([]byte, 294) // the size of an RSA 2048 SubjectPublicKeyInfo
 	rand.Read(rsaKey)
 	dkim := []dkimsign.Record{
@@ -64,6 +65,10 @@ func TestZoneRecords(t *testing.T) {
 		"_submission._tcp.example.org. SRV":      "0 0 0 .",
 		"_imap._tcp.example.org. SRV":            "0 0 0 .",
 		"mail.example.net. TXT":                  "v=spf1 a -all",
+		"_sieve._tcp.example.org. SRV":           "0 1 4190 mail.example.net.",
+		"autoconfig.example.org. CNAME":          "mail.example.net.",
+		"autodiscover.example.org. CNAME":        "mail.example.net.",
+		"_autodiscover._tcp.example.org. SRV":    "0 1 443 mail.example.net.",
 	}
 	got := map[string]string{}
 	for _, rr := range parseZone(t, lines) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sealpost/sealpost"
 
+	"github.com/sealpost/sealpost/internal/progress"
 	"github.com/sealpost/sealpost/region"
 	"github.com/sealpost/sealpost/server"
 	"github.com/spf13/cobra"
@@ -32,7 +33,9 @@ belongs to no account of its region, or if a referenced blob is missing.`,
 					r := srv.Regions[info.ID]
 					ends = append(ends, region.End{Region: info.ID, Store: r.Store.Inner(), Blobs: r.Blobs})
 				}
-				rep, err := region.Audit(ctx, srv.Dir, ends)
+				meter := progress.New(cmd.ErrOrStderr(), "auditing (blobs)", 0)
+				rep, err := region.AuditMetered(ctx, srv.Dir, ends, meter)
+				meter.Finish()
 				if err != nil {
 					return err
 				}

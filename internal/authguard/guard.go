@@ -54,6 +54,21 @@ type Guard struct {
 	mu       sync.Mutex
 	sources  map[netip.Prefix]*record
 	accounts map[string]*record
+	stats    Stats
+}
+
+// Stats is what a Guard has counted since it was made.
+type Stats struct {
+	Failures uint64 // failed checks (wrong password or unknown account)
+	Delayed  uint64 // attempts made to wait a penalty
+	Refused  uint64 // attempts refused after it (too many waiting)
+}
+
+// Stats returns the Guard's counts.
+func (g *Guard) Stats() Stats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stats
 }
 
 // A record is what is known of one source or account.
@@ -104,6 +119,12 @@ func NewGuard(o Options) *Guard {
 func (g *Guard) Check(ctx context.Context, a Attempt, check func(context.Context) error) error {
 	src, acct := netlimit.Source(a.Source), accountKey(a.Account)
 	if d, refuse, why, r := g.delay(src, acct, true); d > 0 {
+		g.count(func(st *Stats) {
+			st.Delayed++
+			if refuse {
+				st.Refused++
+			}
+		})
 		g.logOnce(r, "login delayed", "service", a.Service, "source", src.String(), "account", logName(a.Account),
 			"delay", d, "reason", why, "refused", refuse)
 		t := time.NewTimer(d)
@@ -126,6 +147,13 @@ func (g *Guard) Check(ctx context.Context, a Attempt, check func(context.Context
 		g.o.Log.Info("login failed", "service", a.Service, "source", src.String(), "account", logName(a.Account), "source_failures", n)
 	}
 	return err
+}
+
+// count changes the Stats under the lock.
+func (g *Guard) count(f func(*Stats)) {
+	g.mu.Lock()
+	f(&g.stats)
+	g.mu.Unlock()
 }
 
 // Delay is what an attempt from source on account would wait now.
@@ -230,6 +258,7 @@ func (g *Guard) failed(src netip.Prefix, acct string) int {
 		r.failures++
 		r.last = now
 	}
+	g.stats.Failures++
 	rs := entry(g, g.sources, src, now)
 	count(rs)
 	count(entry(g, g.accounts, acct, now))

@@ -19,6 +19,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/sealpost/sealpost/errors"
 	"github.com/sealpost/sealpost/internal/netlimit"
@@ -34,6 +35,9 @@ type QueueOptions struct {
 	PerSource int
 	// Total is how many may wait in all (0: 1024).
 	Total int
+	// Waited, if set, is told how long each run waited for its place
+	// (zero when a place was free), before the run (metrics).
+	Waited func(time.Duration)
 }
 
 // Queue runs functions a few at a time, serving the sources that wait in
@@ -74,6 +78,7 @@ func (q *Queue) Do(ctx context.Context, source netip.Addr, f func() error) error
 		q.running++
 		q.mu.Unlock()
 		defer q.done()
+		q.waited(0)
 		return f()
 	}
 	l := q.lines[key]
@@ -95,9 +100,11 @@ func (q *Queue) Do(ctx context.Context, source netip.Addr, f func() error) error
 	q.waiting++
 	q.mu.Unlock()
 
+	start := time.Now()
 	select {
 	case <-turn:
 		defer q.done()
+		q.waited(time.Since(start))
 		return f()
 	case <-ctx.Done():
 	}
@@ -112,6 +119,12 @@ func (q *Queue) Do(ctx context.Context, source netip.Addr, f func() error) error
 		q.mu.Unlock()
 	}
 	return errors.E(op, errors.Unavailable, ctx.Err())
+}
+
+func (q *Queue) waited(d time.Duration) {
+	if q.o.Waited != nil {
+		q.o.Waited(d)
+	}
 }
 
 // done ends a run: its place goes to the first waiter of the next source

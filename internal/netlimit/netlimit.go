@@ -87,9 +87,52 @@ type Listener struct {
 
 	mu      sync.Mutex
 	open    int
+	authed  int // connections promoted, not yet closed
 	sources map[netip.Prefix]*source
 	lastLog time.Time
 	refused int // since the last log line
+	stats   Stats
+}
+
+// Refusal reasons, for Stats: why a connection was closed unserved.
+const (
+	RefusedListener = iota // the listener's Max
+	RefusedSource          // PerSource
+	RefusedPreAuth         // PreAuthPerSource
+	RefusedPool            // the shared Pool's Max
+	NumRefused
+)
+
+// RefusedName is the name of refusal reason i (a metric label).
+func RefusedName(i int) string {
+	switch i {
+	case RefusedListener:
+		return "listener"
+	case RefusedSource:
+		return "source"
+	case RefusedPreAuth:
+		return "preauth"
+	case RefusedPool:
+		return "server"
+	}
+	return "other"
+}
+
+// Stats is what a listener has counted since it was wrapped.
+type Stats struct {
+	Open     int // connections held now
+	Authed   int // of those, authenticated (see Promote)
+	Accepted uint64
+	Refused  [NumRefused]uint64 // by reason, RefusedListener...
+}
+
+// Stats returns the listener's counts.
+func (l *Listener) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stats
+	st.Open, st.Authed = l.open, l.authed
+	return st
 }
 
 type source struct{ all, preAuth int }
@@ -129,8 +172,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		delay = 5 * time.Millisecond
 		key := sourceOf(c.RemoteAddr())
-		if why := l.acquire(key); why != "" {
-			l.refuse(c, key, why)
+		if why, reason := l.acquire(key); why != "" {
+			l.refuse(c, key, why, reason)
 			continue
 		}
 		lc := &conn{Conn: c, l: l, key: key, preAuth: true}
@@ -179,8 +222,9 @@ func (l *Listener) handshakeBounded(c *conn) *tls.Conn {
 	return tls.Server(c, cfg)
 }
 
-// acquire counts a new connection from key, or says why it is refused.
-func (l *Listener) acquire(key netip.Prefix) string {
+// acquire counts a new connection from key, or says why it is refused
+// (and the reason's index in Stats.Refused).
+func (l *Listener) acquire(key netip.Prefix) (string, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.sources[key]
@@ -189,19 +233,20 @@ func (l *Listener) acquire(key netip.Prefix) string {
 	}
 	switch {
 	case l.o.Max > 0 && l.open >= l.o.Max:
-		return "listener full"
+		return "listener full", RefusedListener
 	case l.o.PerSource > 0 && s.all >= l.o.PerSource:
-		return "too many from this source"
+		return "too many from this source", RefusedSource
 	case l.o.PreAuthPerSource > 0 && s.preAuth >= l.o.PreAuthPerSource:
-		return "too many unauthenticated from this source"
+		return "too many unauthenticated from this source", RefusedPreAuth
 	case !l.o.Pool.acquire():
-		return "server full"
+		return "server full", RefusedPool
 	}
+	l.stats.Accepted++
 	l.open++
 	s.all++
 	s.preAuth++
 	l.sources[key] = s
-	return ""
+	return "", 0
 }
 
 // release forgets a connection from key (preAuth: it never authenticated).
@@ -209,6 +254,9 @@ func (l *Listener) release(key netip.Prefix, preAuth bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.open--
+	if !preAuth {
+		l.authed--
+	}
 	l.o.Pool.release()
 	s := l.sources[key]
 	if s == nil {
@@ -227,6 +275,7 @@ func (l *Listener) release(key netip.Prefix, preAuth bool) {
 func (l *Listener) promote(key netip.Prefix) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.authed++
 	if s := l.sources[key]; s != nil {
 		s.preAuth--
 	}
@@ -234,9 +283,10 @@ func (l *Listener) promote(key netip.Prefix) {
 
 // refuse writes the refusal line (if any) and closes c, in the
 // background; it logs at most one line every ten seconds per listener.
-func (l *Listener) refuse(c net.Conn, key netip.Prefix, why string) {
+func (l *Listener) refuse(c net.Conn, key netip.Prefix, why string, reason int) {
 	l.mu.Lock()
 	l.refused++
+	l.stats.Refused[reason]++
 	now := time.Now()
 	logIt := now.Sub(l.lastLog) >= 10*time.Second
 	n := l.refused

@@ -76,6 +76,9 @@ func StartDemoArgs(t testing.TB, data string, logFile string, args ...string) *D
 		// default port.
 		args = append(args, "--managesieve", "127.0.0.1:0")
 	}
+	if len(args) > 0 && !slices.Contains(args, "--metrics") {
+		args = append(args, "--metrics", "127.0.0.1:0") // and metrics
+	}
 	d := Start(t, logFile, append([]string{"demo", "--data", data, "--log-level", "debug", "--dns", dns.Addr}, args...)...)
 	d.Data, d.DNS = data, dns
 	return d

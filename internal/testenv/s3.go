@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -34,13 +33,7 @@ const versitygwPkg = "github.com/versity/versitygw/cmd/versitygw"
 
 // VersitygwDir returns the folder the built versitygw binary is cached in:
 // $XDG_CACHE_HOME (or ~/.cache)/sealpost-test/versitygw-VERSION.
-func VersitygwDir() (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(cache, "sealpost-test", "versitygw-"+VersitygwVersion), nil
-}
+func VersitygwDir() (string, error) { return toolDir("versitygw", VersitygwVersion) }
 
 // S3Server is a versitygw process serving an empty folder as S3 on
 // 127.0.0.1. It has no buckets until a client makes some.
@@ -213,63 +206,14 @@ func freePort() (int, error) {
 }
 
 // versitygw returns the path of the versitygw binary: on PATH, else in the
-// cache folder, else built there once per test binary.
+// cache folder, else built there once per test binary (gotool.go).
 var versitygw = sync.OnceValues(func() (string, error) {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p, nil
-	}
 	dir, err := VersitygwDir()
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "versitygw")
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-		return bin, nil
-	}
-	if err := buildVersitygw(dir); err != nil {
-		return "", err
-	}
-	return bin, nil
+	return goTool("versitygw", versitygwPkg, VersitygwVersion, dir)
 })
-
-// buildVersitygw installs versitygw into dir. Test binaries of several
-// packages may do so at once: an flock on dir/.lock makes one build while
-// the others wait, and the binary is built beside its final name and
-// renamed into place, so nobody runs a half-written file.
-func buildVersitygw(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	bin := filepath.Join(dir, "versitygw")
-	if _, err := os.Stat(bin); err == nil {
-		return nil // another process built it while we waited
-	}
-	tmp, err := os.MkdirTemp(dir, "build-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command("go", "install", versitygwPkg+"@"+VersitygwVersion)
-	// Outside any module, with the caller's proxy settings but not its
-	// GOFLAGS (a -mod flag there is meant for this module, not versitygw).
-	cmd.Dir = tmp
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=", "GOWORK=off")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	fmt.Fprintf(os.Stderr, "testenv: building versitygw %s into %s (once; a minute or two)\n", VersitygwVersion, dir)
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go install %s@%s: %v\n%s", versitygwPkg, VersitygwVersion, err, tail(out.Bytes(), 2000))
-	}
-	return os.Rename(filepath.Join(tmp, "versitygw"), bin)
-}
 
 // tail returns at most the last n bytes of b, as text.
 func tail(b []byte, n int) string {

@@ -296,12 +296,14 @@ func TestImportOAuth2(t *testing.T) {
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
 	data := filepath.Join(dir, "data")
 	d := testenv.StartDemo(t, data, filepath.Join(dir, "demo.log"))
-	for _, mechs := range [][]string{{"oauthbearer", "xoauth2"}, {"xoauth2"}} {
+	// Into a different account each time: the two Dovecots are one host
+	// and user to the importer, and their UIDVALIDITY may be the same.
+	for i, mechs := range [][]string{{"oauthbearer", "xoauth2"}, {"xoauth2"}} {
 		msgs := testenv.GenerateMail(5, 512)
 		dv := testenv.StartDovecotWith(t, msgs, testenv.DovecotOptions{OAuth2Mechanisms: mechs, OAuth2Introspect: introspect.URL + "/introspect"})
 		before := seen.Load()
 		out, err := exec.Command(bin, "import", "imap", "--from", dv.TLSAddr, "--tls", "--ca-file", dv.CertFile,
-			"--user", dv.User, "--oauth2-token-file", tokenFile, "--to", alice, "--data", data).CombinedOutput()
+			"--user", dv.User, "--oauth2-token-file", tokenFile, "--to", []string{alice, bob}[i], "--data", data).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", mechs, err, out)
 		}

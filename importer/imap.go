@@ -3,7 +3,6 @@ package importer
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -181,6 +180,13 @@ func (s *IMAP) Read(ctx context.Context, req Request, out chan<- Item) error {
 		if err != nil {
 			return errors.E(op, errors.Unavailable, err)
 		}
+		if it.Pos == 0 {
+			// A FETCH without UID: not an answer to UID FETCH (RFC 9051
+			// 6.4.9 has every answer carry it) but another client's
+			// flag change told to us; the next run copies the flags
+			// of what it copies then.
+			continue
+		}
 		if it.Pos <= st.Pos {
 			continue
 		}
@@ -226,9 +232,6 @@ func readFetched(m *imapclient.FetchMessageData, max int64) (Item, error) {
 			}
 			it.Body = b
 		}
-	}
-	if it.Pos == 0 {
-		return it, fmt.Errorf("FETCH response without a UID")
 	}
 	if it.Skip == "" && len(it.Body) == 0 {
 		it.Skip = "empty message"

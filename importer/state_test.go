@@ -160,10 +160,7 @@ func TestLocalCrashWindow(t *testing.T) {
 func TestRun(t *testing.T) {
 	ctx := context.Background()
 	svc, dir := newPostbox(t)
-	root := filepath.Join(t.TempDir(), "Maildir")
-	if err := os.CopyFS(root, os.DirFS("testdata/maildir")); err != nil {
-		t.Fatal(err)
-	}
+	root := maildirFixture(t)
 	big := filepath.Join(root, "cur", "1551776650.M9P10.host:2,S")
 	os.WriteFile(big, []byte("Subject: big\n\n"+strings.Repeat("x", 70<<20)+"\n"), 0o600)
 	src, err := OpenMaildir(root)

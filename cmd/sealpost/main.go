@@ -25,7 +25,7 @@ accounts, or 'sealpost serve --config sealpost.toml' for a real deployment.`,
 	root.AddCommand(newDemoCmd(), newServeCmd(), newAccountCmd(), newDomainCmd(), newBenchCmd(), newExportCmd(), newResidencyCmd(), newClusterCmd(), newDemandCmd(), newPolicyCmd(), newOfficerCmd(), newLogCmd(), newReportCmd(), newQueueCmd())
 	root.AddCommand(newQuickstartCmd(), newCheckCmd())
 	root.AddCommand(newBackupCmd(), newRestoreCmd()) // backup.go, restore.go
-	root.AddCommand(newImportCmd()) // import.go
+	root.AddCommand(newImportCmd())                  // import.go
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sealpost:", err)
 		os.Exit(1)

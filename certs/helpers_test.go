@@ -3,11 +3,8 @@ package certs_test
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -92,34 +89,6 @@ func testTLS(src certs.Source) *tls.Config {
 func logTo() (*slog.Logger, *testkit.Buffer) {
 	var b testkit.Buffer
 	return slog.New(slog.NewTextHandler(&b, nil)), &b
-}
-
-// writePair writes cert's chain and key as PEM files.
-func writePair(t *testing.T, cert tls.Certificate, certFile, keyFile string) {
-	t.Helper()
-	var chain []byte
-	for _, der := range cert.Certificate {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replaceFile(t, certFile, chain)
-	replaceFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}))
-}
-
-// replaceFile replaces name's content as an operator's tool would: a new
-// file renamed over the old.
-func replaceFile(t *testing.T, name string, data []byte) {
-	t.Helper()
-	tmp := filepath.Join(filepath.Dir(name), "."+filepath.Base(name)+".new")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // eventually polls cond every 20 ms until it holds or limit passes.

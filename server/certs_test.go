@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"log/slog"
 	"net"
 	"os"
@@ -30,7 +29,7 @@ func TestCertFilesEveryListener(t *testing.T) {
 	ca := testenv.NewCA(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEMPair(t, ca.Issue(t, time.Time{}, "mx.test"), certFile, keyFile)
+	testenv.WritePEMPair(t, ca.Issue(t, time.Time{}, "mx.test"), certFile, keyFile)
 	c := config.Default()
 	c.Hostname = "mx.test"
 	c.DataDir = t.TempDir()
@@ -71,7 +70,7 @@ func TestCertFilesEveryListener(t *testing.T) {
 	check(first)
 
 	next := ca.Issue(t, time.Time{}, "mx.test")
-	writePEMPair(t, next, certFile, keyFile)
+	testenv.WritePEMPair(t, next, certFile, keyFile)
 	check(first) // not polled yet (every 30 s): still the first
 	hup(t, &logs, "reading the certificate files again", 1)
 	check(next.Leaf.SerialNumber.Text(16))
@@ -154,28 +153,6 @@ func readUntil(r *bufio.Reader, prefix string) error {
 		}
 		if strings.HasPrefix(line, prefix) {
 			return nil
-		}
-	}
-}
-
-// writePEMPair writes cert's chain and key as PEM files, each replaced
-// whole (a new file renamed over the old).
-func writePEMPair(t *testing.T, cert tls.Certificate, certFile, keyFile string) {
-	t.Helper()
-	var chain []byte
-	for _, der := range cert.Certificate {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{certFile: chain, keyFile: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})} {
-		if err := os.WriteFile(name+".new", b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(name+".new", name); err != nil {
-			t.Fatal(err)
 		}
 	}
 }

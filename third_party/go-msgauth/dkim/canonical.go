@@ -150,6 +150,7 @@ func (c *relaxedCanonicalizer) CanonicalizeHeader(s string) string {
 
 type relaxedBodyCanonicalizer struct {
 	w         io.Writer
+	buf       []byte // Sealpost patch 6: canonical, kept from write to write
 	crlfBuf   []byte
 	wsp       bool
 	written   bool
@@ -161,7 +162,11 @@ func (c *relaxedBodyCanonicalizer) Write(b []byte) (int, error) {
 
 	b = c.crlfFixer.Fix(b)
 
-	canonical := make([]byte, 0, len(b))
+	// Sealpost patch 6: one buffer for every write, not one each.
+	canonical := c.buf[:0]
+	if cap(canonical) < len(b) {
+		canonical = make([]byte, 0, len(b))
+	}
 	for i := 0; i < len(b); {
 		ch := b[i]
 		if ch == ' ' || ch == '\t' {
@@ -196,6 +201,7 @@ func (c *relaxedBodyCanonicalizer) Write(b []byte) (int, error) {
 	}
 
 	_, err := c.w.Write(canonical)
+	c.buf = canonical[:0]
 	return written, err
 }
 

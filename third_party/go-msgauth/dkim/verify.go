@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/ioutil"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +84,9 @@ type Verification struct {
 type signature struct {
 	i int
 	v string
+	// Sealpost patch 5: the tags, parsed once.
+	params map[string]string
+	err    error
 }
 
 // VerifyOptions allows to customize the default signature verification
@@ -113,108 +115,30 @@ func Verify(r io.Reader) ([]*Verification, error) {
 
 // VerifyWithOptions performs the same task as Verify, but allows specifying
 // verification options.
+//
+// Sealpost patch 5: it reads the header section with NewVerifier and
+// writes the body to the Verifier, which hashes it once for each body
+// canonicalization and hash algorithm the signatures ask for, instead of
+// once per signature through a pipe and a goroutine each.
 func VerifyWithOptions(r io.Reader, options *VerifyOptions) ([]*Verification, error) {
-	// Read header
 	bufr := bufio.NewReader(r)
-	h, err := readHeader(bufr)
+	v, err := NewVerifier(bufr, options)
 	if err != nil {
 		return nil, err
 	}
-
-	// Scan header fields for signatures
-	var signatures []*signature
-	for i, kv := range h {
-		k, v := parseHeaderField(kv)
-		if strings.EqualFold(k, headerFieldName) {
-			signatures = append(signatures, &signature{i, v})
-		}
-	}
-
-	tooManySignatures := false
-	if options != nil && options.MaxVerifications > 0 && len(signatures) > options.MaxVerifications {
-		tooManySignatures = true
-		signatures = signatures[:options.MaxVerifications]
-	}
-
-	var verifs []*Verification
-	if len(signatures) == 1 {
-		// If there is only one signature - just verify it.
-		v, err := verify(h, bufr, h[signatures[0].i], signatures[0].v, options)
-		if err != nil && !IsTempFail(err) && !IsPermFail(err) && !isFail(err) {
-			return nil, err
-		}
-		v.Err = err
-		verifs = []*Verification{v}
-	} else {
-		verifs, err = parallelVerify(bufr, h, signatures, options)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	if tooManySignatures {
-		return verifs, ErrTooManySignatures
-	}
-	return verifs, nil
-}
-
-func parallelVerify(r io.Reader, h header, signatures []*signature, options *VerifyOptions) ([]*Verification, error) {
-	pipeWriters := make([]*io.PipeWriter, len(signatures))
-	// We can't pass pipeWriter to io.MultiWriter directly,
-	// we need a slice of io.Writer, but we also need *io.PipeWriter
-	// to call Close on it.
-	writers := make([]io.Writer, len(signatures))
-	chans := make([]chan *Verification, len(signatures))
-
-	for i, sig := range signatures {
-		// Be careful with loop variables and goroutines.
-		i, sig := i, sig
-
-		chans[i] = make(chan *Verification, 1)
-
-		pr, pw := io.Pipe()
-		writers[i] = pw
-		pipeWriters[i] = pw
-
-		go func() {
-			v, err := verify(h, pr, h[sig.i], sig.v, options)
-
-			// Make sure we consume the whole reader, otherwise io.Copy on
-			// other side can block forever.
-			io.Copy(ioutil.Discard, pr)
-
-			v.Err = err
-			chans[i] <- v
-		}()
-	}
-
-	if _, err := io.Copy(io.MultiWriter(writers...), r); err != nil {
+	if _, err := io.Copy(v, bufr); err != nil {
 		return nil, err
 	}
-	for _, wr := range pipeWriters {
-		wr.Close()
-	}
-
-	verifications := make([]*Verification, len(signatures))
-	for i, ch := range chans {
-		verifications[i] = <-ch
-	}
-
-	// Return unexpected failures as a separate error.
-	for _, v := range verifications {
-		err := v.Err
-		if err != nil && !IsTempFail(err) && !IsPermFail(err) && !isFail(err) {
-			v.Err = nil
-			return verifications, err
-		}
-	}
-	return verifications, nil
+	return v.Close()
 }
 
-func verify(h header, r io.Reader, sigField, sigValue string, options *VerifyOptions) (*Verification, error) {
+// verify checks one signature (Sealpost patch 5: with its tags parsed
+// already, and the body hashed already by bodyHash).
+func verify(h header, sig *signature, bodyHash func(bodyHashKey) []byte, options *VerifyOptions) (*Verification, error) {
 	verif := new(Verification)
+	sigField := h[sig.i]
 
-	params, err := parseHeaderParams(sigValue)
+	params, err := sig.params, sig.err
 	if err != nil {
 		return verif, permFailError("malformed signature tags: " + err.Error())
 	}
@@ -363,26 +287,18 @@ func verify(h header, r io.Reader, sigField, sigValue string, options *VerifyOpt
 	if err != nil {
 		return verif, permFailError("malformed body hash: " + err.Error())
 	}
-	sig, err := decodeBase64String(params["b"])
+	sigBytes, err := decodeBase64String(params["b"])
 	if err != nil {
 		return verif, permFailError("malformed signature: " + err.Error())
 	}
 
 	// Check body hash
-	hasher := hash.New()
-	wc := canonicalizers[bodyCan].CanonicalizeBody(hasher)
-	if _, err := io.Copy(wc, r); err != nil {
-		return verif, err
-	}
-	if err := wc.Close(); err != nil {
-		return verif, err
-	}
-	if subtle.ConstantTimeCompare(hasher.Sum(nil), bodyHashed) != 1 {
+	if subtle.ConstantTimeCompare(bodyHash(bodyHashKey{bodyCan, hash}), bodyHashed) != 1 {
 		return verif, failError("body hash did not verify")
 	}
 
 	// Compute data hash
-	hasher.Reset()
+	hasher := hash.New()
 	picker := newHeaderPicker(h)
 	for _, key := range headerKeys {
 		kv := picker.Pick(key)
@@ -407,7 +323,7 @@ func verify(h header, r io.Reader, sigField, sigValue string, options *VerifyOpt
 	hashed := hasher.Sum(nil)
 
 	// Check signature
-	if err := res.Verifier.Verify(hash, hashed, sig); err != nil {
+	if err := res.Verifier.Verify(hash, hashed, sigBytes); err != nil {
 		return verif, failError("signature did not verify: " + err.Error())
 	}
 

@@ -1,9 +1,7 @@
 package mailauth
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -95,26 +93,15 @@ func checkSPF(ctx context.Context, r guard, ip netip.Addr, helo, mailFrom string
 	return res
 }
 
-// verifyDKIM verifies up to max DKIM-Signature fields (RFC 6376 6) with
-// keys from the DNS (6.1.2). Results map as RFC 8601 2.7.1 says: a
-// signature that verified is pass, one whose key could not be had for now
-// temperror, one that is malformed or has no usable key permerror, and one
-// that does not verify (or signs with l=, which go-msgauth refuses) fail.
-func verifyDKIM(ctx context.Context, r guard, msg []byte, body io.Reader, max int, keys *dkim.KeyCache) []DKIMResult {
-	n := countFields(msg, "DKIM-Signature")
-	if n == 0 {
-		return nil
-	}
-	lookup := func(name string) ([]string, error) { return r.LookupTXT(ctx, name) }
-	var in io.Reader = bytes.NewReader(msg)
-	if body != nil {
-		in = io.MultiReader(in, body)
-	}
-	verifs, err := dkim.VerifyWithOptions(in, &dkim.VerifyOptions{
-		LookupTXT: lookup, MaxVerifications: max, KeyCache: keys,
-	})
+// dkimResults maps the verifications of up to Options.MaxSignatures
+// DKIM-Signature fields (RFC 6376 6; later ones are ignored) to results as
+// RFC 8601 2.7.1 says: a signature that verified is pass, one whose key
+// could not be had for now temperror, one that is malformed or has no
+// usable key permerror, and one that does not verify (or signs with l=,
+// which go-msgauth refuses) fail.
+func dkimResults(verifs []*dkim.Verification, err error) []DKIMResult {
 	if err != nil && !errors.IsErr(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
-		// The header section could not be read as DKIM reads it.
+		// The message could not be read as DKIM reads it.
 		return []DKIMResult{{Result: authres.ResultPermError, Err: err}}
 	}
 	out := make([]DKIMResult, 0, len(verifs))

@@ -32,33 +32,54 @@ const maxHeader = 1 << 20
 // domain of the one address of the one From: field, lower-cased and in
 // A-label form (RFC 8616 4), or a status saying why there is none.
 func authorDomain(msg []byte) (string, fromStatus) {
-	var values []string
-	for name, value := range headerFields(msg) {
-		if strings.EqualFold(name, "From") {
-			values = append(values, value)
+	d, status, _ := scanHeader(msg)
+	return d, status
+}
+
+// scanHeader reads what the checks need of msg's header section in one
+// pass: the author's domain as authorDomain returns it, and how many
+// DKIM-Signature fields there are.
+func scanHeader(msg []byte) (domain string, status fromStatus, sigs int) {
+	var value string
+	froms := 0
+	for name, v := range rawHeaderFields(msg) {
+		switch {
+		case len(name) == len("From") && strings.EqualFold(string(name), "From"):
+			froms++
+			if froms == 1 {
+				value = string(bytes.TrimSpace(v))
+			}
+		case len(name) == len("DKIM-Signature") && strings.EqualFold(string(name), "DKIM-Signature"):
+			sigs++
 		}
 	}
-	switch len(values) {
+	switch froms {
 	case 0:
-		return "", fromMissing
+		return "", fromMissing, sigs
 	case 1:
 	default:
-		return "", fromMalformed // RFC 5322 3.6: at most one From: field
+		return "", fromMalformed, sigs // RFC 5322 3.6: at most one From: field
 	}
+	d, ok := addressDomain(value)
+	if !ok {
+		return "", fromMalformed, sigs
+	}
+	return d, fromOK, sigs
+}
+
+// addressDomain returns the domain (as domainName returns it) of the one
+// address of a From: field's value.
+func addressDomain(value string) (string, bool) {
 	p := mail.AddressParser{WordDecoder: &lenientWords}
-	list, err := p.ParseList(values[0])
+	list, err := p.ParseList(value)
 	if err != nil || len(list) != 1 {
-		return "", fromMalformed
+		return "", false
 	}
 	at := strings.LastIndexByte(list[0].Address, '@')
 	if at < 0 {
-		return "", fromMalformed
+		return "", false
 	}
-	d, ok := domainName(list[0].Address[at+1:])
-	if !ok {
-		return "", fromMalformed
-	}
-	return d, fromOK
+	return domainName(list[0].Address[at+1:])
 }
 
 // lenientWords decodes RFC 2047 encoded words in display names whatever
@@ -72,18 +93,30 @@ var lenientWords = mime.WordDecoder{CharsetReader: anyCharset}
 // header section, as it would for a mail reader.
 func headerFields(msg []byte) func(yield func(name, value string) bool) {
 	return func(yield func(name, value string) bool) {
+		for n, v := range rawHeaderFields(msg) {
+			if !yield(string(n), string(bytes.TrimSpace(v))) {
+				return
+			}
+		}
+	}
+}
+
+// rawHeaderFields is headerFields without copies: the name is msg's own
+// bytes and the value, unfolded but not trimmed, is in a buffer that the
+// next field reuses.
+func rawHeaderFields(msg []byte) func(yield func(name, value []byte) bool) {
+	return func(yield func(name, value []byte) bool) {
 		if len(msg) > maxHeader {
 			msg = msg[:maxHeader]
 		}
-		var name string
-		var value []byte
+		var name, value, folded []byte
 		have := false
 		flush := func() bool {
 			if !have {
 				return true
 			}
 			have = false
-			return yield(name, strings.TrimSpace(string(value)))
+			return yield(name, value)
 		}
 		for len(msg) > 0 {
 			line := msg
@@ -98,7 +131,8 @@ func headerFields(msg []byte) func(yield func(name, value string) bool) {
 			}
 			if line[0] == ' ' || line[0] == '\t' {
 				if have { // RFC 5322 2.2.3: unfolding
-					value = append(value, line...)
+					folded = append(append(folded[:0], value...), line...)
+					value = folded
 				}
 				continue
 			}
@@ -110,7 +144,7 @@ func headerFields(msg []byte) func(yield func(name, value string) bool) {
 			if !flush() {
 				return
 			}
-			name, value, have = string(n), append([]byte(nil), v...), true
+			name, value, have = n, v, true
 		}
 		flush()
 	}
@@ -124,17 +158,6 @@ func fieldName(n []byte) bool {
 		}
 	}
 	return true
-}
-
-// countFields returns how many fields of msg's header section are named name.
-func countFields(msg []byte, name string) int {
-	n := 0
-	for f := range headerFields(msg) {
-		if strings.EqualFold(f, name) {
-			n++
-		}
-	}
-	return n
 }
 
 // domainName returns d lower-cased in A-label form (RFC 5890; RFC 8616 4:
@@ -164,7 +187,8 @@ func domainName(d string) (string, bool) {
 	if len(d) > 253 || !strings.Contains(d, ".") {
 		return "", false
 	}
-	for _, label := range strings.Split(d, ".") {
+	for rest := d; rest != ""; {
+		label, after, found := strings.Cut(rest, ".")
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return "", false
 		}
@@ -174,6 +198,10 @@ func domainName(d string) (string, bool) {
 				return "", false
 			}
 		}
+		if found && after == "" {
+			return "", false // an empty last label ("a.b.." had one dot cut)
+		}
+		rest = after
 	}
 	return d, true
 }
@@ -251,12 +279,12 @@ func anyCharset(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 // domain name and a local part is kept only when it is a plain dot-atom, so
 // no sender can break the field or add a result to it (many readers split
 // it at every ";", quoted or not).
-func (c *Checker) header(res *Result, in Input) string {
+func (c *Checker) header(res *Result, mailFrom string) string {
 	spfRes := &authres.SPFResult{Value: res.SPF.Result}
 	if res.SPF.Helo {
 		spfRes.Helo = res.SPF.Domain
 	} else {
-		spfRes.From = mailFromProperty(in.MailFrom, res.SPF.Domain)
+		spfRes.From = mailFromProperty(mailFrom, res.SPF.Domain)
 	}
 	results := []authres.Result{spfRes}
 	if len(res.DKIM) == 0 {

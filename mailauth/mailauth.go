@@ -28,6 +28,7 @@
 package mailauth
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"math/rand/v2"
@@ -35,7 +36,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -230,42 +230,20 @@ type DMARCResult struct {
 // in the Result (TempFail, with Err or temperror results, when it was
 // temporary).
 func (c *Checker) Check(ctx context.Context, in Input) Result {
-	ip := in.IP.Unmap()
-	for _, p := range c.o.TrustedRelays {
-		if p.Contains(ip) {
-			// RFC 8601 5: a trusted relay's own results stand; ours would
-			// say only "none".
-			return Result{Verdict: Accept, Trusted: true}
+	r := c.Begin(ctx, Envelope{IP: in.IP, Helo: in.Helo, MailFrom: in.MailFrom})
+	defer r.Abort()
+	var src io.Reader = bytes.NewReader(in.Message)
+	if in.Body != nil {
+		src = io.MultiReader(src, in.Body)
+	}
+	r.readHeader(in.Message, src)
+	if r.dkim != nil {
+		if _, err := io.Copy(r, src); err != nil {
+			// The body could not be read: as DKIM reading it would say.
+			r.dkim, r.dkimErr = nil, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
-	defer cancel()
-	r := guard{c.o.Resolver}
-
-	from, status := authorDomain(in.Message)
-	var res Result
-	var policy policyLookup
-	var wg sync.WaitGroup
-	wg.Go(func() { res.SPF = checkSPF(ctx, r, ip, in.Helo, in.MailFrom) })
-	wg.Go(func() { res.DKIM = verifyDKIM(ctx, r, in.Message, in.Body, c.o.MaxSignatures, c.keys) })
-	if status == fromOK {
-		wg.Go(func() { policy = lookupPolicy(ctx, r, from) })
-	}
-	wg.Wait()
-
-	res.DMARC = DMARCResult{From: from}
-	switch status {
-	case fromMissing:
-		res.DMARC.Result, res.DMARC.Err = authres.ResultPermError, errors.Str("no From: field")
-	case fromMalformed:
-		res.DMARC.Result, res.DMARC.Err = authres.ResultPermError, errors.Str("From: names no single author")
-		res.Verdict, res.Reason = Reject, "From: field names no single author (RFC 5322 3.6.2)"
-	default:
-		res.Verdict, res.Reason = c.evaluate(&res, policy)
-	}
-	c.ownDomains(ctx, &res, from, in.MailFrom)
-	res.Header, res.AuthServID = c.header(&res, in), c.o.Hostname
-	return res
+	return r.Finish()
 }
 
 // ownDomains applies the rule for our own domains: mail from outside whose

@@ -10,14 +10,16 @@ import (
 )
 
 // This file is the MX's authentication of arriving mail (package mailauth):
-// SPF, DKIM and DMARC after the data has ended and before anything is
-// sealed or stored. Submission is authenticated and never checked.
+// SPF, DKIM and DMARC, begun when the data starts and fed the message as
+// it arrives (SPF and the DMARC policy are looked up meanwhile, DKIM
+// hashes the body), completed when the data has ended and before anything
+// is sealed or stored. Submission is authenticated and never checked.
 
 // Checker authenticates a message arriving at the MX; *mailauth.Checker is
-// one. Check must be safe for concurrent use and never block for long (it
-// bounds its own DNS lookups).
+// one. Begin must be safe for concurrent use, and the Run's Finish never
+// block for long (it bounds its own DNS lookups).
 type Checker interface {
-	Check(ctx context.Context, in mailauth.Input) mailauth.Result
+	Begin(ctx context.Context, env mailauth.Envelope) *mailauth.Run
 }
 
 var _ Checker = (*mailauth.Checker)(nil)
@@ -39,18 +41,13 @@ var (
 // whether the message is quarantined (filed in Junk), or the reply
 // refusing it. Without a Checker, or on submission, it does nothing.
 //
-// data is the message's header section; m holds the whole message, whose
-// body DKIM reads from the Temp as it hashes it.
-func (ss *session) authCheck(id string, data []byte, m *received) (msg, header []byte, junk bool, err error) {
-	c := ss.s.opts.Checker
-	if ss.s.opts.Mode != MX || c == nil {
+// data is the message's header section; run (from beginAuth) has been
+// given the message as it arrived.
+func (ss *session) authCheck(id string, data []byte, run *mailauth.Run) (msg, header []byte, junk bool, err error) {
+	if run == nil {
 		return data, nil, false, nil
 	}
-	ip, _ := netip.AddrFromSlice(ss.ip)
-	ctx, cancel := ss.ctx()
-	defer cancel()
-	res := c.Check(ctx, mailauth.Input{IP: ip.Unmap(), Helo: ss.conn.Hostname(), MailFrom: ss.from,
-		Message: data, Body: m.temp.NewReader(m.bodyOffset())})
+	res := run.Finish()
 
 	dkim := make([]string, len(res.DKIM))
 	for i, d := range res.DKIM {
@@ -80,6 +77,18 @@ func (ss *session) authCheck(id string, data []byte, m *received) (msg, header [
 		data = mailauth.RemoveOwnResults(data, res.AuthServID)
 	}
 	return data, []byte(res.Header), res.Verdict == mailauth.Quarantine, nil
+}
+
+// beginAuth begins the check of the message whose data starts, or
+// returns nil without a Checker or on submission. SPF needs only the
+// envelope: it is evaluated while the data arrives.
+func (ss *session) beginAuth() *mailauth.Run {
+	c := ss.s.opts.Checker
+	if ss.s.opts.Mode != MX || c == nil {
+		return nil
+	}
+	ip, _ := netip.AddrFromSlice(ss.ip)
+	return c.Begin(ss.s.ctx, mailauth.Envelope{IP: ip.Unmap(), Helo: ss.conn.Hostname(), MailFrom: ss.from})
 }
 
 // clientAddr is the client's address for the spam engines: zero on

@@ -286,7 +286,13 @@ func (ss *session) Data(r io.Reader) (err error) {
 	if len(ss.local)+len(ss.remote) == 0 {
 		return replyNoRecipients
 	}
-	m, err := receive(&deadlineReader{r: r, c: ss.netConn, d: ss.s.opts.ReadTimeout}, ss.s.opts.MaxMessageSize, ss.s.opts.TempDir)
+	run := ss.beginAuth() // authcheck.go: nil unless checking
+	var tap bodyTap
+	if run != nil {
+		defer run.Abort()
+		tap = run
+	}
+	m, err := receive(&deadlineReader{r: r, c: ss.netConn, d: ss.s.opts.ReadTimeout}, ss.s.opts.MaxMessageSize, ss.s.opts.TempDir, tap)
 	if err != nil {
 		var de errDisk
 		if stderrors.As(err, &de) {
@@ -310,7 +316,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		}
 		header = addSubmissionHeaders(header, now, ss.s.opts.Hostname)
 	}
-	header, ar, junk, err := ss.authCheck(id, header, m)
+	header, ar, junk, err := ss.authCheck(id, header, run)
 	if err != nil {
 		return err
 	}

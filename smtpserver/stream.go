@@ -69,7 +69,11 @@ func (m *received) discard() {
 // then reads the rest of the data and drops it before replying, so the
 // connection stays in step and nothing of the message is kept. A Temp
 // that cannot be written (a full disk) is 451 4.3.0.
-func receive(r io.Reader, limit int64, dir string) (*received, error) {
+//
+// tap, if not nil, is given the message as it arrives: its header section
+// once complete (or the whole data, at the end, if it has no empty line),
+// then the body piece by piece (authcheck.go: DKIM hashes it meanwhile).
+func receive(r io.Reader, limit int64, dir string, tap bodyTap) (*received, error) {
 	temp, err := seal.NewTemp(dir)
 	if err != nil {
 		return nil, replyTempFailure
@@ -77,6 +81,7 @@ func receive(r io.Reader, limit int64, dir string) (*received, error) {
 	m := &received{temp: temp}
 	var lc lineChecker
 	hs := headerScanner{max: maxHeader}
+	tapped := false // tap has the header section
 	buf := make([]byte, readBuf)
 	var n int64
 	for {
@@ -92,9 +97,19 @@ func receive(r io.Reader, limit int64, dir string) (*received, error) {
 				m.discard()
 				return nil, e
 			}
-			if !hs.scan(chunk) {
+			body, ok := hs.scan(chunk)
+			if !ok {
 				m.discard()
 				return nil, replyHeaderTooLarge
+			}
+			if tap != nil && hs.done {
+				if !tapped {
+					tap.Header(hs.header())
+					tapped = true
+				}
+				if len(body) > 0 {
+					tap.Write(body)
+				}
 			}
 			if _, err := temp.Write(chunk); err != nil {
 				m.discard()
@@ -125,7 +140,16 @@ func receive(r io.Reader, limit int64, dir string) (*received, error) {
 		return nil, errDisk{err}
 	}
 	m.header = hs.header()
+	if tap != nil && !tapped {
+		tap.Header(m.header)
+	}
 	return m, nil
+}
+
+// bodyTap takes a message as it arrives (a *mailauth.Run).
+type bodyTap interface {
+	Header(h []byte)
+	Write(p []byte) (int, error)
 }
 
 // errDisk is a failure to write the Temp (451 4.3.0); the cause is logged.
@@ -185,21 +209,24 @@ type headerScanner struct {
 }
 
 // scan takes the next piece; false if the header section is over max.
-func (h *headerScanner) scan(p []byte) bool {
+// Once the header section is complete, body is the part of p after it
+// (all of p after the piece that completed it).
+func (h *headerScanner) scan(p []byte) (body []byte, ok bool) {
 	if h.done {
-		return true
+		return p, true
 	}
-	start := max(0, len(h.buf)-3) // an ending may span pieces
+	before := len(h.buf)
+	start := max(0, before-3) // an ending may span pieces
 	h.buf = append(h.buf, p...)
 	if len(h.buf) >= 2 && h.buf[0] == '\r' && h.buf[1] == '\n' {
 		h.buf, h.done = h.buf[:2], true // no header fields at all
-		return true
+		return p[2-before:], true
 	}
 	if i := bytes.Index(h.buf[start:], []byte("\r\n\r\n")); i >= 0 {
 		h.buf, h.done = h.buf[:start+i+4], true
-		return len(h.buf) <= h.max
+		return p[len(h.buf)-before:], len(h.buf) <= h.max
 	}
-	return len(h.buf) <= h.max
+	return nil, len(h.buf) <= h.max
 }
 
 // header returns the header section.

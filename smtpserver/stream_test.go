@@ -51,12 +51,17 @@ func TestReceiveHeader(t *testing.T) {
 			if piece > 1 {
 				r = &pieceReader{s: []byte(tc.in), n: piece}
 			}
-			m, err := receive(r, 1<<20, t.TempDir())
+			var tap recordingTap
+			m, err := receive(r, 1<<20, t.TempDir(), &tap)
 			if err != nil {
 				t.Fatalf("%q: %v", tc.in, err)
 			}
 			if string(m.header) != tc.head {
 				t.Errorf("%q in pieces of %d: header %q, want %q", tc.in, piece, m.header, tc.head)
+			}
+			// The tap saw the same header section once, then the body.
+			if tap.headers != 1 || string(tap.header) != tc.head || string(tap.body) != tc.in[len(tc.head):] {
+				t.Errorf("%q in pieces of %d: tap saw %d header sections, %q, then %q", tc.in, piece, tap.headers, tap.header, tap.body)
 			}
 			all, err := io.ReadAll(m.temp.NewReader(0))
 			if err != nil || string(all) != tc.in {
@@ -70,10 +75,10 @@ func TestReceiveHeader(t *testing.T) {
 		}
 	}
 	big := "X: " + strings.Repeat("a", maxHeader) + "\r\n\r\nbody\r\n"
-	if _, err := receive(strings.NewReader(big), 4<<20, t.TempDir()); err != replyHeaderTooLarge {
+	if _, err := receive(strings.NewReader(big), 4<<20, t.TempDir(), nil); err != replyHeaderTooLarge {
 		t.Errorf("a header section over %d bytes: %v", maxHeader, err)
 	}
-	if _, err := receive(strings.NewReader("Subject: a\r\n\r\n"+strings.Repeat("b", 2000)), 1000, t.TempDir()); err != replyTooLarge {
+	if _, err := receive(strings.NewReader("Subject: a\r\n\r\n"+strings.Repeat("b", 2000)), 1000, t.TempDir(), nil); err != replyTooLarge {
 		t.Errorf("over the limit: %v", err)
 	}
 }
@@ -82,7 +87,7 @@ func TestReceiveHeader(t *testing.T) {
 // would refuse it) is errDisk, which Data answers 451 4.3.0.
 func TestReceiveDiskFailure(t *testing.T) {
 	data := "Subject: a\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 64<<10) // > the Temp's memory
-	_, err := receive(strings.NewReader(data), 8<<20, "/nonexistent/sealpost-test")
+	_, err := receive(strings.NewReader(data), 8<<20, "/nonexistent/sealpost-test", nil)
 	var de errDisk
 	if !errors.As(err, &de) {
 		t.Fatalf("receive into a missing directory: %v, want errDisk", err)
@@ -101,4 +106,23 @@ func (p *pieceReader) Read(b []byte) (int, error) {
 	k := copy(b[:min(len(b), p.n)], p.s)
 	p.s = p.s[k:]
 	return k, nil
+}
+
+// recordingTap is a bodyTap that keeps what it is given.
+type recordingTap struct {
+	headers      int
+	header, body []byte
+}
+
+func (r *recordingTap) Header(h []byte) {
+	r.headers++
+	r.header = append([]byte(nil), h...)
+}
+
+func (r *recordingTap) Write(p []byte) (int, error) {
+	if r.headers == 0 {
+		panic("body before the header section")
+	}
+	r.body = append(r.body, p...)
+	return len(p), nil
 }

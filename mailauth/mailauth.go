@@ -232,10 +232,11 @@ type DMARCResult struct {
 func (c *Checker) Check(ctx context.Context, in Input) Result {
 	r := c.Begin(ctx, Envelope{IP: in.IP, Helo: in.Helo, MailFrom: in.MailFrom})
 	defer r.Abort()
-	var src io.Reader = bytes.NewReader(in.Message)
-	if in.Body != nil {
-		src = io.MultiReader(src, in.Body)
+	if in.Body == nil {
+		r.readHeader(in.Message, nil)
+		return r.Finish()
 	}
+	src := io.MultiReader(bytes.NewReader(in.Message), in.Body)
 	r.readHeader(in.Message, src)
 	if r.dkim != nil {
 		if _, err := io.Copy(r, src); err != nil {

@@ -1,7 +1,6 @@
 package mailauth
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/netip"
@@ -85,12 +84,12 @@ func (c *Checker) Begin(ctx context.Context, env Envelope) *Run {
 // empty line that ends it (or the whole message, if it has none). Bytes
 // after the empty line, if any, are the start of the body. It is called
 // once, before Write.
-func (r *Run) Header(h []byte) { r.readHeader(h, bytes.NewReader(h)) }
+func (r *Run) Header(h []byte) { r.readHeader(h, nil) }
 
 // readHeader takes the header section: msg for the From: field and the
-// DKIM-Signature count, src (msg, and after it the rest of the message)
-// for DKIM, which reads the header section from it. The caller writes
-// what remains of src to the Run.
+// DKIM-Signature count, and for DKIM, which reads the header section from
+// it, msg or, if not nil, src (msg, and after it the rest of the
+// message). The caller writes what remains of src to the Run.
 func (r *Run) readHeader(msg []byte, src io.Reader) {
 	if r.header {
 		return
@@ -113,9 +112,12 @@ func (r *Run) readHeader(msg []byte, src io.Reader) {
 		// The keys are looked up in Finish, under its context.
 		g := guard{r.c.o.Resolver}
 		lookup := func(name string) ([]string, error) { return g.LookupTXT(r.dkimCtx, name) }
-		r.dkim, r.dkimErr = dkim.NewVerifier(src, &dkim.VerifyOptions{
-			LookupTXT: lookup, MaxVerifications: r.c.o.MaxSignatures, KeyCache: r.c.keys,
-		})
+		o := &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: r.c.o.MaxSignatures, KeyCache: r.c.keys}
+		if src == nil {
+			r.dkim, r.dkimErr = dkim.NewVerifierBytes(msg, o)
+		} else {
+			r.dkim, r.dkimErr = dkim.NewVerifier(src, o)
+		}
 	}
 }
 

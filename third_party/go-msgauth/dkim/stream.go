@@ -14,7 +14,9 @@ package dkim
 
 import (
 	"bufio"
+	"bytes"
 	"crypto"
+	"fmt"
 	"hash"
 	"io"
 	"strings"
@@ -64,6 +66,63 @@ func NewVerifier(r io.Reader, options *VerifyOptions) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	v := newVerifier(h, options)
+	if !ok {
+		// What bufio read past the header section is body.
+		if n := bufr.Buffered(); n > 0 {
+			rest, _ := bufr.Peek(n)
+			v.Write(rest)
+		}
+	}
+	return v, nil
+}
+
+// NewVerifierBytes is NewVerifier reading from msg, a message's header
+// section and possibly the start of its body (Sealpost patch 8: the
+// header section is cut from msg where it is, without a bufio.Reader and
+// net/textproto, as readHeader would cut it).
+func NewVerifierBytes(msg []byte, options *VerifyOptions) (*Verifier, error) {
+	h, n, err := splitHeader(msg)
+	if err != nil {
+		return nil, err
+	}
+	v := newVerifier(h, options)
+	if n < len(msg) {
+		v.Write(msg[n:])
+	}
+	return v, nil
+}
+
+// splitHeader returns what readHeader returns for a reader of msg, and
+// how many bytes of msg the header section took. readHeader's lines are
+// net/textproto's: up to LF, without the LF and one CR before it; data
+// that ends before an empty line is an error.
+func splitHeader(msg []byte) (header, int, error) {
+	var h header
+	for i := 0; ; {
+		j := bytes.IndexByte(msg[i:], '\n')
+		if j < 0 {
+			return h, 0, fmt.Errorf("failed to read header: %v", io.EOF)
+		}
+		l := msg[i : i+j]
+		i += j + 1
+		if len(l) > 0 && l[len(l)-1] == '\r' {
+			l = l[:len(l)-1]
+		}
+		switch {
+		case len(l) == 0:
+			return h, i, nil
+		case len(h) > 0 && (l[0] == ' ' || l[0] == '\t'):
+			// This is a continuation line
+			h[len(h)-1] += string(l) + crlf
+		default:
+			h = append(h, string(l)+crlf)
+		}
+	}
+}
+
+// newVerifier prepares the checks of the signatures in h.
+func newVerifier(h header, options *VerifyOptions) *Verifier {
 	v := &Verifier{h: h, options: options}
 	for i, kv := range h {
 		k, val := parseHeaderField(kv)
@@ -82,14 +141,7 @@ func NewVerifier(r io.Reader, options *VerifyOptions) (*Verifier, error) {
 			v.hashers = append(v.hashers, &bodyHasher{key: key, h: hh, wc: canonicalizers[key.can].CanonicalizeBody(hh)})
 		}
 	}
-	if !ok {
-		// What bufio read past the header section is body.
-		if n := bufr.Buffered(); n > 0 {
-			rest, _ := bufr.Peek(n)
-			v.Write(rest)
-		}
-	}
-	return v, nil
+	return v
 }
 
 // neededBodyHash returns the body hash verify would compare the

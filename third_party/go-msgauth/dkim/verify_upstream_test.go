@@ -402,5 +402,36 @@ func FuzzVerifier(f *testing.F) {
 		if got != want {
 			t.Errorf("Verifier:\n%s\nupstream:\n%s", got, want)
 		}
+		// Sealpost patch 8: the same from bytes, cut at chunk.
+		cut := int(chunk)
+		if cut > len(msg) {
+			cut = len(msg)
+		}
+		v, err := NewVerifierBytes(msg[:cut], o)
+		if err == nil {
+			v.Write(msg[cut:])
+			got = describe(v.Close())
+		} else {
+			// The header section was not all in msg[:cut]: so says
+			// NewVerifier given only that much.
+			got = describe(nil, err)
+			want = describe(streamVerify(msg[:cut], true, 16, 1, o))
+		}
+		if got != want {
+			t.Errorf("NewVerifierBytes(msg[:%d]):\n%s\nupstream:\n%s", cut, got, want)
+		}
+	})
+}
+
+// FuzzStripWhitespace (Sealpost patch 7): stripWhitespace removes what
+// upstream's removed.
+func FuzzStripWhitespace(f *testing.F) {
+	for _, s := range []string{"", "abc", " a b\r\n\tc ", "a\u00a0b\u0085c\u2003", "\xff a", "x\v\fy"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := stripWhitespace(s), stripUnicodeSpace(s); got != want {
+			t.Errorf("stripWhitespace(%q) = %q, upstream %q", s, got, want)
+		}
 	})
 }

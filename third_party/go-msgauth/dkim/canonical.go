@@ -148,6 +148,10 @@ func (c *relaxedCanonicalizer) CanonicalizeHeader(s string) string {
 	return k + ":" + v + crlf
 }
 
+// relaxedSpecial holds the bytes the relaxed body canonicalization looks
+// at: WSP and the line ends (Sealpost patch 9).
+var relaxedSpecial = [256]bool{' ': true, '\t': true, '\r': true, '\n': true}
+
 type relaxedBodyCanonicalizer struct {
 	w         io.Writer
 	buf       []byte // Sealpost patch 6: canonical, kept from write to write
@@ -187,9 +191,17 @@ func (c *relaxedBodyCanonicalizer) Write(b []byte) (int, error) {
 			}
 
 			// Sealpost patch 2: the run of ordinary bytes at once.
+			// Sealpost patch 9: a single space between ordinary bytes
+			// is its own canonical form, so it does not end the run.
 			j := i + 1
-			for j < len(b) && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' && b[j] != '\n' {
-				j++
+			for j < len(b) {
+				if !relaxedSpecial[b[j]] {
+					j++
+				} else if b[j] == ' ' && j+1 < len(b) && !relaxedSpecial[b[j+1]] {
+					j += 2
+				} else {
+					break
+				}
 			}
 			canonical = append(canonical, b[i:j]...)
 			i = j

@@ -99,24 +99,51 @@ func NewVerifierBytes(msg []byte, options *VerifyOptions) (*Verifier, error) {
 // that ends before an empty line is an error.
 func splitHeader(msg []byte) (header, int, error) {
 	var h header
+	// The field under way is msg[start:i] as it is while each of its
+	// lines ends in CRLF (raw), which readHeader would give back as it
+	// was; otherwise it is built line by line in h's last entry.
+	start, raw := -1, false
+	end := func(i int) {
+		if start >= 0 && raw {
+			h = append(h, string(msg[start:i]))
+		}
+		start = -1
+	}
 	for i := 0; ; {
 		j := bytes.IndexByte(msg[i:], '\n')
 		if j < 0 {
+			end(i)
 			return h, 0, fmt.Errorf("failed to read header: %v", io.EOF)
 		}
+		lineStart := i
 		l := msg[i : i+j]
 		i += j + 1
-		if len(l) > 0 && l[len(l)-1] == '\r' {
+		crlfEnded := len(l) > 0 && l[len(l)-1] == '\r'
+		if crlfEnded {
 			l = l[:len(l)-1]
 		}
 		switch {
 		case len(l) == 0:
+			end(lineStart)
 			return h, i, nil
-		case len(h) > 0 && (l[0] == ' ' || l[0] == '\t'):
+		case (start >= 0 || len(h) > 0) && (l[0] == ' ' || l[0] == '\t'):
 			// This is a continuation line
+			if start >= 0 && raw && crlfEnded {
+				continue
+			}
+			if start >= 0 {
+				// The field so far, as it was, then this line.
+				h = append(h, string(msg[start:lineStart]))
+				start = -1
+			}
 			h[len(h)-1] += string(l) + crlf
 		default:
-			h = append(h, string(l)+crlf)
+			end(lineStart)
+			if crlfEnded {
+				start, raw = lineStart, true
+			} else {
+				h = append(h, string(l)+crlf)
+			}
 		}
 	}
 }

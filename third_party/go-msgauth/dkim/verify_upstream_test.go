@@ -435,3 +435,30 @@ func FuzzStripWhitespace(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitHeader (Sealpost patch 8): splitHeader cuts what readHeader
+// reads, field for field, and says where the body starts.
+func FuzzSplitHeader(f *testing.F) {
+	for _, s := range []string{"A: b\r\n c\r\n\r\nbody", "A: b\n c\r\n\td\n\nx", "\r\n", "A: b\r\r\n c\r\n\r\n",
+		" lead\r\nA: b\r\n\r\n", "A: b", "A: b\r\n", "A: b\r\n \n\r\n", "\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		br := bytes.NewReader(msg)
+		bufr := bufio.NewReader(br)
+		want, werr := readHeader(bufr)
+		got, n, err := splitHeader(msg)
+		if fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("%q: error %v, readHeader's %v", msg, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+			t.Errorf("%q: %q, readHeader's %q", msg, got, want)
+		}
+		if consumed := len(msg) - br.Len() - bufr.Buffered(); n != consumed {
+			t.Errorf("%q: body at %d, readHeader's at %d", msg, n, consumed)
+		}
+	})
+}

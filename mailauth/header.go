@@ -286,12 +286,16 @@ func (c *Checker) header(res *Result, mailFrom string) string {
 	} else {
 		spfRes.From = mailFromProperty(mailFrom, res.SPF.Domain)
 	}
-	results := []authres.Result{spfRes}
+	var b strings.Builder
+	b.Grow(256)
+	b.WriteString("Authentication-Results: ")
+	b.WriteString(c.o.Hostname)
+	writeResult(&b, spfRes)
 	if len(res.DKIM) == 0 {
-		results = append(results, &authres.DKIMResult{Value: authres.ResultNone})
+		writeResult(&b, &authres.DKIMResult{Value: authres.ResultNone})
 	}
 	for _, s := range res.DKIM {
-		results = append(results, &authres.DKIMResult{Value: s.Result, Domain: s.Domain, Reason: dkimReasons[s.Result]})
+		writeResult(&b, &authres.DKIMResult{Value: s.Result, Domain: s.Domain, Reason: dkimReasons[s.Result]})
 	}
 	dm := &authres.DMARCResult{Value: res.DMARC.Result, From: res.DMARC.From}
 	if res.DMARC.Policy != "" {
@@ -300,18 +304,106 @@ func (c *Checker) header(res *Result, mailFrom string) string {
 			dm.Reason += " (not sampled by pct)"
 		}
 	}
-	results = append(results, dm)
-
-	var b strings.Builder
-	b.WriteString("Authentication-Results: ")
-	b.WriteString(c.o.Hostname)
-	for _, r := range results {
-		// Format with an empty authserv-id gives "; method=value props".
-		b.WriteString(";\r\n\t")
-		b.WriteString(strings.TrimSpace(strings.TrimPrefix(authres.Format("", []authres.Result{r}), ";")))
-	}
+	writeResult(&b, dm)
 	b.WriteString("\r\n")
 	return b.String()
+}
+
+// writeResult writes ";", a folding line break and one result as
+// authres.Format writes it (without the authserv-id, and trimmed). The
+// results we write have a reason and at most one property; when their
+// text is plain ASCII that needs no escape it is written here, as
+// authres would write it, else authres writes it.
+func writeResult(b *strings.Builder, r authres.Result) {
+	b.WriteString(";\r\n\t")
+	var method, prop, pvalue, reason string
+	var value authres.ResultValue
+	switch r := r.(type) {
+	case *authres.SPFResult:
+		method, value, reason = "spf", r.Value, r.Reason
+		switch {
+		case r.From != "" && r.Helo != "":
+			method = "" // two properties: authres writes them
+		case r.From != "":
+			prop, pvalue = "smtp.mailfrom", r.From
+		case r.Helo != "":
+			prop, pvalue = "smtp.helo", r.Helo
+		}
+	case *authres.DKIMResult:
+		method, value, reason, prop, pvalue = "dkim", r.Value, r.Reason, "header.d", r.Domain
+		if r.Identifier != "" {
+			method = ""
+		}
+	case *authres.DMARCResult:
+		method, value, reason, prop, pvalue = "dmarc", r.Value, r.Reason, "header.from", r.From
+	}
+	if method == "" || !lowerWord(string(value)) || !plainASCII(reason) || !pvalueAsIs(pvalue) {
+		b.WriteString(strings.TrimSpace(strings.TrimPrefix(authres.Format("", []authres.Result{r}), ";")))
+		return
+	}
+	b.WriteString(method)
+	b.WriteByte('=')
+	b.WriteString(string(value))
+	if reason != "" {
+		// RFC 8601 2.2: reasonspec is "reason" "=" value; a value
+		// with a space or a tspecial is a quoted-string.
+		b.WriteString(" reason=")
+		if needsQuotes(reason) {
+			b.WriteByte('"')
+			b.WriteString(reason)
+			b.WriteByte('"')
+		} else {
+			b.WriteString(reason)
+		}
+	}
+	if pvalue != "" {
+		b.WriteByte(' ')
+		b.WriteString(prop)
+		b.WriteByte('=')
+		b.WriteString(pvalue)
+	}
+}
+
+// lowerWord reports whether s is lower-case ASCII letters, as result
+// values are (RFC 8601 2.7).
+func lowerWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainASCII reports whether s is printable ASCII without a quote or a
+// backslash: what writeResult writes itself.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// needsQuotes reports whether authres would quote s as a value: it holds
+// a space, a control character or a tspecial (RFC 2045 5.1).
+func needsQuotes(s string) bool {
+	return strings.ContainsAny(s, " ()<>@,;:\\\"/[]?=") || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' })
+}
+
+// pvalueAsIs reports whether authres writes s, a property value, as it
+// is: letters, digits and its address punctuation only (ASCII here).
+func pvalueAsIs(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("#$%&'*+,./-@[]^_`{|}~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // dkimReasons explain a DKIM result that is not pass in the header.

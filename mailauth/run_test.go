@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-msgauth/authres"
 )
 
 // describeResult is everything a Result says, errors as their text.
@@ -176,6 +178,36 @@ func FuzzScanHeader(f *testing.F) {
 		a, ok := domainName(s)
 		if b, ok2 := oldDomainName(s); a != b || ok != ok2 {
 			t.Errorf("domainName(%q) = %q %v; before %q %v", s, a, ok, b, ok2)
+		}
+	})
+}
+
+// FuzzWriteResult: writeResult writes what authres.Format writes, for any
+// result of the three kinds.
+func FuzzWriteResult(f *testing.F) {
+	f.Add(uint8(0), "pass", "", "b@mail.example", "")
+	f.Add(uint8(0), "none", "", "", "helo.example")
+	f.Add(uint8(1), "fail", "signature did not verify", "d.example", "")
+	f.Add(uint8(2), "fail", "p=reject (not sampled by pct)", "from.example", "")
+	f.Add(uint8(1), "pass", "a\"b", "x y", "i@d.example")
+	f.Add(uint8(2), "temperror", "", "bü.example", "")
+	f.Add(uint8(2), "pass ", "", "", "")
+	f.Fuzz(func(t *testing.T, kind uint8, value, reason, p1, p2 string) {
+		var r authres.Result
+		v := authres.ResultValue(value)
+		switch kind % 3 {
+		case 0:
+			r = &authres.SPFResult{Value: v, Reason: reason, From: p1, Helo: p2}
+		case 1:
+			r = &authres.DKIMResult{Value: v, Reason: reason, Domain: p1, Identifier: p2}
+		default:
+			r = &authres.DMARCResult{Value: v, Reason: reason, From: p1}
+		}
+		var b strings.Builder
+		writeResult(&b, r)
+		want := ";\r\n\t" + strings.TrimSpace(strings.TrimPrefix(authres.Format("", []authres.Result{r}), ";"))
+		if b.String() != want {
+			t.Errorf("writeResult: %q, authres: %q", b.String(), want)
 		}
 	})
 }

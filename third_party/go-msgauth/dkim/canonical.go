@@ -142,10 +142,33 @@ func (c *relaxedCanonicalizer) CanonicalizeHeader(s string) string {
 	}
 
 	k = strings.TrimSpace(strings.ToLower(k))
-	v = strings.Join(strings.FieldsFunc(v, func(r rune) bool {
-		return r == ' ' || r == '\t' || r == '\n' || r == '\r'
-	}), " ")
-	return k + ":" + v + crlf
+	// Sealpost patch 9: the value's runs of WSP and line ends made one
+	// space, leading and trailing ones dropped, in one buffer (what
+	// strings.Join of strings.FieldsFunc gave, without a string a word).
+	var b strings.Builder
+	b.Grow(len(k) + 1 + len(v) + len(crlf))
+	b.WriteString(k)
+	b.WriteByte(':')
+	space := false
+	for i := 0; i < len(v); {
+		if relaxedSpecial[v[i]] {
+			space = true
+			i++
+			continue
+		}
+		if space && b.Len() > len(k)+1 {
+			b.WriteByte(' ')
+		}
+		space = false
+		j := i + 1
+		for j < len(v) && !relaxedSpecial[v[j]] {
+			j++
+		}
+		b.WriteString(v[i:j])
+		i = j
+	}
+	b.WriteString(crlf)
+	return b.String()
 }
 
 // relaxedSpecial holds the bytes the relaxed body canonicalization looks

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dmarc"
@@ -25,13 +26,14 @@ type policyLookup struct {
 // lookupPolicy discovers the DMARC policy of the From: domain (RFC 7489
 // 6.6.3): the record at _dmarc.<domain>, else the one at the
 // Organizational Domain's.
-func lookupPolicy(ctx context.Context, r guard, from string) policyLookup {
-	p := lookupRecord(ctx, r, from)
+// Parsed records are kept in cache (nil: none kept).
+func lookupPolicy(ctx context.Context, r guard, from string, cache *recordCache) policyLookup {
+	p := lookupRecord(ctx, r, from, cache)
 	if p.state != authres.ResultNone {
 		return p
 	}
 	if org := orgDomain(from); org != from {
-		p = lookupRecord(ctx, r, org)
+		p = lookupRecord(ctx, r, org, cache)
 		p.sub = true
 	}
 	return p
@@ -39,7 +41,7 @@ func lookupPolicy(ctx context.Context, r guard, from string) policyLookup {
 
 // lookupRecord fetches and parses the DMARC record of one domain (RFC 7489
 // 6.6.3 steps 1, 2, 5 and 6).
-func lookupRecord(ctx context.Context, r guard, domain string) policyLookup {
+func lookupRecord(ctx context.Context, r guard, domain string, cache *recordCache) policyLookup {
 	txts, err := r.LookupTXT(ctx, "_dmarc."+domain)
 	var dnsErr *net.DNSError
 	switch {
@@ -66,13 +68,51 @@ func lookupRecord(ctx context.Context, r guard, domain string) policyLookup {
 		// Step 5: several records, no DMARC processing.
 		return policyLookup{state: authres.ResultPermError, err: errors.Str("several DMARC records")}
 	}
-	rec, err := dmarc.Parse(recs[0])
+	rec, err := cache.parse(recs[0])
 	if err != nil {
 		// Step 6: no valid p= (the rua= fallback to p=none would come to
 		// the same disposition: none).
 		return policyLookup{state: authres.ResultPermError, err: err}
 	}
 	return policyLookup{rec: rec, state: authres.ResultPass}
+}
+
+// recordCache keeps DMARC records once parsed, by their text: the record
+// is still looked up every time (through the resolver's cache), so a
+// changed policy applies at once, but a busy MX's regular correspondents'
+// records are not parsed again for each message (parsing was most of what
+// a cached policy lookup cost). A parsed record is only read.
+type recordCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]parsedRecord
+}
+
+type parsedRecord struct {
+	rec *dmarc.Record
+	err error
+}
+
+// parse returns dmarc.Parse(txt), from the cache if it is there; a nil
+// cache parses every time. When the cache is full it starts again empty.
+func (c *recordCache) parse(txt string) (*dmarc.Record, error) {
+	if c == nil {
+		return dmarc.Parse(txt)
+	}
+	c.mu.Lock()
+	p, ok := c.m[txt]
+	c.mu.Unlock()
+	if ok {
+		return p.rec, p.err
+	}
+	rec, err := dmarc.Parse(txt)
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[txt] = parsedRecord{rec, err}
+	c.mu.Unlock()
+	return rec, err
 }
 
 // isDMARC1 reports whether a TXT record starts with the version tag of

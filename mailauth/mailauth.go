@@ -94,6 +94,8 @@ type Checker struct {
 	// keys keeps DKIM public keys once parsed, by their record's text
 	// (the record itself is looked up through the resolver's cache).
 	keys *dkim.KeyCache
+	// policies keeps DMARC records once parsed, by their text.
+	policies *recordCache
 }
 
 // New returns a Checker, or an Invalid error if a required option is
@@ -121,7 +123,8 @@ func New(o Options) (*Checker, error) {
 		o.Sample = func() int { return rand.IntN(100) }
 	}
 	o.TrustedRelays = slices.Clone(o.TrustedRelays)
-	return &Checker{o: o, keys: &dkim.KeyCache{Max: 10000}}, nil
+	return &Checker{o: o, keys: &dkim.KeyCache{Max: 10000},
+		policies: &recordCache{max: 10000, m: make(map[string]parsedRecord)}}, nil
 }
 
 // Input is what the MX knows of a message when its data has ended.

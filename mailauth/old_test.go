@@ -40,7 +40,7 @@ func (c *Checker) oldCheck(ctx context.Context, in Input) Result {
 	wg.Go(func() { res.SPF = checkSPF(ctx, r, ip, in.Helo, in.MailFrom) })
 	wg.Go(func() { res.DKIM = oldVerifyDKIM(ctx, r, in.Message, in.Body, c.o.MaxSignatures, c.keys) })
 	if status == fromOK {
-		wg.Go(func() { policy = lookupPolicy(ctx, r, from) })
+		wg.Go(func() { policy = lookupPolicy(ctx, r, from, nil) })
 	}
 	wg.Wait()
 

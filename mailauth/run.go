@@ -105,7 +105,7 @@ func (r *Run) readHeader(msg []byte, src io.Reader) {
 		r.policyDone, r.policyCancel = make(chan struct{}), cancel
 		go func() {
 			defer close(r.policyDone)
-			r.policy = lookupPolicy(pctx, guard{r.c.o.Resolver}, r.from)
+			r.policy = lookupPolicy(pctx, guard{r.c.o.Resolver}, r.from, r.c.policies)
 		}()
 	}
 	if sigs > 0 {

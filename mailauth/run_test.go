@@ -211,3 +211,29 @@ func FuzzWriteResult(f *testing.F) {
 		}
 	})
 }
+
+// TestRecordCache: a record's text parses once; the same text gives the
+// same record or the same error, and a full cache starts again.
+func TestRecordCache(t *testing.T) {
+	c := &recordCache{max: 2, m: make(map[string]parsedRecord)}
+	a, err := c.parse("v=DMARC1; p=reject; pct=50")
+	if err != nil || a.Policy != "reject" || *a.Percent != 50 {
+		t.Fatalf("parse: %+v, %v", a, err)
+	}
+	if b, _ := c.parse("v=DMARC1; p=reject; pct=50"); b != a {
+		t.Error("the same text parsed again")
+	}
+	if _, err := c.parse("v=DMARC1; p=bounce"); err == nil {
+		t.Error("p=bounce parsed")
+	}
+	if _, err := c.parse("v=DMARC1; p=bounce"); err == nil {
+		t.Error("p=bounce parsed from the cache")
+	}
+	c.parse("v=DMARC1; p=none")
+	if len(c.m) > c.max {
+		t.Errorf("%d records kept, at most %d", len(c.m), c.max)
+	}
+	if b, _ := c.parse("v=DMARC1; p=reject; pct=50"); b == a || b.Policy != "reject" {
+		t.Errorf("after the cache was emptied: %+v", b)
+	}
+}

@@ -12,9 +12,9 @@ import (
 )
 
 // This file is a check that runs while the message arrives, so that little
-// is left to do when its data ends: SPF, which needs only the envelope,
-// from the start of the data; the DMARC policy from the end of the header
-// section; the DKIM body hashes as the body is written. Check is the same
+// is left to do when its data ends: SPF, which needs only the envelope, in
+// a goroutine from the start of the data; the DMARC policy at the end of
+// the header section; the DKIM body hashes as the body is written. Check is the same
 // thing for a message held whole.
 
 // Envelope is what the MX knows of a message when its data starts.
@@ -27,8 +27,8 @@ type Envelope struct {
 // A Run is the check of one message under way: Begin it when the data
 // starts, give it the header section (Header) and then the body (Write) as
 // they arrive, and Finish it at the end of the data, or Abort it if the
-// message is refused. A Run is used by one goroutine; its own work runs in
-// goroutines that Finish and Abort end.
+// message is refused. A Run is used by one goroutine; its SPF evaluation
+// runs in a goroutine that Finish and Abort end.
 type Run struct {
 	c       *Checker
 	parent  context.Context
@@ -46,11 +46,9 @@ type Run struct {
 	from   string
 	status fromStatus
 
-	// The DMARC policy, looked up from Header when there is a From:
-	// domain (policyDone is nil otherwise).
-	policyDone   chan struct{}
-	policy       policyLookup
-	policyCancel context.CancelFunc
+	// The DMARC policy, looked up in Header when there is a From:
+	// domain.
+	policy policyLookup
 
 	// DKIM: the body hashes under way (nil without a DKIM-Signature
 	// field), or why the header section could not be read for it.
@@ -101,12 +99,12 @@ func (r *Run) readHeader(msg []byte, src io.Reader) {
 	var sigs int
 	r.from, r.status, sigs = scanHeader(msg)
 	if r.status == fromOK {
+		// Looked up here, not in a goroutine of its own: an answer is
+		// most often in the resolver's cache, and when it is not the
+		// client goes on sending the body meanwhile.
 		pctx, cancel := context.WithTimeout(r.parent, r.c.o.Timeout)
-		r.policyDone, r.policyCancel = make(chan struct{}), cancel
-		go func() {
-			defer close(r.policyDone)
-			r.policy = lookupPolicy(pctx, guard{r.c.o.Resolver}, r.from, r.c.policies)
-		}()
+		r.policy = lookupPolicy(pctx, guard{r.c.o.Resolver}, r.from, r.c.policies)
+		cancel()
 	}
 	if sigs > 0 {
 		// The keys are looked up in Finish, under its context.
@@ -135,9 +133,6 @@ func (r *Run) Abort() {
 	if r.spfCancel != nil {
 		r.spfCancel()
 	}
-	if r.policyCancel != nil {
-		r.policyCancel()
-	}
 }
 
 // Finish completes the check at the end of the data and returns its
@@ -159,9 +154,6 @@ func (r *Run) Finish() Result {
 	}
 	<-r.spfDone
 	res.SPF = r.spf
-	if r.policyDone != nil {
-		<-r.policyDone
-	}
 	c := r.c
 	res.DMARC = DMARCResult{From: r.from}
 	switch r.status {

@@ -47,7 +47,7 @@ func scanHeader(msg []byte) (domain string, status fromStatus, sigs int) {
 		case len(name) == len("From") && strings.EqualFold(string(name), "From"):
 			froms++
 			if froms == 1 {
-				value = string(bytes.TrimSpace(v))
+				value = string(bytes.TrimSpace(unfold(v)))
 			}
 		case len(name) == len("DKIM-Signature") && strings.EqualFold(string(name), "DKIM-Signature"):
 			sigs++
@@ -94,60 +94,80 @@ var lenientWords = mime.WordDecoder{CharsetReader: anyCharset}
 func headerFields(msg []byte) func(yield func(name, value string) bool) {
 	return func(yield func(name, value string) bool) {
 		for n, v := range rawHeaderFields(msg) {
-			if !yield(string(n), string(bytes.TrimSpace(v))) {
+			if !yield(string(n), string(bytes.TrimSpace(unfold(v)))) {
 				return
 			}
 		}
 	}
 }
 
-// rawHeaderFields is headerFields without copies: the name is msg's own
-// bytes and the value, unfolded but not trimmed, is in a buffer that the
-// next field reuses.
+// rawHeaderFields is headerFields without copies: the name and the value
+// are msg's own bytes, the value still folded (unfold unfolds it).
 func rawHeaderFields(msg []byte) func(yield func(name, value []byte) bool) {
 	return func(yield func(name, value []byte) bool) {
 		if len(msg) > maxHeader {
 			msg = msg[:maxHeader]
 		}
-		var name, value, folded []byte
+		var name []byte
+		start, end := 0, 0 // the value is msg[start:end]
 		have := false
 		flush := func() bool {
 			if !have {
 				return true
 			}
 			have = false
-			return yield(name, value)
+			return yield(name, msg[start:end])
 		}
-		for len(msg) > 0 {
-			line := msg
-			if i := bytes.IndexByte(msg, '\n'); i >= 0 {
-				line, msg = msg[:i], msg[i+1:]
-			} else {
-				msg = nil
+		for pos := 0; pos < len(msg); {
+			next := len(msg)
+			line := msg[pos:]
+			if i := bytes.IndexByte(line, '\n'); i >= 0 {
+				line, next = line[:i], pos+i+1
 			}
 			line = bytes.TrimSuffix(line, []byte("\r"))
 			if len(line) == 0 {
 				break // end of the header section
 			}
 			if line[0] == ' ' || line[0] == '\t' {
-				if have { // RFC 5322 2.2.3: unfolding
-					folded = append(append(folded[:0], value...), line...)
-					value = folded
+				if have { // RFC 5322 2.2.3: unfolding (unfold)
+					end = pos + len(line)
 				}
+				pos = next
 				continue
 			}
-			n, v, ok := bytes.Cut(line, []byte(":"))
-			n = bytes.TrimRight(n, " \t") // RFC 5322 4.5: obsolete WSP before ':'
-			if !ok || len(n) == 0 || !fieldName(n) {
+			colon := bytes.IndexByte(line, ':')
+			if colon < 0 {
+				break
+			}
+			n := bytes.TrimRight(line[:colon], " \t") // RFC 5322 4.5: obsolete WSP before ':'
+			if len(n) == 0 || !fieldName(n) {
 				break
 			}
 			if !flush() {
 				return
 			}
-			name, value, have = n, v, true
+			name, start, end, have = n, pos+colon+1, pos+len(line), true
+			pos = next
 		}
 		flush()
 	}
+}
+
+// unfold removes the line breaks (CRLF, or a lone LF) of a folded field
+// value (RFC 5322 2.2.3).
+func unfold(v []byte) []byte {
+	i := bytes.IndexByte(v, '\n')
+	if i < 0 {
+		return v
+	}
+	out := make([]byte, 0, len(v))
+	for i >= 0 {
+		line := v[:i]
+		out = append(out, bytes.TrimSuffix(line, []byte("\r"))...)
+		v = v[i+1:]
+		i = bytes.IndexByte(v, '\n')
+	}
+	return append(out, v...)
 }
 
 // fieldName reports whether n is an RFC 5322 2.2 field name.

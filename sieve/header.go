@@ -18,6 +18,7 @@ import "strings"
 type header struct {
 	fields []field
 	looked []lookup
+	buf    [8]lookup // looked's first array; a header is not copied once used
 }
 
 type field struct {
@@ -132,6 +133,9 @@ func (h *header) values(name string) []string {
 		}
 	}
 	vs = vs[:len(vs):len(vs)]
+	if h.looked == nil {
+		h.looked = h.buf[:0]
+	}
 	if len(h.looked) < maxLookups {
 		h.looked = append(h.looked, lookup{name: name, values: vs})
 	}

@@ -75,7 +75,10 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.prev[:cap(t.prev)])
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
-	clear(t.ids[:])
+	t.ids.clear()
+	t.pairs.clear()
+	t.newText()
+	clear(t.kbuf[:])
 	if cap(t.body) > maxReusedBody {
 		t.body = nil
 	}

@@ -1,0 +1,123 @@
+package junk
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestWordBytes8 holds wordBytes8 to asciiClass for every byte value at
+// every place of the eight, among neighbours of every kind (a byte's
+// neighbours must not change what it is).
+func TestWordBytes8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for c := range 256 {
+		for pos := range 8 {
+			for range 64 {
+				var b [8]byte
+				for i := range b {
+					b[i] = byte(rng.IntN(256))
+				}
+				b[pos] = byte(c)
+				var x uint64
+				for i := range b {
+					x |= uint64(b[i]) << (8 * i)
+				}
+				got := wordBytes8(x)
+				for i := range b {
+					want := asciiClass[b[i]] == classWord
+					if is := got>>(8*i)&0xff == 0x80; is != want || got>>(8*i)&0x7f != 0 {
+						t.Fatalf("wordBytes8(% x): byte %d (%#x) is %#x, want word %v", b, i, b[i], got>>(8*i)&0xff, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkHashWords checks that a hash tokenizer, used for msgs one after
+// the other as the pool uses it, gives for each the hashes of the tokens
+// the string kind's rune-by-rune path gives.
+func checkHashWords(t *testing.T, texts ...string) {
+	t.Helper()
+	k := Key{5}
+	h := newHasher(k)
+	ht := newHashTokenizer()
+	for n, s := range texts {
+		slow := newTokenizer()
+		slow.wordsByRune("", s)
+		ht.start(k)
+		ht.words("", s)
+		if len(ht.hs) != len(slow.out) {
+			t.Fatalf("text %d: %d hashes for %d tokens", n, len(ht.hs), len(slow.out))
+		}
+		for i, tok := range slow.out {
+			if ht.hs[i] != h.hash([]byte(tok)) {
+				t.Fatalf("text %d: hash %d is not that of %q", n, i, tok)
+			}
+		}
+	}
+}
+
+// TestWordIDsCollide gives the word table words that all share a slot,
+// more than its probes reach: those past the reach miss (and are looked
+// up in set) on every use, and never get another word's id.
+func TestWordIDsCollide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var same []string
+	want := uint64(0)
+	for len(same) < 3*maxWordProbes {
+		var b [6]byte
+		for i := range b {
+			b[i] = 'a' + byte(rng.IntN(26))
+		}
+		k := keyOf(b[:])
+		if slot := k.hash() >> (64 - 10); len(same) == 0 || slot == want {
+			want = slot
+			same = append(same, string(b[:]))
+		}
+	}
+	var text strings.Builder
+	for i := range 2000 {
+		text.WriteString(same[rng.IntN(len(same))])
+		if i%3 == 0 {
+			text.WriteString(" Other ")
+		}
+		text.WriteByte(' ')
+	}
+	checkHashWords(t, text.String(), strings.ToUpper(text.String()), text.String())
+}
+
+// TestManyBigrams fills the word and pair tables past what they hold,
+// twice over with one tokenizer (the tables are cleared between
+// messages), with words of every length the fast path keys; the whole
+// text has more than MaxMessageTokens tokens.
+func TestManyBigrams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var text strings.Builder
+	for range 16000 {
+		n := 1 + rng.IntN(30)
+		for i := range n {
+			switch r := rng.IntN(40); {
+			case r == 0 && (i == 0 || i == n-1):
+				text.WriteByte('\'')
+			case r == 1:
+				text.WriteByte('-')
+			case r < 6:
+				text.WriteByte('A' + byte(rng.IntN(26)))
+			case r < 8:
+				text.WriteByte('0' + byte(rng.IntN(10)))
+			default:
+				text.WriteByte('a' + byte(rng.IntN(8)))
+			}
+		}
+		text.WriteString([]string{" ", "\r\n", "  ", ". ", ", ", "\t"}[rng.IntN(6)])
+	}
+	s := text.String()
+	st := newTokenizer()
+	st.words("", s)
+	if len(st.out) != MaxMessageTokens {
+		t.Fatalf("%d tokens, want the text to fill the tokenizer", len(st.out))
+	}
+	checkHashWords(t, s, s[len(s)/2:], s)
+}

@@ -23,6 +23,9 @@ import (
 // TestGolden and FuzzTokenize hold them to it.
 func (t *tokenizer) words(prefix, s string) {
 	for len(s) > 0 && !t.full() {
+		if s = t.scanWords(prefix, s); t.full() {
+			return
+		}
 		i := 0
 		for i < len(s) && asciiClass[s[i]] == classSpace {
 			i++
@@ -31,10 +34,6 @@ func (t *tokenizer) words(prefix, s string) {
 			return
 		}
 		s = s[i:]
-		if e := t.scanWord(prefix, s); e > 0 {
-			s = s[e:]
-			continue
-		}
 		var seen byteClass // the union of the field's byte classes
 		j := 0
 		for ; j < len(s); j++ {

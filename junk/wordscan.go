@@ -3,7 +3,7 @@ package junk
 import "math/bits"
 
 // words' fast path: the common field of a text is one short ASCII word
-// followed by ASCII space. scanWord finds such a word eight bytes at a
+// followed by ASCII space. scanWords finds such words eight bytes at a
 // time, and the same eight-byte loads, masked and lowered, are the word's
 // key; for the hash kind, a word and a bigram both seen before in the
 // message then cost two probes of small tables and no call. Anything else
@@ -15,56 +15,61 @@ const (
 	highs8 = 0x8080808080808080
 )
 
-// scanWord adds the tokens of the field that starts s (which starts with
-// no space) if the field is one ASCII word of at most maxWord bytes
-// followed by an ASCII space, and returns the word's length; otherwise it
-// adds nothing and returns 0.
-func (t *tokenizer) scanWord(prefix, s string) int {
-	if len(s) < 32 {
-		return 0
-	}
-	// The word's bytes, eight at a time; past its end, the loads read
-	// what follows, which the masks below clear.
-	var c [4]uint64
-	e := -1
-	for i := range c {
-		x := le64(s[8*i : 8*i+8])
-		c[i] = x
-		if nw := ^wordBytes8(x) & highs8; nw != 0 {
-			e = 8*i + bits.TrailingZeros64(nw)/8
-			break
+// scanWords adds the tokens of the fields at the start of s (after any
+// ASCII space) for as long as each is one ASCII word of letters and
+// digits followed by an ASCII space, and the 32 bytes from its start are
+// in s; it returns the rest of s, from the first field it leaves to words
+// (or the spaces before it).
+func (t *tokenizer) scanWords(prefix, s string) string {
+	fast := prefix == "" && t.h != nil
+	for len(s) >= 32 && !t.full() {
+		if asciiClass[s[0]] == classSpace {
+			s = s[1:]
+			continue
 		}
-	}
-	if e < 0 || asciiClass[s[e]] != classSpace {
-		return 0
-	}
-	if e < minWord { // shorter still after trimQuoteDash
-		return e
-	}
-	if e > maxWord || isQuoteDash(s[0]) || isQuoteDash(s[e-1]) {
-		t.asciiWord(prefix, s, 0, e)
-		return e
-	}
-	var k wordKey
-	m := &wordMasks[e]
-	for i := range k.w {
-		k.w[i] = lowerASCII8(c[i] & m[i])
-	}
-	k.n = uint32(e)
-	// The hash kind's text word and bigram, both seen before: the same
-	// as emitWord's way (textWord finds the id, bigram finds the pair in
-	// set and adds nothing), without its calls.
-	if prefix == "" && t.h != nil && t.hasPrev && !t.full() {
-		if id := t.ids.find(&k); id != 0 && t.pairs.has(t.prevID, id) {
-			t.prevKey, t.prevID = k, id
-			return e
+		// The word's bytes, eight at a time; past its end, the loads
+		// read what follows, which the masks below clear.
+		var c [4]uint64
+		e := -1
+		for i := range c {
+			x := le64(s[8*i : 8*i+8])
+			c[i] = x
+			// The first byte not a letter or digit ends the word.
+			if nw := ^alnum8(x) & highs8; nw != 0 {
+				e = 8*i + bits.TrailingZeros64(nw)/8
+				break
+			}
 		}
+		// A field of more than one word, or of a word with '$', '\'' or
+		// '-' (which trimQuoteDash may trim), or with a byte outside
+		// ASCII, or too long to key, is words'.
+		if e < 0 || asciiClass[s[e]] != classSpace || e > maxWord {
+			return s
+		}
+		if e >= minWord {
+			var k wordKey
+			m := &wordMasks[e]
+			for i := range k.w {
+				k.w[i] = lowerASCII8(c[i] & m[i])
+			}
+			k.n = uint32(e)
+			// The hash kind's text word and bigram, both seen before:
+			// the same as emitWord's way (textWord finds the id, bigram
+			// finds the pair in set and adds nothing), without its calls.
+			if id := uint32(0); fast && t.hasPrev {
+				id = t.ids.find(&k)
+				if id != 0 && t.pairs.has(t.prevID, id) {
+					t.prevKey, t.prevID = k, id
+					s = s[e+1:]
+					continue
+				}
+			}
+			t.emitWord(prefix, &k)
+		}
+		s = s[e+1:]
 	}
-	t.emitWord(prefix, &k)
-	return e
+	return s
 }
-
-func isQuoteDash(c byte) bool { return c == '\'' || c == '-' }
 
 // wordMasks[n] keeps the first n bytes of a word loaded as three
 // little-endian words.
@@ -78,27 +83,17 @@ var wordMasks = func() (a [maxWord + 1][maxWord / 8]uint64) {
 	return a
 }()
 
-// wordBytes8 returns, of x's eight bytes, which are word bytes (ASCII
-// letters, digits, '$', '\” and '-': asciiClass's classWord) as each
-// such byte's high bit (0x80) set, all other bits clear.
-func wordBytes8(x uint64) uint64 {
-	y := x &^ highs8 // each byte below 0x80, so no sum below carries into the next
-	w := inRange8(y|ones8*0x20, 'a', 'z') | inRange8(y, '0', '9') | zero8(y^ones8*'$') | zero8(y^ones8*'\'') | zero8(y^ones8*'-')
-	return w &^ x // no byte of 0x80 or above is a word byte
-}
-
-// inRange8 returns which of y's bytes (each below 0x80) are within
-// [lo, hi] (0 < lo <= hi < 0x7f), as in wordBytes8.
-func inRange8(y uint64, lo, hi byte) uint64 {
-	ge := y + ones8*uint64(0x80-lo)
-	gt := y + ones8*uint64(0x80-hi-1)
-	return ge &^ gt & highs8
-}
-
-// zero8 returns which of y's bytes (each below 0x80) are zero, as in
-// wordBytes8: a byte b > 0 has b+0x7f reach 0x80, without carrying.
-func zero8(y uint64) uint64 {
-	return ^(y + ones8*0x7f) & highs8
+// alnum8 returns which of x's eight bytes are ASCII letters or digits,
+// as each such byte's high bit (0x80) set, all other bits clear. Of y,
+// x's bytes without their high bits, and l, y's with the bit that tells
+// ASCII upper case from lower set, a byte is a letter if l's byte plus
+// 0x80-'a' reaches 0x80 and plus 0x80-'z'-1 does not, a digit likewise;
+// no byte's sum carries into the next.
+func alnum8(x uint64) uint64 {
+	y := x &^ highs8
+	l := y | ones8*0x20
+	r := (l+ones8*(0x80-'a'))&^(l+ones8*(0x80-'z'-1)) | (y+ones8*(0x80-'0'))&^(y+ones8*(0x80-'9'-1))
+	return r &^ x & highs8
 }
 
 // pairIDs holds bigrams the hash kind has added, by their words' ids

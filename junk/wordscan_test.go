@@ -4,12 +4,13 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
-// TestWordBytes8 holds wordBytes8 to asciiClass for every byte value at
-// every place of the eight, among neighbours of every kind (a byte's
-// neighbours must not change what it is).
-func TestWordBytes8(t *testing.T) {
+// TestAlnum8 holds alnum8 to isWordRune for every byte value at every
+// place of the eight, among neighbours of every kind (a byte's neighbours
+// must not change what it is).
+func TestAlnum8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for c := range 256 {
 		for pos := range 8 {
@@ -23,11 +24,11 @@ func TestWordBytes8(t *testing.T) {
 				for i := range b {
 					x |= uint64(b[i]) << (8 * i)
 				}
-				got := wordBytes8(x)
+				got := alnum8(x)
 				for i := range b {
-					want := asciiClass[b[i]] == classWord
+					want := b[i] < utf8.RuneSelf && isWordRune(rune(b[i])) && !strings.ContainsRune("$'-", rune(b[i]))
 					if is := got>>(8*i)&0xff == 0x80; is != want || got>>(8*i)&0x7f != 0 {
-						t.Fatalf("wordBytes8(% x): byte %d (%#x) is %#x, want word %v", b, i, b[i], got>>(8*i)&0xff, want)
+						t.Fatalf("alnum8(% x): byte %d (%#x) is %#x, want letter or digit %v", b, i, b[i], got>>(8*i)&0xff, want)
 					}
 				}
 			}

@@ -76,6 +76,7 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
 	t.ids.clear()
+	t.shorts.clear()
 	t.pairs.clear()
 	t.newText()
 	clear(t.kbuf[:])

@@ -55,18 +55,20 @@ func Tokenize(msg []byte) []string {
 // the same order; only the string kind copies a token, when it is new.
 type tokenizer struct {
 	text int // bytes of decoded text read so far
-	// The current text's previous word, for bigrams (if hasPrev): its
+	// The current text's previous word, for bigrams (if hasPrev): a
+	// short word's key (see scanWords) if prevShort is not 0, else its
 	// key, or when that is zero (a word too long to key) its bytes in
 	// prev. prevID is the hash kind's id of it (see emit), 0 when it was
 	// not recorded (the tokenizer was full).
-	hasPrev bool
-	prevKey wordKey
-	prev    []byte
-	prevID  uint32
-	w       []byte        // the current word, lowercased, when it has no key
-	kbuf    [maxWord]byte // a keyed word's bytes, for emit
-	tok     []byte        // the token being built
-	body    []byte        // the current text part, as read
+	hasPrev   bool
+	prevShort uint64
+	prevKey   wordKey
+	prev      []byte
+	prevID    uint32
+	w         []byte        // the current word, lowercased, when it has no key
+	kbuf      [maxWord]byte // a keyed word's bytes, for emit
+	tok       []byte        // the token being built
+	body      []byte        // the current text part, as read
 
 	// The string kind.
 	out  []string
@@ -83,7 +85,8 @@ type tokenizer struct {
 	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
 	ids      wordIDs // some of the message's words and their ids
-	pairs    pairIDs // some of the message's bigrams, by their words' ids
+	shorts   numIDs  // some of the message's short words and their ids
+	pairs    numIDs  // some of the message's bigrams, by their words' ids
 }
 
 func newTokenizer() *tokenizer {
@@ -100,6 +103,7 @@ func (t *tokenizer) start(k Key) {
 	t.text, t.hs = 0, t.hs[:0]
 	t.newText()
 	t.ids.clear()
+	t.shorts.clear()
 	t.pairs.clear()
 	if len(t.set.slots) > maxReusedSet {
 		t.set = newTable(512)
@@ -144,7 +148,7 @@ func (t *tokenizer) emit(tok []byte) uint32 {
 
 // newText starts a text whose first word has no bigram.
 func (t *tokenizer) newText() {
-	t.hasPrev, t.prevKey, t.prev, t.prevID = false, wordKey{}, t.prev[:0], 0
+	t.hasPrev, t.prevShort, t.prevKey, t.prev, t.prevID = false, 0, wordKey{}, t.prev[:0], 0
 }
 
 // add records token prefix+s once.

@@ -1,6 +1,9 @@
 package junk
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The hash kind's shortcuts for a text's words, which repeat: a word's id
 // (its place among the message's distinct tokens, from emit) is kept in a
@@ -149,7 +152,7 @@ func (t *tokenizer) bigram(k *wordKey, id uint32) {
 			return
 		}
 		c, added := t.set.upsert(pairKey(t.pairSeed, t.prevID, id))
-		t.pairs.put(t.prevID, id)
+		t.pairs.put(pairOf(t.prevID, id), 1)
 		if !added {
 			return
 		}
@@ -173,10 +176,14 @@ func (t *tokenizer) bigramText(k *wordKey) []byte {
 }
 
 // prevWord returns the previous word (nil if none), in buf if it is keyed.
+// A short word's key is its bytes, none of them 0.
 func (t *tokenizer) prevWord(buf *[maxWord]byte) []byte {
 	switch {
 	case !t.hasPrev:
 		return nil
+	case t.prevShort != 0:
+		k := wordKey{w: [maxWord / 8]uint64{t.prevShort}, n: uint32(bits.Len64(t.prevShort)+7) / 8}
+		return k.bytes(buf)
 	case t.prevKey.n == 0:
 		return t.prev
 	}

@@ -289,7 +289,7 @@ func (t *tokenizer) emitWord(prefix string, k *wordKey) {
 	if t.hasPrev {
 		t.bigram(k, id)
 	}
-	t.prevKey, t.prevID, t.hasPrev = *k, id, true
+	t.prevKey, t.prevShort, t.prevID, t.hasPrev = *k, 0, id, true
 	if k.n == 0 {
 		// The current word becomes the previous one, and the previous
 		// one's buffer the next word's.

@@ -6,9 +6,10 @@ import "math/bits"
 // followed by ASCII space. scanWords finds such words eight bytes at a
 // time, and the same eight-byte loads, masked and lowered, are the word's
 // key; for the hash kind, a word and a bigram both seen before in the
-// message then cost two probes of small tables and no call. Anything else
-// goes the general way, so both give the same tokens in the same order
-// (FuzzWords and TestGolden hold them to it).
+// message then cost two probes of small tables and no call. A word of at
+// most seven bytes (most words) is one load, and its key one number.
+// Anything else goes the general way, so both give the same tokens in the
+// same order (FuzzWords and TestGolden hold them to it).
 
 const (
 	ones8  = 0x0101010101010101
@@ -27,14 +28,42 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 			s = s[1:]
 			continue
 		}
-		// The word's bytes, eight at a time; past its end, the loads
-		// read what follows, which the masks below clear.
-		var c [4]uint64
+		x := le64(s[0:8])
+		// The first byte not a letter or digit ends the word.
+		if nw := ^alnum8(x) & highs8; nw != 0 { // a word of at most seven bytes
+			e := bits.TrailingZeros64(nw) / 8
+			if asciiClass[s[e]] != classSpace {
+				return s
+			}
+			if e >= minWord {
+				w := lowerASCII8(x & (uint64(1)<<(8*uint(e)) - 1))
+				// The hash kind's text word and bigram, both seen
+				// before: the same as emitWord's way (textWord finds
+				// the id, bigram finds the pair in set and adds
+				// nothing), without its calls.
+				if fast && t.hasPrev {
+					if id := t.shorts.find(w); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+						t.prevShort, t.prevID = w, id
+						s = s[e+1:]
+						continue
+					}
+				}
+				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
+				t.emitWord(prefix, &k)
+				if fast && t.prevID != 0 {
+					t.shorts.put(w, t.prevID)
+				}
+			}
+			s = s[e+1:]
+			continue
+		}
+		// A longer word: its bytes, eight at a time; past its end, the
+		// loads read what follows, which the masks below clear.
+		c := [4]uint64{x}
 		e := -1
-		for i := range c {
+		for i := 1; i < len(c); i++ {
 			x := le64(s[8*i : 8*i+8])
 			c[i] = x
-			// The first byte not a letter or digit ends the word.
 			if nw := ^alnum8(x) & highs8; nw != 0 {
 				e = 8*i + bits.TrailingZeros64(nw)/8
 				break
@@ -46,26 +75,20 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		if e < 0 || asciiClass[s[e]] != classSpace || e > maxWord {
 			return s
 		}
-		if e >= minWord {
-			var k wordKey
-			m := &wordMasks[e]
-			for i := range k.w {
-				k.w[i] = lowerASCII8(c[i] & m[i])
-			}
-			k.n = uint32(e)
-			// The hash kind's text word and bigram, both seen before:
-			// the same as emitWord's way (textWord finds the id, bigram
-			// finds the pair in set and adds nothing), without its calls.
-			if id := uint32(0); fast && t.hasPrev {
-				id = t.ids.find(&k)
-				if id != 0 && t.pairs.has(t.prevID, id) {
-					t.prevKey, t.prevID = k, id
-					s = s[e+1:]
-					continue
-				}
-			}
-			t.emitWord(prefix, &k)
+		var k wordKey
+		m := &wordMasks[e]
+		for i := range k.w {
+			k.w[i] = lowerASCII8(c[i] & m[i])
 		}
+		k.n = uint32(e)
+		if fast && t.hasPrev {
+			if id := t.ids.find(&k); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+				t.prevKey, t.prevShort, t.prevID = k, 0, id
+				s = s[e+1:]
+				continue
+			}
+		}
+		t.emitWord(prefix, &k)
 		s = s[e+1:]
 	}
 	return s
@@ -96,50 +119,61 @@ func alnum8(x uint64) uint64 {
 	return r &^ x & highs8
 }
 
-// pairIDs holds bigrams the hash kind has added, by their words' ids
-// (see bigram): an open-addressing table of (prevID<<32 | id), 0 empty,
-// with bounded probes, so that a bigram it misses is only looked up in
-// set. It holds no text.
-type pairIDs struct {
-	slots [pairSlots]uint64
+// numIDs maps numbers (not 0) to ids (not 0): the hash kind's short
+// words (a word of at most seven bytes, lowered, as a little-endian
+// number) and bigrams it has added (pairOf their words' ids, the id 1).
+// It is an open-addressing table with bounded probes, so a word or pair
+// it misses only goes the long way (a word through emit, a pair through
+// set); its slot hash is not keyed, and a sender who makes keys share
+// slots only makes them miss. Its short words are words of the message's
+// text: the tokenizer clears it (clear) before it is pooled.
+type numIDs struct {
+	slots [numSlots]numSlot
 	n     int // slots filled
 }
 
+type numSlot struct {
+	k  uint64 // 0: empty
+	id uint32
+}
+
 const (
-	pairSlots     = 1 << 11 // a power of two
-	maxPairProbes = 4
+	numSlots     = 1 << 10 // a power of two
+	maxNumProbes = 4
 )
 
-func pairSlot(p uint64) uint64 { return (p * 0x9e3779b97f4a7c15) >> (64 - 11) }
+// pairOf is the numIDs key of the bigram of words with ids a and b (not
+// 0).
+func pairOf(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
 
-// has reports whether the pair of ids a, b (both not 0) is present.
-func (ps *pairIDs) has(a, b uint32) bool {
-	p := uint64(a)<<32 | uint64(b)
-	i := pairSlot(p)
-	for range maxPairProbes {
-		switch ps.slots[i%pairSlots] {
-		case p:
-			return true
+func numSlotOf(k uint64) uint64 { return (k * 0x9e3779b97f4a7c15) >> (64 - 10) }
+
+// find returns k's id, 0 if absent.
+func (ns *numIDs) find(k uint64) uint32 {
+	i := numSlotOf(k)
+	for range maxNumProbes {
+		switch s := &ns.slots[i%numSlots]; s.k {
+		case k:
+			return s.id
 		case 0:
-			return false
+			return 0
 		}
 		i++
 	}
-	return false
+	return 0
 }
 
-// put records the pair of ids a, b (both not 0), if a slot within
-// maxPairProbes of its own is free.
-func (ps *pairIDs) put(a, b uint32) {
-	p := uint64(a)<<32 | uint64(b)
-	i := pairSlot(p)
-	for range maxPairProbes {
-		switch ps.slots[i%pairSlots] {
-		case p:
+// put records id (not 0) as k's, if k is absent and a slot within
+// maxNumProbes of its own is free.
+func (ns *numIDs) put(k uint64, id uint32) {
+	i := numSlotOf(k)
+	for range maxNumProbes {
+		switch s := &ns.slots[i%numSlots]; s.k {
+		case k:
 			return
 		case 0:
-			ps.slots[i%pairSlots] = p
-			ps.n++
+			s.k, s.id = k, id
+			ns.n++
 			return
 		}
 		i++
@@ -147,9 +181,9 @@ func (ps *pairIDs) put(a, b uint32) {
 }
 
 // clear empties the table (at no cost when it is empty).
-func (ps *pairIDs) clear() {
-	if ps.n > 0 {
-		clear(ps.slots[:])
-		ps.n = 0
+func (ns *numIDs) clear() {
+	if ns.n > 0 {
+		clear(ns.slots[:])
+		ns.n = 0
 	}
 }

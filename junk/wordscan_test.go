@@ -60,33 +60,40 @@ func checkHashWords(t *testing.T, texts ...string) {
 	}
 }
 
-// TestWordIDsCollide gives the word table words that all share a slot,
-// more than its probes reach: those past the reach miss (and are looked
-// up in set) on every use, and never get another word's id.
+// TestWordIDsCollide gives the word tables words that all share a slot,
+// more than their probes reach: short words (numIDs) and longer ones
+// (wordIDs). Those past the reach miss (and are looked up in set) on
+// every use, and never get another word's id.
 func TestWordIDsCollide(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	var same []string
-	want := uint64(0)
-	for len(same) < 3*maxWordProbes {
-		var b [6]byte
-		for i := range b {
-			b[i] = 'a' + byte(rng.IntN(26))
+	colliding := func(n, want int, slot func([]byte) uint64) []string {
+		var same []string
+		var first uint64
+		for len(same) < want {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = 'a' + byte(rng.IntN(26))
+			}
+			if h := slot(b); len(same) == 0 || h == first {
+				first = h
+				same = append(same, string(b))
+			}
 		}
-		k := keyOf(b[:])
-		if slot := k.hash() >> (64 - 10); len(same) == 0 || slot == want {
-			want = slot
-			same = append(same, string(b[:]))
-		}
+		return same
 	}
-	var text strings.Builder
-	for i := range 2000 {
-		text.WriteString(same[rng.IntN(len(same))])
-		if i%3 == 0 {
-			text.WriteString(" Other ")
+	short := colliding(6, 3*maxNumProbes, func(b []byte) uint64 { k := keyOf(b); return numSlotOf(k.w[0]) })
+	long := colliding(10, 3*maxWordProbes, func(b []byte) uint64 { k := keyOf(b); return k.hash() >> (64 - 10) })
+	for _, same := range [][]string{short, long, append(short, long...)} {
+		var text strings.Builder
+		for i := range 2000 {
+			text.WriteString(same[rng.IntN(len(same))])
+			if i%3 == 0 {
+				text.WriteString(" Other ")
+			}
+			text.WriteByte(' ')
 		}
-		text.WriteByte(' ')
+		checkHashWords(t, text.String(), strings.ToUpper(text.String()), text.String())
 	}
-	checkHashWords(t, text.String(), strings.ToUpper(text.String()), text.String())
 }
 
 // TestManyBigrams fills the word and pair tables past what they hold,

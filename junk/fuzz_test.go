@@ -2,6 +2,7 @@ package junk
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -151,4 +152,40 @@ func (t *tokenizer) wordsByRune(prefix, s string) {
 		}
 		s = t.field(prefix, s)
 	}
+}
+
+// FuzzChi2Q holds chi2Q to the plain term-by-term sum it shortcuts: the
+// same bits for every x2 and v, scores being compared bit for bit by
+// TestGolden.
+func FuzzChi2Q(f *testing.F) {
+	for _, x2 := range []float64{0, 1e-9, 0.5, 3, 17.25, 150, 999.5, 2000, 1e4, 3e5, 1e300} {
+		for _, v := range []int{2, 4, 10, 150, 1000, 2000, 2002, 5000} {
+			f.Add(x2, v)
+		}
+	}
+	f.Fuzz(func(t *testing.T, x2 float64, v int) {
+		if v < 0 || v > 10_000 || math.IsNaN(x2) {
+			return
+		}
+		got, want := chi2Q(x2, v), chi2QPlain(x2, v)
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("chi2Q(%v, %d) = %v, want %v", x2, v, got, want)
+		}
+	})
+}
+
+// chi2QPlain is chi2Q without its shortcuts.
+func chi2QPlain(x2 float64, v int) float64 {
+	m := x2 / 2
+	if m <= 0 {
+		return 1
+	}
+	lnm := math.Log(m)
+	lnTerm := -m
+	lnSum := lnTerm
+	for i := 1; i < v/2; i++ {
+		lnTerm += lnm - math.Log(float64(i))
+		lnSum = logAdd(lnSum, lnTerm)
+	}
+	return min(math.Exp(lnSum), 1)
 }

@@ -15,8 +15,10 @@ import (
 // add their host as "url:".
 //
 // This is the classifier's hot loop (every word of every message scored
-// at delivery), so it reads ASCII text a byte at a time, splitting a
-// field, classifying its bytes and finding its words in one pass; a
+// at delivery). Runs of fields that are each one ASCII word of letters
+// and digits go to scanWords, which reads them eight bytes at a time;
+// other ASCII fields are read a byte at a time, splitting a field,
+// classifying its bytes and finding its words in one pass; a
 // field holding any byte outside ASCII goes to field, the rune-by-rune
 // code whose results the stored models depend on (Unicode spaces and
 // letters, invalid UTF-8). Both give the same tokens, in the same order:

@@ -137,6 +137,7 @@ func (m *Model) Train(k Key, msg []byte, spam bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.tokens.reserve(m.tokens.len() + len(hs))
+	t.touched = m.tokens.touch(hs)
 	for _, h := range hs {
 		c, _ := m.tokens.upsert(h)
 		if spam {
@@ -261,6 +262,7 @@ func (m *Model) Score(k Key, msg []byte) float64 {
 	defer m.putTokenizer(t)
 	hs := t.hs
 	m.mu.RLock()
+	t.touched = m.tokens.touch(hs)
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
 	clues := make([]float64, 0, 256)
 	for _, h := range hs {

@@ -84,6 +84,7 @@ type tokenizer struct {
 	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
 	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
+	touched  uint64  // what Model's table.touch read last (unused)
 	ids      wordIDs // some of the message's words and their ids
 	shorts   numIDs  // some of the message's short words and their ids
 	pairs    numIDs  // some of the message's bigrams, by their words' ids

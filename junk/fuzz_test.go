@@ -2,6 +2,7 @@ package junk
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -100,7 +101,12 @@ func FuzzWords(f *testing.F) {
 	for _, s := range []string{"", "the Quarterly numbers show growth", "  \t\r\nhiring,and--the 'road-map' for $next year.",
 		"Visit http://Evil.Example/x?y or WWW.shop.example. <https://a@b.example:80/> (www.) http:// www",
 		"a\u00a0b\u0085c\u2028d caf\xe9 GROẞE Ünïcödé \xff\xfe", "0123456789012345678901234567890 aaaaaaaaaaaaaaaaaaaaaaaaa$ -'-'- ab",
-		"x:y a.b.c e-mail it's 3.14 10:30 <tag> \"quoted\" \x00\x1f\x7f", "wordş ﬀ İstanbul K http://\u212a.example"} {
+		"x:y a.b.c e-mail it's 3.14 10:30 <tag> \"quoted\" \x00\x1f\x7f", "wordş ﬀ İstanbul K http://\u212a.example",
+		// scanWord's eight-byte loads: words of every length up to past
+		// maxWord, ending in space, punctuation, a high byte or the text's
+		// last 32 bytes.
+		"ab ABC abcdEFGH abcdefghi ABCDEFGHIJKLMNOP abcdefghijklmnopq ABCDEFGHIJKLMNOPQRSTUVWX abcdefghijklmnopqrstuvwxy abc",
+		"'quoted' -dashed- it's $5 Z9 abcdefgh,ijk lmnop\u00e9 qrstuvwx\xff yz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ the end of it"} {
 		f.Add(s, "more words here")
 		f.Add(s, "")
 	}
@@ -114,8 +120,9 @@ func FuzzWords(f *testing.F) {
 			if !slices.Equal(fast.out, slow.out) {
 				t.Fatalf("words(%q, %q, %q):\n got %q\nwant %q", prefix, s, s2, fast.out, slow.out)
 			}
-			if !bytes.Equal(fast.prev, slow.prev) {
-				t.Fatalf("words(%q, %q, %q): previous word %q, want %q", prefix, s, s2, fast.prev, slow.prev)
+			var fb, sb [maxWord]byte
+			if fp, sp := fast.prevWord(&fb), slow.prevWord(&sb); !bytes.Equal(fp, sp) {
+				t.Fatalf("words(%q, %q, %q): previous word %q, want %q", prefix, s, s2, fp, sp)
 			}
 			// The hash kind, which knows its bigrams by their words' ids.
 			k := Key{9}
@@ -145,4 +152,40 @@ func (t *tokenizer) wordsByRune(prefix, s string) {
 		}
 		s = t.field(prefix, s)
 	}
+}
+
+// FuzzChi2Q holds chi2Q to the plain term-by-term sum it shortcuts: the
+// same bits for every x2 and v, scores being compared bit for bit by
+// TestGolden.
+func FuzzChi2Q(f *testing.F) {
+	for _, x2 := range []float64{0, 1e-9, 0.5, 3, 17.25, 150, 999.5, 2000, 1e4, 3e5, 1e300} {
+		for _, v := range []int{2, 4, 10, 150, 1000, 2000, 2002, 5000} {
+			f.Add(x2, v)
+		}
+	}
+	f.Fuzz(func(t *testing.T, x2 float64, v int) {
+		if v < 0 || v > 10_000 || math.IsNaN(x2) {
+			return
+		}
+		got, want := chi2Q(x2, v), chi2QPlain(x2, v)
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("chi2Q(%v, %d) = %v, want %v", x2, v, got, want)
+		}
+	})
+}
+
+// chi2QPlain is chi2Q without its shortcuts.
+func chi2QPlain(x2 float64, v int) float64 {
+	m := x2 / 2
+	if m <= 0 {
+		return 1
+	}
+	lnm := math.Log(m)
+	lnTerm := -m
+	lnSum := lnTerm
+	for i := 1; i < v/2; i++ {
+		lnTerm += lnm - math.Log(float64(i))
+		lnSum = logAdd(lnSum, lnTerm)
+	}
+	return min(math.Exp(lnSum), 1)
 }

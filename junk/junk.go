@@ -75,7 +75,11 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.prev[:cap(t.prev)])
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
-	clear(t.ids[:])
+	t.ids.clear()
+	t.shorts.clear()
+	t.pairs.clear()
+	t.newText()
+	clear(t.kbuf[:])
 	if cap(t.body) > maxReusedBody {
 		t.body = nil
 	}
@@ -133,6 +137,7 @@ func (m *Model) Train(k Key, msg []byte, spam bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.tokens.reserve(m.tokens.len() + len(hs))
+	t.touched = m.tokens.touch(hs)
 	for _, h := range hs {
 		c, _ := m.tokens.upsert(h)
 		if spam {
@@ -257,6 +262,7 @@ func (m *Model) Score(k Key, msg []byte) float64 {
 	defer m.putTokenizer(t)
 	hs := t.hs
 	m.mu.RLock()
+	t.touched = m.tokens.touch(hs)
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
 	clues := make([]float64, 0, 256)
 	for _, h := range hs {
@@ -317,6 +323,12 @@ func combine(clues []float64) float64 {
 // degrees of freedom is at least x2: e^-m Σ_{i<v/2} m^i/i! with m = x2/2,
 // summed in log space, since e^-m underflows for the x2 that many strong
 // tokens give.
+//
+// It is the sum term by term, with two shortcuts that leave every bit of
+// the result as it was (FuzzChi2Q holds it to the plain sum): ln i comes
+// from a table, and the sum stops once the terms only shrink (i > m) and
+// the term is below the sum by more than math.Exp's underflow bound, from
+// where logAdd adds exactly 0.
 func chi2Q(x2 float64, v int) float64 {
 	m := x2 / 2
 	if m <= 0 {
@@ -326,11 +338,32 @@ func chi2Q(x2 float64, v int) float64 {
 	lnTerm := -m // ln(m^0/0! e^-m)
 	lnSum := lnTerm
 	for i := 1; i < v/2; i++ {
-		lnTerm += lnm - math.Log(float64(i))
+		lni := lnInt[min(i, len(lnInt)-1)]
+		if i >= len(lnInt) {
+			lni = math.Log(float64(i))
+		}
+		lnTerm += lnm - lni
+		if lnTerm-lnSum < expUnderflow && float64(i) > m {
+			break
+		}
 		lnSum = logAdd(lnSum, lnTerm)
 	}
 	return min(math.Exp(lnSum), 1)
 }
+
+// expUnderflow is below the x for which math.Exp(x) is 0 (its
+// Underflow, -745.133...): where ln(e^a + e^b) = a + Log1p(Exp(b-a)) is
+// exactly a.
+const expUnderflow = -746
+
+// lnInt[i] is math.Log(float64(i)), for chi2Q's terms; it is never
+// written after it is built.
+var lnInt = func() (a [maxClues + 1]float64) {
+	for i := range a {
+		a[i] = math.Log(float64(i))
+	}
+	return a
+}()
 
 // logAdd returns ln(e^a + e^b).
 func logAdd(a, b float64) float64 {

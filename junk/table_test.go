@@ -83,3 +83,21 @@ func TestTableReserve(t *testing.T) {
 		t.Errorf("after 1000 inserts: %d slots, %d entries", len(tb.slots), tb.len())
 	}
 }
+
+// TestTouch checks that touch reads each hash's home slot: the sum of
+// what is there.
+func TestTouch(t *testing.T) {
+	var tb table
+	if got := tb.touch([]uint64{1, 2}); got != 0 {
+		t.Fatalf("empty table: touch = %d", got)
+	}
+	tb.reserve(4) // 8 slots
+	for _, h := range []uint64{9, 2, 3} {
+		tb.upsert(h)
+	}
+	// 9 is at slot 1, 2 at 2, 3 at 3; 17 and 25 are at home 1 too,
+	// absent; 4 is at home 4, empty.
+	if got, want := tb.touch([]uint64{17, 2, 4, 25, 3}), uint64(9+2+0+9+3); got != want {
+		t.Fatalf("touch = %d, want %d", got, want)
+	}
+}

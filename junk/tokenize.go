@@ -54,14 +54,21 @@ func Tokenize(msg []byte) []string {
 // reused buffer and handed to emit, so both kinds see the same tokens in
 // the same order; only the string kind copies a token, when it is new.
 type tokenizer struct {
-	text int    // bytes of decoded text read so far
-	prev []byte // the current text's previous word, for bigrams
-	// prevID is the hash kind's id of prev (see emit), 0 when prev is
-	// empty or was not recorded (the tokenizer was full).
-	prevID uint32
-	w      []byte // the current word, lowercased
-	tok    []byte // the token being built
-	body   []byte // the current text part, as read
+	text int // bytes of decoded text read so far
+	// The current text's previous word, for bigrams (if hasPrev): a
+	// short word's key (see scanWords) if prevShort is not 0, else its
+	// key, or when that is zero (a word too long to key) its bytes in
+	// prev. prevID is the hash kind's id of it (see emit), 0 when it was
+	// not recorded (the tokenizer was full).
+	hasPrev   bool
+	prevShort uint64
+	prevKey   wordKey
+	prev      []byte
+	prevID    uint32
+	w         []byte        // the current word, lowercased, when it has no key
+	kbuf      [maxWord]byte // a keyed word's bytes, for emit
+	tok       []byte        // the token being built
+	body      []byte        // the current text part, as read
 
 	// The string kind.
 	out  []string
@@ -77,7 +84,10 @@ type tokenizer struct {
 	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
 	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
-	ids      wordCache // some of the message's words and their ids
+	touched  uint64  // what Model's table.touch read last (unused)
+	ids      wordIDs // some of the message's words and their ids
+	shorts   numIDs  // some of the message's short words and their ids
+	pairs    numIDs  // some of the message's bigrams, by their words' ids
 }
 
 func newTokenizer() *tokenizer {
@@ -93,7 +103,9 @@ func newHashTokenizer() *tokenizer {
 func (t *tokenizer) start(k Key) {
 	t.text, t.hs = 0, t.hs[:0]
 	t.newText()
-	clear(t.ids[:])
+	t.ids.clear()
+	t.shorts.clear()
+	t.pairs.clear()
 	if len(t.set.slots) > maxReusedSet {
 		t.set = newTable(512)
 	} else {
@@ -137,7 +149,7 @@ func (t *tokenizer) emit(tok []byte) uint32 {
 
 // newText starts a text whose first word has no bigram.
 func (t *tokenizer) newText() {
-	t.prev, t.prevID = t.prev[:0], 0
+	t.hasPrev, t.prevShort, t.prevKey, t.prev, t.prevID = false, 0, wordKey{}, t.prev[:0], 0
 }
 
 // add records token prefix+s once.

@@ -15,14 +15,19 @@ import (
 // add their host as "url:".
 //
 // This is the classifier's hot loop (every word of every message scored
-// at delivery), so it reads ASCII text a byte at a time, splitting a
-// field, classifying its bytes and finding its words in one pass; a
+// at delivery). Runs of fields that are each one ASCII word of letters
+// and digits go to scanWords, which reads them eight bytes at a time;
+// other ASCII fields are read a byte at a time, splitting a field,
+// classifying its bytes and finding its words in one pass; a
 // field holding any byte outside ASCII goes to field, the rune-by-rune
 // code whose results the stored models depend on (Unicode spaces and
 // letters, invalid UTF-8). Both give the same tokens, in the same order:
 // TestGolden and FuzzTokenize hold them to it.
 func (t *tokenizer) words(prefix, s string) {
 	for len(s) > 0 && !t.full() {
+		if s = t.scanWords(prefix, s); t.full() {
+			return
+		}
 		i := 0
 		for i < len(s) && asciiClass[s[i]] == classSpace {
 			i++
@@ -44,18 +49,21 @@ func (t *tokenizer) words(prefix, s string) {
 			s = t.field(prefix, s)
 			continue
 		}
+		// f is s[:j]; the words in it are passed as offsets in s, which
+		// asciiWord may read past.
 		f := s[:j]
-		s = s[j:]
 		// A link has "://" or "www.": a field with neither ':' nor '.'
 		// is none.
 		if seen&classLink != 0 {
 			if host, ok := linkHost(f); ok {
 				t.domain("url:", host)
+				s = s[j:]
 				continue
 			}
 		}
 		if seen&(classLink|classOther) == 0 { // one word: the common case
-			t.asciiWord(prefix, f)
+			t.asciiWord(prefix, s, 0, j)
+			s = s[j:]
 			continue
 		}
 		for k := 0; k < len(f); {
@@ -67,10 +75,11 @@ func (t *tokenizer) words(prefix, s string) {
 				e++
 			}
 			if e > k {
-				t.asciiWord(prefix, f[k:e])
+				t.asciiWord(prefix, s, k, e)
 			}
 			k = e
 		}
+		s = s[j:]
 	}
 }
 
@@ -118,28 +127,50 @@ var asciiLower = func() (a [256]byte) {
 	return a
 }()
 
-// asciiWord adds one word of ASCII word bytes, as word does, but
-// lowering it eight bytes at a time, the cache key as it goes.
-func (t *tokenizer) asciiWord(prefix, w string) {
-	w = trimQuoteDash(w)
-	if len(w) < minWord {
+// asciiWord adds one word of ASCII word bytes, s[a:b], as word does, but
+// lowering it eight bytes at a time straight from s into its key.
+func (t *tokenizer) asciiWord(prefix, s string, a, b int) {
+	for a < b && (s[a] == '\'' || s[a] == '-') { // trimQuoteDash
+		a++
+	}
+	for b > a && (s[b-1] == '\'' || s[b-1] == '-') {
+		b--
+	}
+	n := b - a
+	if n < minWord {
 		return
 	}
-	if len(w) > maxWord {
-		t.longWord(rune(w[0]), len(w))
-		t.emitWord(prefix, t.wordKey())
+	if n > maxWord {
+		t.longWord(rune(s[a]), n)
+		k := keyOf(t.w)
+		t.emitWord(prefix, &k)
 		return
 	}
-	var buf [maxWord]byte
-	copy(buf[:], w)
 	var k wordKey
-	for i := range k.w {
-		k.w[i] = lowerASCII8(binary.LittleEndian.Uint64(buf[8*i:]))
-		binary.LittleEndian.PutUint64(buf[8*i:], k.w[i])
+	if len(s)-a >= maxWord {
+		// The bytes past the word are masked off below.
+		w := s[a : a+maxWord]
+		k.w[0], k.w[1], k.w[2] = le64(w[0:8]), le64(w[8:16]), le64(w[16:24])
+	} else {
+		var buf [maxWord]byte
+		copy(buf[:], s[a:b])
+		for i := range k.w {
+			k.w[i] = binary.LittleEndian.Uint64(buf[8*i:])
+		}
 	}
-	k.n = uint32(len(w))
-	t.w = append(t.w[:0], buf[:len(w)]...)
-	t.emitWord(prefix, k)
+	m := &wordMasks[n]
+	for i := range k.w {
+		k.w[i] = lowerASCII8(k.w[i] & m[i])
+	}
+	k.n = uint32(n)
+	t.emitWord(prefix, &k)
+}
+
+// le64 returns the first eight bytes of s as a little-endian number.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // lowerASCII8 lowercases the eight bytes of x, each of which is ASCII:
@@ -231,32 +262,41 @@ func (t *tokenizer) word(prefix, w string) {
 	} else {
 		t.w = appendLower(t.w[:0], w)
 	}
-	t.emitWord(prefix, t.wordKey())
+	k := keyOf(t.w)
+	t.emitWord(prefix, &k)
 }
 
-// longWord sets the current word to the token that stands for a word of
-// n runes, the first r: "skip:", its class, and n to the ten below.
+// longWord sets t.w to the token that stands for a word of n runes, the
+// first r: "skip:", its class, and n to the ten below.
 func (t *tokenizer) longWord(r rune, n int) {
 	t.w = append(append(t.w[:0], "skip:"...), class(r)...)
 	t.w = strconv.AppendInt(t.w, int64(n/10*10), 10)
 }
 
-// emitWord adds the current word with prefix; a text's word (no prefix)
-// also adds its bigram with the previous word, and becomes the previous
-// word.
-func (t *tokenizer) emitWord(prefix string, k wordKey) {
+// emitWord adds the current word, k (or t.w when k is zero), with
+// prefix; a text's word (no prefix) also adds its bigram with the
+// previous word, and becomes the previous word.
+func (t *tokenizer) emitWord(prefix string, k *wordKey) {
 	if prefix != "" {
-		t.tok = append(append(t.tok[:0], prefix...), t.w...)
+		w := t.w
+		var buf [maxWord]byte
+		if k.n != 0 {
+			w = k.bytes(&buf)
+		}
+		t.tok = append(append(t.tok[:0], prefix...), w...)
 		t.emit(t.tok)
 		return
 	}
 	id := t.textWord(k)
-	if len(t.prev) > 0 {
-		t.bigram(id)
+	if t.hasPrev {
+		t.bigram(k, id)
 	}
-	// The current word becomes the previous one, and the previous one's
-	// buffer the next word's.
-	t.prev, t.w, t.prevID = t.w, t.prev[:0], id
+	t.prevKey, t.prevShort, t.prevID, t.hasPrev = *k, 0, id, true
+	if k.n == 0 {
+		// The current word becomes the previous one, and the previous
+		// one's buffer the next word's.
+		t.prev, t.w = t.w, t.prev[:0]
+	}
 }
 
 // trimQuoteDash is strings.Trim(w, "'-").

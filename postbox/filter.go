@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/sealpost/sealpost"
@@ -183,9 +184,20 @@ func (a *arrival) load() error {
 	if a.head != nil {
 		return nil
 	}
-	head, err := io.ReadAll(io.LimitReader(a.msg.NewReader(), scoreBytes))
-	if err != nil {
-		return errors.E("postbox.arrival", errors.Internal, err)
+	// One buffer of the size read (io.ReadAll would grow one through
+	// several); a copy even of a message held in memory, as the spam
+	// engines are handed it.
+	n := min(a.msg.Size(), scoreBytes)
+	var head []byte
+	if b, ok := a.msg.(Bytes); ok {
+		head = bytes.Clone(b[:n]) // not nil, even empty
+	} else {
+		head = make([]byte, n)
+		m, err := io.ReadFull(a.msg.NewReader(), head)
+		if err != nil && err != io.ErrUnexpectedEOF {
+			return errors.E("postbox.arrival", errors.Internal, err)
+		}
+		head = head[:m]
 	}
 	a.head, a.header = head, head
 	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
@@ -270,7 +282,9 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 	}
 	for _, r := range results {
 		verdict = max(verdict, r.Verdict)
-		p.head = fmt.Appendf(p.head, "X-Spam-Score: %.3f (%s)\r\n", r.Score, r.Engine)
+		p.head = append(p.head, "X-Spam-Score: "...)
+		p.head = strconv.AppendFloat(p.head, r.Score, 'f', 3, 64)
+		p.head = append(append(append(p.head, " ("...), r.Engine...), ")\r\n"...)
 	}
 	if verdict >= SpamJunk {
 		p.head = append(p.head, "X-Spam: Yes\r\n"...)
@@ -293,7 +307,7 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 		return p, keep(nil)
 	}
 	sp, err := st.script.Run(ctx, sieve.Envelope{From: env.From, To: rcpt},
-		sieve.Message{Header: append(append([]byte(nil), p.head...), a.header...), Body: a.body, Size: a.msg.Size(), Date: s.opts.Now()})
+		sieve.Message{Head: p.head, Header: a.header, Body: a.body, Size: a.msg.Size(), Date: s.opts.Now()})
 	if err != nil {
 		// RFC 5228 2.10.6: a failing script's message is kept.
 		p.errNote = err.Error()
@@ -318,7 +332,6 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 			return p, errors.E(op, err)
 		}
 	}
-	hops := bytes.Count(bytes.ToLower(a.header), []byte("\ndelivered-to:"))
 	switch {
 	case len(sp.Redirects) == 0:
 	case junkUse:
@@ -329,7 +342,7 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 				return p, errors.E(op, err)
 			}
 		}
-	case hops < maxRedirectHops:
+	case redirectHops(a.header) < maxRedirectHops:
 		p.redirects = sp.Redirects
 	case len(p.copies) == 0:
 		p.errNote = "redirect loop: message kept"
@@ -345,6 +358,12 @@ func (s *Service) plan(ctx context.Context, t *target, env Envelope, rcpt string
 		p.vacation = reply
 	}
 	return p, nil
+}
+
+// redirectHops counts the Delivered-To fields of a header section, as
+// redirecting adds one (RFC 5228 4.2's loop prevention).
+func redirectHops(header []byte) int {
+	return bytes.Count(bytes.ToLower(header), []byte("\ndelivered-to:"))
 }
 
 func flagsOf(names []string) []sealpost.Flag {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -331,5 +333,68 @@ func TestRefusalsAmongSeveral(t *testing.T) {
 	}
 	if n := len(boxOf(t, cid, "INBOX")); n != 1 {
 		t.Errorf("our own users' mail was judged: cid's INBOX has %d", n)
+	}
+}
+
+// streamed is a Message that is not held in memory (postbox.Bytes is
+// read without a reader; this goes through NewReader).
+type streamed []byte
+
+func (m streamed) Size() int64          { return int64(len(m)) }
+func (m streamed) NewReader() io.Reader { return io.MultiReader(bytes.NewReader(m)) }
+
+// TestSieveSeesSpamScore: with the account's classifier trained, a script
+// sees the X-Spam-Score field delivery puts before the message's header
+// (as a field of the header, three decimals and the engine), for a message
+// held in memory and one read from a stream alike, and the filed copy
+// starts with that field.
+func TestSieveSeesSpamScore(t *testing.T) {
+	ctx := context.Background()
+	e, ss, _ := filterEnv(t)
+	for i := range 5 {
+		if _, _, err := ss.Append(ctx, "INBOX", postbox.Bytes(fmt.Appendf(nil, "Subject: report %d\r\n\r\nthe quarterly numbers %d\r\n", i, i)), nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, err := ss.Mailbox(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.Learn(ctx, inbox, boxOf(t, ss, "INBOX"), false); err != nil {
+		t.Fatal(err)
+	}
+	script := `require ["fileinto", "mailbox"];
+if header :matches "x-spam-score" "?.??? (bayes)" { fileinto :create "Scored"; stop; }
+fileinto :create "Unscored";
+`
+	if err := ss.PutScript(ctx, "main", []byte(script)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.SetActiveScript(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	env := postbox.Envelope{From: "x@y.example", Recipients: []string{"ann@example.org"}, Client: netip.MustParseAddr("192.0.2.1")}
+	raw := []byte("From: <x@y.example>\r\nTo: <ann@example.org>\r\nSubject: the report\r\n\r\nthe quarterly numbers\r\n")
+	for _, m := range []postbox.Message{postbox.Bytes(raw), streamed(raw)} {
+		if err := e.svc.Deliver(ctx, env, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ss.Mailbox(ctx, "Unscored"); !errors.Is(errors.NotExist, err) {
+		t.Fatalf("a message was filed unscored (%v)", err)
+	}
+	got := boxOf(t, ss, "Scored")
+	if len(got) != 2 {
+		t.Fatalf("Scored holds %d messages, want 2", len(got))
+	}
+	for _, m := range got {
+		body, err := ss.Body(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, rest, _ := bytes.Cut(body, []byte("\r\n"))
+		if !regexp.MustCompile(`^X-Spam-Score: \d\.\d{3} \(bayes\)$`).Match(head) || !bytes.Equal(rest, raw) {
+			t.Fatalf("filed copy %q", body)
+		}
 	}
 }

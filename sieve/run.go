@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message/textproto"
 	"github.com/migadu/go-sieve/interp"
 
 	"github.com/sealpost/sealpost/errors"
@@ -26,6 +25,10 @@ type Message struct {
 	// Header is the raw header section, including the empty line that
 	// ends it.
 	Header []byte
+	// Head, if set, is header fields the script sees before Header's
+	// (delivery's X-Spam-Score), each line ending in CRLF: the script
+	// sees the section Head then Header, without the caller joining them.
+	Head []byte
 	// Body returns the body, for the body test (RFC 5173). It is called at
 	// most once per Run, and only if the script tests the body; at most
 	// MaxBodySize bytes are read. Nil means the message has no body.
@@ -230,7 +233,7 @@ func (e envelope) AuthUsername() string { return e.Auth }
 // message is the library's view of a Message: its header parsed once, its
 // body read when first asked for.
 type message struct {
-	header  textproto.Header
+	header  header
 	size    int
 	body    func() (io.Reader, error)
 	read    bool
@@ -240,7 +243,7 @@ type message struct {
 
 func newMessage(msg Message) (*message, error) {
 	// A malformed header section yields the fields before the fault.
-	h := parseHeader(msg.Header)
+	h := parseFields(msg.Head, msg.Header)
 	size := msg.Size
 	if size > int64(^uint32(0)>>1) {
 		size = int64(^uint32(0) >> 1)
@@ -249,7 +252,7 @@ func newMessage(msg Message) (*message, error) {
 }
 
 func (m *message) HeaderGet(key string) ([]string, error) {
-	return m.header.Values(key), nil
+	return m.header.values(key), nil
 }
 
 func (m *message) MessageSize() int { return m.size }

@@ -88,7 +88,12 @@ func compileMatcher(pattern string, octet bool, caseFold bool) (CompiledMatcher,
 func compileBoundedMatcher(pattern string, octet bool, caseFold bool) (*SafeRegexMatcher, error) {
 	regexStr := patternToRegex(pattern, caseFold)
 	if octet {
-		return compileSafeBinaryRegex(regexStr, DefaultRegexLimits)
+		m, err := compileSafeBinaryRegex(regexStr, DefaultRegexLimits)
+		if err != nil {
+			return nil, err
+		}
+		m.glob = compileGlob(pattern, caseFold) // Sealpost patch 76
+		return m, nil
 	}
 	return CompileSafeRegex(regexStr, DefaultRegexLimits)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // matcherTest contains code shared between tests
@@ -141,6 +142,15 @@ func (t *matcherTest) setKey(s *Script, k []string) error {
 		}
 	}
 
+	if t.match == MatchRegex { // Sealpost patch 77
+		t.keyCompiled = make([]CompiledMatcher, len(t.key))
+		for i := range t.key {
+			if len(usedVars(s, t.key[i])) == 0 {
+				t.keyCompiled[i] = compileRegexKey(t.comparator, t.key[i])
+			}
+		}
+	}
+
 	// Note: :count always performs numeric comparison internally via countMatches(),
 	// regardless of the comparator setting. The comparator is not used for :count.
 
@@ -223,4 +233,36 @@ func (t *matcherTest) tryMatch(ctx context.Context, d *RuntimeData, source strin
 		}
 	}
 	return false, nil
+}
+
+// compileRegexKey compiles a :regex key without variables once, when the
+// script is loaded (Sealpost patch 77: upstream compiled it for every
+// value of every run). The matcher answers as testString does for the
+// comparator: the value lower-cased under the case-insensitive ones, the
+// pattern as written. It is nil where testString must answer (a
+// comparator without :regex, a pattern that does not compile: the run
+// reports that error, as upstream did).
+func compileRegexKey(c Comparator, key string) CompiledMatcher {
+	var fold func(string) string
+	switch c {
+	case ComparatorOctet:
+		fold = func(v string) string { return v }
+	case ComparatorASCIICaseMap:
+		fold = toLowerASCII
+	case ComparatorUnicodeCaseMap:
+		fold = strings.ToLower
+	default:
+		return nil
+	}
+	m, err := CompileSafeRegex(key, DefaultRegexLimits)
+	if err != nil {
+		return nil
+	}
+	return func(ctx context.Context, value string) (bool, []string, error) {
+		matches, err := m.FindSubmatch(ctx, fold(value))
+		if err != nil || matches == nil {
+			return false, nil, err
+		}
+		return true, matches, nil
+	}
 }

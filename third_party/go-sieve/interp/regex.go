@@ -84,6 +84,10 @@ type SafeRegexMatcher struct {
 	find    findSubmatchFunc
 	pattern string
 	limits  RegexLimits
+	// glob, if set, decides whether a short input matches without the
+	// regular expression (Sealpost patch 76, glob.go); find then runs
+	// only for the submatches of an input that matches.
+	glob *glob
 }
 
 // CompileSafeRegex compiles a pattern with the stdlib regexp engine
@@ -149,6 +153,9 @@ func (m *SafeRegexMatcher) FindSubmatch(ctx context.Context, input string) ([]st
 	// well under a millisecond, so run synchronously and skip the
 	// goroutine/timer overhead.
 	if len(input) <= syncMatchInputThreshold {
+		if m.glob != nil && !m.glob.match(input) { // Sealpost patch 76
+			return nil, nil
+		}
 		return m.find(input), nil
 	}
 

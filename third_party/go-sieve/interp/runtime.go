@@ -262,7 +262,11 @@ func (d *RuntimeData) parseAddressList(value string) ([]*mail.Address, error) {
 	if p, ok := d.addrLists[value]; ok {
 		return p.list, p.err
 	}
-	list, err := mail.ParseAddressList(value)
+	list, ok := simpleAddress(value) // Sealpost patch 78
+	var err error
+	if !ok {
+		list, err = mail.ParseAddressList(value)
+	}
 	if d.addrLists == nil {
 		d.addrLists = make(map[string]parsedAddrs)
 	}

@@ -58,6 +58,11 @@ func expandVarsList(d *RuntimeData, list []string) []string {
 }
 
 func expandVars(d *RuntimeData, s string) string {
+	// Sealpost patch 79: a string without "${" has no reference to expand
+	// (variableRegexp starts with it); most of a script's are such.
+	if !strings.Contains(s, "${") {
+		return s
+	}
 	if !d.Script.RequiresExtension("variables") {
 		return s
 	}

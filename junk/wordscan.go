@@ -1,0 +1,189 @@
+package junk
+
+import "math/bits"
+
+// words' fast path: the common field of a text is one short ASCII word
+// followed by ASCII space. scanWords finds such words eight bytes at a
+// time, and the same eight-byte loads, masked and lowered, are the word's
+// key; for the hash kind, a word and a bigram both seen before in the
+// message then cost two probes of small tables and no call. A word of at
+// most seven bytes (most words) is one load, and its key one number.
+// Anything else goes the general way, so both give the same tokens in the
+// same order (FuzzWords and TestGolden hold them to it).
+
+const (
+	ones8  = 0x0101010101010101
+	highs8 = 0x8080808080808080
+)
+
+// scanWords adds the tokens of the fields at the start of s (after any
+// ASCII space) for as long as each is one ASCII word of letters and
+// digits followed by an ASCII space, and the 32 bytes from its start are
+// in s; it returns the rest of s, from the first field it leaves to words
+// (or the spaces before it).
+func (t *tokenizer) scanWords(prefix, s string) string {
+	fast := prefix == "" && t.h != nil
+	for len(s) >= 32 && !t.full() {
+		if asciiClass[s[0]] == classSpace {
+			s = s[1:]
+			continue
+		}
+		x := le64(s[0:8])
+		// The first byte not a letter or digit ends the word.
+		if nw := ^alnum8(x) & highs8; nw != 0 { // a word of at most seven bytes
+			e := bits.TrailingZeros64(nw) / 8
+			if asciiClass[s[e]] != classSpace {
+				return s
+			}
+			if e >= minWord {
+				w := lowerASCII8(x & (uint64(1)<<(8*uint(e)) - 1))
+				// The hash kind's text word and bigram, both seen
+				// before: the same as emitWord's way (textWord finds
+				// the id, bigram finds the pair in set and adds
+				// nothing), without its calls.
+				if fast && t.hasPrev {
+					if id := t.shorts.find(w); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+						t.prevShort, t.prevID = w, id
+						s = s[e+1:]
+						continue
+					}
+				}
+				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
+				t.emitWord(prefix, &k)
+				if fast && t.prevID != 0 {
+					t.shorts.put(w, t.prevID)
+				}
+			}
+			s = s[e+1:]
+			continue
+		}
+		// A longer word: its bytes, eight at a time; past its end, the
+		// loads read what follows, which the masks below clear.
+		c := [4]uint64{x}
+		e := -1
+		for i := 1; i < len(c); i++ {
+			x := le64(s[8*i : 8*i+8])
+			c[i] = x
+			if nw := ^alnum8(x) & highs8; nw != 0 {
+				e = 8*i + bits.TrailingZeros64(nw)/8
+				break
+			}
+		}
+		// A field of more than one word, or of a word with '$', '\'' or
+		// '-' (which trimQuoteDash may trim), or with a byte outside
+		// ASCII, or too long to key, is words'.
+		if e < 0 || asciiClass[s[e]] != classSpace || e > maxWord {
+			return s
+		}
+		var k wordKey
+		m := &wordMasks[e]
+		for i := range k.w {
+			k.w[i] = lowerASCII8(c[i] & m[i])
+		}
+		k.n = uint32(e)
+		if fast && t.hasPrev {
+			if id := t.ids.find(&k); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+				t.prevKey, t.prevShort, t.prevID = k, 0, id
+				s = s[e+1:]
+				continue
+			}
+		}
+		t.emitWord(prefix, &k)
+		s = s[e+1:]
+	}
+	return s
+}
+
+// wordMasks[n] keeps the first n bytes of a word loaded as three
+// little-endian words.
+var wordMasks = func() (a [maxWord + 1][maxWord / 8]uint64) {
+	for n := range a {
+		for i := range a[n] {
+			m := min(max(n-8*i, 0), 8)
+			a[n][i] = uint64(1)<<(8*uint(m)) - 1
+		}
+	}
+	return a
+}()
+
+// alnum8 returns which of x's eight bytes are ASCII letters or digits,
+// as each such byte's high bit (0x80) set, all other bits clear. Of y,
+// x's bytes without their high bits, and l, y's with the bit that tells
+// ASCII upper case from lower set, a byte is a letter if l's byte plus
+// 0x80-'a' reaches 0x80 and plus 0x80-'z'-1 does not, a digit likewise;
+// no byte's sum carries into the next.
+func alnum8(x uint64) uint64 {
+	y := x &^ highs8
+	l := y | ones8*0x20
+	r := (l+ones8*(0x80-'a'))&^(l+ones8*(0x80-'z'-1)) | (y+ones8*(0x80-'0'))&^(y+ones8*(0x80-'9'-1))
+	return r &^ x & highs8
+}
+
+// numIDs maps numbers (not 0) to ids (not 0): the hash kind's short
+// words (a word of at most seven bytes, lowered, as a little-endian
+// number) and bigrams it has added (pairOf their words' ids, the id 1).
+// It is an open-addressing table with bounded probes, so a word or pair
+// it misses only goes the long way (a word through emit, a pair through
+// set); its slot hash is not keyed, and a sender who makes keys share
+// slots only makes them miss. Its short words are words of the message's
+// text: the tokenizer clears it (clear) before it is pooled.
+type numIDs struct {
+	slots [numSlots]numSlot
+	n     int // slots filled
+}
+
+type numSlot struct {
+	k  uint64 // 0: empty
+	id uint32
+}
+
+const (
+	numSlots     = 1 << 10 // a power of two
+	maxNumProbes = 4
+)
+
+// pairOf is the numIDs key of the bigram of words with ids a and b (not
+// 0).
+func pairOf(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
+
+func numSlotOf(k uint64) uint64 { return (k * 0x9e3779b97f4a7c15) >> (64 - 10) }
+
+// find returns k's id, 0 if absent.
+func (ns *numIDs) find(k uint64) uint32 {
+	i := numSlotOf(k)
+	for range maxNumProbes {
+		switch s := &ns.slots[i%numSlots]; s.k {
+		case k:
+			return s.id
+		case 0:
+			return 0
+		}
+		i++
+	}
+	return 0
+}
+
+// put records id (not 0) as k's, if k is absent and a slot within
+// maxNumProbes of its own is free.
+func (ns *numIDs) put(k uint64, id uint32) {
+	i := numSlotOf(k)
+	for range maxNumProbes {
+		switch s := &ns.slots[i%numSlots]; s.k {
+		case k:
+			return
+		case 0:
+			s.k, s.id = k, id
+			ns.n++
+			return
+		}
+		i++
+	}
+}
+
+// clear empties the table (at no cost when it is empty).
+func (ns *numIDs) clear() {
+	if ns.n > 0 {
+		clear(ns.slots[:])
+		ns.n = 0
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"github.com/sealpost/sealpost/errors"
 )
 
-
 func (c *Checker) oldCheck(ctx context.Context, in Input) Result {
 	ip := in.IP.Unmap()
 	for _, p := range c.o.TrustedRelays {

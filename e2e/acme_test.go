@@ -37,12 +37,7 @@ func TestACMEServe(t *testing.T) {
 	conf := filepath.Join(dir, "sealpost.toml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`hostname = %q
 data_dir = "data"
-[[region]]
-id = "eu"
-name = "Europe"
-country = "DE"
-zones = ["EU"]
-[listen]
+`+euRegion+`[listen]
 smtp = "127.0.0.1:0"
 imaps = %q
 [tls.acme]

@@ -95,12 +95,7 @@ func TestServeConfig(t *testing.T) {
 	conf := filepath.Join(dir, "sealpost.toml")
 	os.WriteFile(conf, []byte(`hostname = "mail.example.net"
 data_dir = "data"
-[[region]]
-id = "eu"
-name = "Europe"
-country = "DE"
-zones = ["EU"]
-[listen]
+`+euRegion+`[listen]
 smtp = "127.0.0.1:0"
 imaps = "127.0.0.1:0"
 [tls]

@@ -1,43 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"io"
-	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/sealpost/sealpost/internal/testenv"
 	"github.com/sealpost/sealpost/metrics"
 )
-
-// getMetrics GETs the demo's /metrics as a scraper (or curl) would, and
-// parses it with Prometheus's own parser.
-func getMetrics(t *testing.T, addr string) (metrics.Families, string) {
-	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("GET /metrics: %s, %s", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	f, err := metrics.Parse(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, string(body)
-}
 
 // TestMetricsDemo: the demo serves Prometheus metrics on --metrics. After
 // mail from outside to both demo accounts (one recipient unknown), a
@@ -54,7 +25,10 @@ func TestMetricsDemo(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("the demo printed no metrics listener: %v", d.Addrs)
 	}
-	before, _ := getMetrics(t, addr)
+	before, _, err := metrics.Scrape("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	const carol = "carol@example.org"
 	deliver(t, d.Addrs["smtp"], carol, alice, message(carol, alice, "metrics one", "to alice"))
@@ -72,7 +46,10 @@ func TestMetricsDemo(t *testing.T) {
 	bad.Close()
 	c := login(t, d.Addrs["imaps"], bob, bobPass) // stays logged in
 
-	after, body := getMetrics(t, addr)
+	after, body, err := metrics.Scrape("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
 	grew := func(name string, by float64, labels ...string) {
 		t.Helper()
 		b, _ := before.Value(name, labels...)
@@ -101,15 +78,8 @@ func TestMetricsDemo(t *testing.T) {
 	if v, _ := after.Value("sealpost_tlog_tree_size"); v < 1 {
 		t.Errorf("tlog_tree_size = %v, want the policy entry at least", v)
 	}
-	for _, v := range after.LabelValues() {
-		if strings.Contains(v, "@") {
-			t.Errorf("label value %q holds an address", v)
-		}
-	}
-	for _, s := range []string{"alice", "bob", "carol", "nobody-here", "demo.example", "example.org", "INBOX", "metrics one"} {
-		if strings.Contains(body, s) {
-			t.Errorf("/metrics mentions %q", s)
-		}
+	if err := metrics.NameNoOne(after, body, "alice", "bob", "carol", "nobody-here", "demo.example", "example.org", "INBOX", "metrics one"); err != nil {
+		t.Error(err)
 	}
 	c.Logout()
 }

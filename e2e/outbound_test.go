@@ -28,12 +28,7 @@ func serveConfig(t testing.TB, dir, extra string) string {
 	conf := filepath.Join(dir, "sealpost.toml")
 	os.WriteFile(conf, []byte(`hostname = "mail.sender.test"
 data_dir = "data"
-[[region]]
-id = "eu"
-name = "Europe"
-country = "DE"
-zones = ["EU"]
-[listen]
+`+euRegion+`[listen]
 smtp = "127.0.0.1:0"
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
@@ -48,6 +43,14 @@ self_signed = true
 	mustSealpost(t, alicePass+"\n", "account", "add", "alice@sender.test", "--config", conf)
 	return conf
 }
+
+// euRegion is the one region of the configurations these tests write.
+const euRegion = `[[region]]
+id = "eu"
+name = "Europe"
+country = "DE"
+zones = ["EU"]
+`
 
 // cheapArgon2 is the tests' Argon2id section unless extra has its own.
 func cheapArgon2(extra string) string {

@@ -154,19 +154,7 @@ func (r *Run) Finish() Result {
 	}
 	<-r.spfDone
 	res.SPF = r.spf
-	c := r.c
-	res.DMARC = DMARCResult{From: r.from}
-	switch r.status {
-	case fromMissing:
-		res.DMARC.Result, res.DMARC.Err = authres.ResultPermError, errors.Str("no From: field")
-	case fromMalformed:
-		res.DMARC.Result, res.DMARC.Err = authres.ResultPermError, errors.Str("From: names no single author")
-		res.Verdict, res.Reason = Reject, "From: field names no single author (RFC 5322 3.6.2)"
-	default:
-		res.Verdict, res.Reason = c.evaluate(&res, r.policy)
-	}
-	c.ownDomains(ctx, &res, r.from, r.env.MailFrom)
-	res.Header, res.AuthServID = c.header(&res, r.env.MailFrom), c.o.Hostname
+	r.c.conclude(ctx, &res, r.from, r.status, r.policy, r.env.MailFrom)
 	return res
 }
 
@@ -180,4 +168,22 @@ func (r *Run) finishDKIM(ctx context.Context) []DKIMResult {
 	r.dkimCtx = ctx
 	verifs, err := r.dkim.Close()
 	return dkimResults(verifs, err)
+}
+
+// conclude completes res, whose SPF and DKIM results are in: DMARC (RFC
+// 7489 6.6) over the author domain from with its policy, our own domains'
+// rule, the verdict and the Authentication-Results field.
+func (c *Checker) conclude(ctx context.Context, res *Result, from string, status fromStatus, policy policyLookup, mailFrom string) {
+	res.DMARC = DMARCResult{From: from}
+	switch status {
+	case fromMissing:
+		res.DMARC.Result, res.DMARC.Err = authres.ResultPermError, errors.Str("no From: field")
+	case fromMalformed:
+		res.DMARC.Result, res.DMARC.Err = authres.ResultPermError, errors.Str("From: names no single author")
+		res.Verdict, res.Reason = Reject, "From: field names no single author (RFC 5322 3.6.2)"
+	default:
+		res.Verdict, res.Reason = c.evaluate(res, policy)
+	}
+	c.ownDomains(ctx, res, from, mailFrom)
+	res.Header, res.AuthServID = c.header(res, mailFrom), c.o.Hostname
 }

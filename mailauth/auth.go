@@ -57,7 +57,7 @@ func (g guard) LookupAddr(ctx context.Context, addr string) ([]string, error) {
 // checkSPF evaluates SPF (RFC 7208 4) for the MAIL FROM identity, or for
 // the HELO identity as "postmaster@" HELO when the reverse-path is null
 // (RFC 7208 2.4). A malformed or single-label domain is "none" (4.3).
-func checkSPF(ctx context.Context, r guard, ip netip.Addr, helo, mailFrom string) SPFResult {
+func checkSPF(ctx context.Context, r spf.DNSResolver, ip netip.Addr, helo, mailFrom string) SPFResult {
 	res := SPFResult{Result: authres.ResultNone}
 	sender := mailFrom
 	raw := domainOf(mailFrom)

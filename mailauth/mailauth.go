@@ -96,6 +96,9 @@ type Checker struct {
 	keys *dkim.KeyCache
 	// policies keeps DMARC records once parsed, by their text.
 	policies *recordCache
+	// spf keeps SPF results with the DNS answers they came from
+	// (spfmemo.go).
+	spf *spfMemo
 }
 
 // New returns a Checker, or an Invalid error if a required option is
@@ -124,7 +127,8 @@ func New(o Options) (*Checker, error) {
 	}
 	o.TrustedRelays = slices.Clone(o.TrustedRelays)
 	return &Checker{o: o, keys: &dkim.KeyCache{Max: 10000},
-		policies: &recordCache{max: 10000, m: make(map[string]parsedRecord)}}, nil
+		policies: &recordCache{max: 10000, m: make(map[string]parsedRecord)},
+		spf:      newSPFMemo(10000)}, nil
 }
 
 // Input is what the MX knows of a message when its data has ended.

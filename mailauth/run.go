@@ -73,7 +73,7 @@ func (c *Checker) Begin(ctx context.Context, env Envelope) *Run {
 	r.spfDone, r.spfCancel = make(chan struct{}), cancel
 	go func() {
 		defer close(r.spfDone)
-		r.spf = checkSPF(sctx, guard{c.o.Resolver}, r.ip, env.Helo, env.MailFrom)
+		r.spf = c.spf.check(sctx, guard{c.o.Resolver}, r.ip, env.Helo, env.MailFrom)
 	}()
 	return r
 }

@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 
 	"github.com/emersion/go-smtp"
@@ -38,14 +39,17 @@ var (
 // authCheck runs the Checker on a message received over MX. It returns the
 // message without any Authentication-Results: field that claims our name
 // (RFC 8601 section 5), the field to prepend to it (above Received:),
-// whether the message is quarantined (filed in Junk), or the reply
-// refusing it. Without a Checker, or on submission, it does nothing.
+// whether the message is quarantined (filed in Junk), the outcome for the
+// message's log line (one line per message: the caller logs it with the
+// delivery), or the reply refusing it, logged here. Without a Checker, or
+// on submission, it does nothing and the outcome is the empty Attr, which
+// slog leaves out.
 //
 // data is the message's header section; run (from beginAuth) has been
 // given the message as it arrived.
-func (ss *session) authCheck(id string, data []byte, run *mailauth.Run) (msg, header []byte, junk bool, err error) {
+func (ss *session) authCheck(id string, data []byte, run *mailauth.Run) (msg, header []byte, junk bool, outcome slog.Attr, err error) {
 	if run == nil {
-		return data, nil, false, nil
+		return data, nil, false, slog.Attr{}, nil
 	}
 	res := run.Finish()
 
@@ -53,30 +57,34 @@ func (ss *session) authCheck(id string, data []byte, run *mailauth.Run) (msg, he
 	for i, d := range res.DKIM {
 		dkim[i] = string(d.Result)
 	}
-	ss.s.log.Info("mail authentication", "remote", ss.ip, "id", id, "verdict", res.Verdict.String(),
-		"reason", res.Reason, "trusted", res.Trusted, "spf", string(res.SPF.Result), "dkim", dkim,
+	outcome = slog.Group("auth", "verdict", res.Verdict.String(), "reason", res.Reason,
+		"trusted", res.Trusted, "spf", string(res.SPF.Result), "dkim", dkim,
 		"dmarc", string(res.DMARC.Result), "policy", res.DMARC.Policy)
 	if res.Err != nil {
 		ss.s.log.Warn("mail authentication incomplete", "remote", ss.ip, "id", id, "err", res.Err)
 	}
 	// Domains (of correspondents) only at debug.
-	dkimDomains := make([]string, len(res.DKIM))
-	for i, d := range res.DKIM {
-		dkimDomains[i] = d.Domain
+	if ss.s.log.Enabled(ss.s.ctx, slog.LevelDebug) {
+		dkimDomains := make([]string, len(res.DKIM))
+		for i, d := range res.DKIM {
+			dkimDomains[i] = d.Domain
+		}
+		ss.s.log.Debug("mail authentication domains", "remote", ss.ip, "id", id, "spf_domain", res.SPF.Domain,
+			"from_domain", res.DMARC.From, "dkim_domains", dkimDomains)
 	}
-	ss.s.log.Debug("mail authentication domains", "remote", ss.ip, "id", id, "spf_domain", res.SPF.Domain,
-		"from_domain", res.DMARC.From, "dkim_domains", dkimDomains)
 
 	switch res.Verdict {
 	case mailauth.Reject:
-		return nil, nil, false, replyDMARCRejected
+		ss.s.log.Info("message refused", "remote", ss.ip, "id", id, outcome)
+		return nil, nil, false, outcome, replyDMARCRejected
 	case mailauth.TempFail:
-		return nil, nil, false, replyDMARCTempFail
+		ss.s.log.Info("message deferred", "remote", ss.ip, "id", id, outcome)
+		return nil, nil, false, outcome, replyDMARCTempFail
 	}
 	if res.Header != "" {
 		data = mailauth.RemoveOwnResults(data, res.AuthServID)
 	}
-	return data, []byte(res.Header), res.Verdict == mailauth.Quarantine, nil
+	return data, []byte(res.Header), res.Verdict == mailauth.Quarantine, outcome, nil
 }
 
 // beginAuth begins the check of the message whose data starts, or

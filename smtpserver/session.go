@@ -316,7 +316,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		}
 		header = addSubmissionHeaders(header, now, ss.s.opts.Hostname)
 	}
-	header, ar, junk, err := ss.authCheck(id, header, run)
+	header, ar, junk, auth, err := ss.authCheck(id, header, run)
 	if err != nil {
 		return err
 	}
@@ -331,7 +331,7 @@ func (ss *session) Data(r io.Reader) (err error) {
 		return reply(err)
 	}
 	ss.s.log.Info("message accepted", "remote", ss.ip, "id", id, "size", full.Size(),
-		"local", len(ss.local), "remote_rcpts", len(ss.remote), "dur", time.Since(start))
+		"local", len(ss.local), "remote_rcpts", len(ss.remote), "dur", time.Since(start), auth)
 	return nil
 }
 

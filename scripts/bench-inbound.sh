@@ -70,7 +70,11 @@ sealpost_round() { # ROUND MODE
   kill $demo; wait $demo 2>/dev/null || true
   rm -rf "$d"
   echo "sealpost checks $2, round $1: $(calc "$(field "$out" ops_per_s)") msg/s"
+  echo "$(calc "$(field "$out" ops_per_s)")" >>"$W/results/$2.rates"
 }
+
+# median FILE: the median of the numbers in FILE, one a line.
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 if [ "${BASELINE:-}" = 1 ]; then
   "$ROOT/scripts/baseline/run.sh" "$W/baseline" >"$W/baseline.out" 2>&1
@@ -80,6 +84,18 @@ for r in $(seq "$ROUNDS"); do
   sealpost_round "$r" off
   sealpost_round "$r" on
   if [ "${BASELINE:-}" = 1 ]; then
-    SMTP_ONLY=1 SMTP_FLAGS="${FLAGS[*]}" "$ROOT/scripts/baseline/bench.sh" "$SP" "$W/baseline" | sed "s/\$/, round $r/"
+    SMTP_ONLY=1 SMTP_FLAGS="${FLAGS[*]}" "$ROOT/scripts/baseline/bench.sh" "$SP" "$W/baseline" | sed "s/\$/, round $r/" >"$W/base.out"
+    cat "$W/base.out"
+    sed -n 's/.*end to end \([0-9.]*\) msg\/s.*/\1/p' "$W/base.out" >>"$W/results/baseline.rates"
   fi
 done
+# The summary: medians over the rounds, each round's on/off ratio, and the
+# ratios to the baseline's end-to-end median.
+off=$(median "$W/results/off.rates") on=$(median "$W/results/on.rates")
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+echo "median: checks off $off msg/s, checks on $on msg/s, on/off $(ratio "$on" "$off") (target >= 0.90)"
+echo "per round on/off: $(paste "$W/results/off.rates" "$W/results/on.rates" | awk '{ printf "%s%.2f", sep, $2 / $1; sep = " " }')"
+if [ "${BASELINE:-}" = 1 ]; then
+  base=$(median "$W/results/baseline.rates")
+  echo "baseline end to end median $base msg/s: checks off $(ratio "$off" "$base")x, checks on $(ratio "$on" "$base")x (target >= 8x)"
+fi

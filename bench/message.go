@@ -6,8 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sealpost/sealpost/errors"
 )
 
 // SearchWord appears once in the body of every generated message, so that a
@@ -52,6 +56,90 @@ var words = strings.Fields(`mail seal post key box inbox letter message
 // and the body are always the same; only the Date and this run's marker
 // prefix change between runs.
 func Message(i int, size int, from, to string) []byte {
+	rng := mrand.New(mrand.NewPCG(uint64(i), 0x5ea1b05d))
+	return message(i, size, from, to, func() string { return words[rng.IntN(len(words))] })
+}
+
+// MessageText is Message with a body of real text: the words of text (see
+// TextWords), in order and wrapping around, from a place that depends on
+// i, so that a server's filters see the vocabulary of real mail rather
+// than Message's few dozen words. text must not be empty.
+func MessageText(i int, size int, from, to string, text []string) []byte {
+	next := (i * 7919) % len(text)
+	return message(i, size, from, to, func() string {
+		w := text[next]
+		next = (next + 1) % len(text)
+		return w
+	})
+}
+
+// maxTextWord bounds the words TextWords keeps (longer ones are mostly
+// encoded data, not text).
+const maxTextWord = 30
+
+// TextWords returns the words of the text files in dir (not its
+// sub-folders), in file name order: of each file the body, after its
+// header section if it starts with one (a mail message), split at white
+// space, keeping only words of printable US-ASCII of at most maxTextWord
+// bytes that do not start with a dot or "From" (so that the lines made of
+// them need neither dot-stuffing nor mbox quoting). It fails if dir holds
+// no such word.
+func TextWords(dir string) ([]string, error) {
+	const op = "bench.TextWords"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, errors.E(op, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, errors.E(op, err)
+		}
+		if i := bytes.Index(b, []byte("\n\n")); i >= 0 && isHeaderStart(b) {
+			b = b[i+2:]
+		} else if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 && isHeaderStart(b) {
+			b = b[i+4:]
+		}
+		for _, w := range bytes.Fields(b) {
+			if len(w) <= maxTextWord && printableASCII(w) && w[0] != '.' && !bytes.HasPrefix(w, []byte("From")) {
+				out = append(out, string(w))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.E(op, errors.Invalid, errors.Errorf("no words of text in %s", dir))
+	}
+	return out, nil
+}
+
+// isHeaderStart reports whether b starts like a header field ("Name:").
+func isHeaderStart(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c == ':':
+			return i > 0
+		case c <= ' ' || c > '~':
+			return false
+		}
+	}
+	return false
+}
+
+func printableASCII(w []byte) bool {
+	for _, c := range w {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// message is Message and MessageText, with the body's words from next.
+func message(i int, size int, from, to string, next func() string) []byte {
 	domain := "bench.invalid"
 	if at := strings.LastIndexByte(from, '@'); at >= 0 && at < len(from)-1 {
 		domain = from[at+1:]
@@ -72,7 +160,6 @@ func Message(i int, size int, from, to string) []byte {
 	b.WriteString("\r\n")
 	fmt.Fprintf(&b, "%s marker %s\r\n", SearchWord, marker)
 
-	rng := mrand.New(mrand.NewPCG(uint64(i), 0x5ea1b05d))
 	line := make([]byte, 0, maxBodyLine)
 	for rem := size - b.Len(); rem > 0; {
 		// Each line costs its length plus CRLF and is at least one character
@@ -89,7 +176,7 @@ func Message(i int, size int, from, to string) []byte {
 			// size; one short line overshoots by at most 2 bytes.
 			n = 1
 		}
-		line = fillLine(line[:0], n, rng)
+		line = fillLine(line[:0], n, next)
 		b.Write(line)
 		b.WriteString("\r\n")
 		rem -= n + 2
@@ -100,12 +187,12 @@ func Message(i int, size int, from, to string) []byte {
 // fillLine appends exactly n characters of space-separated words to line.
 // The line neither starts nor ends with a space, and never starts with a dot
 // or "From " (RFC 5321 4.5.2 dot-stuffing and mbox quoting need not apply).
-func fillLine(line []byte, n int, rng *mrand.Rand) []byte {
+func fillLine(line []byte, n int, next func() string) []byte {
 	for len(line) < n {
 		if len(line) > 0 {
 			line = append(line, ' ')
 		}
-		line = append(line, words[rng.IntN(len(words))]...)
+		line = append(line, next()...)
 	}
 	line = line[:n]
 	if line[n-1] == ' ' {

@@ -2,8 +2,13 @@ package bench
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/mail"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,4 +114,72 @@ func FuzzMessage(f *testing.F) {
 			t.Errorf("Message(%d, %d) is %d bytes", i, size, len(msg))
 		}
 	})
+}
+
+// TestMessageUnchanged: generated bodies are what they were before
+// MessageText shared their code (a digest of message 5's body after its
+// marker line, taken from the previous code).
+func TestMessageUnchanged(t *testing.T) {
+	m := Message(5, 4096, "a@b.example", "c@d.example")
+	_, body, _ := bytes.Cut(m, []byte("\r\n\r\n"))
+	_, rest, _ := bytes.Cut(body, []byte("\r\n"))
+	const want = "db4f0b8a4449b4b30283f58d7b63bb3b6438b76b548748563e77712155799138"
+	if got := fmt.Sprintf("%x", sha256.Sum256(rest)); got != want {
+		t.Errorf("Message(5, 4096) body digest %s, want %s", got, want)
+	}
+}
+
+// TestMessageText: TextWords keeps the bodies' plain words (not a mail
+// header, not long or non-ASCII tokens, nothing that would need
+// dot-stuffing), and MessageText lays them out in order in a message as
+// valid as Message's.
+func TestMessageText(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"1.txt": "From: someone@example.net\nSubject: header words stay out\n\nHello there, .hidden From: dear\nfriend café " +
+			strings.Repeat("x", 31) + " end\n",
+		"2.txt": "plain text without a header\r\nsecond line\r\n",
+	}
+	for name, s := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	words, err := TextWords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields("Hello there, dear friend end plain text without a header second line")
+	if !slices.Equal(words, want) {
+		t.Fatalf("TextWords = %q, want %q", words, want)
+	}
+	const from, to = "bench@example.com", "alice@example.org"
+	for _, i := range []int{0, 1, 77} {
+		msg := MessageText(i, 4096, from, to, words)
+		checkMessage(t, i, msg, from, to)
+		if len(msg) != 4096 {
+			t.Errorf("MessageText(%d, 4096) is %d bytes", i, len(msg))
+		}
+		_, body, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
+		_, rest, _ := bytes.Cut(body, []byte("\r\n"))
+		// Each line's words are in the text's order (wrapping around; the
+		// test's words are distinct); only a line's last word may be cut
+		// to fit.
+		for _, line := range strings.Split(strings.TrimSuffix(string(rest), "\r\n"), "\r\n") {
+			lw := strings.Fields(line)
+			pos := slices.Index(words, lw[0])
+			for k, w := range lw {
+				if k < len(lw)-1 && w != words[pos%len(words)] {
+					t.Fatalf("message %d: %q in line %q, want %q (in order)", i, w, line, words[pos%len(words)])
+				}
+				pos++
+			}
+		}
+	}
+	if _, err := TextWords(t.TempDir()); err == nil {
+		t.Error("TextWords of an empty folder did not fail")
+	}
 }

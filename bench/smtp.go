@@ -32,6 +32,17 @@ type SMTPOptions struct {
 	// DKIM, if set, signs every message before it is timed, as a sending
 	// MTA would (RFC 6376), so that the receiver has a signature to check.
 	DKIM *DKIM
+	// Text, if not empty, are words of real text (TextWords) that fill
+	// the bodies instead of generated words (MessageText).
+	Text []string
+}
+
+// message returns message i of the run, unsigned.
+func (o *SMTPOptions) message(i int) []byte {
+	if len(o.Text) > 0 {
+		return MessageText(i, o.Size, o.From, o.To, o.Text)
+	}
+	return Message(i, o.Size, o.From, o.To)
 }
 
 // DKIM is a signing key for RunSMTP: the signing domain is the From
@@ -232,7 +243,7 @@ func (o *SMTPOptions) messages(ctx context.Context) ([][]byte, error) {
 	for w := range errs {
 		wg.Go(func() {
 			for i := w; i < len(msgs) && ctx.Err() == nil && errs[w] == nil; i += len(errs) {
-				msgs[i], errs[w] = o.DKIM.sign(Message(i, o.Size, o.From, o.To), o.From)
+				msgs[i], errs[w] = o.DKIM.sign(o.message(i), o.From)
 			}
 		})
 	}
@@ -271,7 +282,7 @@ func smtpWorker(ctx context.Context, o *SMTPOptions, msgs [][]byte, lo, hi int, 
 		if msgs != nil {
 			msg = msgs[i]
 		} else {
-			msg = Message(i, o.Size, o.From, o.To)
+			msg = o.message(i)
 		}
 		start := time.Now()
 		err := deliver(sc.c, o.From, o.To, msg)

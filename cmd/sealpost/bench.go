@@ -38,7 +38,10 @@ RCPT, DATA, and RSET only after a refused transaction), as an MTA would.
 Each message is a valid RFC 5322 message (Date, From, To, Subject,
 Message-ID, MIME-Version, a text/plain body of printable words in lines of at
 most 78 characters) carrying a unique marker in its X-Bench-Marker header and
-first body line.
+first body line. The words are a few dozen, drawn at random, unless --text
+names a folder of text files (such as a spam corpus's ham): then they are
+that text's words, in order, for servers whose filters' cost depends on the
+vocabulary.
 
 Without --auth the delivery is MX-style (no AUTH, typically port 25); with
 --auth it authenticates with AUTH PLAIN as --user, which needs --tls or
@@ -107,7 +110,7 @@ func benchFlags(cmd *cobra.Command, o *bench.Options, defaultSize int) {
 
 func newBenchSMTPCmd() *cobra.Command {
 	var o bench.SMTPOptions
-	var dkimKey, dkimSelector string
+	var dkimKey, dkimSelector, textDir string
 	cmd := &cobra.Command{
 		Use:   "smtp --addr HOST:PORT [flags]",
 		Short: "Deliver messages over SMTP and report rates and latencies",
@@ -126,6 +129,13 @@ func newBenchSMTPCmd() *cobra.Command {
 				}
 				o.DKIM = &bench.DKIM{Selector: dkimSelector, Key: k}
 			}
+			if textDir != "" {
+				words, err := bench.TextWords(textDir)
+				if err != nil {
+					return err
+				}
+				o.Text = words
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			_, err := bench.RunSMTP(ctx, o, cmd.OutOrStdout())
@@ -140,6 +150,7 @@ func newBenchSMTPCmd() *cobra.Command {
 	f.StringVar(&o.Helo, "helo", "localhost", "name to give in EHLO")
 	f.StringVar(&dkimKey, "dkim-key", "", "PEM PKCS #8 private key (RSA or Ed25519) to DKIM-sign each message with, for --from's domain")
 	f.StringVar(&dkimSelector, "dkim-selector", "bench", "DKIM selector of --dkim-key")
+	f.StringVar(&textDir, "text", "", "fill bodies with the words of the files in this folder (e.g. a spam corpus's ham), in order, instead of generated words")
 	return cmd
 }
 

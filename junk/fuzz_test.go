@@ -32,15 +32,17 @@ func FuzzTokenize(f *testing.F) {
 			}
 		}
 		// The scoring path's hashes are those of Tokenize's tokens, in
-		// order.
-		h := newHasher(Key{7})
-		hs := hashes(Key{7}, msg)
-		if len(hs) != len(toks) {
-			t.Fatalf("%d hashes for %d tokens", len(hs), len(toks))
-		}
-		for i, tok := range toks {
-			if hs[i] != h.hash([]byte(tok)) {
-				t.Fatalf("hash %d is not that of %q", i, tok)
+		// order, under either token hash.
+		for _, kind := range []tokenHash{hashSipHash, hashHMAC} {
+			h := newHasher(Key{7}, kind)
+			hs := hashes(Key{7}, kind, msg)
+			if len(hs) != len(toks) {
+				t.Fatalf("%d hashes for %d tokens", len(hs), len(toks))
+			}
+			for i, tok := range toks {
+				if hs[i] != h.hash([]byte(tok)) {
+					t.Fatalf("hash %d (kind %d) is not that of %q", i, kind, tok)
+				}
 			}
 		}
 		// Scoring and training the same input must not fail either.
@@ -124,19 +126,22 @@ func FuzzWords(f *testing.F) {
 			if fp, sp := fast.prevWord(&fb), slow.prevWord(&sb); !bytes.Equal(fp, sp) {
 				t.Fatalf("words(%q, %q, %q): previous word %q, want %q", prefix, s, s2, fp, sp)
 			}
-			// The hash kind, which knows its bigrams by their words' ids.
+			// The hash kind, which knows its bigrams by their words' ids,
+			// under either token hash.
 			k := Key{9}
-			ht := newHashTokenizer()
-			ht.start(k)
-			ht.words(prefix, s)
-			ht.words(prefix, s2)
-			h := newHasher(k)
-			if len(ht.hs) != len(slow.out) {
-				t.Fatalf("words(%q, %q, %q): %d hashes for %d tokens", prefix, s, s2, len(ht.hs), len(slow.out))
-			}
-			for i, tok := range slow.out {
-				if ht.hs[i] != h.hash([]byte(tok)) {
-					t.Fatalf("words(%q, %q, %q): hash %d is not that of %q", prefix, s, s2, i, tok)
+			for _, kind := range []tokenHash{hashSipHash, hashHMAC} {
+				ht := newHashTokenizer()
+				ht.start(k, kind)
+				ht.words(prefix, s)
+				ht.words(prefix, s2)
+				h := newHasher(k, kind)
+				if len(ht.hs) != len(slow.out) {
+					t.Fatalf("words(%q, %q, %q): %d hashes for %d tokens", prefix, s, s2, len(ht.hs), len(slow.out))
+				}
+				for i, tok := range slow.out {
+					if ht.hs[i] != h.hash([]byte(tok)) {
+						t.Fatalf("words(%q, %q, %q): hash %d (kind %d) is not that of %q", prefix, s, s2, i, kind, tok)
+					}
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package junk
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -176,7 +177,43 @@ func FuzzChi2Q(f *testing.F) {
 		if math.Float64bits(got) != math.Float64bits(want) {
 			t.Fatalf("chi2Q(%v, %d) = %v, want %v", x2, v, got, want)
 		}
+		if got, want := chi2P(x2, v), 1-want; math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("chi2P(%v, %d) = %v, want %v", x2, v, got, want)
+		}
 	})
+}
+
+// TestChi2QSweep holds chi2P to 1 minus the plain sum over many x2
+// (log-uniform, and around where chi2P stops summing) and v, as combine
+// calls it.
+func TestChi2QSweep(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	short := 0
+	for n := range 20_000 {
+		v := 2 * (1 + r.IntN(1001))
+		x2 := math.Exp(r.Float64()*math.Log(1e5/1e-3)) * 1e-3
+		if n%2 == 1 { // around the bound
+			lo, hi := 0.0, 1e5
+			for hi-lo > 1e-9 {
+				if mid := (lo + hi) / 2; chi2LnBound(mid/2, v/2) < -40 {
+					hi = mid
+				} else {
+					lo = mid
+				}
+			}
+			x2 = hi * (1 + (r.Float64()-0.5)*1e-3)
+		}
+		if chi2LnBound(x2/2, v/2) < -40 {
+			short++
+		}
+		got, want := chi2P(x2, v), 1-chi2QPlain(x2, v)
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("chi2P(%v, %d) = %v, want %v", x2, v, got, want)
+		}
+	}
+	if short < 5000 {
+		t.Errorf("only %d of 20,000 took the shortcut", short)
+	}
 }
 
 // chi2QPlain is chi2Q without its shortcuts.

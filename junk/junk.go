@@ -311,9 +311,35 @@ func combine(clues []float64) float64 {
 		lnS += math.Log1p(-f)
 	}
 	n := len(clues)
-	s := 1 - chi2Q(-2*lnS, 2*n)
-	h := 1 - chi2Q(-2*lnH, 2*n)
+	s := chi2P(-2*lnS, 2*n)
+	h := chi2P(-2*lnH, 2*n)
 	return (1 + s - h) / 2
+}
+
+// chi2P is 1 - chi2Q(x2, v), bit for bit (FuzzChi2Q, TestChi2QSweep),
+// without summing chi2Q's series when it is provably below 2^-54, for then
+// 1 - it rounds to exactly 1. That is one of the two sums in most
+// messages, whose words lean clearly one way: the other side's m is
+// larger than v/2, all of the series' v/2 terms grow, and each costs an
+// Exp and a Log1p.
+func chi2P(x2 float64, v int) float64 {
+	if m := x2 / 2; m > 0 && v >= 2 && chi2LnBound(m, v/2) < -40 {
+		// chi2Q's log-space sum is within far less than 1 of the exact
+		// one, so chi2Q < e^-39 < 2^-54.
+		return 1
+	}
+	return 1 - chi2Q(x2, v)
+}
+
+// chi2LnBound is an upper bound on ln Σ_{i<k} e^-m m^i/i! (k >= 1, m > 0):
+// ln k plus the largest term's log, the terms growing while i <= m.
+func chi2LnBound(m float64, k int) float64 {
+	top := float64(k - 1)
+	if m < top {
+		top = math.Floor(m)
+	}
+	lg, _ := math.Lgamma(top + 1)
+	return -m + top*math.Log(m) - lg + math.Log(float64(k))
 }
 
 // chi2Q is the probability that a chi-square variable with v (even)

@@ -215,3 +215,44 @@ func checkDecode(t *testing.T, data []byte) {
 	}
 	m.Train(Key{}, msg, true)
 }
+
+// TestUnmarshalWhileScoring: a model replaced by UnmarshalBinary, now of
+// one token hash and now of the other, while others score and train it
+// (run with -race): each Score and Train hashes under the hash of the
+// counts it reads, so a message of the trained spam's words scores as
+// spam whichever model it meets.
+func TestUnmarshalWhileScoring(t *testing.T) {
+	k := Key{4}
+	f1, err := os.ReadFile("testdata/model-format1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, _ := trained(k, 30).MarshalBinary()
+	var m Model
+	if err := m.UnmarshalBinary(f2); err != nil {
+		t.Fatal(err)
+	}
+	spam := spamMsg(99)
+	done := make(chan bool)
+	go func() {
+		for i := range 200 {
+			if err := m.UnmarshalBinary([][]byte{f1, f2}[i%2]); err != nil {
+				t.Error(err)
+			}
+		}
+		close(done)
+	}()
+	for n := 0; ; n++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if p := m.Score(k, spam); p < 0.99 {
+			t.Fatalf("score %v during replacements", p)
+		}
+		if n%8 == 0 {
+			m.Train(k, spam, true)
+		}
+	}
+}

@@ -19,9 +19,13 @@ func corpusPresent() bool { return testenv.SpamCorpusPresent() }
 // loadCorpus returns the allowed groups' messages.
 func loadCorpus(t testing.TB) []corpusMsg { return testenv.SpamCorpus(t) }
 
-// trainSplit trains a model on the training split.
-func trainSplit(all []corpusMsg, k Key) *Model {
-	m := &Model{}
+// trainSplit trains a new model on the training split.
+func trainSplit(all []corpusMsg, k Key) *Model { return trainSplitHash(all, k, hashSipHash) }
+
+// trainSplitHash trains a model of the given token hash on the training
+// split.
+func trainSplitHash(all []corpusMsg, k Key, kind tokenHash) *Model {
+	m := &Model{hash: kind}
 	for _, c := range all {
 		if c.Train {
 			m.Train(k, c.Data, c.Spam)

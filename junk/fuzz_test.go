@@ -3,6 +3,7 @@ package junk
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -32,15 +33,17 @@ func FuzzTokenize(f *testing.F) {
 			}
 		}
 		// The scoring path's hashes are those of Tokenize's tokens, in
-		// order.
-		h := newHasher(Key{7})
-		hs := hashes(Key{7}, msg)
-		if len(hs) != len(toks) {
-			t.Fatalf("%d hashes for %d tokens", len(hs), len(toks))
-		}
-		for i, tok := range toks {
-			if hs[i] != h.hash([]byte(tok)) {
-				t.Fatalf("hash %d is not that of %q", i, tok)
+		// order, under either token hash.
+		for _, kind := range []tokenHash{hashSipHash, hashHMAC} {
+			h := newHasher(Key{7}, kind)
+			hs := hashes(Key{7}, kind, msg)
+			if len(hs) != len(toks) {
+				t.Fatalf("%d hashes for %d tokens", len(hs), len(toks))
+			}
+			for i, tok := range toks {
+				if hs[i] != h.hash([]byte(tok)) {
+					t.Fatalf("hash %d (kind %d) is not that of %q", i, kind, tok)
+				}
 			}
 		}
 		// Scoring and training the same input must not fail either.
@@ -124,19 +127,22 @@ func FuzzWords(f *testing.F) {
 			if fp, sp := fast.prevWord(&fb), slow.prevWord(&sb); !bytes.Equal(fp, sp) {
 				t.Fatalf("words(%q, %q, %q): previous word %q, want %q", prefix, s, s2, fp, sp)
 			}
-			// The hash kind, which knows its bigrams by their words' ids.
+			// The hash kind, which knows its bigrams by their words' ids,
+			// under either token hash.
 			k := Key{9}
-			ht := newHashTokenizer()
-			ht.start(k)
-			ht.words(prefix, s)
-			ht.words(prefix, s2)
-			h := newHasher(k)
-			if len(ht.hs) != len(slow.out) {
-				t.Fatalf("words(%q, %q, %q): %d hashes for %d tokens", prefix, s, s2, len(ht.hs), len(slow.out))
-			}
-			for i, tok := range slow.out {
-				if ht.hs[i] != h.hash([]byte(tok)) {
-					t.Fatalf("words(%q, %q, %q): hash %d is not that of %q", prefix, s, s2, i, tok)
+			for _, kind := range []tokenHash{hashSipHash, hashHMAC} {
+				ht := newHashTokenizer()
+				ht.start(k, kind)
+				ht.words(prefix, s)
+				ht.words(prefix, s2)
+				h := newHasher(k, kind)
+				if len(ht.hs) != len(slow.out) {
+					t.Fatalf("words(%q, %q, %q): %d hashes for %d tokens", prefix, s, s2, len(ht.hs), len(slow.out))
+				}
+				for i, tok := range slow.out {
+					if ht.hs[i] != h.hash([]byte(tok)) {
+						t.Fatalf("words(%q, %q, %q): hash %d (kind %d) is not that of %q", prefix, s, s2, i, kind, tok)
+					}
 				}
 			}
 		}
@@ -171,7 +177,43 @@ func FuzzChi2Q(f *testing.F) {
 		if math.Float64bits(got) != math.Float64bits(want) {
 			t.Fatalf("chi2Q(%v, %d) = %v, want %v", x2, v, got, want)
 		}
+		if got, want := chi2P(x2, v), 1-want; math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("chi2P(%v, %d) = %v, want %v", x2, v, got, want)
+		}
 	})
+}
+
+// TestChi2QSweep holds chi2P to 1 minus the plain sum over many x2
+// (log-uniform, and around where chi2P stops summing) and v, as combine
+// calls it.
+func TestChi2QSweep(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	short := 0
+	for n := range 20_000 {
+		v := 2 * (1 + r.IntN(1001))
+		x2 := math.Exp(r.Float64()*math.Log(1e5/1e-3)) * 1e-3
+		if n%2 == 1 { // around the bound
+			lo, hi := 0.0, 1e5
+			for hi-lo > 1e-9 {
+				if mid := (lo + hi) / 2; chi2LnBound(mid/2, v/2) < -40 {
+					hi = mid
+				} else {
+					lo = mid
+				}
+			}
+			x2 = hi * (1 + (r.Float64()-0.5)*1e-3)
+		}
+		if chi2LnBound(x2/2, v/2) < -40 {
+			short++
+		}
+		got, want := chi2P(x2, v), 1-chi2QPlain(x2, v)
+		if math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("chi2P(%v, %d) = %v, want %v", x2, v, got, want)
+		}
+	}
+	if short < 5000 {
+		t.Errorf("only %d of 20,000 took the shortcut", short)
+	}
 }
 
 // chi2QPlain is chi2Q without its shortcuts.

@@ -1,11 +1,13 @@
 // Package junk is each account's Bayesian spam classifier, trained by the
 // account's own filing (a message moved to Junk is spam, one moved out of
 // it ham). Its Model holds only opaque token hashes and counts: every token
-// of a message (see Tokenize) is hashed with HMAC-SHA256 under the
-// account's Key and truncated to 64 bits, and the Model keeps, per hash,
-// how many ham and spam messages held it. Whoever can read a Model (or its
-// MarshalBinary form) without the Key learns those counts of random-looking
-// numbers, and nothing of the words.
+// of a message (see Tokenize) is hashed to 64 bits by a keyed
+// pseudorandom function under the account's Key (SipHash-2-4 under a
+// 128-bit key derived from Key; a model trained before SipHash keeps
+// HMAC-SHA256, see Key), and the Model keeps, per hash, how many ham and
+// spam messages held it. Whoever can read a Model (or its MarshalBinary
+// form) without the Key learns those counts of random-looking numbers, and
+// nothing of the words.
 //
 // Scoring follows Gary Robinson's method as SpamBayes uses it: each token's
 // spam probability from its counts, shrunk toward 0.5 when the token is
@@ -16,62 +18,59 @@
 package junk
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
-	"hash"
 	"math"
 	"slices"
 	"sync"
 	"time"
 )
 
-// Key is an account's token key. Tokens are hashed as
-// HMAC-SHA256(Key, token) truncated to its first 64 bits (big-endian).
-//
-// Collisions: two distinct tokens share a hash with probability 2^-64;
-// among a full model's DefaultCap = 200,000 tokens the chance that any two
-// collide is about n²/2^65 ≈ 1.1e-9, and the chance that one of a
-// message's at most 10,000 tokens lands on some other token's counts is
-// about 10,000 × 200,000 / 2^64 ≈ 1.1e-10. Either would only nudge one
-// message's score.
-type Key [32]byte
-
-// hasher hashes tokens under one key: one HMAC state, reset per token.
-type hasher struct {
-	mac hash.Hash
-	sum []byte
-}
-
-func newHasher(k Key) *hasher {
-	return &hasher{mac: hmac.New(sha256.New, k[:]), sum: make([]byte, 0, sha256.Size)}
-}
-
-func (h *hasher) hash(tok []byte) uint64 {
-	h.mac.Reset()
-	h.mac.Write(tok)
-	h.sum = h.mac.Sum(h.sum[:0])
-	return binary.BigEndian.Uint64(h.sum)
-}
-
-// hashTokens tokenizes and hashes msg with a tokenizer from the model's
-// pool: its hs are the hashes of msg's distinct tokens, in the order
-// Tokenize gives the tokens. Give it back with putTokenizer once they are
-// no longer used.
-func (m *Model) hashTokens(k Key, msg []byte) *tokenizer {
+// hashTokens tokenizes and hashes msg under k with kind, with a
+// tokenizer from the model's pool: its hs are the hashes of msg's distinct
+// tokens, in the order Tokenize gives the tokens. Give it back with
+// putTokenizer once they are no longer used.
+func (m *Model) hashTokens(k Key, kind tokenHash, msg []byte) *tokenizer {
 	t, _ := m.pool.Get().(*tokenizer)
 	if t == nil {
 		t = newHashTokenizer()
 	}
-	t.start(k)
+	t.start(k, kind)
 	t.message(msg)
 	return t
+}
+
+// lockHashed hashes msg's tokens under k with the model's token hash and
+// returns with m.mu held (for writing if write, else for reading): the
+// hashes are those of the counts the lock guards, even if UnmarshalBinary
+// changed the model's hash meanwhile (then it hashes again). The caller
+// unlocks, and gives the tokenizer back with putTokenizer.
+func (m *Model) lockHashed(k Key, msg []byte, write bool) *tokenizer {
+	for {
+		m.mu.RLock()
+		kind := m.hash
+		m.mu.RUnlock()
+		t := m.hashTokens(k, kind, msg)
+		if write {
+			m.mu.Lock()
+		} else {
+			m.mu.RLock()
+		}
+		if m.hash == kind {
+			return t
+		}
+		if write {
+			m.mu.Unlock()
+		} else {
+			m.mu.RUnlock()
+		}
+		m.putTokenizer(t)
+	}
 }
 
 // putTokenizer returns t to the pool without the keyed hasher and with
 // its buffers of message text wiped: a pooled tokenizer holds neither.
 func (m *Model) putTokenizer(t *tokenizer) {
 	t.h = nil
+	t.hv = hasher{}
 	clear(t.prev[:cap(t.prev)])
 	clear(t.w[:cap(t.w)])
 	clear(t.tok[:cap(t.tok)])
@@ -107,6 +106,7 @@ type Model struct {
 	Policy Policy
 
 	mu      sync.RWMutex
+	hash    tokenHash // how tokens is keyed: SipHash unless decoded from format 1
 	ham     int
 	spam    int
 	trained time.Time
@@ -131,11 +131,10 @@ func (m *Model) Stats() Stats {
 
 // Train records msg as spam (or ham): each distinct token counts once.
 func (m *Model) Train(k Key, msg []byte, spam bool) {
-	t := m.hashTokens(k, msg)
+	t := m.lockHashed(k, msg, true)
 	defer m.putTokenizer(t)
-	hs := t.hs
-	m.mu.Lock()
 	defer m.mu.Unlock()
+	hs := t.hs
 	m.tokens.reserve(m.tokens.len() + len(hs))
 	t.touched = m.tokens.touch(hs)
 	for _, h := range hs {
@@ -169,11 +168,10 @@ func satInc(n uint32) uint32 {
 // go below zero, so untraining a message never trained (or one whose
 // tokens were pruned since) does no harm beyond the message counts.
 func (m *Model) Untrain(k Key, msg []byte, spam bool) {
-	t := m.hashTokens(k, msg)
+	t := m.lockHashed(k, msg, true)
 	defer m.putTokenizer(t)
-	hs := t.hs
-	m.mu.Lock()
 	defer m.mu.Unlock()
+	hs := t.hs
 	for _, h := range hs {
 		c := m.tokens.find(h)
 		if c == nil {
@@ -258,10 +256,9 @@ const (
 // Score returns the probability that msg is spam, from 0 (ham) to 1
 // (spam); 0.5 when the model knows too little to tell.
 func (m *Model) Score(k Key, msg []byte) float64 {
-	t := m.hashTokens(k, msg)
+	t := m.lockHashed(k, msg, false)
 	defer m.putTokenizer(t)
 	hs := t.hs
-	m.mu.RLock()
 	t.touched = m.tokens.touch(hs)
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
 	clues := make([]float64, 0, 256)
@@ -314,9 +311,35 @@ func combine(clues []float64) float64 {
 		lnS += math.Log1p(-f)
 	}
 	n := len(clues)
-	s := 1 - chi2Q(-2*lnS, 2*n)
-	h := 1 - chi2Q(-2*lnH, 2*n)
+	s := chi2P(-2*lnS, 2*n)
+	h := chi2P(-2*lnH, 2*n)
 	return (1 + s - h) / 2
+}
+
+// chi2P is 1 - chi2Q(x2, v), bit for bit (FuzzChi2Q, TestChi2QSweep),
+// without summing chi2Q's series when it is provably below 2^-54, for then
+// 1 - it rounds to exactly 1. That is one of the two sums in most
+// messages, whose words lean clearly one way: the other side's m is
+// larger than v/2, all of the series' v/2 terms grow, and each costs an
+// Exp and a Log1p.
+func chi2P(x2 float64, v int) float64 {
+	if m := x2 / 2; m > 0 && v >= 2 && chi2LnBound(m, v/2) < -40 {
+		// chi2Q's log-space sum is within far less than 1 of the exact
+		// one, so chi2Q < e^-39 < 2^-54.
+		return 1
+	}
+	return 1 - chi2Q(x2, v)
+}
+
+// chi2LnBound is an upper bound on ln Σ_{i<k} e^-m m^i/i! (k >= 1, m > 0):
+// ln k plus the largest term's log, the terms growing while i <= m.
+func chi2LnBound(m float64, k int) float64 {
+	top := float64(k - 1)
+	if m < top {
+		top = math.Floor(m)
+	}
+	lg, _ := math.Lgamma(top + 1)
+	return -m + top*math.Log(m) - lg + math.Log(float64(k))
 }
 
 // chi2Q is the probability that a chi-square variable with v (even)

@@ -27,10 +27,10 @@ func spamMsg(i int) []byte {
 }
 
 // hashes returns the hashes of a message's distinct tokens, as Score and
-// Train see them.
-func hashes(k Key, msg []byte) []uint64 {
+// Train see them in a model of that token hash.
+func hashes(k Key, kind tokenHash, msg []byte) []uint64 {
 	t := newHashTokenizer()
-	t.start(k)
+	t.start(k, kind)
 	t.message(msg)
 	return t.hs
 }
@@ -132,30 +132,45 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
+// TestModelHoldsNoText: whichever token hash made a model, its bytes hold
+// no token text, only the tokens' numbers under that hash.
 func TestModelHoldsNoText(t *testing.T) {
 	k := Key{3}
-	m := trained(k, 30)
 	marker := []byte("Subject: zanzibarmarker\r\n\r\nzanzibarmarker quokkamarker zanzibarmarker\r\n")
-	for range 50 {
-		m.Train(k, marker, true)
-	}
-	b, err := m.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range []string{"zanzibarmarker", "zanzibar", "quokka", "subject", "congratulations", "alice", "example"} {
-		if bytes.Contains(bytes.ToLower(b), []byte(w)) {
-			t.Errorf("serialized model holds %q", w)
+	for _, kind := range []tokenHash{hashSipHash, hashHMAC} {
+		m := &Model{hash: kind}
+		for i := range 30 {
+			m.Train(k, hamMsg(i), false)
+			m.Train(k, spamMsg(i), true)
 		}
-	}
-	// The marker's tokens are there, as counts under their hashes.
-	h := newHasher(k)
-	m2 := &Model{}
-	if err := m2.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
-	if c, _ := m2.tokens.get(h.hash([]byte("zanzibarmarker"))); c.spam != 50 {
-		t.Errorf("marker counts %+v, want 50 spam", c)
+		for range 50 {
+			m.Train(k, marker, true)
+		}
+		b, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{"zanzibarmarker", "zanzibar", "quokka", "subject", "congratulations", "alice", "example"} {
+			if bytes.Contains(bytes.ToLower(b), []byte(w)) {
+				t.Errorf("hash %d: serialized model holds %q", kind, w)
+			}
+		}
+		// The marker's tokens are there, as counts under their hashes
+		// (and not under the other hash's).
+		m2 := &Model{}
+		if err := m2.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := m2.tokens.get(newHasher(k, kind).hash([]byte("zanzibarmarker"))); c.spam != 50 {
+			t.Errorf("hash %d: marker counts %+v, want 50 spam", kind, c)
+		}
+		other := hashHMAC
+		if kind == hashHMAC {
+			other = hashSipHash
+		}
+		if c, ok := m2.tokens.get(newHasher(k, other).hash([]byte("zanzibarmarker"))); ok {
+			t.Errorf("hash %d: the other hash's marker number has counts %+v", kind, c)
+		}
 	}
 }
 
@@ -211,7 +226,7 @@ func TestPrune(t *testing.T) {
 	if st.Tokens > 1000 {
 		t.Fatalf("%d tokens, cap 1000", st.Tokens)
 	}
-	h := newHasher(k)
+	h := newHasher(k, hashSipHash)
 	if c, _ := m.tokens.get(h.hash([]byte("keeper"))); c.ham+c.spam != 400 {
 		t.Errorf("keeper counts %+v, want 400 in all", c)
 	}

@@ -22,7 +22,7 @@ func BenchmarkTokenizePlain10KiB(b *testing.B) {
 	var m Model
 	b.SetBytes(int64(len(msgs[0])))
 	for i := 0; b.Loop(); i++ {
-		m.putTokenizer(m.hashTokens(k, msgs[i%len(msgs)]))
+		m.putTokenizer(m.hashTokens(k, hashSipHash, msgs[i%len(msgs)]))
 	}
 }
 
@@ -50,7 +50,7 @@ func BenchmarkWordsPlain10KiB(b *testing.B) {
 	t := newHashTokenizer()
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
-		t.start(k)
+		t.start(k, hashSipHash)
 		t.words("", text)
 	}
 }

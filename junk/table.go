@@ -5,13 +5,14 @@ package junk
 // that a lookup in a model of 200,000 tokens costs one cache miss, where a
 // Go map cost several (issue 14: scoring a 10 KiB message under 2 ms).
 //
-// The keys are HMAC outputs, uniform and unknown to senders (who do not
-// have the account's Key), so a slot index is just the hash's low bits,
-// and no message can be built to make probe runs long. The hash 0 marks
-// an empty slot; a token whose hash is 0 (chance 2^-64) has its counts
-// kept beside the slots. The slots are at most half full: capacity is a
-// power of two, at least twice the entries; deleting shifts the probe run
-// back (no tombstones), so lookups stay short after any mix of changes.
+// The keys are keyed-hash outputs (SipHash-2-4 or HMAC-SHA256, see Key),
+// uniform and unknown to senders (who do not have the account's Key), so
+// a slot index is just the hash's low bits, and no message can be built
+// to make probe runs long. The hash 0 marks an empty slot; a token whose
+// hash is 0 (chance 2^-64) has its counts kept beside the slots. The
+// slots are at most half full: capacity is a power of two, at least twice
+// the entries; deleting shifts the probe run back (no tombstones), so
+// lookups stay short after any mix of changes.
 // The zero table is empty and ready.
 type table struct {
 	slots   []slot // len is 0 or a power of two

@@ -75,10 +75,11 @@ type tokenizer struct {
 	seen map[string]struct{}
 
 	// The hash kind: the hashes of the distinct tokens, in order. Repeats
-	// are found before the costly HMAC, by a maphash of the token under a
+	// are found before the keyed hash, by a maphash of the token under a
 	// random seed: two of one message's distinct tokens would share it
 	// with chance about 10,000²/2^65, and no sender can aim at that.
-	h    *hasher
+	h    *hasher // &hv, or nil for the string kind
+	hv   hasher
 	hs   []uint64
 	seed maphash.Seed
 	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
@@ -99,8 +100,9 @@ func newHashTokenizer() *tokenizer {
 	return &tokenizer{hs: make([]uint64, 0, 512), seed: seed, set: newTable(512), pairSeed: maphash.String(seed, "bigram pairs")}
 }
 
-// start readies a hash tokenizer, new or used, for a message under k.
-func (t *tokenizer) start(k Key) {
+// start readies a hash tokenizer, new or used, for a message under k,
+// hashed with kind.
+func (t *tokenizer) start(k Key, kind tokenHash) {
 	t.text, t.hs = 0, t.hs[:0]
 	t.newText()
 	t.ids.clear()
@@ -111,7 +113,8 @@ func (t *tokenizer) start(k Key) {
 	} else {
 		t.set.clear()
 	}
-	t.h = newHasher(k)
+	t.hv.init(k, kind)
+	t.h = &t.hv
 }
 
 // maxReusedSet is how many slots (16 bytes each) a used tokenizer's set

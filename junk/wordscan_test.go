@@ -42,12 +42,12 @@ func TestAlnum8(t *testing.T) {
 func checkHashWords(t *testing.T, texts ...string) {
 	t.Helper()
 	k := Key{5}
-	h := newHasher(k)
+	h := newHasher(k, hashSipHash)
 	ht := newHashTokenizer()
 	for n, s := range texts {
 		slow := newTokenizer()
 		slow.wordsByRune("", s)
-		ht.start(k)
+		ht.start(k, hashSipHash)
 		ht.words("", s)
 		if len(ht.hs) != len(slow.out) {
 			t.Fatalf("text %d: %d hashes for %d tokens", n, len(ht.hs), len(slow.out))

@@ -17,7 +17,12 @@
 # the words of the files in DIR (`bench smtp --text`), e.g.
 # TEXT=$(scripts/spamcorpus.sh)/easy-ham-1: the vocabulary of real mail,
 # which is what the classifier's cost depends on (bench smtp's own words
-# are few). The summary gives the medians and filtered/plain.
+# are few). The summary gives the medians and filtered/plain. With
+# PPROF=PREFIX each round's server is profiled for 2 s of its run, into
+# PREFIX.MODE.ROUND (go tool pprof).
+# CLIENT=BINARY runs `bench smtp` (and `bench dns`) from another sealpost
+# binary than the server's, so that two servers are compared with one
+# client.
 set -euo pipefail
 SP=${1:?usage: bench-filters.sh SEALPOST_BINARY [WORKDIR]}
 W=${2:-/tmp/sealpost-bench-filters}
@@ -33,7 +38,7 @@ command -v sieve-connect >/dev/null || { echo "bench-filters.sh: needs sieve-con
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/dkim.pem" 2>/dev/null
 P=$(openssl pkey -in "$W/dkim.pem" -pubout -outform DER | base64 -w0)
-"$SP" bench dns --addr "$DNS" \
+"${CLIENT:-$SP}" bench dns --addr "$DNS" \
   --rr 'bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
   --rr '_dmarc.bench.test. 300 IN TXT "v=DMARC1; p=reject"' \
   --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$P" >"$W/dns.out" & pids+=($!)
@@ -89,24 +94,34 @@ PY
 
 FLAGS=(--from bench@bench.test --dkim-key "$W/dkim.pem" --dkim-selector s1)
 [ -n "${TEXT:-}" ] && FLAGS+=(--text "$TEXT")
-SMTP=("$SP" bench smtp --addr 127.0.0.1:2525 --to bob@demo.example --concurrency 32 --messages 5000 --size 10240 "${FLAGS[@]}")
+SMTP=("${CLIENT:-$SP}" bench smtp --addr 127.0.0.1:2525 --to bob@demo.example --concurrency 32 --messages 5000 --size 10240 "${FLAGS[@]}")
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
 field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$1" | head -1; }
 
 round() { # ROUND MODE
   local d=$W/demo-$1-$2 out=$W/results/sealpost-$2-$1.json
-  "$SP" demo --data "$d" --dns "$DNS" >"$d.out" 2>"$d.log" & local demo=$!
+  local prof=(); [ -n "${PPROF:-}" ] && prof=(--pprof 127.0.0.1:6062)
+  "$SP" demo --data "$d" --dns "$DNS" "${prof[@]}" >"$d.out" 2>"$d.log" & local demo=$!
   for _ in $(seq 300); do grep -qx ready "$d.out" 2>/dev/null && break; sleep 0.1; done
   if [ "$2" = filtered ]; then
     sieve --upload --localsieve "$W/rules.sieve" --remotesieve rules >/dev/null
     sieve --activate --remotesieve rules >/dev/null
     train
   fi
+  local cp=
+  if [ -n "${PPROF:-}" ]; then
+    # After bench smtp has signed its messages (about 2.5 s here).
+    (sleep 4; curl -s -o "$PPROF.$2.$1" "http://127.0.0.1:6062/debug/pprof/profile?seconds=2") & cp=$!
+  fi
   "${SMTP[@]}" --json >"$out"
+  [ -z "$cp" ] || wait "$cp"
   [ "$(field "$out" errors)" = 0 ] || { echo "bench-filters.sh: $2 round $1 had errors" >&2; exit 1; }
   [ "$2" = filtered ] && check_scored
   kill $demo; wait $demo 2>/dev/null || true
   rm -rf "$d"
+  # The next round starts with this one's data written back and its
+  # deletion done, not competing with them for the disk.
+  sync; sleep 2
   echo "sealpost $2, round $1: $(calc "$(field "$out" ops_per_s)") msg/s"
   echo "$(calc "$(field "$out" ops_per_s)")" >>"$W/results/$2.rates"
 }

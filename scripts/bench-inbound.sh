@@ -16,6 +16,9 @@
 # the private Postfix + Dovecot of scripts/baseline (started here), counted
 # end to end into the Maildir as scripts/baseline/bench.sh does.
 # Rounds alternate off, on[, baseline] (ROUNDS, default 3).
+# CLIENT=BINARY runs `bench smtp` (and `bench dns`) from another sealpost
+# binary than the server's, so that two servers are compared with one
+# client.
 set -euo pipefail
 SP=${1:?usage: bench-inbound.sh SEALPOST_BINARY [WORKDIR]}
 W=${2:-/tmp/sealpost-bench-inbound}
@@ -32,14 +35,14 @@ trap cleanup EXIT
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/dkim.pem" 2>/dev/null
 P=$(openssl pkey -in "$W/dkim.pem" -pubout -outform DER | base64 -w0)
-"$SP" bench dns --addr "$DNS" \
+"${CLIENT:-$SP}" bench dns --addr "$DNS" \
   --rr 'bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
   --rr '_dmarc.bench.test. 300 IN TXT "v=DMARC1; p=reject"' \
   --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$P" >"$W/dns.out" & pids+=($!)
 for _ in $(seq 100); do grep -q '^dns ' "$W/dns.out" 2>/dev/null && break; sleep 0.1; done
 
 FLAGS=(--from bench@bench.test --dkim-key "$W/dkim.pem" --dkim-selector s1)
-SMTP=("$SP" bench smtp --addr 127.0.0.1:2525 --to bob@demo.example --concurrency 32 --messages 5000 --size 10240 "${FLAGS[@]}")
+SMTP=("${CLIENT:-$SP}" bench smtp --addr 127.0.0.1:2525 --to bob@demo.example --concurrency 32 --messages 5000 --size 10240 "${FLAGS[@]}")
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
 field() { sed -n "s/^ *\"$2\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$1" | head -1; }
 
@@ -69,6 +72,9 @@ sealpost_round() { # ROUND MODE
   [ "$2" = on ] && check_ar
   kill $demo; wait $demo 2>/dev/null || true
   rm -rf "$d"
+  # The next round starts with this one's data written back and its
+  # deletion done, not competing with them for the disk.
+  sync; sleep 2
   echo "sealpost checks $2, round $1: $(calc "$(field "$out" ops_per_s)") msg/s"
   echo "$(calc "$(field "$out" ops_per_s)")" >>"$W/results/$2.rates"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -139,4 +140,33 @@ func TestSPFMemoOracle(t *testing.T) {
 		t.Fatalf("the memo gave only %d of 300 results: the oracle hardly tested it", h)
 	}
 	t.Logf("%d of 300 results from the memo", m.hits.Load())
+}
+
+// TestSPFMemoConcurrent: checks from many connections at once share the
+// memo safely (run with -race) and agree.
+func TestSPFMemoConcurrent(t *testing.T) {
+	w := newWorld(t, nil)
+	m := newSPFMemo(4) // small: evictions race with lookups too
+	g := guard{w.c.o.Resolver}
+	senders := []string{"a@spf-pass.example", "b@spf-fail.example", "c@spf-soft.example", "d@helo.example", "e@spf-neutral.example"}
+	want := make([]authres.ResultValue, len(senders))
+	for i, s := range senders {
+		want[i] = checkSPF(context.Background(), g, client, "helo.example", s).Result
+	}
+	var wg sync.WaitGroup
+	for n := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				k := (n + i) % len(senders)
+				if got := m.check(context.Background(), g, client, "helo.example", senders[k]); got.Result != want[k] {
+					t.Errorf("%s: %s, want %s", senders[k], got.Result, want[k])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if m.hits.Load() == 0 {
+		t.Error("no result came from the memo")
+	}
 }

@@ -13,7 +13,8 @@ import (
 
 // This file is a check that runs while the message arrives, so that little
 // is left to do when its data ends: SPF, which needs only the envelope, in
-// a goroutine from the start of the data; the DMARC policy at the end of
+// a goroutine from the start of the data (unless a kept result only needs
+// confirming); the DMARC policy at the end of
 // the header section; the DKIM body hashes as the body is written. Check is the same
 // thing for a message held whole.
 
@@ -36,10 +37,15 @@ type Run struct {
 	ip      netip.Addr
 	trusted bool
 
-	// SPF, evaluated from Begin.
+	// SPF, evaluated from Begin, or, when the memo holds a result for
+	// the envelope (spfKept), confirmed in Finish: asking its questions
+	// again is most often answered from the resolver's cache, and costs
+	// less than a goroutine.
 	spfDone   chan struct{}
 	spf       SPFResult
 	spfCancel context.CancelFunc
+	spfKey    spfKey
+	spfKept   *spfEntry
 
 	// What the header section said, once Header has run.
 	header bool
@@ -59,8 +65,10 @@ type Run struct {
 }
 
 // Begin starts the check of a message from the client of env: unless the
-// client is a trusted relay, its SPF evaluation starts now. Each step is
-// bounded by Options.Timeout from when it starts.
+// client is a trusted relay, its SPF evaluation starts now, or, when the
+// memo (spfmemo.go) holds a result for this envelope, that result is
+// confirmed in Finish. Each step is bounded by Options.Timeout from when
+// it starts.
 func (c *Checker) Begin(ctx context.Context, env Envelope) *Run {
 	r := &Run{c: c, parent: ctx, env: env, ip: env.IP.Unmap()}
 	for _, p := range c.o.TrustedRelays {
@@ -68,6 +76,11 @@ func (c *Checker) Begin(ctx context.Context, env Envelope) *Run {
 			r.trusted = true
 			return r
 		}
+	}
+	r.spfKey = spfKey{r.ip, env.Helo, env.MailFrom}
+	if e, ok := c.spf.get(r.spfKey); ok {
+		r.spfKept = &e
+		return r
 	}
 	sctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	r.spfDone, r.spfCancel = make(chan struct{}), cancel
@@ -152,7 +165,11 @@ func (r *Run) Finish() Result {
 	if r.dkim != nil || r.dkimErr != nil {
 		res.DKIM = r.finishDKIM(ctx)
 	}
-	<-r.spfDone
+	if r.spfKept != nil {
+		r.spf = r.c.spf.confirm(ctx, guard{r.c.o.Resolver}, r.spfKey, *r.spfKept, true)
+	} else {
+		<-r.spfDone
+	}
 	res.SPF = r.spf
 	r.c.conclude(ctx, &res, r.from, r.status, r.policy, r.env.MailFrom)
 	return res

@@ -72,13 +72,26 @@ func newSPFMemo(max int) *spfMemo { return &spfMemo{max: max, m: make(map[spfKey
 // check is checkSPF through the memo.
 func (sm *spfMemo) check(ctx context.Context, r guard, ip netip.Addr, helo, mailFrom string) SPFResult {
 	k := spfKey{ip, helo, mailFrom}
+	e, ok := sm.get(k)
+	return sm.confirm(ctx, r, k, e, ok)
+}
+
+// get returns the kept result of k, if any, not yet confirmed.
+func (sm *spfMemo) get(k spfKey) (spfEntry, bool) {
 	sm.mu.Lock()
+	defer sm.mu.Unlock()
 	e, ok := sm.m[k]
-	sm.mu.Unlock()
+	return e, ok
+}
+
+// confirm returns e's result if its answers are still the same (ok: e was
+// kept for k), or evaluates k afresh and keeps the result.
+func (sm *spfMemo) confirm(ctx context.Context, r guard, k spfKey, e spfEntry, ok bool) SPFResult {
 	if ok && sameAnswers(ctx, r, e.lookups) {
 		sm.hits.Add(1)
 		return e.res
 	}
+	ip, helo, mailFrom := k.ip, k.helo, k.mailFrom
 	rec := &recorder{r: r}
 	res := checkSPF(ctx, rec, ip, helo, mailFrom)
 	if rec.temporary || res.Result == authres.ResultTempError {

@@ -170,3 +170,31 @@ func TestSPFMemoConcurrent(t *testing.T) {
 		t.Error("no result came from the memo")
 	}
 }
+
+// TestRunSPFKept: a Run whose envelope the memo knows starts no SPF
+// goroutine and confirms the kept result when the data ends, so a record
+// changed meanwhile still counts.
+func TestRunSPFKept(t *testing.T) {
+	w := newWorld(t, nil)
+	w.dns.Add(t, txt("kept.example", "v=spf1 ip4:192.0.2.10 -all"))
+	env := Envelope{IP: client, Helo: "helo.example", MailFrom: "a@kept.example"}
+	msg := message("From: a@kept.example", "To: b@ours.example")
+	if r := runChunks(w.c, env, msg, 7); r.SPF.Result != authres.ResultPass {
+		t.Fatalf("first message: spf %s, want pass", r.SPF.Result)
+	}
+	run := w.c.Begin(context.Background(), env)
+	if run.spfKept == nil || run.spfDone != nil {
+		t.Fatal("the second message's SPF was evaluated again, not taken from the memo")
+	}
+	w.dns.Remove("kept.example", dns.TypeTXT)
+	w.dns.Add(t, txt("kept.example", "v=spf1 -all"))
+	h, body := splitHeader(msg)
+	run.Header(h)
+	run.Write(body)
+	if r := run.Finish(); r.SPF.Result != authres.ResultFail {
+		t.Fatalf("record changed during the data: spf %s, want fail", r.SPF.Result)
+	}
+	if r := runChunks(w.c, env, msg, 7); r.SPF.Result != authres.ResultFail {
+		t.Fatalf("next message: spf %s, want fail", r.SPF.Result)
+	}
+}

@@ -82,8 +82,8 @@ func (c *Checker) Begin(ctx context.Context, env Envelope) *Run {
 		r.spfKept = &e
 		return r
 	}
-	sctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
-	r.spfDone, r.spfCancel = make(chan struct{}), cancel
+	sctx := withLazyTimeout(ctx, c.o.Timeout)
+	r.spfDone, r.spfCancel = make(chan struct{}), sctx.Stop
 	go func() {
 		defer close(r.spfDone)
 		r.spf = c.spf.check(sctx, guard{c.o.Resolver}, r.ip, env.Helo, env.MailFrom)
@@ -115,9 +115,9 @@ func (r *Run) readHeader(msg []byte, src io.Reader) {
 		// Looked up here, not in a goroutine of its own: an answer is
 		// most often in the resolver's cache, and when it is not the
 		// client goes on sending the body meanwhile.
-		pctx, cancel := context.WithTimeout(r.parent, r.c.o.Timeout)
+		pctx := withLazyTimeout(r.parent, r.c.o.Timeout)
 		r.policy = lookupPolicy(pctx, guard{r.c.o.Resolver}, r.from, r.c.policies)
-		cancel()
+		pctx.Stop()
 	}
 	if sigs > 0 {
 		// The keys are looked up in Finish, under its context.
@@ -159,8 +159,8 @@ func (r *Run) Finish() Result {
 	}
 	defer r.Abort()
 	r.Header(nil)
-	ctx, cancel := context.WithTimeout(r.parent, r.c.o.Timeout)
-	defer cancel()
+	ctx := withLazyTimeout(r.parent, r.c.o.Timeout)
+	defer ctx.Stop()
 	var res Result
 	if r.dkim != nil || r.dkimErr != nil {
 		res.DKIM = r.finishDKIM(ctx)

@@ -311,6 +311,16 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	if mt == "" {
 		mt = "text/plain"
 	}
+	// A Content-Type that does not parse comes back as the field's raw
+	// value, which may hold bytes that are not UTF-8; tokens are UTF-8
+	// (FuzzTokenize), so each such run becomes U+FFFD. Only the "part:"
+	// token of a part whose Content-Type is both unparsable and not
+	// UTF-8 changes (a parsed type is an ASCII token, RFC 2045 5.1), so
+	// no model made before is wrong for any other message:
+	// tokenizerVersion stays (docs/DECISIONS.md).
+	if !utf8.ValidString(mt) {
+		mt = strings.ToValidUTF8(mt, "\uFFFD")
+	}
 	if depth > 0 {
 		t.add("part:", mt)
 	}

@@ -350,7 +350,7 @@ func chi2LnBound(m float64, k int) float64 {
 // It is the sum term by term, with two shortcuts that leave every bit of
 // the result as it was (FuzzChi2Q holds it to the plain sum): ln i comes
 // from a table, and the sum stops once the terms only shrink (i > m) and
-// the term is below the sum by more than math.Exp's underflow bound, from
+// the term is below the sum by more than chi2Negligible's bound, from
 // where logAdd adds exactly 0.
 func chi2Q(x2 float64, v int) float64 {
 	m := x2 / 2
@@ -366,12 +366,31 @@ func chi2Q(x2 float64, v int) float64 {
 			lni = math.Log(float64(i))
 		}
 		lnTerm += lnm - lni
-		if lnTerm-lnSum < expUnderflow && float64(i) > m {
+		if float64(i) > m && lnTerm-lnSum < chi2Negligible(lnSum) {
 			break
 		}
 		lnSum = logAdd(lnSum, lnTerm)
 	}
 	return min(math.Exp(lnSum), 1)
+}
+
+// chi2Negligible returns how far below lnSum a term's log must be, once
+// the terms only shrink, for logAdd(lnSum, term) to be exactly lnSum: then
+// every later term adds exactly nothing too, and chi2Q's sum can stop.
+// That is so below expUnderflow (Exp gives 0, Log1p(0) is 0), and below
+// (e-57) ln 2 where lnSum is f 2^e (f in [0.5, 1)): there x = Log1p(Exp(d))
+// is at most Exp(d) <= e^d (1 + 2^-51) < |lnSum| 2^-55 (Exp is within an
+// ulp, and the margin of ln 2 covers it; Log1p(y) <= y), less than half
+// the gap from lnSum to its neighbour toward 0 (at least |lnSum| 2^-54,
+// 2^-53 of its binade's top, a power of two's gap below it being half),
+// so lnSum + x rounds to lnSum. For a sum near 1 (lnSum near 0, the side
+// combine still sums) that cuts the tail at about -42 instead of -746.
+func chi2Negligible(lnSum float64) float64 {
+	if lnSum == 0 || math.IsInf(lnSum, 0) || math.IsNaN(lnSum) {
+		return expUnderflow
+	}
+	_, e := math.Frexp(lnSum)
+	return max(float64(e-57)*math.Ln2, expUnderflow)
 }
 
 // expUnderflow is below the x for which math.Exp(x) is 0 (its

@@ -37,22 +37,32 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 			}
 			if e >= minWord {
 				w := lowerASCII8(x & (uint64(1)<<(8*uint(e)) - 1))
-				// The hash kind's text word and bigram, both seen
-				// before: the same as emitWord's way (textWord finds
-				// the id, bigram finds the pair in set and adds
-				// nothing), without its calls.
-				if fast && t.hasPrev {
-					if id := t.shorts.find(w); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
-						t.prevShort, t.prevID = w, id
-						s = s[e+1:]
-						continue
+				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
+				if !fast {
+					t.emitWord(prefix, &k)
+					s = s[e+1:]
+					continue
+				}
+				// The hash kind: emitWord's way, with the word's id
+				// looked up once, in shorts (a short word is not put
+				// in ids: a miss there only costs emit's lookup in
+				// set). A word and bigram both seen before add
+				// nothing (bigram would find the pair in set).
+				id := t.shorts.find(w)
+				if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+					t.prevShort, t.prevID = w, id
+					s = s[e+1:]
+					continue
+				}
+				if id == 0 {
+					if id = t.emit(k.bytes(&t.kbuf)); id != 0 {
+						t.shorts.put(w, id)
 					}
 				}
-				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
-				t.emitWord(prefix, &k)
-				if fast && t.prevID != 0 {
-					t.shorts.put(w, t.prevID)
+				if t.hasPrev {
+					t.bigram(&k, id)
 				}
+				t.prevShort, t.prevID, t.hasPrev = w, id, true
 			}
 			s = s[e+1:]
 			continue
@@ -81,14 +91,27 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 			k.w[i] = lowerASCII8(c[i] & m[i])
 		}
 		k.n = uint32(e)
-		if fast && t.hasPrev {
-			if id := t.ids.find(&k); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
-				t.prevKey, t.prevShort, t.prevID = k, 0, id
-				s = s[e+1:]
-				continue
+		if !fast {
+			t.emitWord(prefix, &k)
+			s = s[e+1:]
+			continue
+		}
+		// As above, the id looked up once, in ids (textWord's way).
+		id := t.ids.find(&k)
+		if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+			t.prevKey, t.prevShort, t.prevID = k, 0, id
+			s = s[e+1:]
+			continue
+		}
+		if id == 0 {
+			if id = t.emit(k.bytes(&t.kbuf)); id != 0 {
+				t.ids.put(&k, id)
 			}
 		}
-		t.emitWord(prefix, &k)
+		if t.hasPrev {
+			t.bigram(&k, id)
+		}
+		t.prevKey, t.prevShort, t.prevID, t.hasPrev = k, 0, id, true
 		s = s[e+1:]
 	}
 	return s

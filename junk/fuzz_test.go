@@ -109,7 +109,11 @@ func FuzzWords(f *testing.F) {
 		// maxWord, ending in space, punctuation, a high byte or the text's
 		// last 32 bytes.
 		"ab ABC abcdEFGH abcdefghi ABCDEFGHIJKLMNOP abcdefghijklmnopq ABCDEFGHIJKLMNOPQRSTUVWX abcdefghijklmnopqrstuvwxy abc",
-		"'quoted' -dashed- it's $5 Z9 abcdefgh,ijk lmnop\u00e9 qrstuvwx\xff yz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ the end of it"} {
+		"'quoted' -dashed- it's $5 Z9 abcdefgh,ijk lmnop\u00e9 qrstuvwx\xff yz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ the end of it",
+		// Words ended by punctuation (scanWords' fieldEnd), "www." (a
+		// link) among them, and runs of two.
+		"Hello, world. Yes; no: maybe! Why? (so) \"quoted\" www. WwW. www, wwwx. abcdefghijk. abcdefghijklmnopqrstuvwx, ab. a, ., ok.. x.) end. and more words",
+		"see www.Example.com. or http: https: now. Done, then: fin! abcdefghijklmnopqrstuvwxy. last words here to pad it out"} {
 		f.Add(s, "more words here")
 		f.Add(s, "")
 	}

@@ -18,7 +18,8 @@ const (
 
 // scanWords adds the tokens of the fields at the start of s (after any
 // ASCII space) for as long as each is one ASCII word of letters and
-// digits followed by an ASCII space, and the 32 bytes from its start are
+// digits followed by an ASCII space, or by one byte of trailing
+// punctuation and an ASCII space (see fieldEnd), and the 32 bytes from its start are
 // in s; it returns the rest of s, from the first field it leaves to words
 // (or the spaces before it).
 func (t *tokenizer) scanWords(prefix, s string) string {
@@ -32,15 +33,16 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		// The first byte not a letter or digit ends the word.
 		if nw := ^alnum8(x) & highs8; nw != 0 { // a word of at most seven bytes
 			e := bits.TrailingZeros64(nw) / 8
-			if asciiClass[s[e]] != classSpace {
-				return s
+			next := fieldEnd(s, e)
+			if next < 0 || (e == 3 && s[e] == '.' && x&0xdfdfdf == 'W'|'W'<<8|'W'<<16) {
+				return s // "www." is a link (linkHost)
 			}
 			if e >= minWord {
 				w := lowerASCII8(x & (uint64(1)<<(8*uint(e)) - 1))
 				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
 				if !fast {
 					t.emitWord(prefix, &k)
-					s = s[e+1:]
+					s = s[next:]
 					continue
 				}
 				// The hash kind: emitWord's way, with the word's id
@@ -51,7 +53,7 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 				id := t.shorts.find(w)
 				if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
 					t.prevShort, t.prevID = w, id
-					s = s[e+1:]
+					s = s[next:]
 					continue
 				}
 				if id == 0 {
@@ -64,7 +66,7 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 				}
 				t.prevShort, t.prevID, t.hasPrev = w, id, true
 			}
-			s = s[e+1:]
+			s = s[next:]
 			continue
 		}
 		// A longer word: its bytes, eight at a time; past its end, the
@@ -82,7 +84,11 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		// A field of more than one word, or of a word with '$', '\'' or
 		// '-' (which trimQuoteDash may trim), or with a byte outside
 		// ASCII, or too long to key, is words'.
-		if e < 0 || asciiClass[s[e]] != classSpace || e > maxWord {
+		if e < 0 || e > maxWord {
+			return s
+		}
+		next := fieldEnd(s, e)
+		if next < 0 {
 			return s
 		}
 		var k wordKey
@@ -93,14 +99,14 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		k.n = uint32(e)
 		if !fast {
 			t.emitWord(prefix, &k)
-			s = s[e+1:]
+			s = s[next:]
 			continue
 		}
 		// As above, the id looked up once, in ids (textWord's way).
 		id := t.ids.find(&k)
 		if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
 			t.prevKey, t.prevShort, t.prevID = k, 0, id
-			s = s[e+1:]
+			s = s[next:]
 			continue
 		}
 		if id == 0 {
@@ -112,9 +118,36 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 			t.bigram(&k, id)
 		}
 		t.prevKey, t.prevShort, t.prevID, t.hasPrev = k, 0, id, true
-		s = s[e+1:]
+		s = s[next:]
 	}
 	return s
+}
+
+// fieldEnd returns where the field ends whose word, of ASCII letters and
+// digits, ends at s[e] (e+1 < len(s)): past s[e] if it is ASCII space,
+// past s[e+1] if that is ASCII space and s[e] one punctuation byte after
+// which the word is all words would find in the field (the byte is no word
+// byte, and a link only if the field is "www.", which the caller rules
+// out), else -1.
+func fieldEnd(s string, e int) int {
+	switch c := s[e]; {
+	case asciiClass[c] == classSpace:
+		return e + 1
+	case isTrailPunct(c) && asciiClass[s[e+1]] == classSpace:
+		return e + 2
+	}
+	return -1
+}
+
+// isTrailPunct reports whether c is punctuation that commonly ends a
+// word in text: none of them is a word byte, and ':' and '.' are what
+// words checks for links.
+func isTrailPunct(c byte) bool {
+	switch c {
+	case ',', '.', ';', ':', '!', '?', ')', '"':
+		return true
+	}
+	return false
 }
 
 // wordMasks[n] keeps the first n bytes of a word loaded as three

@@ -235,3 +235,45 @@ func chi2QPlain(x2 float64, v int) float64 {
 	}
 	return min(math.Exp(lnSum), 1)
 }
+
+// FuzzClueLogs holds clueLogs, which caches each clue value's logs, to
+// the plain loop it replaced, bit for bit, for clues drawn with repeats
+// from a few values (as a message's are) and from many.
+func FuzzClueLogs(f *testing.F) {
+	f.Add(uint64(1), 10, 3)
+	f.Add(uint64(2), 1000, 50)
+	f.Add(uint64(3), 1000, 5000)
+	f.Add(uint64(4), 1, 1)
+	f.Fuzz(func(t *testing.T, seed uint64, n, distinct int) {
+		if n < 0 || n > 2000 || distinct < 1 || distinct > 10_000 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 5))
+		vals := make([]float64, distinct)
+		for i := range vals {
+			// Robinson's f for counts as a model holds them.
+			ham, spam := float64(r.IntN(50)), float64(r.IntN(50))
+			if ham+spam == 0 {
+				spam = 1
+			}
+			p := spam / (ham + spam)
+			vals[i] = (unknownStrength*unknownProb + (ham+spam)*p) / (unknownStrength + ham + spam)
+			if r.IntN(4) == 0 {
+				vals[i] = r.Float64()*0.999 + 0.0005
+			}
+		}
+		clues := make([]float64, n)
+		for i := range clues {
+			clues[i] = vals[r.IntN(distinct)]
+		}
+		var wantH, wantS float64
+		for _, f := range clues {
+			wantH += math.Log(f)
+			wantS += math.Log1p(-f)
+		}
+		gotH, gotS := clueLogs(clues)
+		if math.Float64bits(gotH) != math.Float64bits(wantH) || math.Float64bits(gotS) != math.Float64bits(wantS) {
+			t.Fatalf("clueLogs = %v, %v, want %v, %v", gotH, gotS, wantH, wantS)
+		}
+	})
+}

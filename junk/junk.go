@@ -305,16 +305,40 @@ func combine(clues []float64) float64 {
 		})
 		clues = clues[:maxClues]
 	}
-	var lnH, lnS float64
-	for _, f := range clues {
-		lnH += math.Log(f)
-		lnS += math.Log1p(-f)
-	}
+	lnH, lnS := clueLogs(clues)
 	n := len(clues)
 	s := chi2P(-2*lnS, 2*n)
 	h := chi2P(-2*lnH, 2*n)
 	return (1 + s - h) / 2
 }
+
+// clueLogs returns the sums of math.Log(f) and math.Log1p(-f) over the
+// clues, in their order. Clues repeat (a probability depends only on a
+// token's two counts, and most tokens are rare), so each value's two logs
+// are kept in a small cache by the value's bits: the same calls on the
+// same bits give the same results, and the sums are added in the same
+// order, so both are bit for bit the plain loop's (FuzzClueLogs).
+func clueLogs(clues []float64) (lnH, lnS float64) {
+	var cache [clueCache]struct {
+		bits    uint64 // 0: empty (no clue is 0: f > 0)
+		lnf, ln float64
+	}
+	for _, f := range clues {
+		b := math.Float64bits(f)
+		c := &cache[(b*0x9e3779b97f4a7c15)>>(64-clueCacheBits)]
+		if c.bits != b || b == 0 {
+			c.bits, c.lnf, c.ln = b, math.Log(f), math.Log1p(-f)
+		}
+		lnH += c.lnf
+		lnS += c.ln
+	}
+	return lnH, lnS
+}
+
+const (
+	clueCacheBits = 8
+	clueCache     = 1 << clueCacheBits
+)
 
 // chi2P is 1 - chi2Q(x2, v), bit for bit (FuzzChi2Q, TestChi2QSweep),
 // without summing chi2Q's series when it is provably below 2^-54, for then

@@ -161,6 +161,13 @@ func (t *tokenizer) add(prefix, s string) {
 	t.emit(t.tok)
 }
 
+// addLower records token prefix+strings.ToLower(s) once, lowering s into
+// the token's buffer (appendLower is strings.ToLower: FuzzTextHelpers).
+func (t *tokenizer) addLower(prefix, s string) {
+	t.tok = appendLower(append(t.tok[:0], prefix...), s)
+	t.emit(t.tok)
+}
+
 func (t *tokenizer) full() bool { return len(t.out)+len(t.hs) >= MaxMessageTokens }
 
 // message tokenizes a whole message.
@@ -225,13 +232,13 @@ func (t *tokenizer) header(h mail.Header) {
 	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
 		t.add("type:", mt)
 		if cs := params["charset"]; cs != "" {
-			t.add("charset:", strings.ToLower(cs))
+			t.addLower("charset:", cs)
 		}
 	} else if h.Has("Content-Type") {
 		t.add("type:invalid", "")
 	}
 	if cte := h.Get("Content-Transfer-Encoding"); cte != "" {
-		t.add("encoding:", strings.ToLower(strings.TrimSpace(cte)))
+		t.addLower("encoding:", strings.TrimSpace(cte))
 	}
 	for _, f := range []string{"X-Mailer", "User-Agent"} {
 		if v := h.Get(f); v != "" {
@@ -240,14 +247,14 @@ func (t *tokenizer) header(h mail.Header) {
 	}
 	if id, err := h.MessageID(); err == nil {
 		if _, dom, ok := strings.Cut(id, "@"); ok {
-			t.add("msgid:", strings.ToLower(dom))
+			t.addLower("msgid:", dom)
 		}
 	} else {
 		t.add("msgid:invalid", "")
 	}
 	fields := h.Fields()
 	for n := 0; n < maxFields && fields.Next(); n++ {
-		t.add("field:", strings.ToLower(fields.Key()))
+		t.addLower("field:", fields.Key())
 	}
 }
 
@@ -299,7 +306,7 @@ func (t *tokenizer) authResults(v string) {
 		}
 		f := strings.Fields(r)
 		if len(f) > 0 && strings.Contains(f[0], "=") {
-			t.add("auth:", strings.ToLower(f[0]))
+			t.addLower("auth:", f[0])
 		}
 	}
 }
@@ -348,7 +355,7 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 		if _, ps, err := e.Header.ContentDisposition(); err == nil {
 			if name := ps["filename"]; name != "" {
 				if i := strings.LastIndexByte(name, '.'); i >= 0 && len(name)-i <= 8 {
-					t.add("attach:", strings.ToLower(name[i:]))
+					t.addLower("attach:", name[i:])
 				}
 			}
 		}

@@ -79,6 +79,10 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	t.pairs.clear()
 	t.newText()
 	clear(t.kbuf[:])
+	if cap(t.clues) > maxReusedClues {
+		t.clues = nil
+	}
+	clear(t.clues[:cap(t.clues)])
 	if cap(t.body) > maxReusedBody {
 		t.body = nil
 	}
@@ -261,7 +265,7 @@ func (m *Model) Score(k Key, msg []byte) float64 {
 	hs := t.hs
 	t.touched = m.tokens.touch(hs)
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
-	clues := make([]float64, 0, 256)
+	clues := t.clues[:0] // the tokenizer's, so that it is reused
 	for _, h := range hs {
 		c, ok := m.tokens.get(h)
 		if !ok {
@@ -281,6 +285,7 @@ func (m *Model) Score(k Key, msg []byte) float64 {
 		}
 	}
 	m.mu.RUnlock()
+	t.clues = clues
 	return combine(clues)
 }
 

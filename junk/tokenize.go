@@ -85,10 +85,11 @@ type tokenizer struct {
 	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
 	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
-	touched  uint64  // what Model's table.touch read last (unused)
-	ids      wordIDs // some of the message's words and their ids
-	shorts   numIDs  // some of the message's short words and their ids
-	pairs    numIDs  // some of the message's bigrams, by their words' ids
+	touched  uint64    // what Model's table.touch read last (unused)
+	ids      wordIDs   // some of the message's words and their ids
+	shorts   numIDs    // some of the message's short words and their ids
+	pairs    numIDs    // some of the message's bigrams, by their words' ids
+	clues    []float64 // Score's, reused
 }
 
 func newTokenizer() *tokenizer {
@@ -121,6 +122,10 @@ func (t *tokenizer) start(k Key, kind tokenHash) {
 // may keep: one that grew past it for a large message is replaced rather
 // than cleared, so that it costs no more than it did.
 const maxReusedSet = 1 << 14
+
+// maxReusedClues is how many clues a pooled tokenizer's buffer keeps
+// room for.
+const maxReusedClues = 4096
 
 // maxReusedBody is how large a text buffer a pooled tokenizer keeps.
 const maxReusedBody = 32 << 10

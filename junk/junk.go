@@ -76,7 +76,7 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	clear(t.tok[:cap(t.tok)])
 	t.ids.clear()
 	t.shorts.clear()
-	t.bigrams.clear()
+	t.pairs.clear()
 	t.newText()
 	clear(t.kbuf[:])
 	if cap(t.clues) > maxReusedClues {

@@ -82,14 +82,13 @@ type tokenizer struct {
 	hv   hasher
 	hs   []uint64
 	seed maphash.Seed
-	set  table // the maphashes of the tokens but bigrams so far; each one's counts.ham is its id
-	// The bigrams so far, by their words' ids mixed under pairSeed (see
-	// bigram).
-	bigrams  table
+	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
+	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
 	touched  uint64    // what Model's table.touch read last (unused)
 	ids      wordIDs   // some of the message's words and their ids
 	shorts   numIDs    // some of the message's short words and their ids
+	pairs    numIDs    // some of the message's bigrams, by their words' ids
 	clues    []float64 // Score's, reused
 }
 
@@ -99,7 +98,7 @@ func newTokenizer() *tokenizer {
 
 func newHashTokenizer() *tokenizer {
 	seed := maphash.MakeSeed()
-	return &tokenizer{hs: make([]uint64, 0, 512), seed: seed, set: newTable(512), bigrams: newTable(512), pairSeed: maphash.String(seed, "bigram pairs")}
+	return &tokenizer{hs: make([]uint64, 0, 512), seed: seed, set: newTable(512), pairSeed: maphash.String(seed, "bigram pairs")}
 }
 
 // start readies a hash tokenizer, new or used, for a message under k,
@@ -109,19 +108,18 @@ func (t *tokenizer) start(k Key, kind tokenHash) {
 	t.newText()
 	t.ids.clear()
 	t.shorts.clear()
-	for _, set := range []*table{&t.set, &t.bigrams} {
-		if len(set.slots) > maxReusedSet {
-			*set = newTable(512)
-		} else {
-			set.clear()
-		}
+	t.pairs.clear()
+	if len(t.set.slots) > maxReusedSet {
+		t.set = newTable(512)
+	} else {
+		t.set.clear()
 	}
 	t.hv.init(k, kind)
 	t.h = &t.hv
 }
 
 // maxReusedSet is how many slots (16 bytes each) a used tokenizer's set
-// (or bigrams) may keep: one that grew past it for a large message is replaced rather
+// may keep: one that grew past it for a large message is replaced rather
 // than cleared, so that it costs no more than it did.
 const maxReusedSet = 1 << 14
 

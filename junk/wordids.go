@@ -141,24 +141,23 @@ func (t *tokenizer) textWord(k *wordKey) uint32 {
 // knows a bigram it has added by the ids of its two words, and builds and
 // hashes its text only when it is new: a bigram's text and the pair of
 // its words' texts determine each other (words hold no space), and within
-// a message a word's text and its id do too; and no token but a bigram
-// starts with "bi:" (header tokens' prefixes differ, and a text word holds
-// no space), so a bigram is new exactly when its pair is. The pairs are
-// kept in their own table, bigrams, each as the ids mixed under pairSeed
-// by a bijection (so two pairs never share an entry, and the table's
-// slots, the key's low bits, are keyed by a secret seed no sender can aim
-// at). Before, they shared set with the other tokens' maphashes, where a
-// pair's key equal to a token's maphash (chance about 2^-64 for each of
-// at most 10,000² pairs) would have dropped a token: the tokens are
-// otherwise the same.
+// a message a word's text and its id do too. The pair's entry in set is
+// the ids mixed under pairSeed by a bijection, so two pairs never share
+// one, and a pair shares a token's maphash with the same chance as two
+// tokens do, which no sender can aim at either (both seeds are random and
+// secret).
 func (t *tokenizer) bigram(k *wordKey, id uint32) {
 	if t.h != nil {
 		if t.full() { // so id and prevID are not 0 below
 			return
 		}
-		if _, added := t.bigrams.upsert(pairKey(t.pairSeed, t.prevID, id)); added {
-			t.hs = append(t.hs, t.h.hash(t.bigramText(k)))
+		c, added := t.set.upsert(pairKey(t.pairSeed, t.prevID, id))
+		t.pairs.put(pairOf(t.prevID, id), 1)
+		if !added {
+			return
 		}
+		t.hs = append(t.hs, t.h.hash(t.bigramText(k)))
+		c.ham = uint32(len(t.hs))
 		return
 	}
 	t.emit(t.bigramText(k))

@@ -6,8 +6,7 @@ import "math/bits"
 // followed by ASCII space. scanWords finds such words eight bytes at a
 // time, and the same eight-byte loads, masked and lowered, are the word's
 // key; for the hash kind, a word and a bigram both seen before in the
-// message then cost a probe of a small table (shorts or ids) and one of
-// bigrams, and no call. A word of at
+// message then cost two probes of small tables and no call. A word of at
 // most seven bytes (most words) is one load, and its key one number.
 // Anything else goes the general way, so both give the same tokens in the
 // same order (FuzzWords and TestGolden hold them to it).
@@ -52,13 +51,7 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 				// set). A word and bigram both seen before add
 				// nothing (bigram would find the pair in set).
 				id := t.shorts.find(w)
-				if t.hasPrev && id != 0 {
-					// A word seen before adds nothing; its bigram is
-					// bigram's, whose full check passes (no token was
-					// added since the loop's).
-					if _, added := t.bigrams.upsert(pairKey(t.pairSeed, t.prevID, id)); added {
-						t.hs = append(t.hs, t.h.hash(t.bigramText(&k)))
-					}
+				if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
 					t.prevShort, t.prevID = w, id
 					s = s[next:]
 					continue
@@ -111,10 +104,7 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		}
 		// As above, the id looked up once, in ids (textWord's way).
 		id := t.ids.find(&k)
-		if t.hasPrev && id != 0 {
-			if _, added := t.bigrams.upsert(pairKey(t.pairSeed, t.prevID, id)); added {
-				t.hs = append(t.hs, t.h.hash(t.bigramText(&k)))
-			}
+		if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
 			t.prevKey, t.prevShort, t.prevID = k, 0, id
 			s = s[next:]
 			continue
@@ -187,8 +177,10 @@ func alnum8(x uint64) uint64 {
 
 // numIDs maps numbers (not 0) to ids (not 0): the hash kind's short
 // words (a word of at most seven bytes, lowered, as a little-endian
-// number). It is an open-addressing table with bounded probes, so a word
-// it misses only goes the long way (through emit); its slot hash is not keyed, and a sender who makes keys share
+// number) and bigrams it has added (pairOf their words' ids, the id 1).
+// It is an open-addressing table with bounded probes, so a word or pair
+// it misses only goes the long way (a word through emit, a pair through
+// set); its slot hash is not keyed, and a sender who makes keys share
 // slots only makes them miss. Its short words are words of the message's
 // text: the tokenizer clears it (clear) before it is pooled.
 type numIDs struct {
@@ -205,6 +197,10 @@ const (
 	numSlots     = 1 << 10 // a power of two
 	maxNumProbes = 4
 )
+
+// pairOf is the numIDs key of the bigram of words with ids a and b (not
+// 0).
+func pairOf(a, b uint32) uint64 { return uint64(a)<<32 | uint64(b) }
 
 func numSlotOf(k uint64) uint64 { return (k * 0x9e3779b97f4a7c15) >> (64 - 10) }
 

@@ -33,26 +33,31 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		// The first byte not a letter or digit ends the word.
 		if nw := ^alnum8(x) & highs8; nw != 0 { // a word of at most seven bytes
 			e := bits.TrailingZeros64(nw) / 8
-			next := fieldEnd(s, e)
-			if next < 0 || (e == 3 && s[e] == '.' && x&0xdfdfdf == 'W'|'W'<<8|'W'<<16) {
-				return s // "www." is a link (linkHost)
+			next := e + 1
+			if asciiClass[s[e]] != classSpace {
+				if next = fieldEnd(s, e); next < 0 || (e == 3 && s[e] == '.' && x&0xdfdfdf == 'W'|'W'<<8|'W'<<16) {
+					return s // "www." is a link (linkHost)
+				}
 			}
 			if e >= minWord {
 				w := lowerASCII8(x & (uint64(1)<<(8*uint(e)) - 1))
-				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
-				if !fast {
-					t.emitWord(prefix, &k)
-					s = s[next:]
-					continue
-				}
 				// The hash kind: emitWord's way, with the word's id
 				// looked up once, in shorts (a short word is not put
 				// in ids: a miss there only costs emit's lookup in
 				// set). A word and bigram both seen before add
 				// nothing (bigram would find the pair in set).
-				id := t.shorts.find(w)
-				if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
-					t.prevShort, t.prevID = w, id
+				var id uint32
+				if fast {
+					id = t.shorts.find(w)
+					if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+						t.prevShort, t.prevID = w, id
+						s = s[next:]
+						continue
+					}
+				}
+				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
+				if !fast {
+					t.emitWord(prefix, &k)
 					s = s[next:]
 					continue
 				}
@@ -87,9 +92,11 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		if e < 0 || e > maxWord {
 			return s
 		}
-		next := fieldEnd(s, e)
-		if next < 0 {
-			return s
+		next := e + 1
+		if asciiClass[s[e]] != classSpace {
+			if next = fieldEnd(s, e); next < 0 {
+				return s
+			}
 		}
 		var k wordKey
 		m := &wordMasks[e]

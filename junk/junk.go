@@ -324,6 +324,13 @@ func combine(clues []float64) float64 {
 // same bits give the same results, and the sums are added in the same
 // order, so both are bit for bit the plain loop's (FuzzClueLogs).
 func clueLogs(clues []float64) (lnH, lnS float64) {
+	if len(clues) < clueCache/2 { // too few to pay for clearing the cache
+		for _, f := range clues {
+			lnH += math.Log(f)
+			lnS += math.Log1p(-f)
+		}
+		return lnH, lnS
+	}
 	var cache [clueCache]struct {
 		bits    uint64 // 0: empty (no clue is 0: f > 0)
 		lnf, ln float64

@@ -109,7 +109,11 @@ func FuzzWords(f *testing.F) {
 		// maxWord, ending in space, punctuation, a high byte or the text's
 		// last 32 bytes.
 		"ab ABC abcdEFGH abcdefghi ABCDEFGHIJKLMNOP abcdefghijklmnopq ABCDEFGHIJKLMNOPQRSTUVWX abcdefghijklmnopqrstuvwxy abc",
-		"'quoted' -dashed- it's $5 Z9 abcdefgh,ijk lmnop\u00e9 qrstuvwx\xff yz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ the end of it"} {
+		"'quoted' -dashed- it's $5 Z9 abcdefgh,ijk lmnop\u00e9 qrstuvwx\xff yz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ the end of it",
+		// Words ended by punctuation (scanWords' fieldEnd), "www." (a
+		// link) among them, and runs of two.
+		"Hello, world. Yes; no: maybe! Why? (so) \"quoted\" www. WwW. www, wwwx. abcdefghijk. abcdefghijklmnopqrstuvwx, ab. a, ., ok.. x.) end. and more words",
+		"see www.Example.com. or http: https: now. Done, then: fin! abcdefghijklmnopqrstuvwxy. last words here to pad it out"} {
 		f.Add(s, "more words here")
 		f.Add(s, "")
 	}
@@ -230,4 +234,46 @@ func chi2QPlain(x2 float64, v int) float64 {
 		lnSum = logAdd(lnSum, lnTerm)
 	}
 	return min(math.Exp(lnSum), 1)
+}
+
+// FuzzClueLogs holds clueLogs, which caches each clue value's logs, to
+// the plain loop it replaced, bit for bit, for clues drawn with repeats
+// from a few values (as a message's are) and from many.
+func FuzzClueLogs(f *testing.F) {
+	f.Add(uint64(1), 10, 3)
+	f.Add(uint64(2), 1000, 50)
+	f.Add(uint64(3), 1000, 5000)
+	f.Add(uint64(4), 1, 1)
+	f.Fuzz(func(t *testing.T, seed uint64, n, distinct int) {
+		if n < 0 || n > 2000 || distinct < 1 || distinct > 10_000 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 5))
+		vals := make([]float64, distinct)
+		for i := range vals {
+			// Robinson's f for counts as a model holds them.
+			ham, spam := float64(r.IntN(50)), float64(r.IntN(50))
+			if ham+spam == 0 {
+				spam = 1
+			}
+			p := spam / (ham + spam)
+			vals[i] = (unknownStrength*unknownProb + (ham+spam)*p) / (unknownStrength + ham + spam)
+			if r.IntN(4) == 0 {
+				vals[i] = r.Float64()*0.999 + 0.0005
+			}
+		}
+		clues := make([]float64, n)
+		for i := range clues {
+			clues[i] = vals[r.IntN(distinct)]
+		}
+		var wantH, wantS float64
+		for _, f := range clues {
+			wantH += math.Log(f)
+			wantS += math.Log1p(-f)
+		}
+		gotH, gotS := clueLogs(clues)
+		if math.Float64bits(gotH) != math.Float64bits(wantH) || math.Float64bits(gotS) != math.Float64bits(wantS) {
+			t.Fatalf("clueLogs = %v, %v, want %v, %v", gotH, gotS, wantH, wantS)
+		}
+	})
 }

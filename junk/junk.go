@@ -79,6 +79,10 @@ func (m *Model) putTokenizer(t *tokenizer) {
 	t.pairs.clear()
 	t.newText()
 	clear(t.kbuf[:])
+	if cap(t.clues) > maxReusedClues {
+		t.clues = nil
+	}
+	clear(t.clues[:cap(t.clues)])
 	if cap(t.body) > maxReusedBody {
 		t.body = nil
 	}
@@ -261,7 +265,7 @@ func (m *Model) Score(k Key, msg []byte) float64 {
 	hs := t.hs
 	t.touched = m.tokens.touch(hs)
 	nham, nspam := float64(max(m.ham, 1)), float64(max(m.spam, 1))
-	clues := make([]float64, 0, 256)
+	clues := t.clues[:0] // the tokenizer's, so that it is reused
 	for _, h := range hs {
 		c, ok := m.tokens.get(h)
 		if !ok {
@@ -281,6 +285,7 @@ func (m *Model) Score(k Key, msg []byte) float64 {
 		}
 	}
 	m.mu.RUnlock()
+	t.clues = clues
 	return combine(clues)
 }
 
@@ -305,16 +310,47 @@ func combine(clues []float64) float64 {
 		})
 		clues = clues[:maxClues]
 	}
-	var lnH, lnS float64
-	for _, f := range clues {
-		lnH += math.Log(f)
-		lnS += math.Log1p(-f)
-	}
+	lnH, lnS := clueLogs(clues)
 	n := len(clues)
 	s := chi2P(-2*lnS, 2*n)
 	h := chi2P(-2*lnH, 2*n)
 	return (1 + s - h) / 2
 }
+
+// clueLogs returns the sums of math.Log(f) and math.Log1p(-f) over the
+// clues, in their order. Clues repeat (a probability depends only on a
+// token's two counts, and most tokens are rare), so each value's two logs
+// are kept in a small cache by the value's bits: the same calls on the
+// same bits give the same results, and the sums are added in the same
+// order, so both are bit for bit the plain loop's (FuzzClueLogs).
+func clueLogs(clues []float64) (lnH, lnS float64) {
+	if len(clues) < clueCache/2 { // too few to pay for clearing the cache
+		for _, f := range clues {
+			lnH += math.Log(f)
+			lnS += math.Log1p(-f)
+		}
+		return lnH, lnS
+	}
+	var cache [clueCache]struct {
+		bits    uint64 // 0: empty (no clue is 0: f > 0)
+		lnf, ln float64
+	}
+	for _, f := range clues {
+		b := math.Float64bits(f)
+		c := &cache[(b*0x9e3779b97f4a7c15)>>(64-clueCacheBits)]
+		if c.bits != b || b == 0 {
+			c.bits, c.lnf, c.ln = b, math.Log(f), math.Log1p(-f)
+		}
+		lnH += c.lnf
+		lnS += c.ln
+	}
+	return lnH, lnS
+}
+
+const (
+	clueCacheBits = 8
+	clueCache     = 1 << clueCacheBits
+)
 
 // chi2P is 1 - chi2Q(x2, v), bit for bit (FuzzChi2Q, TestChi2QSweep),
 // without summing chi2Q's series when it is provably below 2^-54, for then
@@ -350,7 +386,7 @@ func chi2LnBound(m float64, k int) float64 {
 // It is the sum term by term, with two shortcuts that leave every bit of
 // the result as it was (FuzzChi2Q holds it to the plain sum): ln i comes
 // from a table, and the sum stops once the terms only shrink (i > m) and
-// the term is below the sum by more than math.Exp's underflow bound, from
+// the term is below the sum by more than chi2Negligible's bound, from
 // where logAdd adds exactly 0.
 func chi2Q(x2 float64, v int) float64 {
 	m := x2 / 2
@@ -366,12 +402,31 @@ func chi2Q(x2 float64, v int) float64 {
 			lni = math.Log(float64(i))
 		}
 		lnTerm += lnm - lni
-		if lnTerm-lnSum < expUnderflow && float64(i) > m {
+		if float64(i) > m && lnTerm-lnSum < chi2Negligible(lnSum) {
 			break
 		}
 		lnSum = logAdd(lnSum, lnTerm)
 	}
 	return min(math.Exp(lnSum), 1)
+}
+
+// chi2Negligible returns how far below lnSum a term's log must be, once
+// the terms only shrink, for logAdd(lnSum, term) to be exactly lnSum: then
+// every later term adds exactly nothing too, and chi2Q's sum can stop.
+// That is so below expUnderflow (Exp gives 0, Log1p(0) is 0), and below
+// (e-57) ln 2 where lnSum is f 2^e (f in [0.5, 1)): there x = Log1p(Exp(d))
+// is at most Exp(d) <= e^d (1 + 2^-51) < |lnSum| 2^-55 (Exp is within an
+// ulp, and the margin of ln 2 covers it; Log1p(y) <= y), less than half
+// the gap from lnSum to its neighbour toward 0 (at least |lnSum| 2^-54,
+// 2^-53 of its binade's top, a power of two's gap below it being half),
+// so lnSum + x rounds to lnSum. For a sum near 1 (lnSum near 0, the side
+// combine still sums) that cuts the tail at about -42 instead of -746.
+func chi2Negligible(lnSum float64) float64 {
+	if lnSum == 0 || math.IsInf(lnSum, 0) || math.IsNaN(lnSum) {
+		return expUnderflow
+	}
+	_, e := math.Frexp(lnSum)
+	return max(float64(e-57)*math.Ln2, expUnderflow)
 }
 
 // expUnderflow is below the x for which math.Exp(x) is 0 (its

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sealpost/sealpost/errors"
 )
@@ -67,6 +68,30 @@ func TestTokenize(t *testing.T) {
 			t.Errorf("token %q twice", tok)
 		}
 		seen[tok] = true
+	}
+}
+
+// TestTokenizePartTypeNotUTF8: a part whose Content-Type does not parse
+// yields "part:" and the field's raw value, whose bytes that are not
+// UTF-8 become U+FFFD (FuzzTokenize found "part:\x80:"); one that is
+// UTF-8 stays as it was.
+func TestTokenizePartTypeNotUTF8(t *testing.T) {
+	for _, c := range []struct{ typ, want string }{
+		{"\x80:", "part:\uFFFD:"},
+		{"text/\xff\xfeplain x", "part:text/\uFFFDplain x"},
+		{"b\xe9ad:", "part:b\uFFFDad:"},
+		{"caf\u00e9:", "part:caf\u00e9:"}, // UTF-8, unparsable: raw as before
+	} {
+		msg := "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: " + c.typ + "\r\n\r\nbody words\r\n--x--\r\n"
+		toks := Tokenize([]byte(msg))
+		for _, tok := range toks {
+			if !utf8.ValidString(tok) {
+				t.Errorf("Content-Type %q: token %q is not UTF-8", c.typ, tok)
+			}
+		}
+		if !slices.Contains(toks, c.want) {
+			t.Errorf("Content-Type %q: no token %q in %q", c.typ, c.want, toks)
+		}
 	}
 }
 

@@ -85,10 +85,11 @@ type tokenizer struct {
 	set  table // the maphashes of the tokens so far; each one's counts.ham is its id
 	// pairSeed keys the bigrams' entries in set (see bigram).
 	pairSeed uint64
-	touched  uint64  // what Model's table.touch read last (unused)
-	ids      wordIDs // some of the message's words and their ids
-	shorts   numIDs  // some of the message's short words and their ids
-	pairs    numIDs  // some of the message's bigrams, by their words' ids
+	touched  uint64    // what Model's table.touch read last (unused)
+	ids      wordIDs   // some of the message's words and their ids
+	shorts   numIDs    // some of the message's short words and their ids
+	pairs    numIDs    // some of the message's bigrams, by their words' ids
+	clues    []float64 // Score's, reused
 }
 
 func newTokenizer() *tokenizer {
@@ -121,6 +122,10 @@ func (t *tokenizer) start(k Key, kind tokenHash) {
 // may keep: one that grew past it for a large message is replaced rather
 // than cleared, so that it costs no more than it did.
 const maxReusedSet = 1 << 14
+
+// maxReusedClues is how many clues a pooled tokenizer's buffer keeps
+// room for.
+const maxReusedClues = 4096
 
 // maxReusedBody is how large a text buffer a pooled tokenizer keeps.
 const maxReusedBody = 32 << 10
@@ -158,6 +163,13 @@ func (t *tokenizer) newText() {
 // add records token prefix+s once.
 func (t *tokenizer) add(prefix, s string) {
 	t.tok = append(append(t.tok[:0], prefix...), s...)
+	t.emit(t.tok)
+}
+
+// addLower records token prefix+strings.ToLower(s) once, lowering s into
+// the token's buffer (appendLower is strings.ToLower: FuzzTextHelpers).
+func (t *tokenizer) addLower(prefix, s string) {
+	t.tok = appendLower(append(t.tok[:0], prefix...), s)
 	t.emit(t.tok)
 }
 
@@ -225,13 +237,13 @@ func (t *tokenizer) header(h mail.Header) {
 	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
 		t.add("type:", mt)
 		if cs := params["charset"]; cs != "" {
-			t.add("charset:", strings.ToLower(cs))
+			t.addLower("charset:", cs)
 		}
 	} else if h.Has("Content-Type") {
 		t.add("type:invalid", "")
 	}
 	if cte := h.Get("Content-Transfer-Encoding"); cte != "" {
-		t.add("encoding:", strings.ToLower(strings.TrimSpace(cte)))
+		t.addLower("encoding:", strings.TrimSpace(cte))
 	}
 	for _, f := range []string{"X-Mailer", "User-Agent"} {
 		if v := h.Get(f); v != "" {
@@ -240,14 +252,14 @@ func (t *tokenizer) header(h mail.Header) {
 	}
 	if id, err := h.MessageID(); err == nil {
 		if _, dom, ok := strings.Cut(id, "@"); ok {
-			t.add("msgid:", strings.ToLower(dom))
+			t.addLower("msgid:", dom)
 		}
 	} else {
 		t.add("msgid:invalid", "")
 	}
 	fields := h.Fields()
 	for n := 0; n < maxFields && fields.Next(); n++ {
-		t.add("field:", strings.ToLower(fields.Key()))
+		t.addLower("field:", fields.Key())
 	}
 }
 
@@ -299,7 +311,7 @@ func (t *tokenizer) authResults(v string) {
 		}
 		f := strings.Fields(r)
 		if len(f) > 0 && strings.Contains(f[0], "=") {
-			t.add("auth:", strings.ToLower(f[0]))
+			t.addLower("auth:", f[0])
 		}
 	}
 }
@@ -310,6 +322,16 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	mt, _, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
+	}
+	// A Content-Type that does not parse comes back as the field's raw
+	// value, which may hold bytes that are not UTF-8; tokens are UTF-8
+	// (FuzzTokenize), so each such run becomes U+FFFD. Only the "part:"
+	// token of a part whose Content-Type is both unparsable and not
+	// UTF-8 changes (a parsed type is an ASCII token, RFC 2045 5.1), so
+	// no model made before is wrong for any other message:
+	// tokenizerVersion stays (docs/DECISIONS.md).
+	if !utf8.ValidString(mt) {
+		mt = strings.ToValidUTF8(mt, "\uFFFD")
 	}
 	if depth > 0 {
 		t.add("part:", mt)
@@ -338,7 +360,7 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 		if _, ps, err := e.Header.ContentDisposition(); err == nil {
 			if name := ps["filename"]; name != "" {
 				if i := strings.LastIndexByte(name, '.'); i >= 0 && len(name)-i <= 8 {
-					t.add("attach:", strings.ToLower(name[i:]))
+					t.addLower("attach:", name[i:])
 				}
 			}
 		}

@@ -164,8 +164,41 @@ func (t *tokenizer) bigram(k *wordKey, id uint32) {
 }
 
 // bigramText returns the text of the bigram of the previous word and the
-// current one, k (or t.w when k is zero), in t.tok.
+// current one, k (or t.w when k is zero), in t.tok. When both words are
+// keyed it stores their keys' words straight into t.tok, eight bytes at a
+// time (the bytes past each word are overwritten or past the end); else
+// it is bigramTextBytes, which FuzzBigramText holds it to.
 func (t *tokenizer) bigramText(k *wordKey) []byte {
+	if k.n == 0 || !t.hasPrev || (t.prevShort == 0 && t.prevKey.n == 0) {
+		return t.bigramTextBytes(k)
+	}
+	const room = len("bi:") + maxWord + 1 + maxWord + 8
+	if cap(t.tok) < room {
+		t.tok = make([]byte, 0, room)
+	}
+	b := t.tok[:room]
+	b[0], b[1], b[2] = 'b', 'i', ':'
+	n := 3
+	if t.prevShort != 0 {
+		binary.LittleEndian.PutUint64(b[n:], t.prevShort)
+		n += (bits.Len64(t.prevShort) + 7) / 8
+	} else {
+		binary.LittleEndian.PutUint64(b[n:], t.prevKey.w[0])
+		binary.LittleEndian.PutUint64(b[n+8:], t.prevKey.w[1])
+		binary.LittleEndian.PutUint64(b[n+16:], t.prevKey.w[2])
+		n += int(t.prevKey.n)
+	}
+	b[n] = ' '
+	n++
+	binary.LittleEndian.PutUint64(b[n:], k.w[0])
+	binary.LittleEndian.PutUint64(b[n+8:], k.w[1])
+	binary.LittleEndian.PutUint64(b[n+16:], k.w[2])
+	t.tok = b[:n+int(k.n)]
+	return t.tok
+}
+
+// bigramTextBytes is bigramText by the words' bytes.
+func (t *tokenizer) bigramTextBytes(k *wordKey) []byte {
 	var buf [maxWord]byte
 	t.tok = append(append(t.tok[:0], "bi:"...), t.prevWord(&buf)...)
 	t.tok = append(t.tok, ' ')

@@ -18,7 +18,8 @@ const (
 
 // scanWords adds the tokens of the fields at the start of s (after any
 // ASCII space) for as long as each is one ASCII word of letters and
-// digits followed by an ASCII space, and the 32 bytes from its start are
+// digits followed by an ASCII space, or by one byte of trailing
+// punctuation and an ASCII space (see fieldEnd), and the 32 bytes from its start are
 // in s; it returns the rest of s, from the first field it leaves to words
 // (or the spaces before it).
 func (t *tokenizer) scanWords(prefix, s string) string {
@@ -32,29 +33,45 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		// The first byte not a letter or digit ends the word.
 		if nw := ^alnum8(x) & highs8; nw != 0 { // a word of at most seven bytes
 			e := bits.TrailingZeros64(nw) / 8
+			next := e + 1
 			if asciiClass[s[e]] != classSpace {
-				return s
+				if next = fieldEnd(s, e); next < 0 || (e == 3 && s[e] == '.' && x&0xdfdfdf == 'W'|'W'<<8|'W'<<16) {
+					return s // "www." is a link (linkHost)
+				}
 			}
 			if e >= minWord {
 				w := lowerASCII8(x & (uint64(1)<<(8*uint(e)) - 1))
-				// The hash kind's text word and bigram, both seen
-				// before: the same as emitWord's way (textWord finds
-				// the id, bigram finds the pair in set and adds
-				// nothing), without its calls.
-				if fast && t.hasPrev {
-					if id := t.shorts.find(w); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+				// The hash kind: emitWord's way, with the word's id
+				// looked up once, in shorts (a short word is not put
+				// in ids: a miss there only costs emit's lookup in
+				// set). A word and bigram both seen before add
+				// nothing (bigram would find the pair in set).
+				var id uint32
+				if fast {
+					id = t.shorts.find(w)
+					if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
 						t.prevShort, t.prevID = w, id
-						s = s[e+1:]
+						s = s[next:]
 						continue
 					}
 				}
 				k := wordKey{w: [maxWord / 8]uint64{w}, n: uint32(e)}
-				t.emitWord(prefix, &k)
-				if fast && t.prevID != 0 {
-					t.shorts.put(w, t.prevID)
+				if !fast {
+					t.emitWord(prefix, &k)
+					s = s[next:]
+					continue
 				}
+				if id == 0 {
+					if id = t.emit(k.bytes(&t.kbuf)); id != 0 {
+						t.shorts.put(w, id)
+					}
+				}
+				if t.hasPrev {
+					t.bigram(&k, id)
+				}
+				t.prevShort, t.prevID, t.hasPrev = w, id, true
 			}
-			s = s[e+1:]
+			s = s[next:]
 			continue
 		}
 		// A longer word: its bytes, eight at a time; past its end, the
@@ -72,8 +89,14 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 		// A field of more than one word, or of a word with '$', '\'' or
 		// '-' (which trimQuoteDash may trim), or with a byte outside
 		// ASCII, or too long to key, is words'.
-		if e < 0 || asciiClass[s[e]] != classSpace || e > maxWord {
+		if e < 0 || e > maxWord {
 			return s
+		}
+		next := e + 1
+		if asciiClass[s[e]] != classSpace {
+			if next = fieldEnd(s, e); next < 0 {
+				return s
+			}
 		}
 		var k wordKey
 		m := &wordMasks[e]
@@ -81,17 +104,57 @@ func (t *tokenizer) scanWords(prefix, s string) string {
 			k.w[i] = lowerASCII8(c[i] & m[i])
 		}
 		k.n = uint32(e)
-		if fast && t.hasPrev {
-			if id := t.ids.find(&k); id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
-				t.prevKey, t.prevShort, t.prevID = k, 0, id
-				s = s[e+1:]
-				continue
+		if !fast {
+			t.emitWord(prefix, &k)
+			s = s[next:]
+			continue
+		}
+		// As above, the id looked up once, in ids (textWord's way).
+		id := t.ids.find(&k)
+		if t.hasPrev && id != 0 && t.pairs.find(pairOf(t.prevID, id)) != 0 {
+			t.prevKey, t.prevShort, t.prevID = k, 0, id
+			s = s[next:]
+			continue
+		}
+		if id == 0 {
+			if id = t.emit(k.bytes(&t.kbuf)); id != 0 {
+				t.ids.put(&k, id)
 			}
 		}
-		t.emitWord(prefix, &k)
-		s = s[e+1:]
+		if t.hasPrev {
+			t.bigram(&k, id)
+		}
+		t.prevKey, t.prevShort, t.prevID, t.hasPrev = k, 0, id, true
+		s = s[next:]
 	}
 	return s
+}
+
+// fieldEnd returns where the field ends whose word, of ASCII letters and
+// digits, ends at s[e] (e+1 < len(s)): past s[e] if it is ASCII space,
+// past s[e+1] if that is ASCII space and s[e] one punctuation byte after
+// which the word is all words would find in the field (the byte is no word
+// byte, and a link only if the field is "www.", which the caller rules
+// out), else -1.
+func fieldEnd(s string, e int) int {
+	switch c := s[e]; {
+	case asciiClass[c] == classSpace:
+		return e + 1
+	case isTrailPunct(c) && asciiClass[s[e+1]] == classSpace:
+		return e + 2
+	}
+	return -1
+}
+
+// isTrailPunct reports whether c is punctuation that commonly ends a
+// word in text: none of them is a word byte, and ':' and '.' are what
+// words checks for links.
+func isTrailPunct(c byte) bool {
+	switch c {
+	case ',', '.', ';', ':', '!', '?', ')', '"':
+		return true
+	}
+	return false
 }
 
 // wordMasks[n] keeps the first n bytes of a word loaded as three

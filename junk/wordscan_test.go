@@ -129,3 +129,43 @@ func TestManyBigrams(t *testing.T) {
 	}
 	checkHashWords(t, s, s[len(s)/2:], s)
 }
+
+// FuzzBigramText holds bigramText, which stores keyed words' bytes eight
+// at a time, to bigramTextBytes, which appends their bytes, for a previous
+// word held each way the tokenizer holds one (a short word's number, a
+// key, or bytes when too long to key) and a current word keyed or not.
+func FuzzBigramText(f *testing.F) {
+	for _, s := range [][2]string{{"the", "end"}, {"abcdefg", "abcdefgh"}, {"abcdefghijklmnopqrstuvwx", "ab"},
+		{"skip:ascii30", "zzz"}, {"größe", "straße"}, {"abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, prev, cur string) {
+		if prev == "" || strings.ContainsRune(prev, 0) || strings.ContainsRune(cur, 0) {
+			return // words are not empty and hold no NUL (a short word's number ends at its last nonzero byte)
+		}
+		for mode := range 3 {
+			tk := newHashTokenizer()
+			tk.hasPrev = true
+			switch pk := keyOf([]byte(prev)); {
+			case mode == 0 && len(prev) <= 7:
+				tk.prevShort = pk.w[0]
+			case mode == 1 && pk.n != 0:
+				tk.prevKey = pk
+			case mode == 2:
+				tk.prev = append(tk.prev, prev...)
+			default:
+				continue
+			}
+			tk.w = append(tk.w[:0], cur...)
+			k := keyOf(tk.w)
+			got := string(tk.bigramText(&k))
+			want := string(tk.bigramTextBytes(&k))
+			if ref := "bi:" + prev + " " + cur; want != ref {
+				t.Fatalf("bigramTextBytes (mode %d) = %q, want %q", mode, want, ref)
+			}
+			if got != want {
+				t.Fatalf("bigramText (mode %d) = %q, want %q", mode, got, want)
+			}
+		}
+	})
+}

@@ -128,7 +128,7 @@ func New(o Options) (*Checker, error) {
 	o.TrustedRelays = slices.Clone(o.TrustedRelays)
 	return &Checker{o: o, keys: &dkim.KeyCache{Max: 10000},
 		policies: &recordCache{max: 10000, m: make(map[string]parsedRecord)},
-		spf:      newSPFMemo(10000)}, nil
+		spf:      newSPFMemo(spfMemoEntries)}, nil
 }
 
 // Input is what the MX knows of a message when its data has ended.

@@ -59,6 +59,16 @@ const (
 	lookupAddr
 )
 
+// maxKeptAnswers bounds the answers' text an entry holds: SPF records and
+// their includes are a few hundred bytes, and a sender whose DNS answers
+// with large records (up to 64 KiB each) is evaluated every time instead
+// of filling the memo. With the entries' bound, the memo holds at most
+// about spfMemoEntries × (this + an SMTP line's HELO and sender).
+const maxKeptAnswers = 2048
+
+// spfMemoEntries is the memo's default bound on entries.
+const spfMemoEntries = 4096
+
 // spfMemo is bounded: past max entries, an arbitrary tenth is dropped.
 type spfMemo struct {
 	mu   sync.Mutex
@@ -94,7 +104,7 @@ func (sm *spfMemo) confirm(ctx context.Context, r guard, k spfKey, e spfEntry, o
 	ip, helo, mailFrom := k.ip, k.helo, k.mailFrom
 	rec := &recorder{r: r}
 	res := checkSPF(ctx, rec, ip, helo, mailFrom)
-	if rec.temporary || res.Result == authres.ResultTempError {
+	if rec.temporary || res.Result == authres.ResultTempError || rec.size > maxKeptAnswers {
 		return res
 	}
 	sm.mu.Lock()
@@ -146,6 +156,7 @@ type recorder struct {
 	r         guard
 	lookups   []dnsLookup
 	temporary bool // some answer could not be had, or was not understood
+	size      int  // the recorded names' and answers' bytes
 }
 
 var _ spf.DNSResolver = (*recorder)(nil)
@@ -154,6 +165,10 @@ func (rc *recorder) note(kind lookupKind, name, answer string, ok bool) {
 	if !ok {
 		rc.temporary = true
 		return
+	}
+	rc.size += len(name) + len(answer)
+	if rc.size > maxKeptAnswers {
+		return // not kept anyway
 	}
 	rc.lookups = append(rc.lookups, dnsLookup{kind, name, answer})
 }

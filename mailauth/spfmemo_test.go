@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 
@@ -196,5 +197,24 @@ func TestRunSPFKept(t *testing.T) {
 	}
 	if r := runChunks(w.c, env, msg, 7); r.SPF.Result != authres.ResultFail {
 		t.Fatalf("next message: spf %s, want fail", r.SPF.Result)
+	}
+}
+
+// TestSPFMemoLargeAnswers: a result drawn from large records is not kept
+// (the memo's memory stays bounded by maxKeptAnswers an entry).
+func TestSPFMemoLargeAnswers(t *testing.T) {
+	w := newWorld(t, nil)
+	w.dns.AddTXT("large.example", 300, "v=spf1 ip4:192.0.2.10 "+strings.Repeat("ip4:198.51.100.1 ", 200)+"-all")
+	m := newSPFMemo(100)
+	r := m.check(context.Background(), guard{w.c.o.Resolver}, client, "helo.example", "a@large.example")
+	if r.Result != authres.ResultPass {
+		t.Fatalf("got %+v, want pass", r)
+	}
+	if len(m.m) != 0 {
+		t.Fatal("a result from a record over maxKeptAnswers was kept")
+	}
+	m.check(context.Background(), guard{w.c.o.Resolver}, client, "helo.example", "a@spf-pass.example")
+	if len(m.m) != 1 {
+		t.Fatal("an ordinary result was not kept")
 	}
 }

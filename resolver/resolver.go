@@ -51,6 +51,11 @@ type Options struct {
 	// CacheSize bounds the number of cached answers (default 10,000; a
 	// negative value disables the cache).
 	CacheSize int
+	// CacheBytes bounds the cached answers' records, in their wire size
+	// (default 16 MiB): a sender can make the MX ask for names whose
+	// answers it controls (DKIM selectors, SPF includes), each up to 64
+	// KiB over TCP, so a count alone would not bound the memory.
+	CacheBytes int
 	// Now is the clock for cache expiry (default time.Now).
 	Now func() time.Time
 }
@@ -62,6 +67,7 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	cache map[key]entry
+	bytes int // the cached entries' sizes, summed
 }
 
 type key struct {
@@ -76,6 +82,7 @@ type entry struct {
 	rcode   int
 	ad      bool
 	expires time.Time
+	size    int // the records' wire size and the name's, for CacheBytes
 }
 
 // Bounds on how long answers are cached, whatever their TTL says.
@@ -95,6 +102,9 @@ func New(o Options) (*Resolver, error) {
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = 10000
+	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 16 << 20
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -118,6 +128,14 @@ func New(o Options) (*Resolver, error) {
 		}
 	}
 	return &Resolver{o: o, servers: servers, cache: make(map[key]entry)}, nil
+}
+
+// CacheUsage returns how many answers the cache holds and their size, as
+// Options.CacheBytes counts it.
+func (r *Resolver) CacheUsage() (answers, bytes int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.cache), r.bytes
 }
 
 // Servers returns the servers the resolver asks.
@@ -240,6 +258,10 @@ func (r *Resolver) entryOf(resp *dns.Msg, name string, qtype uint16) entry {
 		}
 	}
 	e.expires = r.o.Now().Add(max(ttl, minTTL))
+	e.size = len(name)
+	for _, rr := range e.rrs {
+		e.size += dns.Len(rr)
+	}
 	return e
 }
 
@@ -247,25 +269,36 @@ func (r *Resolver) store(k key, e entry) {
 	if r.o.CacheSize < 0 {
 		return
 	}
+	if e.size > r.o.CacheBytes/64 {
+		return // one answer never takes more than a 64th of the cache
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.cache) >= r.o.CacheSize {
+	if old, ok := r.cache[k]; ok {
+		r.bytes -= old.size
+		delete(r.cache, k)
+	}
+	full := func() bool { return len(r.cache) >= r.o.CacheSize || r.bytes+e.size > r.o.CacheBytes }
+	if full() {
 		// Drop the expired ones; if that is not enough, any one (the
-		// map's order), which keeps the bound without an LRU.
+		// map's order), which keeps the bounds without an LRU.
 		now := r.o.Now()
 		for ck, ce := range r.cache {
 			if !now.Before(ce.expires) {
+				r.bytes -= ce.size
 				delete(r.cache, ck)
 			}
 		}
-		for ck := range r.cache {
-			if len(r.cache) < r.o.CacheSize {
+		for ck, ce := range r.cache {
+			if !full() {
 				break
 			}
+			r.bytes -= ce.size
 			delete(r.cache, ck)
 		}
 	}
 	r.cache[k] = e
+	r.bytes += e.size
 }
 
 // MX returns name's mail exchangers, in preference order (equal

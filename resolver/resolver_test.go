@@ -191,3 +191,45 @@ func Example() {
 	fmt.Println(r.Servers())
 	// Output: [127.0.0.1:53]
 }
+
+// TestCacheBytes: large answers (which a sender can make the MX ask for)
+// are bounded by their size, not only their number: the cache stays
+// under CacheBytes, an answer larger than a 64th of it is not kept, and
+// every answer is still right.
+func TestCacheBytes(t *testing.T) {
+	d := testenv.NewDNS(t)
+	big := strings.Repeat("x", 4000)
+	for i := range 200 {
+		d.AddTXT(fmt.Sprintf("k%d.big.test", i), 300, fmt.Sprintf("%d:%s", i, big))
+	}
+	huge := strings.Repeat("y", 20000) // over TCP
+	d.AddTXT("huge.big.test", 300, huge)
+	const limit = 512 << 10
+	r := newResolver(t, d, resolver.Options{CacheBytes: limit})
+	for round := range 2 {
+		for i := range 200 {
+			txt, _, err := r.TXT(ctx, fmt.Sprintf("k%d.big.test", i))
+			if err != nil || len(txt) != 1 || txt[0] != fmt.Sprintf("%d:%s", i, big) {
+				t.Fatalf("round %d, k%d: %d records, %v", round, i, len(txt), err)
+			}
+			if _, b := r.CacheUsage(); b > limit {
+				t.Fatalf("cache holds %d bytes, over %d", b, limit)
+			}
+		}
+	}
+	n, b := r.CacheUsage()
+	if n == 0 || n >= 200 || b < limit/2 {
+		t.Errorf("cache holds %d answers, %d bytes: want some, not all 200, and near the bound", n, b)
+	}
+	for range 2 {
+		txt, _, err := r.TXT(ctx, "huge.big.test")
+		if err != nil || len(txt) != 1 || txt[0] != huge {
+			t.Fatalf("huge answer: %d records, %v", len(txt), err)
+		}
+	}
+	before := d.Queries()
+	r.TXT(ctx, "huge.big.test")
+	if d.Queries() == before {
+		t.Error("an answer over a 64th of CacheBytes was cached")
+	}
+}

@@ -81,12 +81,19 @@ func lookupRecord(ctx context.Context, r guard, domain string, cache *recordCach
 // is still looked up every time (through the resolver's cache), so a
 // changed policy applies at once, but a busy MX's regular correspondents'
 // records are not parsed again for each message (parsing was most of what
-// a cached policy lookup cost). A parsed record is only read.
+// a cached policy lookup cost). A parsed record is only read. A record
+// longer than maxCachedRecord is parsed every time: a sender chooses the
+// From: domains, so their records' sizes (up to 64 KiB each) are theirs,
+// and the count alone would not bound the cache's memory.
 type recordCache struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]parsedRecord
 }
+
+// maxCachedRecord bounds the DMARC records kept parsed: real ones, report
+// addresses included, are a few hundred bytes.
+const maxCachedRecord = 1024
 
 type parsedRecord struct {
 	rec *dmarc.Record
@@ -106,6 +113,9 @@ func (c *recordCache) parse(txt string) (*dmarc.Record, error) {
 		return p.rec, p.err
 	}
 	rec, err := dmarc.Parse(txt)
+	if len(txt) > maxCachedRecord {
+		return rec, err
+	}
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		clear(c.m)

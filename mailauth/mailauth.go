@@ -126,8 +126,11 @@ func New(o Options) (*Checker, error) {
 		o.Sample = func() int { return rand.IntN(100) }
 	}
 	o.TrustedRelays = slices.Clone(o.TrustedRelays)
-	return &Checker{o: o, keys: &dkim.KeyCache{Max: 10000},
-		policies: &recordCache{max: 10000, m: make(map[string]parsedRecord)},
+	// Bounded in entries, and each in size (the DKIM key records, DMARC
+	// records and SPF answers kept are a sender's choice): together a few
+	// tens of MiB at most.
+	return &Checker{o: o, keys: &dkim.KeyCache{Max: 4096, MaxRecord: 4096},
+		policies: &recordCache{max: 4096, m: make(map[string]parsedRecord)},
 		spf:      newSPFMemo(spfMemoEntries)}, nil
 }
 

@@ -235,4 +235,13 @@ func TestRecordCache(t *testing.T) {
 	if b, _ := c.parse("v=DMARC1; p=reject; pct=50"); b == a || b.Policy != "reject" {
 		t.Errorf("after the cache was emptied: %+v", b)
 	}
+	// A record over maxCachedRecord parses and is not kept.
+	clear(c.m)
+	long := "v=DMARC1; p=quarantine; rua=mailto:" + strings.Repeat("r", maxCachedRecord) + "@example.com"
+	if r, err := c.parse(long); err != nil || r.Policy != "quarantine" {
+		t.Fatalf("long record: %+v, %v", r, err)
+	}
+	if len(c.m) != 0 {
+		t.Error("a record over maxCachedRecord was kept")
+	}
 }

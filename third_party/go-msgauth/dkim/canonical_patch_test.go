@@ -140,6 +140,16 @@ func TestKeyCache(t *testing.T) {
 	if _, ok := c.keys["v=DKIM1; p="]; ok {
 		t.Error("a record that did not parse was kept")
 	}
+	// A record longer than MaxRecord parses and is not kept.
+	long := dnsPublicKey + "; n=" + strings.Repeat("x", 200)
+	big := &KeyCache{Max: 10, MaxRecord: len(dnsPublicKey) + 10}
+	if k, err := big.parse(long); err != nil || k == nil {
+		t.Fatalf("long record: %v", err)
+	}
+	big.parse(dnsPublicKey)
+	if _, ok := big.keys[long]; ok || len(big.keys) != 1 {
+		t.Errorf("the cache holds %d keys, the long record kept: %v", len(big.keys), ok)
+	}
 	v, err := VerifyWithOptions(newMailStringReader(verifiedMailString), &VerifyOptions{KeyCache: c})
 	if err != nil || len(v) != 1 || v[0].Err != nil {
 		t.Fatalf("verify with a cache: %v, %+v", err, v)

@@ -190,9 +190,13 @@ func parsePublicKey(s string) (*queryResult, error) {
 // costs a good part of a verification. The record is still looked up
 // each time, so a changed or revoked key takes effect as the resolver's
 // cache lets it. Only keys that parse are kept; at Max entries the cache
-// starts again empty. It is safe for concurrent use.
+// starts again empty. A record longer than MaxRecord is parsed and not
+// kept: the sender of a message chooses the key records a receiver looks
+// up, and each may be up to 64 KiB, so the entries' count alone would not
+// bound the cache's memory. It is safe for concurrent use.
 type KeyCache struct {
-	Max int // entries kept at most; 0 means 1000
+	Max       int // entries kept at most; 0 means 1000
+	MaxRecord int // bytes of a record kept at most; 0 means 4096
 
 	mu   sync.Mutex
 	keys map[string]*queryResult
@@ -212,6 +216,13 @@ func (c *KeyCache) parse(record string) (*queryResult, error) {
 	res, err := parsePublicKey(record)
 	if err != nil {
 		return nil, err
+	}
+	maxRecord := c.MaxRecord
+	if maxRecord <= 0 {
+		maxRecord = 4096 // an RSA 8192 key's record is about 1.5 KiB
+	}
+	if len(record) > maxRecord {
+		return res, nil
 	}
 	max := c.Max
 	if max <= 0 {

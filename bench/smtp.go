@@ -71,14 +71,18 @@ func LoadDKIMKey(pemBytes []byte) (crypto.Signer, error) {
 	return nil, errors.E(op, errors.Invalid, errors.Errorf("a %T key: want RSA or Ed25519", k))
 }
 
-// sign prepends a DKIM-Signature to msg, signing its usual headers.
+// sign prepends a DKIM-Signature to msg, signing its usual headers with
+// c=relaxed/relaxed, as the large senders sign (and dkimsign does): the
+// canonicalization a receiver most often verifies.
 func (d *DKIM) sign(msg []byte, from string) ([]byte, error) {
 	var out bytes.Buffer
 	err := dkim.Sign(&out, bytes.NewReader(msg), &dkim.SignOptions{
-		Domain:     from[strings.LastIndexByte(from, '@')+1:],
-		Selector:   d.Selector,
-		Signer:     d.Key,
-		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"},
+		Domain:                 from[strings.LastIndexByte(from, '@')+1:],
+		Selector:               d.Selector,
+		Signer:                 d.Key,
+		HeaderKeys:             []string{"From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type"},
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
+		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
 	})
 	return out.Bytes(), err
 }

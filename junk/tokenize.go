@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charset decoding (sets message.CharsetReader)
@@ -375,7 +376,11 @@ func (t *tokenizer) entity(e *message.Entity, depth int, parts *int) {
 	if err != nil {
 		t.add("malformed:body", "")
 	}
-	s := string(b)
+	// A view of t.body, not a copy: the text is read only during this
+	// call (what words and stripHTML keep, they copy), and t.body is
+	// wiped when the tokenizer goes back to its pool, which a copy,
+	// left to the garbage collector, would not be.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
 	if !utf8.ValidString(s) {
 		t.add("malformed:utf8", "")
 		s = strings.ToValidUTF8(s, " ")

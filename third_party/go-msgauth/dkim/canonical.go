@@ -86,9 +86,24 @@ type simpleBodyCanonicalizer struct {
 
 func (c *simpleBodyCanonicalizer) Write(b []byte) (int, error) {
 	written := len(b)
-	b = append(c.crlfBuf, b...)
-
 	b = c.crlfFixer.Fix(b)
+
+	// Sealpost patch 10: upstream appended every write to the line ends
+	// held from the one before (a copy of each write). Held line ends
+	// followed by anything but more line ends are not trailing: they
+	// are written first and b is cut alone; only a write of nothing but
+	// line ends is joined to them.
+	if len(c.crlfBuf) > 0 {
+		if onlyLineEnds(b) {
+			c.crlfBuf = append(c.crlfBuf, b...)
+			b = c.crlfBuf
+		} else {
+			if _, err := c.w.Write(c.crlfBuf); err != nil {
+				return written, err
+			}
+			c.crlfBuf = c.crlfBuf[:0]
+		}
+	}
 
 	end := len(b)
 	// If it ends with \r, maybe the next write will begin with \n
@@ -105,13 +120,24 @@ func (c *simpleBodyCanonicalizer) Write(b []byte) (int, error) {
 		end -= 2
 	}
 
-	c.crlfBuf = b[end:]
-
 	var err error
 	if end > 0 {
 		_, err = c.w.Write(b[:end])
 	}
+	// Our own copy: b may be the caller's. When b is crlfBuf, this
+	// moves its tail to the front (copy allows the overlap).
+	c.crlfBuf = append(c.crlfBuf[:0], b[end:]...)
 	return written, err
+}
+
+// onlyLineEnds reports whether b holds nothing but CR and LF bytes.
+func onlyLineEnds(b []byte) bool {
+	for _, ch := range b {
+		if ch != '\r' && ch != '\n' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *simpleBodyCanonicalizer) Close() error {

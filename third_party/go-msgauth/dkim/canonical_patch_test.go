@@ -1,7 +1,7 @@
 package dkim
 
-// Sealpost patches 1 and 2: the body canonicalizers write what upstream's
-// wrote, for any body cut into writes at any points.
+// Sealpost patches 1, 2 and 10: the body canonicalizers write what
+// upstream's wrote, for any body cut into writes at any points.
 
 import (
 	"bytes"
@@ -75,6 +75,48 @@ func (c *upstreamRelaxed) Close() error {
 	return nil
 }
 
+// upstreamSimple is simpleBodyCanonicalizer as released in v0.7.0.
+type upstreamSimple struct {
+	w       io.Writer
+	crlfBuf []byte
+	cr      bool
+}
+
+func (c *upstreamSimple) Write(b []byte) (int, error) {
+	written := len(b)
+	b = append(c.crlfBuf, b...)
+	b = upstreamFix(&c.cr, b)
+	end := len(b)
+	if end > 0 && b[end-1] == '\r' {
+		end--
+	}
+	for end >= 2 {
+		prev := b[end-2]
+		cur := b[end-1]
+		if prev != '\r' || cur != '\n' {
+			break
+		}
+		end -= 2
+	}
+	c.crlfBuf = b[end:]
+	var err error
+	if end > 0 {
+		_, err = c.w.Write(b[:end])
+	}
+	return written, err
+}
+
+func (c *upstreamSimple) Close() error {
+	if len(c.crlfBuf) > 0 && c.crlfBuf[len(c.crlfBuf)-1] == '\r' {
+		if _, err := c.w.Write(c.crlfBuf); err != nil {
+			return err
+		}
+	}
+	c.crlfBuf = nil
+	_, err := c.w.Write([]byte(crlf))
+	return err
+}
+
 func FuzzBodyCanonicalization(f *testing.F) {
 	for _, s := range []string{"", "a\r\nb\r\n", "a\nb\n", "x \t y  \r\n\r\n\r\n", "\r", "\n", "a\r", "\r\n\r\nz"} {
 		f.Add([]byte(s), uint8(3))
@@ -97,6 +139,13 @@ func FuzzBodyCanonicalization(f *testing.F) {
 		write(&upstreamRelaxed{w: &want})
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
 			t.Fatalf("relaxed(%q) = %q, upstream %q", body, got.Bytes(), want.Bytes())
+		}
+		got.Reset()
+		want.Reset()
+		write(&simpleBodyCanonicalizer{w: &got})
+		write(&upstreamSimple{w: &want})
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("simple(%q) = %q, upstream %q", body, got.Bytes(), want.Bytes())
 		}
 		// The simple canonicalizer against the upstream fixer: patch 1
 		// changes only Fix, so compare Fix on the same cut writes.

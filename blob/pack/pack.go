@@ -46,14 +46,13 @@
 // goroutine fdatasyncs every segment with pending writes and wakes each Put
 // whose record ended at or before the offset the segment had reached when
 // the sync began. Puts arriving during a sync wait for the next one. When
-// the store is busy (recent rounds each covered about two records or more)
-// and blobs written in pieces (Create) are still open, the next round first
-// waits for them to be committed, at most syncDelay (2 ms): each round then
-// covers more records, and fsyncs, which cost CPU as well as time, are
-// fewer per message (PostgreSQL's commit_delay and commit_siblings work the
-// same way). A lone writer, or writers that come one after another, never
-// wait: no timer, no added latency when idle. Put returns a ref only after
-// its round, so:
+// the store is busy (recent rounds each covered about two records or more),
+// the next round starts no sooner than syncDelay (2 ms) after the one
+// before it started, so that it covers the records of that time: fsyncs,
+// which cost CPU as well as time, are then fewer per record (PostgreSQL's
+// commit_delay does the same). A lone writer, or writers that come one
+// after another, never wait: no timer, no added latency when idle. Put
+// returns a ref only after its round, so:
 //
 //   - A crash never loses a blob whose Put returned: its bytes, and the file
 //     size covering them, were on disk (fdatasync persists the size), and the
@@ -125,14 +124,14 @@ type Store struct {
 
 	noPunch atomic.Bool // the file system refused FALLOC_FL_PUNCH_HOLE
 
-	// Group commit's wait (sync.go). open counts the writers made by
-	// Create and not yet committed or aborted; records counts the records
-	// appended since the last round's snapshot (guarded by mu). company,
-	// the syncer's own, is the moving average of records per round.
-	open      atomic.Int64
+	// Group commit's wait (sync.go). records counts the records appended
+	// since the last round's snapshot (guarded by mu); company, the
+	// moving average of records per round, and lastRound, when the last
+	// round started, are the syncer's own.
 	records   int
 	company   float64
-	syncDelay time.Duration // the longest a round waits for open writers; 0: never
+	lastRound time.Time
+	syncDelay time.Duration // the least time between rounds when busy; 0: none
 
 	// fsync makes a segment's appended bytes durable: fdatasync, replaced
 	// by tests to inject failures.
@@ -313,12 +312,7 @@ func (s *Store) segFile(num uint32) (*os.File, error) {
 // waits for the sync, Put returns an error and the record, if it reaches the
 // disk, is unreferenced garbage.
 func (s *Store) Put(ctx context.Context, data []byte) (sealpost.BlobRef, error) {
-	return s.put(ctx, "pack.Put", data, nil)
-}
-
-// put is Put, calling appended (if not nil) once the record is appended,
-// before it waits for its sync.
-func (s *Store) put(ctx context.Context, op string, data []byte, appended func()) (sealpost.BlobRef, error) {
+	const op = "pack.Put"
 	if err := ctx.Err(); err != nil {
 		return "", errors.E(op, errors.Unavailable, err)
 	}
@@ -343,9 +337,6 @@ func (s *Store) put(ctx context.Context, op string, data []byte, appended func()
 	s.records++
 	done := s.done
 	s.mu.Unlock()
-	if appended != nil {
-		appended()
-	}
 	s.wakeSyncer()
 
 	if err := s.waitSynced(ctx, seg, end, done); err != nil {

@@ -21,17 +21,19 @@ import (
 // channel appended before the snapshot, so the sync covered its record.
 // Puts that append during a sync take the fresh channel and their kick makes
 // the syncer go again as soon as it finishes, or, when the store is busy,
-// after gather has waited for the writers still open (see the package doc).
+// once gather has let syncDelay pass since the last round began (see the
+// package doc).
 
-// defaultSyncDelay bounds how long a round waits for open writers. Here
-// (ext4 on a virtual disk) an fdatasync takes about 0.3 ms and 0.13 ms of
-// CPU: at 2 ms a round under load covers two to three times the records
-// it covered without waiting (docs/BENCHMARKS.md).
+// defaultSyncDelay is the least time between the starts of two rounds
+// when the store is busy. Here (ext4 on a virtual disk) an fdatasync takes
+// about 0.3 ms and 0.13 ms of the caller's CPU; at 32 connections rounds
+// came every 1–2 ms and covered 2–4 records, fewer as each message's own
+// work grew (docs/BENCHMARKS.md).
 const defaultSyncDelay = 2 * time.Millisecond
 
-// busyCompany is the moving average of records per round above which the
+// busyCompany is the moving average of records per round from which the
 // store is busy: rounds already cover more than one writer, so more are
-// likely on their way and worth waiting for.
+// on their way and worth waiting for.
 const busyCompany = 1.5
 
 // wakeSyncer asks for a sync round. At most one kick is pending: the round
@@ -51,6 +53,7 @@ func (s *Store) syncLoop() {
 		select {
 		case <-s.kick:
 			s.gather()
+			s.lastRound = time.Now()
 			s.syncRound()
 		case <-s.quit:
 			s.syncRound()
@@ -59,23 +62,22 @@ func (s *Store) syncLoop() {
 	}
 }
 
-// gather waits, before a round, for the writers still open to commit,
-// when the store is busy; at most s.syncDelay, and not at all once the
-// store is closing. A lone writer is never made to wait.
+// gather waits, before a round, when the store is busy, until
+// s.syncDelay has passed since the last round started, or the store is
+// closing. A store that is not busy never waits.
 func (s *Store) gather() {
-	if s.syncDelay <= 0 || s.company < busyCompany || s.open.Load() == 0 {
+	if s.syncDelay <= 0 || s.company < busyCompany {
 		return
 	}
-	t := time.NewTimer(s.syncDelay)
+	w := time.Until(s.lastRound.Add(s.syncDelay))
+	if w <= 0 {
+		return
+	}
+	t := time.NewTimer(w)
 	defer t.Stop()
-	for s.open.Load() > 0 {
-		select {
-		case <-s.kick: // a record appended or a writer settled: look again
-		case <-t.C:
-			return
-		case <-s.quit:
-			return
-		}
+	select {
+	case <-t.C:
+	case <-s.quit:
 	}
 }
 

@@ -58,77 +58,63 @@ func waitPut(t *testing.T, c chan putResult) sealpost.BlobRef {
 	}
 }
 
-// A busy store's round waits for the writer still open, and one
-// fdatasync then covers both records.
-func TestGatherWaitsForOpenWriter(t *testing.T) {
+// closeT closes s, failing the test on an error.
+func closeT(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A busy store's next round waits for the delay after the last round
+// began, and covers every record appended meanwhile: here two Puts, made
+// durable by one fdatasync (the one Close's last round makes, the delay
+// being an hour).
+func TestGatherWaitsWhenBusy(t *testing.T) {
 	s := openT(t, t.TempDir(), defaultLimit)
 	busy(s, time.Hour)
 	syncs := countSyncs(s)
-	w, err := s.Create(bg)
-	if err != nil {
-		t.Fatal(err)
+	mustPut(t, s, []byte("first: a round at once")) // no round before it
+	if n := syncs.Load(); n != 1 {
+		t.Fatalf("%d fdatasyncs after the first Put, want 1", n)
 	}
-	if _, err := w.Write([]byte("still being written")); err != nil {
-		t.Fatal(err)
-	}
-	put := goPut(s, []byte("appended while a writer is open"))
+	a, b := goPut(s, []byte("second")), goPut(s, []byte("third"))
 	select {
-	case r := <-put:
-		t.Fatalf("Put returned (%v, %v) while the round should wait for the open writer", r.ref, r.err)
+	case r := <-a:
+		t.Fatalf("Put returned (%v, %v) before the delay since the last round", r.ref, r.err)
+	case r := <-b:
+		t.Fatalf("Put returned (%v, %v) before the delay since the last round", r.ref, r.err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	ref, err := w.Commit(bg)
-	if err != nil {
-		t.Fatal(err)
+	s.mu.Lock()
+	pending := s.records
+	s.mu.Unlock()
+	if pending != 2 {
+		t.Fatalf("%d records appended and waiting, want 2", pending)
 	}
-	mustGet(t, s, waitPut(t, put), []byte("appended while a writer is open"))
-	mustGet(t, s, ref, []byte("still being written"))
-	if n := syncs.Load(); n != 1 {
-		t.Errorf("%d fdatasyncs for two records gathered in one round, want 1", n)
+	closeT(t, s) // ends the wait; the last round syncs both
+	waitPut(t, a)
+	waitPut(t, b)
+	if n := syncs.Load(); n != 2 {
+		t.Errorf("%d fdatasyncs for three Puts, the last two in one round, want 2", n)
 	}
 }
 
-// The wait is bounded: a writer that stays open delays a round by the
-// store's delay, no more.
+// The wait is bounded by the delay.
 func TestGatherBounded(t *testing.T) {
 	s := openT(t, t.TempDir(), defaultLimit)
 	busy(s, 20*time.Millisecond)
-	w, err := s.Create(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	mustGet(t, s, waitPut(t, goPut(s, []byte("not held by the open writer"))), []byte("not held by the open writer"))
-}
-
-// An aborted writer no longer holds rounds back.
-func TestGatherAbort(t *testing.T) {
-	s := openT(t, t.TempDir(), defaultLimit)
-	busy(s, time.Hour)
-	w, err := s.Create(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	put := goPut(s, []byte("waits for the writer"))
-	time.Sleep(20 * time.Millisecond)
-	w.Abort()
-	w.Abort() // twice: counted out once
-	waitPut(t, put)
-	if n := s.open.Load(); n != 0 {
-		t.Errorf("%d writers open after Abort, want 0", n)
+	for i := 0; i < 3; i++ {
+		data := []byte{byte(i)}
+		mustGet(t, s, waitPut(t, goPut(s, data)), data)
 	}
 }
 
 // A store that is not busy never waits: writers that come one at a time
-// (or a slow one open beside them) get no added latency.
+// get no added latency.
 func TestGatherNotBusy(t *testing.T) {
 	s := openT(t, t.TempDir(), defaultLimit)
 	s.syncDelay = time.Hour // company is 0: not busy
-	w, err := s.Create(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
 	for i := 0; i < 3; i++ {
 		waitPut(t, goPut(s, []byte("one at a time")))
 	}

@@ -35,12 +35,10 @@ const spillMemory = 256 << 10
 const copyChunk = 256 << 10
 
 // writer is a spill.Buffer bounded to one record's data; Write is the
-// buffer's. Until Commit or Abort it counts in Store.open, which a sync
-// round may wait for (sync.go).
+// buffer's.
 type writer struct {
 	s *Store
 	*spill.Buffer
-	settled bool // no longer counted in s.open
 }
 
 // Create starts a blob written in pieces (sealpost.BlobStore).
@@ -48,49 +46,30 @@ func (s *Store) Create(ctx context.Context) (sealpost.BlobWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errors.E("pack.Create", errors.Unavailable, err)
 	}
-	s.open.Add(1)
-	return &writer{s: s, Buffer: spill.NewBoundedBuffer(s.dir, spillMemory, maxData)}, nil
+	return &writer{s, spill.NewBoundedBuffer(s.dir, spillMemory, maxData)}, nil
 }
 
-func (w *writer) Abort() {
-	w.settle()
-	w.Close()
-}
-
-// settle takes the writer out of s.open, once. The last one out wakes
-// the syncer, which may be waiting for it.
-func (w *writer) settle() {
-	if w.settled {
-		return
-	}
-	w.settled = true
-	if w.s.open.Add(-1) == 0 {
-		w.s.wakeSyncer()
-	}
-}
+func (w *writer) Abort() { w.Close() }
 
 func (w *writer) Commit(ctx context.Context) (sealpost.BlobRef, error) {
 	const op = "pack.Commit"
-	// A failure before the record is appended settles it here; otherwise
-	// it settles as soon as its record is appended, before it waits for
-	// its round: a round that waits for open writers then covers it.
 	defer w.Abort()
 	if err := w.Err(); err != nil {
 		return "", errors.E(op, err)
 	}
 	if data, ok := w.InMemory(); ok {
-		return w.s.put(ctx, op, data, w.settle)
+		return w.s.Put(ctx, data)
 	}
-	ref, err := w.s.putFrom(ctx, w.Buffer, w.settle)
+	ref, err := w.s.putFrom(ctx, w.Buffer)
 	if err != nil {
 		return "", opErr(op, err)
 	}
 	return ref, nil
 }
 
-// putFrom appends buf as one record (see above), calls appended, and waits
-// until it is durable.
-func (s *Store) putFrom(ctx context.Context, buf *spill.Buffer, appended func()) (sealpost.BlobRef, error) {
+// putFrom appends buf as one record (see above) and waits until it is
+// durable.
+func (s *Store) putFrom(ctx context.Context, buf *spill.Buffer) (sealpost.BlobRef, error) {
 	if err := ctx.Err(); err != nil {
 		return "", errors.E(errors.Unavailable, err)
 	}
@@ -122,7 +101,6 @@ func (s *Store) putFrom(ctx context.Context, buf *spill.Buffer, appended func())
 	s.records++
 	done := s.done // closed by a round whose snapshot comes after the copy
 	s.mu.Unlock()
-	appended()
 	s.wakeSyncer()
 	if err := s.waitSynced(ctx, seg, l.off+l.recLen(), done); err != nil {
 		return "", err

@@ -44,38 +44,9 @@ P=$(openssl pkey -in "$W/dkim.pem" -pubout -outform DER | base64 -w0)
   --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$P" >"$W/dns.out" & pids+=($!)
 for _ in $(seq 100); do grep -q '^dns ' "$W/dns.out" 2>/dev/null && break; sleep 0.1; done
 
-# The 50 rules of postbox's BenchmarkDeliverFilters: lists, vendors,
-# tickets, +detail tags and a spam-level rule; bench mail matches none, so
-# every test runs for every message.
-{
-  echo 'require ["fileinto", "envelope", "subaddress", "imap4flags", "relational", "comparator-i;ascii-numeric", "mailbox"];'
-  for i in $(seq 0 14); do echo "if header :contains \"list-id\" \"list$i.lists.example.org\" { fileinto :create \"Lists/$i\"; stop; }"; done
-  for i in $(seq 0 14); do echo "if address :is :domain \"from\" \"vendor$i.example.com\" { fileinto :create \"Vendors/$i\"; stop; }"; done
-  for i in $(seq 0 9); do echo "if header :matches \"subject\" \"*[ticket-$i*]*\" { addflag \"\$Ticket\"; fileinto :create \"Tickets\"; stop; }"; done
-  for i in $(seq 0 4); do echo "if envelope :detail \"to\" \"tag$i\" { fileinto :create \"Tags/$i\"; stop; }"; done
-  for i in $(seq 0 4); do echo "if header :value \"ge\" :comparator \"i;ascii-numeric\" \"x-spam-level\" \"$((10+i))\" { fileinto \"Junk\"; stop; }"; done
-} >"$W/rules.sieve"
-[ "$(grep -c '^if ' "$W/rules.sieve")" = 50 ] || { echo "bench-filters.sh: not 50 rules" >&2; exit 1; }
-
-sieve() { echo bob-demo-pass | sieve-connect --server 127.0.0.1 --port 4190 --user bob@demo.example --passwordfd 0 --notlsverify "$@"; }
-
-# train: bob's classifier learns 60 spam and 60 ham through IMAP.
-train() {
-  python3 - <<'PY'
-import imaplib, ssl
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-c = imaplib.IMAP4_SSL("127.0.0.1", 1993, ssl_context=ctx)
-c.login("bob@demo.example", "bob-demo-pass")
-words = "the quarterly numbers show growth in every region and the team will meet on monday to review budget plans".split()
-for i in range(60):
-    body = " ".join(words[(i + j) % len(words)] for j in range(200))
-    c.append("INBOX", None, None, ("From: colleague%d@example.net\r\nSubject: report %d\r\n\r\n%s\r\n" % (i, i, body)).encode())
-    c.append("Archive", None, None, ("From: win%d@prizes.example\r\nSubject: you won %d\r\n\r\ncheap pills casino winner prize claim now %d\r\n" % (i, i, i)).encode())
-c.select("INBOX"); c.store("1:*", "+FLAGS", "($NotJunk)")
-c.select("Archive"); c.uid("MOVE", "1:*", "Junk")
-c.logout()
-PY
-}
+# The 50-rule script (into "$W/rules.sieve"), sieve() and train().
+. "$(dirname "$0")/filters-lib.sh"
+filter_rules "$W/rules.sieve"
 
 # check_scored: the last message bob got was judged by his classifier.
 check_scored() {

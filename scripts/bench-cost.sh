@@ -27,14 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$W/dkim.pem" 2>/dev/null
-P=$(openssl pkey -in "$W/dkim.pem" -pubout -outform DER | base64 -w0)
-"$SP" bench dns --addr "$DNS" \
-  --rr 'bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
-  --rr '_dmarc.bench.test. 300 IN TXT "v=DMARC1; p=reject"' \
-  --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$P" >"$W/dns.out" & pids+=($!)
-for _ in $(seq 100); do grep -q '^dns ' "$W/dns.out" 2>/dev/null && break; sleep 0.1; done
-. "$(dirname "$0")/filters-lib.sh"
+. "$(dirname "$0")/bench-lib.sh"
+bench_dns "$SP" "$DNS" "$W"
 filter_rules "$W/rules.sieve"
 
 TEXTF=(); [ -n "${TEXT:-}" ] && TEXTF=(--text "$TEXT")

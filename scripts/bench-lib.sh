@@ -1,5 +1,22 @@
-# filters-lib.sh, sourced by bench-filters.sh and bench-cost.sh: what a
-# "filtered" round gives bob on the demo, as a user would.
+# bench-lib.sh, sourced by bench-inbound.sh, bench-filters.sh and
+# bench-cost.sh: the sender's DNS, and what a "filtered" round gives bob on
+# the demo, as a user would.
+
+# bench_dns SEALPOST ADDR DIR makes a 2048-bit RSA DKIM key in DIR/dkim.pem
+# and serves, with `sealpost bench dns` on ADDR (in the background, its pid
+# added to the caller's pids), bench.test's SPF (ip4:127.0.0.0/8), DMARC
+# (p=reject) and that key at s1._domainkey; it returns once the server
+# answers.
+bench_dns() {
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$3/dkim.pem" 2>/dev/null
+  local p
+  p=$(openssl pkey -in "$3/dkim.pem" -pubout -outform DER | base64 -w0)
+  "$1" bench dns --addr "$2" \
+    --rr 'bench.test. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
+    --rr '_dmarc.bench.test. 300 IN TXT "v=DMARC1; p=reject"' \
+    --txt "s1._domainkey.bench.test=v=DKIM1; k=rsa; p=$p" >"$3/dns.out" & pids+=($!)
+  for _ in $(seq 100); do grep -q '^dns ' "$3/dns.out" 2>/dev/null && break; sleep 0.1; done
+}
 
 # filter_rules FILE writes the 50 rules of postbox's BenchmarkDeliverFilters:
 # lists, vendors, tickets, +detail tags and a spam-level rule; bench mail
@@ -13,7 +30,7 @@ filter_rules() {
     for i in $(seq 0 4); do echo "if envelope :detail \"to\" \"tag$i\" { fileinto :create \"Tags/$i\"; stop; }"; done
     for i in $(seq 0 4); do echo "if header :value \"ge\" :comparator \"i;ascii-numeric\" \"x-spam-level\" \"$((10+i))\" { fileinto \"Junk\"; stop; }"; done
   } >"$1"
-  [ "$(grep -c '^if ' "$1")" = 50 ] || { echo "filters-lib.sh: not 50 rules" >&2; exit 1; }
+  [ "$(grep -c '^if ' "$1")" = 50 ] || { echo "bench-lib.sh: not 50 rules" >&2; exit 1; }
 }
 
 sieve() { echo bob-demo-pass | sieve-connect --server 127.0.0.1 --port 4190 --user bob@demo.example --passwordfd 0 --notlsverify "$@"; }
